@@ -1,0 +1,1 @@
+"""Integrity risk-model pipelines on Airflow: operators, hooks and local services."""

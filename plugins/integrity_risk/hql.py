@@ -1,0 +1,24 @@
+"""Reading HiveQL files from include/hql and running them through HiveServer2Hook."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from integrity_risk.paths import HQL_DIR
+
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a HiveQL script into statements; `--` comments are dropped.
+
+    HiveServer2 runs one statement per call. Our scripts keep `;` and `--`
+    out of string literals, which is what lets this stay a simple split.
+    """
+    without_comments = _LINE_COMMENT.sub("", text)
+    return [stmt.strip() for stmt in without_comments.split(";") if stmt.strip()]
+
+
+def read_hql(relative_path: str | Path) -> str:
+    return (HQL_DIR / relative_path).read_text()

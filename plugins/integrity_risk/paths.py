@@ -1,0 +1,18 @@
+"""Where the project's files and its local state live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INCLUDE_DIR = PROJECT_ROOT / "include"
+HQL_DIR = INCLUDE_DIR / "hql"
+RISKS_DIR = INCLUDE_DIR / "risks"
+
+
+def local_dir() -> Path:
+    """The embedded default's state folder (ignored by git): warehouse, stores, logs."""
+    path = Path(os.environ.get("INTEGRITY_LOCAL_DIR", PROJECT_ROOT / ".local"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,26 @@
+# Sourced by the README's commands: creates the virtualenv on first use, installs
+# what requirements/ pins when it changed, and sets the embedded default's
+# environment. Everything it writes lives under .local/ (ignored by git).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export INTEGRITY_LOCAL_DIR="${INTEGRITY_LOCAL_DIR:-$ROOT/.local}"
+VENV="${INTEGRITY_VENV:-$ROOT/.venv}"
+mkdir -p "$INTEGRITY_LOCAL_DIR"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtualenv $VENV"
+  python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
+fi
+stamp="$VENV/.requirements.sha256"
+want="$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing requirements/cpu.txt into $VENV (a few minutes the first time)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -r requirements/cpu.txt -c requirements/constraints.txt
+  "$VENV/bin/python" -m pip check
+  echo "$want" > "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
+export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export SPARK_HOME="$("$VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
