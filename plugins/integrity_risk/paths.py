@@ -8,7 +8,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
 HQL_DIR = INCLUDE_DIR / "hql"
-RISKS_DIR = INCLUDE_DIR / "risks"
 
 
 def local_dir() -> Path:
@@ -16,3 +15,8 @@ def local_dir() -> Path:
     path = Path(os.environ.get("INTEGRITY_LOCAL_DIR", PROJECT_ROOT / ".local"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def risks_dir() -> Path:
+    """Where the risk YAMLs live (env ``INTEGRITY_RISKS_DIR`` overrides, for tests)."""
+    return Path(os.environ.get("INTEGRITY_RISKS_DIR", INCLUDE_DIR / "risks"))

@@ -1,0 +1,103 @@
+"""A small client of Airflow's REST API v2, used the way a person would use the UI.
+
+The demo prints a one-line approval command built on it, and the end-to-end tests
+drive runs, backfills and approvals through it as each role.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+class AirflowApiError(RuntimeError):
+    def __init__(self, status: int, message: str):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+@dataclass
+class AirflowApi:
+    base_url: str
+    username: str
+    password: str = field(repr=False)
+    _token: str | None = field(default=None, repr=False)
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            resp = httpx.post(f"{self.base_url}/auth/token", timeout=30,
+                              json={"username": self.username, "password": self.password})
+            if resp.status_code >= 300:
+                raise AirflowApiError(resp.status_code, f"login of {self.username!r} refused: {resp.text}")
+            self._token = resp.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = httpx.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=60, **kwargs)
+        if resp.status_code >= 300:
+            try:
+                detail = resp.json().get("detail", resp.text)
+            except ValueError:
+                detail = resp.text
+            raise AirflowApiError(resp.status_code, f"{method} {path}: {detail}")
+        return resp.json() if resp.content else None
+
+    # --- DAGs and runs -------------------------------------------------------------
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.request("GET", f"/dags/{dag_id}")
+            except AirflowApiError as err:
+                if err.status != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, logical_date: str | None = None, conf: dict | None = None,
+                run_id: str | None = None) -> dict:
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        listing = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        return {ti["task_id"]: ti["state"] for ti in listing["task_instances"]}
+
+    def wait_for(self, dag_id: str, run_id: str, *, task_id: str | None = None,
+                 states: set[str] | None = None, timeout: float = 1800, poll: float = 5) -> dict:
+        """Wait until the run ends, or until ``task_id`` reaches one of ``states``.
+
+        A run that ends before the task gets there raises, naming the tasks that failed.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(dag_id, run_id)
+            tasks = self.task_states(dag_id, run_id)
+            if task_id is not None and tasks.get(task_id) in (states or set()):
+                return run
+            if run["state"] in TERMINAL_RUN_STATES:
+                if task_id is None:
+                    return run
+                failed = sorted(t for t, s in tasks.items() if s in ("failed", "upstream_failed"))
+                raise AirflowApiError(500, f"run {run_id} of {dag_id} ended {run['state']} before "
+                                           f"{task_id} reached {states}; failed tasks: {failed}")
+            time.sleep(poll)
+        raise TimeoutError(f"{dag_id} {run_id}: not done within {timeout:.0f}s")
+
+    # --- approvals -----------------------------------------------------------------
+    def answer_approval(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
+        """Answer a human-in-the-loop approval as this user ("Approve" or "Reject")."""
+        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+                            json={"chosen_options": [option], "params_input": {}})

@@ -1,0 +1,155 @@
+"""A local Airflow 3 deployment for the embedded default and the end-to-end tests.
+
+The real components, each its own process: api-server (UI, REST API and the task
+execution API), scheduler with the LocalExecutor, dag-processor and triggerer,
+on a SQLite metadata database under the local state folder. Three users come
+from Airflow's simple auth manager: ``admin``, ``reviewer`` (role op: may answer
+approvals) and ``modeler`` (role user: may trigger runs and backfills). Their
+generated passwords are in ``<airflow home>/simple_auth_manager_passwords.json.generated``.
+
+    python -m integrity_risk.local_airflow start [--port 8080]
+    python -m integrity_risk.local_airflow stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from integrity_risk.paths import PROJECT_ROOT, local_dir
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+USERS = "admin:admin,reviewer:op,modeler:user"
+POOLS = {"hiveserver2": (2, "concurrent HiveServer2 queries"), "gpu": (1, "training jobs on the GPU queue")}
+
+
+class LocalAirflowError(RuntimeError):
+    pass
+
+
+@dataclass
+class LocalAirflow:
+    port: int = 8080
+    home: Path | None = None
+    dags_folder: Path = PROJECT_ROOT / "dags"
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home or local_dir() / "airflow")
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # Two cores: a handful of task processes at once is what this machine can carry.
+            "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT),
+                                                         os.environ.get("PYTHONPATH")])),
+        })
+        env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+        return env
+
+    def _pid_file(self, component: str) -> Path:
+        return self.home / f"{component}.pid"
+
+    def _airflow(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env(),
+                              capture_output=True, text=True, check=False)
+
+    def start(self, timeout: float = 180.0) -> float:
+        began = time.monotonic()
+        if self.healthy():
+            return 0.0
+        migrated = self._airflow("db", "migrate")
+        if migrated.returncode != 0:
+            raise LocalAirflowError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
+        for name, (slots, description) in POOLS.items():
+            self._airflow("pools", "set", name, str(slots), description)
+        logs = self.home / "logs"
+        logs.mkdir(exist_ok=True)
+        for component in COMPONENTS:
+            with open(logs / f"{component}.out", "ab") as out:
+                proc = subprocess.Popen([sys.executable, "-m", "airflow", component], env=self.env(),
+                                        cwd=self.home, stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+            self._pid_file(component).write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return time.monotonic() - began
+            time.sleep(2)
+        raise LocalAirflowError(f"Airflow at {self.url} was not healthy within {timeout:.0f}s; see {logs}")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5) as resp:
+                health = json.load(resp)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return all(health.get(part, {}).get("status") == "healthy"
+                   for part in ("metadatabase", "scheduler", "dag_processor"))
+
+    def password(self, user: str) -> str:
+        passwords = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
+        return passwords[user]
+
+    def stop(self) -> None:
+        for component in COMPONENTS:
+            pid_file = self._pid_file(component)
+            try:
+                pid = int(pid_file.read_text())
+                os.killpg(pid, signal.SIGTERM)
+            except (FileNotFoundError, ValueError, ProcessLookupError):
+                pass
+        time.sleep(3)
+        for component in COMPONENTS:
+            pid_file = self._pid_file(component)
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+            except (FileNotFoundError, ValueError, ProcessLookupError):
+                pass
+            pid_file.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m integrity_risk.local_airflow", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    airflow = LocalAirflow(port=args.port)
+    if args.action == "start":
+        seconds = airflow.start()
+        print(f"Airflow answers at {airflow.url} (healthy after {seconds:.0f}s)")
+    else:
+        airflow.stop()
+        print("Airflow stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
