@@ -1,0 +1,147 @@
+"""One Airflow DAG per risk type, built from ``include/risks/<risk>.yaml``.
+
+A DAG file calls :func:`build_risk_pipeline` with its risk type and nothing else.
+This module imports only the Airflow SDK and the project's operators, whose heavy
+libraries (TensorFlow, Feast, pandas, MLflow) load inside ``execute``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.sdk import DAG, TaskGroup
+
+from integrity_risk.operators.approval import PromotionApprovalOperator
+from integrity_risk.operators.feast_apply import FeastApplyOperator
+from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
+from integrity_risk.operators.gates import AutoGatesOperator
+from integrity_risk.operators.hive_extract import HiveExtractOperator
+from integrity_risk.operators.promote import PromoteOperator
+from integrity_risk.operators.quality_gate import QualityGateOperator
+from integrity_risk.operators.shadow_eval import ShadowEvalOperator
+from integrity_risk.operators.tf_train import TFTrainOperator
+from integrity_risk.operators.training_set import TrainingSetOperator
+from integrity_risk.paths import HQL_DIR, risks_dir
+from integrity_risk.risk_config import RiskConfig, risk_config
+
+HIVE_POOL = "hiveserver2"
+GPU_POOL = "gpu"
+GPU_QUEUE = "gpu"
+SHARED_TABLE = "features.account_daily"
+
+DOC = """\
+### Integrity risk pipeline: `{risk}`
+
+{description}
+
+Owner: **{owner}**. Built from `include/risks/{risk}.yaml` by `plugins/integrity_risk/dag_factory.py`;
+change the YAML, not this DAG.
+
+| stage | what it does |
+|---|---|
+| `extract` | pseudonymizes and aggregates `raw.*` for the day into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each partition against the trailing days |
+| `features` | `feast apply` when the repo changed; materializes the day into the online store |
+| `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
+| `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
+| `evaluate` | scores the held-out days with `champion` and `candidate`, writes `eval.shadow_scores`, builds the HTML report, applies the YAML's gates |
+| `approval` | a reviewer ({reviewers}) approves or rejects in the UI; no answer within {timeout} h leaves production as it is |
+| `promote` | moves `champion` to the candidate and writes the audit entry |
+
+Backfill a range with `airflow backfill create --dag-id {dag_id} --from-date ... --to-date ...`:
+every task reads its day from the run's data interval, so a backfilled day equals the scheduled one.
+A failing gate fails `evaluate.auto_gates` with the gate, the figure and the bound; nobody is asked to approve.
+Roll back with the `model_rollback` DAG.
+"""
+
+
+def _default_args(cfg: RiskConfig) -> dict:
+    return {
+        "owner": cfg.owner,
+        "retries": cfg.retries,
+        "retry_delay": dt.timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=30),
+        "execution_timeout": dt.timedelta(hours=2),
+    }
+
+
+def _extract_group(cfg: RiskConfig) -> TaskGroup:
+    with TaskGroup("extract", tooltip="Hive extracts and their quality gates") as group:
+        for table, hql in ((SHARED_TABLE, "features/account_daily.hql"), (cfg.extract.table, cfg.extract.hql)):
+            short = table.split(".", 1)[1]
+            extract = HiveExtractOperator(
+                task_id=f"hive_extract_{short}", hql=hql, table=table, pool=HIVE_POOL,
+            )
+            gate = QualityGateOperator(
+                task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL,
+                min_rows=cfg.extract.min_rows, min_row_ratio=cfg.extract.min_row_ratio,
+                max_row_ratio=cfg.extract.max_row_ratio,
+            )
+            extract >> gate
+        HiveExtractOperator(
+            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", pool=HIVE_POOL,
+            required_partitions=("raw.enforcement_labels",),
+            sql_vars={"maturity_days": cfg.labels.maturity_days},
+        )
+    return group
+
+
+def build_risk_pipeline(risk_type: str) -> DAG:
+    """The DAG ``integrity_<risk_type>``; raises RiskConfigError naming the YAML on a bad config."""
+    cfg = risk_config(risk_type)
+    ev = cfg.evaluation
+    doc = DOC.format(risk=risk_type, description=cfg.description, owner=cfg.owner, table=cfg.extract.table,
+                     shared=SHARED_TABLE, maturity=cfg.labels.maturity_days, tasks=", ".join(cfg.model.tasks),
+                     reviewers=", ".join(cfg.approval.reviewers), timeout=cfg.approval.response_timeout_hours,
+                     dag_id=cfg.dag_id)
+    with DAG(
+        dag_id=cfg.dag_id,
+        description=cfg.description,
+        doc_md=doc,
+        schedule=cfg.schedule,
+        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
+        catchup=False,
+        max_active_runs=cfg.max_active_runs,
+        default_args=_default_args(cfg),
+        template_searchpath=[str(HQL_DIR)],
+        tags=["integrity", risk_type, cfg.owner],
+        dagrun_timeout=dt.timedelta(hours=72),
+    ) as dag:
+        extract = _extract_group(cfg)
+        with TaskGroup("features", tooltip="Feast: apply the repo when it changed, materialize the day") as features:
+            FeastApplyOperator(task_id="feast_apply") >> FeastMaterializeOperator(
+                task_id="feast_materialize", risk_type=risk_type, feature_service=cfg.training_set.feature_service,
+            )
+        training_set = TrainingSetOperator(
+            task_id="training_set", risk_type=risk_type, tasks=cfg.model.tasks,
+            feature_service=cfg.training_set.feature_service, lookback_days=cfg.training_set.lookback_days,
+            validation_days=cfg.training_set.validation_days, test_days=cfg.training_set.test_days,
+            negatives_per_positive=cfg.labels.negatives_per_positive,
+        )
+        train = TFTrainOperator(
+            task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
+            training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
+            config=str(risks_dir() / f"{risk_type}.yaml"),
+        )
+        with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
+            ShadowEvalOperator(
+                task_id="shadow_eval", risk_type=risk_type, operating_fpr=ev.operating_fpr,
+                n_bootstrap=ev.n_bootstrap, min_slice_size=ev.min_slice_size, pool=HIVE_POOL,
+            ) >> AutoGatesOperator(
+                task_id="auto_gates", gates=ev.gates.model_dump(), shadow_eval_task_id="evaluate.shadow_eval",
+            )
+        approval = PromotionApprovalOperator(
+            task_id="approval",
+            subject=f"Promote the new {risk_type} model to production?",
+            shadow_eval_task_id="evaluate.shadow_eval",
+            report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
+            assigned_users=[{"id": user, "name": user} for user in cfg.approval.reviewers],
+            response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
+        )
+        promote = PromoteOperator(
+            task_id="promote", risk_type=risk_type, approval_task_id="approval",
+            shadow_eval_task_id="evaluate.shadow_eval", gates_task_id="evaluate.auto_gates",
+        )
+        extract >> features >> training_set >> train >> evaluate >> approval >> promote
+    return dag

@@ -1,0 +1,69 @@
+"""DAG integrity: every DAG file parses, a bad risk YAML breaks only its own DAG,
+and no DAG file pulls a heavy library into the parser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integrity_risk.paths import INCLUDE_DIR, PROJECT_ROOT
+from integrity_risk.risk_config import RISK_TYPES
+
+DAGS = PROJECT_ROOT / "dags"
+HEAVY = ("tensorflow", "feast", "pyspark", "pandas", "mlflow", "sklearn", "lightgbm", "matplotlib", "pyarrow")
+
+
+def _dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS), safe_mode=False)
+
+
+def test_every_dag_file_imports_without_errors():
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {f"integrity_{risk}" for risk in RISK_TYPES} | {"model_rollback"}
+
+
+def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
+    dag = _dagbag().dags["integrity_fraud"]
+    order = ["extract.quality_gate_fraud_daily", "features.feast_apply", "features.feast_materialize",
+             "training_set", "train", "evaluate.shadow_eval", "evaluate.auto_gates", "approval", "promote"]
+    for before, after in zip(order, order[1:]):
+        assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), (before, after)
+    train = dag.get_task("train")
+    assert (train.queue, train.pool) == ("gpu", "gpu")
+    assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
+    assert dag.get_task("approval").assigned_users == [{"id": "reviewer", "name": "reviewer"}]
+    assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
+
+
+def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, monkeypatch):
+    risks = tmp_path / "risks"
+    shutil.copytree(INCLUDE_DIR / "risks", risks)
+    broken = risks / "fraud.yaml"
+    broken.write_text(broken.read_text().replace("batch_size: 256", "batch_size: lots"))
+    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
+
+    bag = _dagbag()
+
+    assert list(bag.import_errors) == [str(DAGS / "integrity_fraud.py")]
+    error = next(iter(bag.import_errors.values()))
+    assert str(broken) in error and "model.batch_size" in error and "valid integer" in error
+    assert set(bag.dag_ids) == {f"integrity_{r}" for r in RISK_TYPES if r != "fraud"} | {"model_rollback"}
+
+
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
+def test_a_dag_file_imports_nothing_heavy_at_parse_time(dag_file):
+    probe = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(DAGS / dag_file)!r})\n"
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert heavy == ["HEAVY="], f"{dag_file} imports at parse time: {heavy}"
