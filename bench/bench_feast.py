@@ -1,0 +1,184 @@
+"""Feast materialization and online retrieval, beside plain SQLite as the reference.
+
+    python bench/bench_feast.py [--accounts 20000] [--repeats 200]
+
+On a private warehouse and Feast folder (under <local>/bench_feast), it writes one
+day of ``account_daily`` and ``fraud_daily`` for ``--accounts`` accounts, then prints:
+
+- materialization: rows per second of ``FeatureStore.materialize`` for that day
+  (offline read + conversion + SQLite write), of Feast's own ``online_write_batch``
+  of the same rows (conversion done beforehand), and of a plain
+  ``sqlite3.executemany`` of the same (key, feature, value, ts) rows into a table
+  of the same shape in the same SQLite file: the reference;
+- online retrieval p50 / p99 for 1 and 100 accounts: ``fetch_online_features``
+  (service ``fraud_v1``: two views and an on-demand view) and a plain
+  ``SELECT ... WHERE entity_key IN (...)`` on Feast's own tables: the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+DS = "2026-03-01"
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def write_day(warehouse: Path, accounts: list[str]) -> int:
+    """One ``ds`` partition of account_daily and fraud_daily with random values; returns rows written."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    n = len(accounts)
+    ts = pa.array([datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(),
+                                    timezone.utc)] * n, pa.timestamp("us", tz="UTC"))
+    ints = lambda: pa.array(rng.integers(0, 50, n), pa.int64())  # noqa: E731
+    floats = lambda: pa.array(rng.random(n), pa.float64())  # noqa: E731
+    tables = {
+        "account_daily": {
+            "has_profile": pa.array(np.ones(n, "int32")), "account_age_days": floats(),
+            "phone_verified": pa.array(rng.integers(0, 2, n).astype("int32")),
+            "is_business": pa.array(rng.integers(0, 2, n).astype("int32")),
+            "country": pa.array(rng.choice(["US", "BR", "IN", "DE"], n)),
+            **{c: ints() for c in ("events_1d", "events_7d", "max_events_1h", "active_hours_1d",
+                                   "distinct_event_types_1d", "distinct_devices_1d", "distinct_ips_1d",
+                                   "device_shared_accounts_1d", "ip_shared_accounts_1d")},
+            **{c: floats() for c in ("fail_ratio_1d", "country_mismatch_ratio_1d", "automation_ua_ratio_1d")},
+        },
+        "fraud_daily": {
+            **{c: ints() for c in ("payment_attempts_1d", "payment_attempts_7d", "max_payments_1h",
+                                   "payment_devices_7d")},
+            **{c: floats() for c in ("payment_fail_ratio_1d", "payment_fail_ratio_7d", "payment_amount_sum_1d",
+                                     "payment_amount_max_1d", "payment_amount_sum_7d",
+                                     "payment_country_mismatch_ratio_7d")},
+        },
+    }
+    for table, columns in tables.items():
+        part = warehouse / "features.db" / table / f"ds={DS}"
+        part.mkdir(parents=True)
+        data = {"account_pk": pa.array(accounts), "feature_ts": ts, **columns}
+        pq.write_table(pa.table(data), part / "part-00000.snappy.parquet")
+    return 2 * n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=200, help="online lookups per batch size")
+    args = parser.parse_args()
+
+    from integrity_risk.paths import local_dir
+
+    root = local_dir() / "bench_feast"
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["INTEGRITY_FEATURE_WAREHOUSE"] = str(root / "warehouse")
+    os.environ["INTEGRITY_FEAST_DIR"] = str(root / "feast")
+    os.environ["INTEGRITY_FEAST_PROFILE"] = "local"
+
+    import logging
+
+    logging.getLogger("feast").setLevel(logging.WARNING)
+    from integrity_risk import feast_store
+    from integrity_risk.online import fetch_online_features
+
+    accounts = [f"{i:064x}" for i in range(args.accounts)]
+    rows = write_day(root / "warehouse", accounts)
+    feast_store.apply_repo()
+    store = feast_store.feature_store()
+    end = datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(), timezone.utc)
+
+    t0 = time.perf_counter()
+    feast_store.materialize_window(store, ["account_daily", "fraud_daily"], end - timedelta(days=1), end)
+    materialize_s = time.perf_counter() - t0
+
+    # Feast's own write alone: the same rows, converted to protos beforehand.
+    write_batches = {}
+    for view in ("account_daily", "fraud_daily"):
+        fv = store.get_feature_view(view)
+        write_batches[view] = (fv, _protos(fv, root, view))
+    t0 = time.perf_counter()
+    for fv, data in write_batches.values():
+        store._get_provider().online_write_batch(store.config, fv, data, progress=None)
+    feast_write_s = time.perf_counter() - t0
+
+    # Reference: plain executemany of the same (key, feature, value, ts) rows.
+    db = sqlite3.connect(store.config.online_store.path)
+    db.execute("CREATE TABLE bench_plain (entity_key BLOB, feature_name TEXT, value BLOB, event_ts TIMESTAMP, "
+               "PRIMARY KEY (entity_key, feature_name))")
+    plain = [(ek.SerializeToString(), name, val.SerializeToString(), ts)
+             for _, data in write_batches.values() for ek, values, ts, _ in data for name, val in values.items()]
+    t0 = time.perf_counter()
+    with db:
+        db.executemany("INSERT OR REPLACE INTO bench_plain VALUES (?, ?, ?, ?)", plain)
+    plain_s = time.perf_counter() - t0
+
+    print(f"materialization of {rows} rows ({args.accounts} accounts x 2 views, {len(plain)} values)")
+    print(f"  {'feast materialize':28s} {rows / materialize_s:12,.0f} rows/s  ({materialize_s:.2f} s)")
+    print(f"  {'feast online_write_batch':28s} {rows / feast_write_s:12,.0f} rows/s  ({feast_write_s:.2f} s)")
+    print(f"  {'plain sqlite executemany':28s} {rows / plain_s:12,.0f} rows/s  ({plain_s:.2f} s)  reference")
+    print(f"  ratio materialize / reference: {plain_s / materialize_s:.3f} (throughput), "
+          f"online_write_batch / reference: {plain_s / feast_write_s:.3f}")
+
+    tables = [f"{store.config.project}_{view}" for view in ("account_daily", "fraud_daily")]
+    keys = dict(_entity_keys(store, accounts))
+    import random
+
+    rnd = random.Random(0)
+    print(f"online retrieval ({args.repeats} lookups each; fetch_online_features('fraud') vs plain SELECT)")
+    for batch in (1, 100):
+        feast_ms, plain_ms = [], []
+        for _ in range(args.repeats):
+            pks = rnd.sample(accounts, batch)
+            t0 = time.perf_counter()
+            fetch_online_features("fraud", pks, store=store)
+            feast_ms.append((time.perf_counter() - t0) * 1000)
+            blobs = [keys[pk] for pk in pks]
+            marks = ",".join("?" * len(blobs))
+            t0 = time.perf_counter()
+            for table in tables:
+                db.execute(f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" '
+                           f"WHERE entity_key IN ({marks})", blobs).fetchall()
+            plain_ms.append((time.perf_counter() - t0) * 1000)
+        f50, f99, p50, p99 = (percentile(feast_ms, 50), percentile(feast_ms, 99),
+                              percentile(plain_ms, 50), percentile(plain_ms, 99))
+        print(f"  {batch:3d} account(s): feast p50 {f50:7.2f} ms  p99 {f99:7.2f} ms | "
+              f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ratio p50 {f50 / p50:6.1f}x  p99 {f99 / p99:6.1f}x")
+    db.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _protos(fv, root: Path, view: str):
+    """The view's rows as Feast writes them: (EntityKey, {feature: Value}, ts, created)."""
+    import pyarrow.parquet as pq
+    from feast.utils import _convert_arrow_to_proto
+
+    table = pq.read_table(next((root / "warehouse" / "features.db" / view).rglob("*.parquet")))
+    from feast.value_type import ValueType
+
+    return _convert_arrow_to_proto(table, fv, {"account_pk": ValueType.STRING})
+
+
+def _entity_keys(store, accounts):
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    version = store.config.entity_key_serialization_version
+    for pk in accounts:
+        key = EntityKey(join_keys=["account_pk"], entity_values=[Value(string_val=pk)])
+        yield pk, serialize_entity_key(key, entity_key_serialization_version=version)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Feast apply, materialization and online retrieval on the real local stores (SQLite, Redis)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from conftest import feature_ts
+
+from integrity_risk import feast_store
+from integrity_risk.online import fetch_online_features
+from integrity_risk.operators.feast_apply import FeastApplyOperator
+from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
+
+DAY1, DAY2 = "2026-03-01", "2026-03-02"
+ACCOUNTS = ["a" * 64, "b" * 64, "c" * 64]
+
+
+def interval(ds: str) -> dict:
+    """The data interval of the daily run of ``ds``."""
+    end = feature_ts(ds)
+    return {"data_interval_start": end - timedelta(days=1), "data_interval_end": end}
+
+
+def write_two_days(warehouse) -> None:
+    # Day 2 changes every value, and account c exists only on day 1.
+    for table in ("account_daily", "fraud_daily"):
+        warehouse.write(table, DAY1, [{"account_pk": pk, "base": i} for i, pk in enumerate(ACCOUNTS)])
+        warehouse.write(table, DAY2, [{"account_pk": pk, "base": 10 + i} for i, pk in enumerate(ACCOUNTS[:2])])
+
+
+def materialize(ds: str, **kwargs) -> dict:
+    op = FeastMaterializeOperator(task_id="feast_materialize", risk_type="fraud",
+                                  **({"feature_service": "fraud_v1"} | kwargs))
+    return op.execute(interval(ds))
+
+
+def apply() -> dict:
+    return FeastApplyOperator(task_id="feast_apply").execute({})
+
+
+def test_rerun_of_first_day_after_second_keeps_the_newest_values_online(feast_env):
+    write_two_days(feast_env)
+    apply()
+    materialize(DAY1)
+    materialize(DAY2)
+    after_two_days = fetch_online_features("fraud", ACCOUNTS)
+
+    materialize(DAY1)
+    after_rerun = fetch_online_features("fraud", ACCOUNTS)
+
+    pd.testing.assert_frame_equal(after_rerun, after_two_days)
+    by_pk = after_rerun.set_index("account_pk")
+    assert by_pk.loc[ACCOUNTS[0], "account_daily__account_age_days"] == 10.5  # day 2's value
+    assert by_pk.loc[ACCOUNTS[1], "fraud_daily__payment_attempts_7d"] == 11
+    # c was only seen on day 1: its row stays until the view's TTL hides it.
+    assert by_pk.loc[ACCOUNTS[2], "account_daily__account_age_days"] == 2.5
+
+
+def test_materializing_one_day_loads_that_day_not_everything_up_to_now(feast_env):
+    write_two_days(feast_env)
+    apply()
+    result = materialize(DAY1)
+
+    online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")
+    assert online.loc[ACCOUNTS[0], "account_daily__account_age_days"] == 0.5  # day 1, not day 2's 10.5
+    assert result["windows"]["account_daily"] == [
+        [(feature_ts(DAY1) - timedelta(days=1, hours=6)).isoformat(), feature_ts(DAY1).isoformat()]
+    ]
+
+
+def test_long_window_is_materialized_in_chunks(feast_env):
+    write_two_days(feast_env)
+    apply()
+    op = FeastMaterializeOperator(task_id="m", risk_type="fraud", feature_views=["account_daily"],
+                                  chunk=timedelta(hours=12))
+    result = op.execute({"data_interval_start": feature_ts(DAY1) - timedelta(days=1),
+                         "data_interval_end": feature_ts(DAY2)})
+    assert len(result["windows"]["account_daily"]) == 5  # 54 h in 12 h chunks
+    online = fetch_online_features("fraud", ACCOUNTS[:1]).set_index("account_pk")
+    assert online.loc[ACCOUNTS[0], "account_daily__account_age_days"] == 10.5
+
+
+def test_a_feature_view_missing_from_the_repo_fails_naming_it(feast_env):
+    write_two_days(feast_env)
+    apply()
+    with pytest.raises(feast_store.FeatureViewNotFound, match="payment_velocity_daily"):
+        materialize(DAY1, feature_service=None, feature_views=["account_daily", "payment_velocity_daily"])
+    with pytest.raises(feast_store.FeatureViewNotFound, match="fraud_v9"):
+        materialize(DAY1, feature_service="fraud_v9")
+
+
+def test_materializing_before_the_extract_ran_fails_naming_the_table(feast_env):
+    feast_env.write("account_daily", DAY1, [{"account_pk": ACCOUNTS[0]}])
+    apply()
+    with pytest.raises(feast_store.FeastSetupError, match="fraud_daily: no partition of its table"):
+        materialize(DAY1)
+
+
+def test_apply_runs_only_when_the_repo_or_its_settings_change(feast_env, monkeypatch):
+    first = apply()
+    second = apply()
+    assert first["applied"] and not second["applied"]
+    assert "fraud_daily" in second["feature_views"]
+    assert FeastApplyOperator(task_id="a", force=True).execute({})["applied"]
+    # The same files over another warehouse are another registry.
+    monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(feast_env.root) + "_other")
+    assert apply()["applied"]
+
+
+def test_every_identifier_derived_field_is_tagged_pii(feast_env):
+    apply()
+    store = feast_store.feature_store()
+    fields = {f.name: f for fv in store.list_feature_views() for f in fv.features}
+    derived_words = ("device", "_ip", "shared", "target", "engaged_accounts", "viewed_accounts", "mismatch")
+    derived = {name for name in fields if any(word in f"_{name}" for word in derived_words)}
+    assert len(derived) >= 10
+    assert {name for name in derived if fields[name].tags.get("pii") != "derived"} == set()
+
+
+def test_online_ratio_is_computed_at_request_time(feast_env):
+    feast_env.write("account_daily", DAY1, [{"account_pk": pk} for pk in ACCOUNTS[:2]])
+    feast_env.write("fraud_daily", DAY1, [
+        {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
+        {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
+    ])
+    apply()
+    materialize(DAY1)
+    online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")
+    per_attempt = online["fraud_ratios__payment_amount_per_attempt_7d"]
+    assert per_attempt[ACCOUNTS[0]] == pytest.approx(1.5)
+    assert per_attempt[ACCOUNTS[1]] == 0.0  # no attempts: 0, as the extract's ratios
+    assert pd.isna(per_attempt[ACCOUNTS[2]])  # unknown account: null, not 0
+
+
+def test_cli_prints_the_features_of_the_accounts(feast_env, capsys):
+    from integrity_risk.online import main
+
+    write_two_days(feast_env)
+    apply()
+    materialize(DAY2)
+    assert main(["--risk", "fraud", "--account-pk", ACCOUNTS[0], "--account-pk", ACCOUNTS[1]]) == 0
+    out = capsys.readouterr().out
+    assert "fraud_daily__payment_attempts_7d" in out and ACCOUNTS[1] in out
+
+
+def test_redis_online_store_holds_the_same_values_as_sqlite(feast_env, redis_server, monkeypatch):
+    write_two_days(feast_env)
+    apply()
+    materialize(DAY1)
+    materialize(DAY2)
+    sqlite_values = fetch_online_features("fraud", ACCOUNTS)
+
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local_redis")
+    monkeypatch.setenv("INTEGRITY_REDIS_URL", redis_server)
+    monkeypatch.setenv("INTEGRITY_FEAST_DIR", str(feast_env.feast_dir) + "_redis")
+    assert feast_store.load_config().online_store.type == "redis"
+    apply()
+    materialize(DAY1)
+    materialize(DAY2)
+    materialize(DAY1)
+    redis_values = fetch_online_features("fraud", ACCOUNTS)
+
+    pd.testing.assert_frame_equal(redis_values, sqlite_values, check_dtype=False)
+
+
+def test_production_profile_reads_the_hive_tables_through_spark_and_serves_from_redis(monkeypatch):
+    import importlib
+
+    from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "production")
+    for var in ("INTEGRITY_FEAST_REGISTRY", "INTEGRITY_REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(feast_store.FeastSetupError, match="INTEGRITY_FEAST_REGISTRY.*INTEGRITY_REDIS_URL"):
+        feast_store.load_config()
+    monkeypatch.setenv("INTEGRITY_FEAST_REGISTRY", "/tmp/not-used/registry.db")
+    monkeypatch.setenv("INTEGRITY_REDIS_URL", "redis.internal:6379")
+    monkeypatch.setenv("INTEGRITY_SPARK_MASTER", "yarn")
+    config = feast_store.load_config()
+    assert (config.offline_store.type, config.online_store.type) == ("spark", "redis")
+    with feast_store._importable_repo("production"):
+        source = importlib.import_module("data_sources").fraud_daily_source
+    assert isinstance(source, SparkSource) and source.table == "features.fraud_daily"
+
+
+def test_an_unknown_profile_fails_naming_the_choices(monkeypatch):
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "staging")
+    with pytest.raises(feast_store.FeastSetupError, match="unknown Feast profile 'staging'.*local_redis"):
+        feast_store.feature_store()

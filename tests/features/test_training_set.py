@@ -1,0 +1,131 @@
+"""Training sets: point-in-time joins through Feast, negatives, time splits, manifest."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from integrity_risk.feast_store import apply_repo
+from integrity_risk.operators.training_set import TrainingSetError, TrainingSetOperator, build_training_set
+
+DS = "2026-03-10"
+TASKS = ["fraud", "scraping"]
+FRAUDSTER, CLEARED, SCRAPER = "f" * 64, "0" * 64, "5" * 64
+BYSTANDERS = [f"{i:064x}" for i in range(1, 9)]
+
+
+def days(first: str, n: int) -> list[str]:
+    return [(date.fromisoformat(first) + timedelta(days=i)).isoformat() for i in range(n)]
+
+
+@pytest.fixture
+def world(feast_env):
+    """Ten days of features; the fraudster's payment count jumps on 03-06, after it was judged."""
+    everyone = [FRAUDSTER, CLEARED, SCRAPER, *BYSTANDERS]
+    for ds in days("2026-02-28", 11):  # feature_ts 03-01 .. 03-11
+        feast_env.write("account_daily", ds, [{"account_pk": pk, "base": i} for i, pk in enumerate(everyone)])
+        attempts = 3 if ds < "2026-03-05" else 99  # known from feature_ts 03-06 on
+        feast_env.write("fraud_daily", ds, [
+            {"account_pk": FRAUDSTER, "payment_attempts_7d": attempts, "payment_amount_sum_7d": 6.0},
+            *({"account_pk": pk, "payment_attempts_7d": 1, "payment_amount_sum_7d": 1.0} for pk in everyone[1:]),
+        ])
+    feast_env.write_labels(DS, [
+        # Judged on 03-05 15:00: observed_at 03-05 00:00, so the features known then (3 attempts).
+        {"account_pk": FRAUDSTER, "risk_type": "fraud", "label": 1, "labeled_at": "2026-03-05T15:00:00Z"},
+        {"account_pk": CLEARED, "risk_type": "fraud", "label": 0, "labeled_at": "2026-03-08T09:00:00Z"},
+        {"account_pk": SCRAPER, "risk_type": "scraping", "label": 1, "labeled_at": "2026-03-09T23:00:00Z"},
+        {"account_pk": SCRAPER, "risk_type": "fraud", "label": 0, "labeled_at": "2026-03-09T01:00:00Z"},
+        {"account_pk": BYSTANDERS[0], "risk_type": "spam_redirect", "label": 1,
+         "labeled_at": "2026-03-02T00:00:00Z"},
+    ])
+    apply_repo()
+    return feast_env
+
+
+def build(world, **kwargs):
+    params = dict(risk_type="fraud", tasks=TASKS, feature_service="fraud_v1", ds=DS, lookback_days=10,
+                  validation_days=2, test_days=1, negatives_per_positive=3, seed=7,
+                  output_root=world.output_root)
+    return build_training_set(**(params | kwargs))
+
+
+def read(manifest) -> pd.DataFrame:
+    from pathlib import Path
+
+    return pd.concat([pd.read_parquet(Path(manifest["path"]) / f"{s}.parquet")
+                      for s in ("train", "validation", "test")], ignore_index=True)
+
+
+def test_a_feature_that_changed_after_the_label_time_does_not_leak(world):
+    manifest = build(world)
+    rows = read(manifest)
+    fraud_row = rows[rows["label_fraud"] == 1.0]
+    assert len(fraud_row) == 1
+    assert fraud_row["event_timestamp"].iloc[0] == pd.Timestamp("2026-03-05", tz="UTC")
+    assert fraud_row["fraud_daily__payment_attempts_7d"].iloc[0] == 3  # not the later 99
+    assert fraud_row["fraud_ratios__payment_amount_per_attempt_7d"].iloc[0] == pytest.approx(2.0)
+
+
+def test_labels_pivot_to_one_row_per_account_and_time_with_nan_for_unlabelled_tasks(world):
+    rows = read(build(world, negatives_per_positive=0))
+    scraper = rows[rows["account_pk"] == SCRAPER].set_index("event_timestamp")
+    assert scraper.loc[pd.Timestamp("2026-03-09", tz="UTC"), "label_scraping"] == 1.0
+    assert scraper.loc[pd.Timestamp("2026-03-09", tz="UTC"), "label_fraud"] == 0.0
+    cleared = rows[rows["account_pk"] == CLEARED]
+    assert cleared["label_fraud"].tolist() == [0.0] and cleared["label_scraping"].isna().all()
+    # spam_redirect is not a task of this set: its label is left out, and so is the account.
+    assert BYSTANDERS[0] not in set(rows["account_pk"]) and "label_spam_redirect" not in rows
+
+
+def test_negatives_are_unlabelled_accounts_sampled_with_the_seed(world):
+    first, again = build(world), build(world)
+    rows = read(first)
+    negatives = rows[(rows["label_fraud"] == 0.0) & ~rows["account_pk"].isin([CLEARED, SCRAPER])]
+    assert len(negatives) == 3 == first["negatives_sampled"]  # 3 per fraud positive
+    assert set(negatives["account_pk"]) <= set(BYSTANDERS[1:])  # never a labelled account
+    assert (negatives["label_scraping"] == 0.0).all()
+    assert read(again).equals(rows)
+    assert not read(build(world, seed=8)).equals(rows)
+
+
+def test_splits_are_by_time_and_the_manifest_follows_the_contract(world):
+    manifest = build(world)
+    path = world.output_root / "fraud" / DS
+    assert sorted(p.name for p in path.iterdir()) == ["manifest.json", "test.parquet", "train.parquet",
+                                                      "validation.parquet"]
+    assert json.loads((path / "manifest.json").read_text())["rows"] == manifest["rows"]
+    splits = {s: pd.read_parquet(path / f"{s}.parquet") for s in ("train", "validation", "test")}
+    assert splits["train"]["event_timestamp"].max() < splits["validation"]["event_timestamp"].min()
+    assert splits["validation"]["event_timestamp"].max() < splits["test"]["event_timestamp"].min()
+    assert sum(manifest["rows"].values()) == sum(len(s) for s in splits.values())
+    assert manifest["positives"] == {"fraud": 1, "scraping": 1}
+    assert manifest["label_columns"] == ["label_fraud", "label_scraping"]
+    assert manifest["feature_service"] == "fraud_v1" and len(manifest["feature_service_version"]) == 16
+    assert "fraud_daily__payment_attempts_7d" in manifest["features"]
+    assert list(splits["test"].columns) == ["account_pk", "event_timestamp", *manifest["features"],
+                                            *manifest["label_columns"]]
+    assert {"start", "end", "train", "validation", "test"} <= set(manifest["time_range"])
+
+
+def test_rerun_replaces_the_set_and_leaves_no_temporary_folder(world):
+    build(world)
+    build(world, seed=3)
+    assert sorted(p.name for p in (world.output_root / "fraud").iterdir()) == [DS]
+    manifest = json.loads((world.output_root / "fraud" / DS / "manifest.json").read_text())
+    assert manifest["params"]["seed"] == 3
+
+
+def test_missing_labels_partition_fails_naming_it(world):
+    with pytest.raises(TrainingSetError, match="features.labels has no rows for ds=2026-03-11"):
+        build(world, ds="2026-03-11")
+
+
+def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
+    monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(world.output_root.parent))
+    op = TrainingSetOperator(task_id="training_set", risk_type="fraud", tasks=TASKS,
+                             feature_service="fraud_v1", ds=DS, lookback_days=10, test_days=1)
+    manifest = op.execute({})
+    assert manifest["path"] == str(world.output_root / "fraud" / DS)
+    assert op.outlets[0].uri == "integrity://training_sets/fraud"
