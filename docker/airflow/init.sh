@@ -14,6 +14,7 @@ airflow db migrate
 echo "==> pools"
 airflow pools set hiveserver2 "${INTEGRITY_POOL_HIVESERVER2_SLOTS:-4}" "Concurrent queries on HiveServer2 (extract, quality gate)"
 airflow pools set gpu "${INTEGRITY_POOL_GPU_SLOTS:-1}" "Concurrent training jobs on the GPU workers (queue gpu)"
+airflow pools set feast "${INTEGRITY_POOL_FEAST_SLOTS:-2}" "Feast apply and materialization (registry writes)"
 airflow pools list
 
 echo "==> Airflow is initialised"

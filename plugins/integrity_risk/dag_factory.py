@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from airflow.sdk import DAG, TaskGroup
+from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
 
 from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
@@ -27,6 +28,7 @@ from integrity_risk.risk_config import RiskConfig, risk_config
 
 HIVE_POOL = "hiveserver2"
 GPU_POOL = "gpu"
+FEAST_POOL = "feast"
 GPU_QUEUE = "gpu"
 SHARED_TABLE = "features.account_daily"
 
@@ -42,6 +44,7 @@ change the YAML, not this DAG.
 |---|---|
 | `extract` | pseudonymizes and aggregates `raw.*` for the day into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each partition against the trailing days |
 | `features` | `feast apply` when the repo changed; materializes the day into the online store |
+| `model_cycle` | trains only every {cycle} days (param `run_training`: auto, yes, no); other days stop after `features` |
 | `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
 | `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
 | `evaluate` | scores the held-out days with `champion` and `candidate`, writes `eval.shadow_scores`, builds the HTML report, applies the YAML's gates |
@@ -87,6 +90,19 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
     return group
 
 
+def is_model_day(run_training: str, ds: str, start_ds: str, cycle_days: int) -> bool:
+    """Whether this run trains and evaluates a model, or only refreshes features.
+
+    ``run_training`` is the DAG param: "yes" and "no" decide, "auto" trains every
+    ``cycle_days`` days counted from the DAG's start date, so a backfill of a range
+    trains on the same days as the scheduled runs did.
+    """
+    if run_training in ("yes", "no"):
+        return run_training == "yes"
+    elapsed = (dt.date.fromisoformat(ds) - dt.date.fromisoformat(start_ds)).days
+    return elapsed >= 0 and elapsed % cycle_days == cycle_days - 1
+
+
 def build_risk_pipeline(risk_type: str) -> DAG:
     """The DAG ``integrity_<risk_type>``; raises RiskConfigError naming the YAML on a bad config."""
     cfg = risk_config(risk_type)
@@ -94,12 +110,13 @@ def build_risk_pipeline(risk_type: str) -> DAG:
     doc = DOC.format(risk=risk_type, description=cfg.description, owner=cfg.owner, table=cfg.extract.table,
                      shared=SHARED_TABLE, maturity=cfg.labels.maturity_days, tasks=", ".join(cfg.model.tasks),
                      reviewers=", ".join(cfg.approval.reviewers), timeout=cfg.approval.response_timeout_hours,
-                     dag_id=cfg.dag_id)
+                     dag_id=cfg.dag_id, cycle=cfg.model_cycle_days)
     with DAG(
         dag_id=cfg.dag_id,
         description=cfg.description,
         doc_md=doc,
-        schedule=cfg.schedule,
+        # A run for day D covers [D, D+1): ds, the data interval and a backfill agree.
+        schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC") if cfg.schedule else None,
         start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
         catchup=False,
         max_active_runs=cfg.max_active_runs,
@@ -107,12 +124,26 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         template_searchpath=[str(HQL_DIR)],
         tags=["integrity", risk_type, cfg.owner],
         dagrun_timeout=dt.timedelta(hours=72),
+        params={
+            "run_training": Param(
+                "auto", enum=["auto", "yes", "no"],
+                description=f"Train, evaluate and ask for approval in this run: auto = every "
+                            f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
+            ),
+        },
     ) as dag:
         extract = _extract_group(cfg)
         with TaskGroup("features", tooltip="Feast: apply the repo when it changed, materialize the day") as features:
-            FeastApplyOperator(task_id="feast_apply") >> FeastMaterializeOperator(
+            FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL) >> FeastMaterializeOperator(
                 task_id="feast_materialize", risk_type=risk_type, feature_service=cfg.training_set.feature_service,
+                pool=FEAST_POOL,
             )
+        model_cycle = ShortCircuitOperator(
+            task_id="model_cycle", python_callable=is_model_day,
+            op_kwargs={"run_training": "{{ params.run_training }}", "ds": "{{ ds }}",
+                       "start_ds": cfg.start_date.isoformat(), "cycle_days": cfg.model_cycle_days},
+            doc_md="Skips training and evaluation on days that only refresh features.",
+        )
         training_set = TrainingSetOperator(
             task_id="training_set", risk_type=risk_type, tasks=cfg.model.tasks,
             feature_service=cfg.training_set.feature_service, lookback_days=cfg.training_set.lookback_days,
@@ -143,5 +174,5 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             task_id="promote", risk_type=risk_type, approval_task_id="approval",
             shadow_eval_task_id="evaluate.shadow_eval", gates_task_id="evaluate.auto_gates",
         )
-        extract >> features >> training_set >> train >> evaluate >> approval >> promote
+        extract >> features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
     return dag

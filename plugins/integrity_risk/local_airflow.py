@@ -29,7 +29,12 @@ from integrity_risk.paths import PROJECT_ROOT, local_dir
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 USERS = "admin:admin,reviewer:op,modeler:user"
-POOLS = {"hiveserver2": (2, "concurrent HiveServer2 queries"), "gpu": (1, "training jobs on the GPU queue")}
+POOLS = {
+    "hiveserver2": (2, "concurrent HiveServer2 queries"),
+    "gpu": (1, "training jobs on the GPU queue"),
+    # Feast's file registry and SQLite online store take one writer at a time.
+    "feast": (1, "Feast apply and materialization"),
+}
 
 
 class LocalAirflowError(RuntimeError):

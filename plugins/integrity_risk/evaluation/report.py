@@ -1,0 +1,278 @@
+"""The shadow-evaluation report: one self-contained HTML file per run, and a markdown summary.
+
+The HTML embeds its figures as base64 PNGs, so it can be opened from a file path, an
+Airflow extra link or an attachment with nothing else beside it. The summary
+(``summary.md``) is what the reviewer reads in the approval form.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from integrity_risk.paths import local_dir
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def report_dir(risk_type: str, run_id: str) -> Path:
+    """``<local>/reports/<risk>/<run_id>/`` with the run id made safe for paths and URLs."""
+    path = local_dir() / "reports" / _SAFE.sub("_", risk_type) / _SAFE.sub("_", run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fmt(x, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _ci(ci) -> str:
+    return "" if not ci or ci[0] is None else f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _figures(metrics: dict, y, candidate, champion, attributions: dict | None) -> list[tuple[str, str]]:
+    """(title, base64 PNG) of each plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on workers
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    figs = []
+    labeled = ~np.isnan(y)
+    models = [("candidate", candidate, "tab:blue")]
+    if champion is not None:
+        models.append(("champion", champion, "tab:orange"))
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, s, color in models:
+        p, r, _ = precision_recall_curve(y[labeled], s[labeled])
+        ap = metrics["overall"][name]["pr_auc"]
+        ax.step(r, p, where="post", color=color, label=f"{name} (PR-AUC {_fmt(ap)})")
+        point = metrics["overall"][name]
+        if point["recall_at_fpr"] is not None and point["precision_at_threshold"] is not None:
+            ax.plot(point["recall_at_fpr"], point["precision_at_threshold"], "o", color=color)
+    ax.axhline(y[labeled].mean(), color="grey", ls=":", label="base rate")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
+           title=f"Precision-recall (dots: operating FPR {metrics['operating_fpr']})")
+    ax.legend(loc="upper right", fontsize=8)
+    figs.append(("Precision-recall curves", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    bins = np.linspace(0, 1, 41) if all(0 <= s.min() and s.max() <= 1 for _, s, _ in models) else 40
+    for name, s, color in models:
+        ax.hist(s, bins=bins, alpha=0.5, color=color, label=name)
+        t = metrics["overall"][name]["threshold"]
+        if t is not None:
+            ax.axvline(t, color=color, ls="--")
+    psi = metrics["overall"].get("psi")
+    ax.set(xlabel="score", ylabel="accounts", yscale="log",
+           title="Score distributions" + (f" (PSI {_fmt(psi)})" if psi is not None else ""))
+    ax.legend(fontsize=8)
+    figs.append(("Score histograms", _png(fig)))
+
+    dims = sorted({s["dimension"] for s in metrics["slices"]})
+    if dims:
+        fig, axes = plt.subplots(len(dims), 1, figsize=(7, 2.6 * len(dims)), squeeze=False)
+        for ax, dim in zip(axes[:, 0], dims):
+            rows = [s for s in metrics["slices"] if s["dimension"] == dim]
+            x = np.arange(len(rows))
+            width = 0.38 if champion is not None else 0.6
+            for k, (name, _, color) in enumerate(models):
+                vals, errs = [], [[], []]
+                for s in rows:
+                    block = s.get(name) or {}
+                    v = block.get("recall")
+                    lo, hi = block.get("recall_ci") or [None, None]
+                    vals.append(0.0 if v is None else v)
+                    errs[0].append(0.0 if v is None or lo is None else max(v - lo, 0))
+                    errs[1].append(0.0 if v is None or hi is None else max(hi - v, 0))
+                ax.bar(x + (k - (len(models) - 1) / 2) * width, vals, width, yerr=errs, capsize=3,
+                       color=color, label=name)
+            for i, s in enumerate(rows):
+                if s["status"] != "ok":
+                    ax.text(i, 0.02, "too small", rotation=90, ha="center", va="bottom", fontsize=8, color="grey")
+            ax.set_xticks(x, [f"{s['value']}\n(n={s['labeled_rows']})" for s in rows], fontsize=8)
+            ax.set(ylim=(0, 1.05), ylabel="recall", title=f"Recall at the operating threshold by {dim}")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        figs.append(("Recall per slice (90% bootstrap intervals)", _png(fig)))
+
+    if attributions:
+        top = list(zip(attributions["features"], attributions["mean_abs"]))[:15][::-1]
+        fig, ax = plt.subplots(figsize=(6, 0.3 * len(top) + 1))
+        ax.barh([f for f, _ in top], [v for _, v in top], color="tab:blue")
+        ax.set(xlabel="mean |integrated gradients|", title="Top feature attributions (candidate)")
+        ax.tick_params(axis="y", labelsize=8)
+        figs.append(("Feature attributions", _png(fig)))
+    return figs
+
+
+def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> str:
+    """The short markdown summary: the figures that matter and the gates' verdicts.
+
+    :param metrics: shadow_eval's metrics dict.
+    :param gate_results: ``GateResult.as_dict()`` of each gate, when known.
+    """
+    o = metrics["overall"]
+    c, h = o["candidate"], o.get("champion")
+    lines = [
+        f"## Shadow evaluation: {metrics['risk_type']}",
+        "",
+        f"Candidate version **{metrics.get('candidate_version', '?')}**"
+        + (f" vs champion version **{metrics.get('champion_version')}**" if h else " (no champion yet: evaluated alone)"),
+        f"on {metrics['labeled_rows']} labeled accounts ({metrics['positives']} positive) of {metrics['rows']} scored;"
+        f" operating FPR {metrics['operating_fpr']}.",
+        "",
+        "| metric | candidate | champion |",
+        "|---|---|---|",
+    ]
+    for label, key, ci in (("PR-AUC", "pr_auc", "pr_auc_ci"), ("recall at FPR", "recall_at_fpr", "recall_at_fpr_ci"),
+                           ("precision at threshold", "precision_at_threshold", None), ("threshold", "threshold", None)):
+        lines.append(f"| {label} | {_fmt(c[key])}{_ci(c.get(ci)) if ci else ''} | "
+                     f"{(_fmt(h[key]) + (_ci(h.get(ci)) if ci else '')) if h else '-'} |")
+    if h:
+        lines += ["", f"PR-AUC change {_fmt(o['pr_auc_delta'])}{_ci(o.get('pr_auc_delta_ci'))}; "
+                      f"decision flips {_fmt(o['flip_rate'])}{_ci(o.get('flip_rate_ci'))}; PSI {_fmt(o['psi'])}."]
+    small = [f"{s['dimension']}={s['value']}" for s in metrics["slices"] if s["status"] != "ok"]
+    worst = [s for s in metrics["slices"] if s.get("recall_drop") is not None]
+    if worst:
+        w = max(worst, key=lambda s: s["recall_drop"])
+        lines.append(f"Largest slice recall drop: {w['dimension']}={w['value']} ({_fmt(w['recall_drop'])}).")
+    if small:
+        lines.append(f"Too small to judge: {', '.join(small)}.")
+    if metrics.get("slice_dimensions_missing"):
+        lines.append(f"Slices not available in the data: {', '.join(metrics['slice_dimensions_missing'])}.")
+    if gate_results is not None:
+        lines += ["", "### Automatic gates", ""]
+        for g in gate_results:
+            mark = {True: "PASS", False: "FAIL", None: "n/a"}[g["passed"]]
+            lines.append(f"- **{mark}** {g['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def _html(metrics: dict, figures, summary_md: str, attribution_note: str | None) -> str:
+    import jinja2
+    from markdown_it import MarkdownIt
+
+    env = jinja2.Environment(autoescape=True)
+    template = env.from_string(_TEMPLATE)
+    return template.render(
+        m=metrics, figures=figures, note=attribution_note,
+        summary=jinja2.utils.markupsafe.Markup(MarkdownIt("commonmark").enable("table").render(summary_md)),
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        fmt=_fmt, ci=_ci,
+    )
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Shadow evaluation: {{ m.risk_type }} candidate v{{ m.candidate_version }}</title>
+<style>
+ body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+ table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+ th{background:#f3f3f3} .small{color:#888} figure{margin:1.5em 0} img{max-width:100%}
+ .note{background:#fff6d5;padding:.6em;border-left:4px solid #e0b000}
+</style></head><body>
+<h1>Shadow evaluation: {{ m.risk_type }}</h1>
+<p>Run {{ m.run_id }}; model {{ m.model_name }}; generated {{ generated }}.</p>
+{% if not m.has_champion %}<p class="note">No champion yet: the candidate is evaluated alone.</p>{% endif %}
+<section id="summary">{{ summary }}</section>
+{% for title, png in figures %}
+<figure><figcaption><h2>{{ title }}</h2></figcaption>
+<img class="plot" alt="{{ title }}" src="data:image/png;base64,{{ png }}"></figure>
+{% endfor %}
+{% if note %}<p class="note" id="attribution-note">Feature attributions: {{ note }}</p>{% endif %}
+<h2>Slices</h2>
+<table id="slices"><tr><th>slice</th><th>value</th><th>labeled</th><th>positives</th><th>status</th>
+<th>candidate recall</th>{% if m.has_champion %}<th>champion recall</th><th>recall drop</th><th>flips</th>{% endif %}</tr>
+{% for s in m.slices %}<tr class="{{ 'small' if s.status != 'ok' else '' }}"><td>{{ s.dimension }}</td><td>{{ s.value }}</td>
+<td>{{ s.labeled_rows }}</td><td>{{ s.positives }}</td><td>{{ s.status }}</td>
+<td>{% if s.candidate %}{{ fmt(s.candidate.recall) }}{{ ci(s.candidate.recall_ci) }}{% else %}-{% endif %}</td>
+{% if m.has_champion %}<td>{% if s.champion %}{{ fmt(s.champion.recall) }}{{ ci(s.champion.recall_ci) }}{% else %}-{% endif %}</td>
+<td>{{ fmt(s.get('recall_drop')) }}</td><td>{{ fmt(s.get('flip_rate')) }}</td>{% endif %}</tr>
+{% endfor %}</table>
+</body></html>
+"""
+
+
+def write_report(
+    metrics: dict,
+    *,
+    out_dir: Path,
+    labels,
+    candidate_scores,
+    champion_scores=None,
+    attributions: dict | None = None,
+    attribution_note: str | None = None,
+    gate_results: list[dict] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``summary.md`` into ``out_dir``.
+
+    :param metrics: shadow_eval's metrics dict (``evaluation.evaluate.evaluate`` plus run keys).
+    :param out_dir: the run's report folder (``report_dir(risk, run_id)``).
+    :param labels: the evaluation rows' labels (NaN = unlabeled), for the curves.
+    :param candidate_scores: candidate scores of the same rows.
+    :param champion_scores: champion scores, or None.
+    :param attributions: ``attributions.integrated_gradients`` output, or None.
+    :param attribution_note: shown when attributions are missing (e.g. not a Keras model).
+    :param gate_results: gate verdicts to include in the summary, when already known.
+    :return: (report path, summary path).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y = np.asarray(labels, dtype=float)
+    cand = np.asarray(candidate_scores, dtype=float)
+    champ = None if champion_scores is None else np.asarray(champion_scores, dtype=float)
+    summary = summary_markdown(metrics, gate_results)
+    figures = _figures(metrics, y, cand, champ, attributions)
+    report, summary_path = out_dir / "report.html", out_dir / "summary.md"
+    # Write to a temporary name and rename, so a reader never sees half a report.
+    for path, text in ((report, _html(metrics, figures, summary, attribution_note)), (summary_path, summary)):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return report, summary_path
+
+
+def update_summary(metrics: dict, gate_results: list[dict]) -> Path | None:
+    """Rewrite the run's ``summary.md`` with the gates' verdicts (idempotent); returns its path."""
+    path = metrics.get("summary_path")
+    if not path:
+        return None
+    path = Path(path)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(summary_markdown(metrics, gate_results))
+    tmp.replace(path)
+    return path
+
+
+def approval_body(metrics: dict, report_url: str | None = None) -> str:
+    """Markdown for the ``body`` of the approval task: the run's summary and a link to the report.
+
+    :param metrics: shadow_eval's metrics XCom (carries ``summary_path`` and ``report_path``).
+    :param report_url: where a browser reaches the report (e.g. a static route the platform
+        exposes); default a ``file://`` link to ``report_path``.
+    """
+    summary_path = metrics.get("summary_path")
+    if summary_path and Path(summary_path).exists():
+        summary = Path(summary_path).read_text()
+    else:
+        summary = summary_markdown(metrics, metrics.get("gates"))
+    link = report_url or (Path(metrics["report_path"]).resolve().as_uri() if metrics.get("report_path") else None)
+    footer = f"\n**Full report:** [{link}]({link})\n" if link else "\n_No report was written._\n"
+    return summary + footer

@@ -1,0 +1,53 @@
+"""AutoGatesOperator: the risk's automatic gates on shadow_eval's metrics; a failure stops the run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class AutoGatesOperator(BaseOperator):
+    """Check shadow_eval's metrics against the thresholds of the risk's YAML ``gates:`` section.
+
+    A failing gate fails the task without retries (``AirflowFailException``), with every
+    failing gate's name, figure and bound in the message, so the approval is never asked.
+    The verdicts are also written into the run's ``summary.md``, which the approval shows.
+
+    :param gates: the ``gates:`` section, e.g. ``{"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3}``;
+        see ``integrity_risk.evaluation.gates``.
+    :param metrics: the metrics dict (templated); default: the XCom of ``shadow_eval_task_id``.
+    :param shadow_eval_task_id: the task whose return value holds the metrics.
+    :return (XCom): ``{"passed": True, "gates": [GateResult as dict, ...]}``.
+    """
+
+    template_fields = ("metrics",)
+    ui_color = "#f6d5d5"
+
+    def __init__(self, *, gates: dict[str, float], metrics: dict | None = None,
+                 shadow_eval_task_id: str = "shadow_eval", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gates = gates
+        self.metrics = metrics
+        self.shadow_eval_task_id = shadow_eval_task_id
+
+    def execute(self, context: Context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from integrity_risk.evaluation.gates import evaluate_gates
+        from integrity_risk.evaluation.report import update_summary
+
+        metrics = self.metrics or context["ti"].xcom_pull(task_ids=self.shadow_eval_task_id)
+        if not isinstance(metrics, dict) or "overall" not in metrics:
+            raise AirflowFailException(f"no shadow-eval metrics from task {self.shadow_eval_task_id!r}")
+        results = evaluate_gates(metrics, self.gates)
+        update_summary(metrics, [r.as_dict() for r in results])
+        for r in results:
+            self.log.info("%s", r.message)
+        failures = [r for r in results if r.passed is False]
+        if failures:
+            raise AirflowFailException("automatic gates failed: " + "; ".join(f.message for f in failures))
+        return {"passed": True, "gates": [r.as_dict() for r in results]}

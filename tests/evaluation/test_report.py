@@ -1,0 +1,90 @@
+"""The HTML report renders in a real browser (headless Chromium) with its plots."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from integrity_risk.evaluation.evaluate import evaluate
+from integrity_risk.evaluation.gates import evaluate_gates
+from integrity_risk.evaluation.report import approval_body, report_dir, update_summary, write_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _metrics(with_champion=True, n=3000):
+    rng = np.random.default_rng(0)
+    y = (rng.random(n) < 0.15).astype(float)
+    y[rng.random(n) < 0.05] = np.nan
+    frame = pd.DataFrame({
+        "label_fraud": y,
+        "account_daily__country": rng.choice(["DE", "US", "BR", "IS"], size=n, p=[0.45, 0.45, 0.09, 0.01]),
+        "account_daily__account_age_days": rng.integers(0, 1500, size=n),
+        "account_daily__is_business": rng.integers(0, 2, size=n),
+    })
+    signal = np.nan_to_num(y)
+    champ = 1 / (1 + np.exp(-(rng.normal(size=n) + 2.5 * signal - 2)))
+    cand = 1 / (1 + np.exp(-(rng.normal(size=n) + 2.8 * signal - 2)))
+    metrics = evaluate(frame, "fraud", cand, champ if with_champion else None, operating_fpr=0.02,
+                       n_bootstrap=50, min_slice_size=100)
+    metrics.update(candidate_version=2, champion_version=1 if with_champion else None,
+                   model_name="integrity_fraud", run_id="manual__2026-03-20T00:00:00+00:00")
+    return metrics, y, cand, (champ if with_champion else None)
+
+
+def _chromium(*args, tmp_path):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_the_report_renders_in_headless_chromium_with_its_plots(tmp_path):
+    metrics, y, cand, champ = _metrics()
+    out = report_dir("fraud", metrics["run_id"])
+    attributions = {"features": ["fraud_daily__failed_payments_1h", "account_daily__account_age_days"],
+                    "mean_abs": [0.3, 0.1], "completeness_gap": 0.0, "rows": 100}
+    report, summary = write_report(metrics, out_dir=out, labels=y, candidate_scores=cand, champion_scores=champ,
+                                   attributions=attributions)
+    assert ":" not in out.name and report.name == "report.html"
+
+    dom = _chromium("--dump-dom", report.as_uri(), tmp_path=tmp_path).stdout
+    images = re.findall(r'<img class="plot" alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', dom)
+    assert [alt for alt, _ in images] == ["Precision-recall curves", "Score histograms",
+                                          "Recall per slice (90% bootstrap intervals)", "Feature attributions"]
+    assert all(len(data) > 5000 for _, data in images)  # real PNGs, not placeholders
+    assert "too small" in dom and "<td>IS</td>" in dom  # the tiny country is listed and marked
+
+    screenshot = out / "screenshot.png"
+    screenshot.unlink(missing_ok=True)
+    _chromium(f"--screenshot={screenshot}", "--window-size=1200,3000", report.as_uri(), tmp_path=tmp_path)
+    assert screenshot.exists() and screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 50_000  # a page with plots, not a blank one
+    print(f"\nreport screenshot: {screenshot}")
+
+
+def test_a_report_without_champion_or_keras_model_says_so(tmp_path):
+    metrics, y, cand, _ = _metrics(with_champion=False)
+    report, summary = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=cand,
+                                   attribution_note="the model could not be loaded as Keras (pyfunc)")
+    html = report.read_text()
+    assert "No champion yet" in html and "could not be loaded as Keras" in html
+    assert html.count('<img class="plot"') == 3
+    assert "no champion yet" in summary.read_text()
+
+
+def test_the_approval_body_carries_the_summary_gates_and_report_link(tmp_path):
+    metrics, y, cand, champ = _metrics()
+    report, summary = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=cand, champion_scores=champ)
+    metrics.update(report_path=str(report), summary_path=str(summary))
+    gates = [g.as_dict() for g in evaluate_gates(metrics, {"max_decision_flip_rate": 0.0001})]
+    update_summary(metrics, gates)
+    body = approval_body(metrics)
+    assert "Candidate version **2** vs champion version **1**" in body
+    assert "**FAIL** max_decision_flip_rate FAILED" in body
+    assert f"[{report.as_uri()}]({report.as_uri()})" in body
+    assert approval_body(metrics, report_url="http://airflow/reports/x").endswith("(http://airflow/reports/x)\n")

@@ -1,0 +1,71 @@
+"""The model_rollback DAG: light to parse, strict params, and a real run that moves the champion back."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integrity_risk.promotion import champion_version, promote, read_audit
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_FILE = ROOT / "dags" / "model_rollback.py"
+
+
+@pytest.fixture(scope="module")
+def rollback_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    return bag.dags["model_rollback"]
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env=dict(os.environ), timeout=300)
+
+
+def test_parsing_the_dag_file_imports_nothing_heavy():
+    code = (f"import runpy, sys; runpy.run_path({str(DAG_FILE)!r}); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'pandas', 'tensorflow', 'keras'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("conf, problem", [
+    ({"risk_type": "phishing", "version": 2, "reason": "x"}, "risk_type"),
+    ({"risk_type": "fraud", "version": 0, "reason": "x"}, "version"),
+    ({"risk_type": "fraud", "version": "two", "reason": "x"}, "version"),
+    ({"risk_type": "fraud", "version": 2, "reason": "   "}, "reason"),
+    ({"risk_type": "fraud", "version": 2}, "reason"),
+])
+def test_params_are_validated_by_their_schema(rollback_dag, conf, problem):
+    from airflow.exceptions import ParamValidationError
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(rollback_dag))
+    serialized.params.deep_merge({"risk_type": "fraud", "version": 2, "reason": "ok"}).validate()
+    with pytest.raises(ParamValidationError, match=problem):
+        serialized.params.deep_merge(conf).validate()
+
+
+def test_a_rollback_run_moves_the_champion_back_and_a_bad_version_fails_the_run(
+        mlflow_registry, register_versions, airflow_db, rollback_dag):
+    v1, v2 = register_versions("fake_engagement", [0.0, 1.0])
+    promote("fake_engagement", v1, approved_by="alice", dag_run_id="r1")
+    promote("fake_engagement", v2, approved_by="bob", dag_run_id="r2")
+    run = rollback_dag.test(run_conf={"risk_type": "fake_engagement", "version": v1, "reason": "v2 over-flags"})
+    assert str(run.state) == "success"
+    assert champion_version("fake_engagement") == v1
+    last = read_audit(risk_type="fake_engagement")[-1]
+    assert (last["action"], last["status"], last["version"], last["previous_champion"]) == ("rollback", "completed", v1, v2)
+    assert last["reason"] == "v2 over-flags" and last["dag_run_id"] == run.run_id
+
+    bad = rollback_dag.test(run_conf={"risk_type": "fake_engagement", "version": 999, "reason": "typo"})
+    assert str(bad.state) == "failed"
+    assert champion_version("fake_engagement") == v1
+    assert read_audit(risk_type="fake_engagement")[-1]["event_id"] == last["event_id"]
