@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -122,22 +121,30 @@ class LocalAirflow:
         passwords = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
         return passwords[user]
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop every component and the processes it started (task runners, log servers)."""
+        import psutil
+
+        procs = []
         for component in COMPONENTS:
             pid_file = self._pid_file(component)
             try:
-                pid = int(pid_file.read_text())
-                os.killpg(pid, signal.SIGTERM)
-            except (FileNotFoundError, ValueError, ProcessLookupError):
-                pass
-        time.sleep(3)
-        for component in COMPONENTS:
-            pid_file = self._pid_file(component)
-            try:
-                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
-            except (FileNotFoundError, ValueError, ProcessLookupError):
+                root = psutil.Process(int(pid_file.read_text()))
+                procs += [root, *root.children(recursive=True)]
+            except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
                 pass
             pid_file.unlink(missing_ok=True)
+        for proc in procs:
+            try:
+                proc.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=timeout)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,93 @@
+"""Where MLflow lives and what things are called in it.
+
+Light on purpose: the Airflow worker imports this module, so MLflow is imported
+only inside the functions that need it, and TensorFlow never.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from integrity_risk.paths import local_dir
+
+CANDIDATE_ALIAS = "candidate"
+CHAMPION_ALIAS = "champion"
+
+
+def mlflow_dir() -> Path:
+    """The embedded default's MLflow folder: ``<local>/mlflow``."""
+    path = local_dir() / "mlflow"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_tracking_uri() -> str:
+    """The embedded default: a SQLite file under the local folder."""
+    return f"sqlite:///{mlflow_dir() / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    """The MLflow tracking URI: env ``MLFLOW_TRACKING_URI``, else :func:`default_tracking_uri`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def artifact_root() -> str | None:
+    """Artifact location for new experiments with the SQLite default; ``None`` lets a server decide.
+
+    With a SQLite backend MLflow would otherwise put artifacts under ``./mlruns`` of
+    whatever directory the trainer started in.
+    """
+    # Compared with the default rather than testing the env variable: mlflow.set_tracking_uri
+    # itself exports MLFLOW_TRACKING_URI.
+    if tracking_uri() != default_tracking_uri():
+        return None
+    path = mlflow_dir() / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path.as_uri()
+
+
+def registered_model_name(risk_type: str) -> str:
+    """Registered model of one risk type, e.g. ``integrity_fraud``.
+
+    :param risk_type: risk type name, e.g. ``abusive_account``.
+    """
+    return f"integrity_{risk_type}"
+
+
+def experiment_name(risk_type: str) -> str:
+    """MLflow experiment holding the training runs of one risk type.
+
+    :param risk_type: risk type name.
+    """
+    return f"integrity_{risk_type}_training"
+
+
+def configure(experiment: str | None = None) -> str | None:
+    """Point MLflow at :func:`tracking_uri` and, if given, create or select an experiment.
+
+    :param experiment: experiment name; created with :func:`artifact_root` as its
+        artifact location when it does not exist yet.
+    :return: the experiment id, or ``None`` when no experiment was asked for.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_registry_uri(tracking_uri())
+    if experiment is None:
+        return None
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        try:
+            experiment_id = client.create_experiment(experiment, artifact_location=artifact_root())
+        except Exception:
+            # Another trainer created it between our look-up and create.
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+            experiment_id = found.experiment_id
+    else:
+        experiment_id = found.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
