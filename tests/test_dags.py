@@ -67,3 +67,13 @@ def test_a_dag_file_imports_nothing_heavy_at_parse_time(dag_file):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")]
     assert heavy == ["HEAVY="], f"{dag_file} imports at parse time: {heavy}"
+
+
+def test_training_runs_every_cycle_days_from_the_start_date_unless_the_param_decides():
+    from integrity_risk.dag_factory import is_model_day
+
+    start = "2026-03-01"
+    auto = [ds for ds in (f"2026-03-{d:02d}" for d in range(1, 22)) if is_model_day("auto", ds, start, 7)]
+    assert auto == ["2026-03-07", "2026-03-14", "2026-03-21"]
+    assert is_model_day("yes", "2026-03-02", start, 7) and not is_model_day("no", "2026-03-07", start, 7)
+    assert not is_model_day("auto", "2026-02-27", start, 7)

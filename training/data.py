@@ -70,6 +70,31 @@ def split_path(training_set: str | Path, split: str) -> Path:
     return Path(training_set) / f"{split}.parquet"
 
 
+def permuted_copy(training_set: str | Path, dest: str | Path, label_columns: list[str], seed: int = 0) -> Path:
+    """A copy of a training set whose train and validation labels are permuted (a null model).
+
+    A control run: a model trained on it has learned nothing, and the evaluation gates
+    must stop its candidate. The test split keeps the true labels.
+    """
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    source, dest = Path(training_set), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split in ("train", "validation"):
+        table = pq.read_table(split_path(source, split))
+        order = rng.permutation(table.num_rows)
+        for column in label_columns:
+            index = table.schema.get_field_index(column)
+            table = table.set_column(index, column, table.column(column).take(order))
+        pq.write_table(table, split_path(dest, split))
+    shutil.copy(split_path(source, "test"), split_path(dest, "test"))
+    shutil.copy(source / "manifest.json", dest / "manifest.json")
+    return dest
+
+
 def check_training_set(training_set: str | Path, tasks: list[str]) -> dict[str, pa.Schema]:
     """Check that every split has every manifest feature and every task's label column.
 

@@ -37,8 +37,14 @@ class AirflowApi:
             self._token = resp.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = httpx.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=60, **kwargs)
+    def request(self, method: str, path: str, *, retries: int = 10, **kwargs: Any) -> Any:
+        """One API call; a 503 (SQLite metadata database busy) is retried with back-off."""
+        for attempt in range(retries + 1):
+            resp = httpx.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=60,
+                                 **kwargs)
+            if resp.status_code != 503 or attempt == retries:
+                break
+            time.sleep(min(2 ** attempt, 15))
         if resp.status_code >= 300:
             try:
                 detail = resp.json().get("detail", resp.text)

@@ -1,89 +1,50 @@
 """The project's command line: ``python -m integrity_risk.cli demo`` runs the main job.
 
 The demo runs on the embedded default: a local HiveServer2, the synthetic upstream
-world, and the risk pipelines. It prints each step as it goes and ends by saying
-where things are.
+world, a local Airflow and the risk pipelines. It prints each step as it goes and
+ends by saying where the report is and how to approve.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
-
-from integrity_risk.paths import local_dir
-
-DEMO_START = "2026-03-01"
-
-
-def _step(message: str) -> None:
-    print(f"==> {message}", flush=True)
-
-
-def _hive_hook():
-    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
-
-    return HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
-
-
-def start_local_hiveserver2(port: int):
-    from integrity_risk.local_hive import LocalHiveServer
-
-    server = LocalHiveServer(port=port)
-    _step(f"starting the local HiveServer2 (Spark Thrift Server) on {server.host}:{port}")
-    seconds = server.start()
-    print(f"    answers at {server.uri} after {seconds:.1f}s (log: {server.log_file})")
-    os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = server.uri
-    return server
-
-
-def load_synthetic_world(start: str, days: int, accounts: int, seed: int) -> None:
-    from integrity_risk.synthetic import WorldConfig, load_world, write_world
-
-    out_dir = local_dir() / "synthetic" / f"seed{seed}-{start}-{days}d-{accounts}"
-    cfg = WorldConfig(seed=seed, start_ds=start, days=days, n_accounts=accounts)
-    _step(f"generating {days} days of synthetic traffic for {accounts} accounts (seed {seed}) into {out_dir}")
-    began = time.monotonic()
-    files = write_world(cfg, out_dir)
-    print(f"    {files}  ({time.monotonic() - began:.1f}s)")
-    _step("creating the upstream tables and loading the partitions through HiveServer2")
-    began = time.monotonic()
-    load_world(_hive_hook(), out_dir)
-    print(f"    loaded in {time.monotonic() - began:.1f}s")
-
-
-def show_upstream_partitions() -> None:
-    from integrity_risk.upstream import UPSTREAM_TABLES
-
-    _step("upstream tables, queried back through HiveServer2")
-    hook = _hive_hook()
-    for table in UPSTREAM_TABLES:
-        rows = hook.get_records(f"SELECT ds, count(*) FROM {table} GROUP BY ds ORDER BY ds")
-        summary = ", ".join(f"{ds}: {n}" for ds, n in rows)
-        print(f"    {table}: {len(rows)} partitions ({summary})")
-
-
-def demo(args: argparse.Namespace) -> int:
-    start_local_hiveserver2(args.port)
-    load_synthetic_world(args.start, args.days, args.accounts, args.seed)
-    show_upstream_partitions()
-    print(f"\nDone. Local state is in {local_dir()}; stop HiveServer2 with "
-          f"`scripts/env.sh`-sourced `python -m integrity_risk.local_hive stop --port {args.port}`.")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from integrity_risk.risk_config import RISK_TYPES
+
     parser = argparse.ArgumentParser(prog="python -m integrity_risk.cli")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("demo", help="run the main job on the embedded default")
-    run.add_argument("--port", type=int, default=10000, help="HiveServer2 port on loopback")
-    run.add_argument("--start", default=DEMO_START, help="first day of synthetic traffic (YYYY-MM-DD)")
-    run.add_argument("--days", type=int, default=14)
+    run = sub.add_parser("demo", help="run the main job on the embedded default, up to the approval request")
+    run.add_argument("--risk", default="fraud", choices=RISK_TYPES, help="the risk type to run (default fraud)")
+    run.add_argument("--all", action="store_true", help="run all five risk types")
+    run.add_argument("--start", default=None,
+                     help="first day of synthetic traffic (YYYY-MM-DD); default: the world ends yesterday")
+    run.add_argument("--days", type=int, default=14, help="days of traffic; the last one trains")
     run.add_argument("--accounts", type=int, default=4000)
     run.add_argument("--seed", type=int, default=7)
+    run.add_argument("--hs2-port", type=int, default=10000, help="HiveServer2 port on loopback")
+    run.add_argument("--airflow-port", type=int, default=8080)
+    approve = sub.add_parser("approve", help="answer a promotion approval as the reviewer")
+    approve.add_argument("risk", choices=RISK_TYPES)
+    approve.add_argument("run_id")
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--airflow-port", type=int, default=8080)
     args = parser.parse_args(argv)
-    return demo(args)
+
+    import logging
+
+    from integrity_risk import demo
+
+    # pyhive logs every statement at INFO; the demo prints its own progress.
+    logging.getLogger("pyhive").setLevel(logging.WARNING)
+
+    if args.command == "approve":
+        return demo.answer(args.risk, args.run_id, "Reject" if args.reject else "Approve", args.airflow_port)
+    return demo.run_demo(risks=list(RISK_TYPES) if args.all else [args.risk], start=args.start, days=args.days,
+                         accounts=args.accounts, seed=args.seed, hs2_port=args.hs2_port,
+                         airflow_port=args.airflow_port)
 
 
 if __name__ == "__main__":

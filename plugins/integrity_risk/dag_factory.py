@@ -130,6 +130,11 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 description=f"Train, evaluate and ask for approval in this run: auto = every "
                             f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
             ),
+            "permute_labels": Param(
+                False, type="boolean",
+                description="Control run: train on permuted labels. Its candidate has learned nothing, "
+                            "and the automatic gates must stop it before anyone is asked to approve.",
+            ),
         },
     ) as dag:
         extract = _extract_group(cfg)
@@ -154,6 +159,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
             training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
             config=str(risks_dir() / f"{risk_type}.yaml"),
+            permute_labels="{{ params.permute_labels }}",
         )
         with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
             ShadowEvalOperator(

@@ -112,6 +112,7 @@ class LocalHiveServer:
         if self.answers():
             return 0.0
         if self.running_pid() is None:
+            self._refuse_shared_metastore()
             env = dict(os.environ, SPARK_HOME=str(spark_home()))
             with open(self.log_file, "ab") as log:
                 proc = subprocess.Popen(
@@ -121,6 +122,15 @@ class LocalHiveServer:
             self.pid_file.write_text(str(proc.pid))
         self.wait_until_ready(timeout)
         return time.monotonic() - started
+
+    def _refuse_shared_metastore(self) -> None:
+        """An embedded (Derby) metastore serves one server: say which one holds it."""
+        for pid_file in self.state_dir.glob("thriftserver-*.pid"):
+            other = LocalHiveServer(port=int(pid_file.stem.rsplit("-", 1)[1]), state_dir=self.state_dir)
+            if other.port != self.port and other.running_pid() is not None:
+                raise LocalHiveServerError(
+                    f"the metastore in {self.state_dir} is in use by the HiveServer2 on port {other.port}; "
+                    f"stop it first (python -m integrity_risk.local_hive stop --port {other.port})")
 
     def wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -103,6 +103,8 @@ class RiskConfig(_Strict):
     schedule: str | None = "@daily"
     start_date: dt.date
     max_active_runs: int = Field(default=1, ge=1, le=16)
+    model_cycle_days: int = Field(default=7, ge=1, le=90,
+                                  description="train and evaluate every N days; features are extracted daily")
     retries: int = Field(default=2, ge=0, le=10)
     extract: ExtractConfig
     labels: LabelsConfig = LabelsConfig()

@@ -123,3 +123,25 @@ def test_on_kill_stops_the_trainer_process(training_set, config_file):
     assert not thread.is_alive()
     assert op._process.returncode < 0  # ended by the signal, not by finishing
     assert len(failures) == 1 and "failed with exit status" in str(failures[0])
+
+
+def test_permuted_labels_keep_the_label_counts_and_break_the_signal(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from training.data import permuted_copy, split_path
+    from training.synthetic import make_frame, write_training_set
+
+    source = write_training_set(tmp_path / "set", make_frame(2000, seed=3))
+    label = "label_abusive_account"
+    copy = permuted_copy(source, tmp_path / "permuted", [label], seed=0)
+
+    original = pd.read_parquet(split_path(source, "train"))
+    permuted = pd.read_parquet(split_path(copy, "train"))
+    counts = lambda col: (int(col.isna().sum()), int((col == 1).sum()), int((col == 0).sum()))  # noqa: E731
+    assert counts(original[label]) == counts(permuted[label])
+    assert not original[label].equals(permuted[label])
+    features = [c for c in original.columns if c not in (label,) and original[c].dtype.kind == "f"
+                and not c.startswith("label_")]
+    assert original[features].equals(permuted[features])
+    assert pd.read_parquet(split_path(copy, "test")).equals(pd.read_parquet(split_path(source, "test")))

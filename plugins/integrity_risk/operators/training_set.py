@@ -252,6 +252,10 @@ def build_training_set(
             **{name: [part["event_timestamp"].min().isoformat(), part["event_timestamp"].max().isoformat()]
                if len(part) else None for name, part in splits.items()},
         },
+        # The model sees train and validation; shadow evaluation judges only what comes after.
+        "training_cutoff": max((part["event_timestamp"].max() for name, part in splits.items()
+                                if name != "test" and len(part)), default=joined["event_timestamp"].min()).isoformat()
+        if len(joined) else None,
         "features": features,
         "label_columns": label_columns,
         "feature_service": feature_service,

@@ -1,0 +1,227 @@
+"""The main job on the embedded default: from generated traffic to an approval request.
+
+Starts the real components (HiveServer2, Airflow), loads the synthetic upstream
+world, backfills the risk DAG over the history with features only, then runs the
+last day with training and evaluation, and stops where a reviewer must answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import shlex
+import time
+from pathlib import Path
+
+from integrity_risk.paths import PROJECT_ROOT, local_dir
+
+APPROVAL_TASK = "approval"
+WAITING = {"awaiting_input", "deferred"}
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def demo_connections(hs2_uri: str) -> None:
+    """Connections of the embedded default, as Airflow reads them: environment variables.
+
+    The pseudonymization key is random per checkout, kept in .local/secrets (ignored
+    by git), never in code.
+    """
+    key_file = local_dir() / "secrets" / "pseudonymization.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_hex(32))
+    os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = hs2_uri
+    os.environ["AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"] = json.dumps(
+        {"conn_type": "generic", "password": key_file.read_text().strip()})
+
+
+def demo_environment(airflow_url: str) -> None:
+    from integrity_risk.tracking import tracking_uri
+
+    os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
+    os.environ.setdefault("INTEGRITY_REPORT_BASE_URL", f"{airflow_url}/integrity/reports")
+
+
+def load_world_once(start: str, days: int, accounts: int, seed: int) -> None:
+    """Generate and load the synthetic world, unless this exact world is already loaded."""
+    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+    from integrity_risk.synthetic import WorldConfig, load_world, write_world
+
+    cfg = WorldConfig(seed=seed, start_ds=start, days=days, n_accounts=accounts)
+    out_dir = local_dir() / "synthetic" / f"seed{seed}-{start}-{days}d-{accounts}"
+    marker = out_dir / ".loaded"
+    if marker.exists():
+        step(f"synthetic world already loaded ({out_dir})")
+        return
+    step(f"generating {days} days of synthetic traffic for {accounts} accounts (seed {seed})")
+    began = time.monotonic()
+    print(f"    {write_world(cfg, out_dir)} in {time.monotonic() - began:.1f}s")
+    step("creating the upstream tables and loading the partitions through HiveServer2")
+    began = time.monotonic()
+    load_world(HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default"), out_dir)
+    marker.touch()
+    print(f"    loaded in {time.monotonic() - began:.1f}s")
+
+
+def show_upstream_partitions() -> None:
+    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+    from integrity_risk.upstream import UPSTREAM_TABLES
+
+    step("upstream tables, queried back through HiveServer2")
+    hook = HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
+    for table in UPSTREAM_TABLES:
+        rows = hook.get_records(f"SELECT ds, count(*) FROM {table} GROUP BY ds ORDER BY ds")
+        print(f"    {table}: {len(rows)} partitions, {sum(n for _, n in rows)} rows "
+              f"({rows[0][0]} .. {rows[-1][0]})" if rows else f"    {table}: empty")
+
+
+def _runs_by_day(api, dag_id: str) -> dict[str, dict]:
+    runs = api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 500, "order_by": "logical_date"})
+    return {(r["logical_date"] or "")[:10]: r for r in runs["dag_runs"] if r["logical_date"]}
+
+
+def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
+             reprocess: str = "failed") -> None:
+    """Airflow's own backfill over [first, last] (``airflow backfill create`` through the REST API)."""
+    days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
+    existing = _runs_by_day(api, dag_id)
+    if reprocess == "failed" and all(existing.get(d, {}).get("state") == "success" for d in days):
+        print(f"    {dag_id}: {first}..{last} already done")
+        return
+    _wait_for_backfills_to_close(api, dag_id)
+    api.request("POST", "/backfills", json={
+        "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+        "dag_run_conf": {"run_training": run_training}, "max_active_runs": 1, "reprocess_behavior": reprocess,
+    })
+
+
+def _wait_for_backfills_to_close(api, dag_id: str, timeout: float = 300) -> None:
+    """Airflow allows one active backfill per DAG; the scheduler closes one shortly after its runs end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listing = api.request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})
+        if all(b.get("completed_at") for b in listing["backfills"]):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{dag_id}: a backfill is still open after {timeout:.0f}s; see {api.base_url}")
+        time.sleep(3)
+
+
+def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
+    days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
+    shown = None
+    while True:
+        runs = _runs_by_day(api, dag_id)
+        failed = [d for d in days if runs.get(d, {}).get("state") == "failed"]
+        if failed:
+            raise RuntimeError(f"{dag_id}: the runs of {failed} failed; open {api.base_url}/dags/{dag_id} to see which task")
+        done = sum(runs.get(d, {}).get("state") == "success" for d in days)
+        if done != shown:
+            print(f"    {dag_id} {first}..{last}: {done}/{len(days)} days done", flush=True)
+            shown = done
+        if done == len(days):
+            return
+        time.sleep(5)
+
+
+def run_to_approval(api, dag_id: str, day: dt.date) -> str:
+    """Run ``day`` with training and evaluation; return its run id once it waits for a reviewer."""
+    backfill(api, dag_id, day, day, run_training="yes", reprocess="completed")
+    deadline = time.monotonic() + 120
+    while (run := _runs_by_day(api, dag_id).get(day.isoformat())) is None or run["state"] == "success":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{dag_id}: no run for {day} appeared")
+        time.sleep(3)
+    run_id = run["dag_run_id"]
+    shown = None
+    while True:
+        states = api.task_states(dag_id, run_id)
+        if states.get(APPROVAL_TASK) in WAITING:
+            return run_id
+        running = sorted(t for t, s in states.items() if s in ("running", "queued", "up_for_retry"))
+        failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
+        if failed:
+            raise RuntimeError(f"{dag_id} {run_id}: {failed} failed; open {api.base_url}/dags/{dag_id}/runs/{run_id}")
+        if states.get(APPROVAL_TASK) in ("skipped", "success"):
+            raise RuntimeError(f"{dag_id} {run_id}: approval is {states[APPROVAL_TASK]}; nothing to approve")
+        if running != shown:
+            print(f"    {dag_id} {day}: running {', '.join(running) or '(scheduling)'}", flush=True)
+            shown = running
+        time.sleep(5)
+
+
+def approval_command(risk: str, run_id: str, answer: str = "approve") -> str:
+    return f"scripts/approve.sh {risk} {shlex.quote(run_id)}" + ("" if answer == "approve" else " --reject")
+
+
+def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, seed: int,
+             hs2_port: int, airflow_port: int) -> int:
+    from integrity_risk.airflow_api import AirflowApi
+    from integrity_risk.local_airflow import LocalAirflow
+    from integrity_risk.local_hive import LocalHiveServer
+
+    began = time.monotonic()
+    if start is None:  # the world ends yesterday, so today's scheduled run has its data
+        start = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=days)).isoformat()
+    server = LocalHiveServer(port=hs2_port)
+    step(f"starting the local HiveServer2 (Spark Thrift Server) on {server.host}:{hs2_port}")
+    print(f"    answers at {server.uri} after {server.start():.1f}s (log {server.log_file})")
+    demo_connections(server.uri)
+    load_world_once(start, days, accounts, seed)
+    show_upstream_partitions()
+
+    airflow = LocalAirflow(port=airflow_port)
+    demo_environment(airflow.url)
+    step(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) at {airflow.url}")
+    print(f"    healthy after {airflow.start():.0f}s (logs {airflow.home / 'logs'})")
+    admin = AirflowApi(airflow.url, "admin", airflow.password("admin"))
+
+    first = dt.date.fromisoformat(start)
+    last = first + dt.timedelta(days=days - 1)
+    waiting = {}
+    for risk in risks:
+        dag_id = f"integrity_{risk}"
+        admin.wait_for_dag(dag_id)
+        step(f"{dag_id}: features for {first}..{last} (Airflow backfill of the history; "
+             f"the scheduler's own run does {last})")
+        backfill(admin, dag_id, first, last - dt.timedelta(days=1), run_training="no")
+        # Unpausing lets the scheduler run the latest day, [last, today), as it would in production.
+        admin.unpause(dag_id)
+        wait_for_days(admin, dag_id, first, last)
+        step(f"{dag_id}: {last} again, now with training, shadow evaluation and gates")
+        waiting[risk] = run_to_approval(admin, dag_id, last)
+
+    minutes = (time.monotonic() - began) / 60
+    print(f"\nDone in {minutes:.1f} min: {len(waiting)} risk pipeline(s) wait for a reviewer.\n")
+    for risk, run_id in waiting.items():
+        metrics = admin.request("GET", f"/dags/integrity_{risk}/dagRuns/{run_id}/taskInstances/"
+                                       f"evaluate.shadow_eval/xcomEntries/return_value")["value"]
+        print(f"  {risk}: report {metrics.get('report_path')}")
+        print(f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
+              f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)")
+        print(f"      or approve from here: {approval_command(risk, run_id)}   (add --reject to reject)")
+    return 0
+
+
+def answer(risk: str, run_id: str, option: str, airflow_port: int) -> int:
+    """Answer a promotion approval as the reviewer, through Airflow's REST API."""
+    from integrity_risk.airflow_api import AirflowApi
+    from integrity_risk.local_airflow import LocalAirflow
+
+    airflow = LocalAirflow(port=airflow_port)
+    reviewer = AirflowApi(airflow.url, "reviewer", airflow.password("reviewer"))
+    dag_id = f"integrity_{risk}"
+    response = reviewer.answer_approval(dag_id, run_id, APPROVAL_TASK, option)
+    print(f"{option} recorded for {dag_id} {run_id} by {response['responded_by']['name']}")
+    if option == "Approve":
+        run = reviewer.wait_for(dag_id, run_id, timeout=600)
+        print(f"run {run['state']}; promote: {reviewer.task_states(dag_id, run_id).get('promote')}")
+    return 0

@@ -1,0 +1,174 @@
+"""A risk DAG end to end under a real scheduler and API server.
+
+Airflow runs as it does for the demo (api-server, scheduler, dag-processor and
+triggerer, LocalExecutor) over a real HiveServer2, Feast store and MLflow registry.
+The history is backfilled with Airflow's own backfill; the last day then trains,
+evaluates and waits for a reviewer, who answers through the REST API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+
+import pytest
+
+from integrity_risk.paths import INCLUDE_DIR, local_dir
+
+pytestmark = pytest.mark.slow
+
+RISK = "fraud"
+DAG_ID = f"integrity_{RISK}"
+DAYS = 8
+ACCOUNTS = 3000
+
+
+@pytest.fixture(scope="module")
+def world(hiveserver2, hive_hook):
+    """A synthetic world that ends yesterday, so the scheduler's own latest run has its data."""
+    from integrity_risk.synthetic import WorldConfig, load_world, write_world
+
+    first = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=DAYS)
+    cfg = WorldConfig(seed=11, start_ds=first.isoformat(), days=DAYS, n_accounts=ACCOUNTS,
+                      label_rate=0.9, label_delay_days=(1, 3))
+    write_world(cfg, local_dir() / "e2e-world")
+    load_world(hive_hook, local_dir() / "e2e-world")
+    return first, first + dt.timedelta(days=DAYS - 1)
+
+
+@pytest.fixture(scope="module")
+def airflow(world, hiveserver2, tmp_path_factory):
+    """The local Airflow deployment, with this test's connections, risks and stores."""
+    from integrity_risk.airflow_api import AirflowApi
+    from integrity_risk.demo import demo_connections
+    from integrity_risk.local_airflow import LocalAirflow
+
+    # Test gates: the small world's test split holds tens of positives, not thousands.
+    risks = tmp_path_factory.mktemp("risks")
+    for path in (INCLUDE_DIR / "risks").glob("*.yaml"):
+        shutil.copy(path, risks / path.name)
+    fraud = risks / f"{RISK}.yaml"
+    fraud.write_text(fraud.read_text()
+                     .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
+                     .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
+                     .replace("epochs: 15", "epochs: 8")
+                     .replace("retries: 2", "retries: 1"))
+    env = {
+        "INTEGRITY_RISKS_DIR": str(risks),
+        "INTEGRITY_FEATURE_WAREHOUSE": str(hiveserver2.warehouse_dir),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{local_dir() / 'mlflow-e2e' / 'mlflow.db'}",
+    }
+    (local_dir() / "mlflow-e2e").mkdir(exist_ok=True)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    demo_connections(hiveserver2.uri)
+    deployment = LocalAirflow(port=int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180")),
+                              home=local_dir() / "airflow-e2e")
+    deployment.stop()
+    shutil.rmtree(deployment.home, ignore_errors=True)
+    deployment = LocalAirflow(port=deployment.port, home=local_dir() / "airflow-e2e")
+    deployment.start()
+    admin = AirflowApi(deployment.url, "admin", deployment.password("admin"))
+    admin.wait_for_dag(DAG_ID)
+    yield deployment
+    deployment.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _api(deployment, user):
+    from integrity_risk.airflow_api import AirflowApi
+
+    return AirflowApi(deployment.url, user, deployment.password(user))
+
+
+@pytest.fixture(scope="module")
+def history(airflow, world):
+    """Every day's features, through Airflow's backfill plus the scheduler's latest run."""
+    from integrity_risk.demo import backfill, wait_for_days
+
+    first, last = world
+    modeler = _api(airflow, "modeler")
+    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=1), run_training="no")
+    _api(airflow, "admin").unpause(DAG_ID)
+    wait_for_days(modeler, DAG_ID, first, last)
+    return last
+
+
+def _model_run(airflow, day, conf):
+    """Re-run ``day`` with ``conf`` through a one-day backfill; return its run id."""
+    modeler = _api(airflow, "modeler")
+    before = {r["dag_run_id"] for r in modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]}
+    modeler.request("POST", "/backfills", json={
+        "dag_id": DAG_ID, "from_date": f"{day}T00:00:00Z", "to_date": f"{day}T00:00:00Z",
+        "dag_run_conf": conf, "max_active_runs": 1, "reprocess_behavior": "completed"})
+    runs = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
+    reruns = [r for r in runs if r["logical_date"] and r["logical_date"][:10] == day.isoformat()]
+    assert reruns, f"no run for {day}: {before}"
+    return reruns[0]["dag_run_id"]
+
+
+def _wait_for_approval(airflow, run_id):
+    admin = _api(airflow, "admin")
+    admin.wait_for(DAG_ID, run_id, task_id="approval", states={"awaiting_input", "deferred"}, timeout=2400)
+
+
+def _champion():
+    from integrity_risk.promotion import champion_version
+
+    return champion_version(RISK)
+
+
+def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history):
+    from integrity_risk.promotion import read_audit
+
+    run_id = _model_run(airflow, history, {"run_training": "yes"})
+    _wait_for_approval(airflow, run_id)
+    admin = _api(airflow, "admin")
+    candidate = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/train/xcomEntries/return_value")
+    version = int(json.loads(candidate["value"])["version"] if isinstance(candidate["value"], str)
+                  else candidate["value"]["version"])
+
+    with pytest.raises(Exception, match="403"):
+        _api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")
+    _api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Approve")
+    run = admin.wait_for(DAG_ID, run_id, timeout=900)
+
+    assert run["state"] == "success"
+    assert admin.task_states(DAG_ID, run_id)["promote"] == "success"
+    assert _champion() == version
+    entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id]
+    assert [e["status"] for e in entries] == ["started", "completed"]
+    assert entries[-1]["actor"] == "reviewer" and entries[-1]["version"] == version
+
+
+def test_a_rejected_candidate_leaves_the_champion_unchanged(airflow, history):
+    champion = _champion()
+    assert champion is not None, "runs after the approval test"
+    run_id = _model_run(airflow, history, {"run_training": "yes"})
+    _wait_for_approval(airflow, run_id)
+
+    _api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Reject")
+    admin = _api(airflow, "admin")
+    admin.wait_for(DAG_ID, run_id, timeout=900)
+
+    assert admin.task_states(DAG_ID, run_id)["promote"] == "skipped"
+    assert _champion() == champion
+
+
+def test_a_candidate_trained_on_permuted_labels_is_stopped_by_the_gates(airflow, history):
+    champion = _champion()
+    run_id = _model_run(airflow, history, {"run_training": "yes", "permute_labels": True})
+    admin = _api(airflow, "admin")
+    run = admin.wait_for(DAG_ID, run_id, timeout=2400)
+
+    states = admin.task_states(DAG_ID, run_id)
+    assert run["state"] == "failed"
+    assert states["train"] == "success" and states["evaluate.auto_gates"] == "failed"
+    assert states["approval"] in ("upstream_failed", None)
+    assert _champion() == champion

@@ -1,0 +1,35 @@
+"""Helpers of the extract tests: run an operator as the task runner would, read a partition."""
+
+from __future__ import annotations
+
+TEST_KEY = "extract-tests-key-0123456789"
+FEATURE_TABLES = ("account_daily", "abusive_account_daily", "fake_engagement_daily", "spam_redirect_daily",
+                  "scraping_daily", "fraud_daily")
+
+
+def run_task(operator, ds: str):
+    """Render and execute an operator as the task runner would, with a minimal context."""
+    context = {"ds": ds, "params": {}}
+    operator.render_template_fields(context)
+    return operator.execute(context)
+
+
+def extract(table: str, ds: str, **kwargs):
+    """Run the extract of ``features.<table>`` (or ``labels``) for ``ds``; returns its summary."""
+    from integrity_risk.operators.hive_extract import HiveExtractOperator
+
+    if table == "labels":
+        kwargs.setdefault("required_partitions", ())
+        hql = "labels.hql"
+    elif table == "account_daily":
+        hql = "features/account_daily.hql"
+    else:
+        hql = f"features/{table.removesuffix('_daily')}.hql"  # features/<risk>.hql
+    op = HiveExtractOperator(task_id=f"extract_{table}", hql=hql, table=f"features.{table}", ds=ds, **kwargs)
+    return run_task(op, ds)
+
+
+def partition(hook, table: str, ds: str) -> list[tuple]:
+    """All rows of one output partition, sorted, as plain tuples."""
+    rows = hook.get_records(f"SELECT * FROM features.{table} WHERE ds = '{ds}'")
+    return sorted((tuple(r) for r in rows), key=repr)
