@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--start", default=None,
                      help="first day of synthetic traffic (YYYY-MM-DD); default: the world ends yesterday")
     run.add_argument("--days", type=int, default=14, help="days of traffic; the last one trains")
-    run.add_argument("--accounts", type=int, default=4000)
+    run.add_argument("--accounts", type=int, default=10000)
     run.add_argument("--seed", type=int, default=7)
     run.add_argument("--hs2-port", type=int, default=10000, help="HiveServer2 port on loopback")
     run.add_argument("--airflow-port", type=int, default=8080)
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # pyhive logs every statement at INFO; the demo prints its own progress.
     logging.getLogger("pyhive").setLevel(logging.WARNING)
+    logging.getLogger("airflow.task.hooks").setLevel(logging.WARNING)
 
     if args.command == "approve":
         return demo.answer(args.risk, args.run_id, "Reject" if args.reject else "Approve", args.airflow_port)

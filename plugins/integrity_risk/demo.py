@@ -48,13 +48,22 @@ def demo_environment(airflow_url: str) -> None:
     os.environ.setdefault("INTEGRITY_REPORT_BASE_URL", f"{airflow_url}/integrity/reports")
 
 
+def demo_world(start: str, days: int, accounts: int, seed: int):
+    """The demo's world: more of the abuse gets labelled, and sooner, than the generator's
+    default, so a two-week history holds enough matured labels to train and judge a model."""
+    from integrity_risk.synthetic import WorldConfig
+
+    return WorldConfig(seed=seed, start_ds=start, days=days, n_accounts=accounts, events_per_account=8.0,
+                       label_rate=0.8, label_delay_days=(1, 5))
+
+
 def load_world_once(start: str, days: int, accounts: int, seed: int) -> None:
     """Generate and load the synthetic world, unless this exact world is already loaded."""
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
-    from integrity_risk.synthetic import WorldConfig, load_world, write_world
+    from integrity_risk.synthetic import load_world, write_world
 
-    cfg = WorldConfig(seed=seed, start_ds=start, days=days, n_accounts=accounts)
+    cfg = demo_world(start, days, accounts, seed)
     out_dir = local_dir() / "synthetic" / f"seed{seed}-{start}-{days}d-{accounts}"
     marker = out_dir / ".loaded"
     if marker.exists():

@@ -28,11 +28,11 @@ ACCOUNTS = 3000
 @pytest.fixture(scope="module")
 def world(hiveserver2, hive_hook):
     """A synthetic world that ends yesterday, so the scheduler's own latest run has its data."""
-    from integrity_risk.synthetic import WorldConfig, load_world, write_world
+    from integrity_risk.demo import demo_world
+    from integrity_risk.synthetic import load_world, write_world
 
     first = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=DAYS)
-    cfg = WorldConfig(seed=11, start_ds=first.isoformat(), days=DAYS, n_accounts=ACCOUNTS,
-                      label_rate=0.9, label_delay_days=(1, 3))
+    cfg = demo_world(first.isoformat(), DAYS, ACCOUNTS, seed=11)
     write_world(cfg, local_dir() / "e2e-world")
     load_world(hive_hook, local_dir() / "e2e-world")
     return first, first + dt.timedelta(days=DAYS - 1)
@@ -118,13 +118,36 @@ def _wait_for_approval(airflow, run_id):
     admin.wait_for(DAG_ID, run_id, task_id="approval", states={"awaiting_input", "deferred"}, timeout=2400)
 
 
+def _partition(hive_hook, table, day):
+    return sorted(hive_hook.get_records(f"SELECT * FROM {table} WHERE ds = '{day}'"), key=repr)
+
+
+@pytest.fixture(scope="module")
+def scheduled_partitions(history, hive_hook):
+    """The last day's partitions as the scheduler's own run wrote them."""
+    return {table: _partition(hive_hook, table, history)
+            for table in ("features.account_daily", f"features.{RISK}_daily", "features.labels")}
+
+
 def _champion():
     from integrity_risk.promotion import champion_version
 
     return champion_version(RISK)
 
 
-def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history):
+def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
+    from integrity_risk.airflow_api import AirflowApiError
+
+    modeler = _api(airflow, "modeler")
+    before = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["total_entries"]
+    with pytest.raises(AirflowApiError) as refused:
+        modeler.trigger(DAG_ID, conf={"run_training": "sometimes"})
+    assert refused.value.status == 400 and "run_training" in str(refused.value)
+    assert modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["total_entries"] == before
+
+
+def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history, scheduled_partitions,
+                                                                     hive_hook):
     from integrity_risk.promotion import read_audit
 
     run_id = _model_run(airflow, history, {"run_training": "yes"})
@@ -145,6 +168,9 @@ def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, his
     entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id]
     assert [e["status"] for e in entries] == ["started", "completed"]
     assert entries[-1]["actor"] == "reviewer" and entries[-1]["version"] == version
+    # The backfilled re-run of the day rewrote its partitions exactly as the scheduled run had.
+    for table, rows in scheduled_partitions.items():
+        assert rows and _partition(hive_hook, table, history) == rows, table
 
 
 def test_a_rejected_candidate_leaves_the_champion_unchanged(airflow, history):

@@ -224,7 +224,11 @@ def build_training_set(
     # Feature days whose feature_ts falls in [start, end): partitions start-1 .. ds-1.
     days = [(start.date() - dt.timedelta(days=1) + dt.timedelta(days=i)).isoformat() for i in range(lookback_days)]
     candidates = read_extract("account_daily", days, ["account_pk", "feature_ts"], profile)
-    candidates = candidates[(candidates["feature_ts"] >= start) & (candidates["feature_ts"] < end)]
+    # Negatives are observed over the same span as the labels: later than the newest
+    # matured label they would fill the test days with negatives only.
+    latest = pd.to_datetime(rows["event_timestamp"], utc=True).max()
+    candidates = candidates[(candidates["feature_ts"] >= start) & (candidates["feature_ts"] < end)
+                            & (pd.to_datetime(candidates["feature_ts"], utc=True) <= latest)]
     wanted = math.ceil(negatives_per_positive * positives)
     negatives = sample_negatives(candidates, set(labels["account_pk"]), wanted, tasks, seed)
 
