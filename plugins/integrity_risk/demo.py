@@ -98,7 +98,7 @@ def _runs_by_day(api, dag_id: str) -> dict[str, dict]:
 
 
 def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
-             reprocess: str = "failed") -> None:
+             reprocess: str = "failed", conf: dict | None = None) -> None:
     """Airflow's own backfill over [first, last] (``airflow backfill create`` through the REST API)."""
     days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
     existing = _runs_by_day(api, dag_id)
@@ -108,7 +108,8 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
     _wait_for_backfills_to_close(api, dag_id)
     api.request("POST", "/backfills", json={
         "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-        "dag_run_conf": {"run_training": run_training}, "max_active_runs": 1, "reprocess_behavior": reprocess,
+        "dag_run_conf": {"run_training": run_training, **(conf or {})}, "max_active_runs": 1,
+        "reprocess_behavior": reprocess,
     })
 
 
