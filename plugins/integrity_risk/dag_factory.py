@@ -62,7 +62,7 @@ def _default_args(cfg: RiskConfig) -> dict:
     return {
         "owner": cfg.owner,
         "retries": cfg.retries,
-        "retry_delay": dt.timedelta(minutes=2),
+        "retry_delay": dt.timedelta(seconds=cfg.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=30),
         "execution_timeout": dt.timedelta(hours=2),

@@ -106,6 +106,7 @@ class RiskConfig(_Strict):
     model_cycle_days: int = Field(default=7, ge=1, le=90,
                                   description="train and evaluate every N days; features are extracted daily")
     retries: int = Field(default=2, ge=0, le=10)
+    retry_delay_seconds: int = Field(default=120, ge=1, le=3600, description="first retry delay; doubles each try")
     extract: ExtractConfig
     labels: LabelsConfig = LabelsConfig()
     training_set: TrainingSetConfig

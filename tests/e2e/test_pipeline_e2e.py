@@ -57,7 +57,7 @@ def airflow(world, hiveserver2, tmp_path_factory):
                      .replace("epochs: 15", "epochs: 8")
                      .replace("maturity_days: 3", "maturity_days: 2")
                      .replace("validation_days: 2", "validation_days: 1")
-                     .replace("retries: 2", "retries: 1"))
+                     .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10"))
     env = {
         "INTEGRITY_RISKS_DIR": str(risks),
         "INTEGRITY_FEATURE_WAREHOUSE": str(hiveserver2.warehouse_dir),

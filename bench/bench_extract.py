@@ -1,0 +1,254 @@
+"""Events per second of the Hive extract, beside DuckDB doing the same aggregation on the same files.
+
+    INTEGRITY_LOCAL_DIR=.local/bench python bench/bench_extract.py \
+        [--days 3] [--accounts 20000] [--risk fraud] [--port 10160] [--repeats 2] [--threads 2]
+
+On a private state folder (``<local>/bench_extract``) it writes a synthetic world
+(``write_world``), starts its own HiveServer2 (``LocalHiveServer`` on ``--port``, a
+fresh metastore), loads the world into ``raw.*`` (``load_world``) and, for the last
+day ``ds``, runs the real ``HiveExtractOperator`` of ``features/account_daily.hql``
+and ``features/<risk>.hql`` as the task runner would (rendered, then executed with a
+random pseudonymization key given as the Airflow connection). Its figure is the
+events read (the ``raw.user_events`` rows of the partitions ``ds-6 .. ds``) per
+second of the whole ``execute`` (DDL, upstream partition check, the INSERT, the row
+count).
+
+The single-node reference is DuckDB on the same parquet files: the same template,
+rendered from the same file with the same window variables, with a few mechanical
+rewrites from Spark SQL to DuckDB (listed in ``DUCKDB_REWRITES``) and the same
+keyed HMAC-SHA256 written with DuckDB's ``sha256``/``unhex``, written to a parquet
+file with ``COPY``. DuckDB gets ``--threads`` threads (default 2, as the Thrift
+Server's ``local[2]``). The two outputs are then compared row by row (joined on
+``account_pk``; doubles to a relative 1e-9), so the reference is known to do the
+same work. The server is stopped at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+PORT = 10160
+_INSERT = re.compile(r"INSERT\s+OVERWRITE\s+TABLE\s+\S+\s+PARTITION\s*\(\s*ds\s*\)", re.IGNORECASE)
+# Spark SQL -> DuckDB, applied to the rendered template. Each keeps the meaning:
+# size(collect_set(x)) and count(DISTINCT x) both count the distinct non-NULL values;
+# RLIKE and regexp_matches both look for the pattern anywhere in the string.
+DUCKDB_REWRITES = (
+    (re.compile(r"size\(\s*collect_set\("), "count(DISTINCT ("),
+    (re.compile(r"(\S+)\s+RLIKE\s+('(?:[^']|'')*')", re.IGNORECASE), r"regexp_matches(\1, \2)"),
+)
+DUCKDB_MACROS = (
+    # Spark's unix_timestamp(ts): whole seconds since the epoch.
+    "CREATE MACRO unix_timestamp(t) AS CAST(floor(epoch(t)) AS BIGINT)",
+    # Only parse_url(url, 'HOST') is used (the spam domain); the host of an absolute URL.
+    "CREATE MACRO parse_url(u, part) AS "
+    "nullif(regexp_extract(u, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]+)', 1), '')",
+)
+
+
+def duckdb_sql(hql_path: str, ds: str, ipad: str, opad: str, out_file: Path) -> str:
+    """The extract ``hql_path`` for ``ds`` as one DuckDB ``COPY (...) TO out_file`` statement.
+
+    :param hql_path: template under ``include/hql``, e.g. ``features/fraud.hql``.
+    :param ds: the day.
+    :param ipad: the key padded and xor-ed with ipad (hex), as the Hive session gets it.
+    :param opad: the key padded and xor-ed with opad (hex).
+    :param out_file: parquet file the result is written to.
+    """
+    import jinja2
+
+    from integrity_risk.operators.hive_extract import ExtractWindow
+    from integrity_risk.paths import HQL_DIR
+
+    def pseudonymize(expr: str) -> str:
+        # The same HMAC-SHA256 as integrity_risk.pseudonymize.sql_hmac; `||` joins blobs.
+        inner = f"sha256(unhex('{ipad}') || encode({expr}))"
+        return f"sha256(unhex('{opad}') || unhex({inner}))"
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HQL_DIR)), undefined=jinja2.StrictUndefined)
+    env.globals["pseudonymize"] = pseudonymize
+    sql = env.get_template(hql_path).render(**ExtractWindow.for_ds(ds).template_vars())
+    sql, n = _INSERT.subn("", sql)
+    if n != 1:
+        raise ValueError(f"{hql_path}: expected one INSERT OVERWRITE ... PARTITION (ds), found {n}")
+    for pattern, replacement in DUCKDB_REWRITES:
+        sql = pattern.sub(replacement, sql)
+    return f"COPY (\n{sql}\n) TO '{out_file}' (FORMAT parquet)"
+
+
+def duckdb_connection(world_dir: Path, threads: int):
+    """A DuckDB connection with ``raw.user_events`` and ``raw.account_profiles`` over the world's files."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads})
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA raw")
+    for table in ("user_events", "account_profiles"):
+        glob = world_dir / "raw" / table / "ds=*" / "*.parquet"
+        con.execute(f"CREATE VIEW raw.{table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true, "
+                    "hive_types = {'ds': VARCHAR})")
+    for macro in DUCKDB_MACROS:
+        con.execute(macro)
+    return con
+
+
+def compare(con, hive_glob: str, duck_file: Path) -> tuple[int, int, int]:
+    """Rows of each output and rows that differ (by ``account_pk``; doubles to 1e-9 relative)."""
+    cols = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{hive_glob}')").fetchall()
+    checks = []
+    for name, kind, *_ in cols:
+        if name == "account_pk":
+            continue
+        if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL"):
+            # both set: beyond the tolerance; one or both NULL: unless both are
+            checks.append(f"coalesce(NOT abs(h.{name} - d.{name}) <= 1e-9 * (1 + abs(h.{name})), "
+                          f"h.{name} IS DISTINCT FROM d.{name})")
+        elif kind.startswith("TIMESTAMP"):
+            checks.append(f"epoch_us(h.{name}::TIMESTAMP) IS DISTINCT FROM epoch_us(d.{name}::TIMESTAMP)")
+        else:
+            checks.append(f"h.{name} IS DISTINCT FROM d.{name}")
+    differ = " OR ".join(checks) or "false"
+    hive_rows = con.execute(f"SELECT count(*) FROM read_parquet('{hive_glob}')").fetchone()[0]
+    duck_rows = con.execute(f"SELECT count(*) FROM read_parquet('{duck_file}')").fetchone()[0]
+    mismatched = con.execute(
+        f"SELECT count(*) FROM read_parquet('{hive_glob}') h FULL JOIN read_parquet('{duck_file}') d "
+        f"ON h.account_pk = d.account_pk WHERE h.account_pk IS NULL OR d.account_pk IS NULL OR {differ}"
+    ).fetchone()[0]
+    return hive_rows, duck_rows, mismatched
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=3, help="days of synthetic traffic; the extract runs on the last")
+    parser.add_argument("--accounts", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", default="2026-03-01", help="first day of the world")
+    parser.add_argument("--risk", default="fraud", help="the risk type whose extract runs beside account_daily")
+    parser.add_argument("--port", type=int, default=PORT, help="port of the benchmark's own HiveServer2")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each extract (the first warms the JVM)")
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (the Thrift Server runs local[2])")
+    parser.add_argument("--keep", action="store_true", help="keep the state folder (world, warehouse) afterwards")
+    args = parser.parse_args()
+    # The operator and pyhive log every statement at INFO; the table at the end is the
+    # output. Read when Airflow configures its logging, so before the first import.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
+    from integrity_risk.paths import local_dir
+    from integrity_risk.synthetic import RISK_TYPES, WorldConfig, write_world
+
+    if args.risk not in RISK_TYPES:
+        parser.error(f"--risk must be one of {', '.join(RISK_TYPES)}")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    root = local_dir() / "bench_extract"
+    os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow"))
+    # A fresh random key for this run; the Airflow connection is how the operator reads it.
+    os.environ["AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"] = json.dumps(
+        {"conn_type": "generic", "password": secrets.token_hex(16)})
+    os.environ.pop("INTEGRITY_ALLOW_DEMO_KEY", None)
+
+    from integrity_risk.local_hive import LocalHiveServer
+
+    server = LocalHiveServer(port=args.port, state_dir=root / "hiveserver2")
+    server.stop()  # one left by an interrupted run of this benchmark (same pid file)
+    shutil.rmtree(root, ignore_errors=True)
+
+    cfg = WorldConfig(seed=args.seed, start_ds=args.start, days=args.days, n_accounts=args.accounts)
+    t0 = time.perf_counter()
+    files = write_world(cfg, root / "world")
+    print(f"world: {files} (written in {time.perf_counter() - t0:.1f} s)")
+
+    server = LocalHiveServer(port=args.port, state_dir=root / "hiveserver2")
+    try:
+        run(args, files, server, root)
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args, files, server, root: Path) -> None:
+    """Load the world, time both engines on both extracts, print the table."""
+    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+    from integrity_risk.operators.hive_extract import ExtractWindow, HiveExtractOperator
+    from integrity_risk.pseudonymize import get_key, hmac_pads
+    from integrity_risk.synthetic import load_world
+
+    print(f"HiveServer2 on {server.uri} started in {server.start():.1f} s")
+    os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = server.uri
+    t0 = time.perf_counter()
+    load_world(HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default"), files.out_dir)
+    print(f"loaded into raw.* in {time.perf_counter() - t0:.1f} s")
+
+    ds = files.days()[-1]
+    window = ExtractWindow.for_ds(ds)
+    first = window.day - dt.timedelta(days=window.lookback_days - 1)
+    events = sum(p.rows for p in files.partitions
+                 if p.table == "user_events" and first <= dt.date.fromisoformat(p.ds) <= window.day)
+    ipad, opad = hmac_pads(get_key())
+    con = duckdb_connection(files.out_dir, args.threads)
+    check = con.execute(f"SELECT count(*) FROM raw.user_events WHERE ds BETWEEN '{first}' AND '{ds}'").fetchone()[0]
+    if check != events:
+        raise RuntimeError(f"DuckDB sees {check} events in the window, the world wrote {events}")
+
+    results = []
+    for table, hql in (("account_daily", "features/account_daily.hql"),
+                       (f"{args.risk}_daily", f"features/{args.risk}.hql")):
+        hive_s = []
+        for i in range(args.repeats):
+            op = HiveExtractOperator(task_id=f"extract_{table}_{i}", hql=hql, table=f"features.{table}", ds=ds)
+            context = {"ds": ds, "params": {}}
+            t0 = time.perf_counter()
+            op.render_template_fields(context)
+            summary = op.execute(context)
+            hive_s.append(time.perf_counter() - t0)
+        duck_file = root / "duckdb" / f"{table}.parquet"
+        duck_file.parent.mkdir(parents=True, exist_ok=True)
+        sql = duckdb_sql(hql, ds, ipad, opad, duck_file)
+        duck_s = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            con.execute(sql)
+            duck_s.append(time.perf_counter() - t0)
+        hive_glob = str(server.warehouse_dir / "features.db" / table / f"ds={ds}" / "*.parquet")
+        hive_rows, duck_rows, mismatched = compare(con, hive_glob, duck_file)
+        if hive_rows != summary["rows"]:
+            raise RuntimeError(f"{table}: the operator reported {summary['rows']} rows, its files hold {hive_rows}")
+        results.append((table, hive_s, duck_s, hive_rows, duck_rows, mismatched))
+
+    print()
+    print(f"extract of ds={ds}: {events:,} raw.user_events rows read (partitions {first}..{ds}, "
+          f"{len(files.days())} of the 7-day window exist), {args.accounts:,} accounts")
+    print(f"Hive: HiveExtractOperator.execute on the local Spark Thrift Server (local[2]); "
+          f"DuckDB {_duckdb_version()}: same template, {args.threads} threads; {args.repeats} run(s) each, "
+          "median (first run in brackets)")
+    head = (f"{'extract':22s} {'Hive s':>14s} {'Hive ev/s':>11s} {'DuckDB s':>14s} {'DuckDB ev/s':>12s} "
+            f"{'Hive/DuckDB':>11s} {'rows Hive':>10s} {'rows DuckDB':>11s} {'rows differ':>11s}")
+    print(head)
+    print("-" * len(head))
+    for table, hive_s, duck_s, hive_rows, duck_rows, mismatched in results:
+        h, d = statistics.median(hive_s), statistics.median(duck_s)
+        print(f"{table:22s} {h:6.2f} ({hive_s[0]:5.2f}) {events / h:11,.0f} {d:6.2f} ({duck_s[0]:5.2f}) "
+              f"{events / d:12,.0f} {h / d:10.1f}x {hive_rows:10,} {duck_rows:11,} {mismatched:11,}")
+    print("Hive/DuckDB: how many times longer the Hive extract takes than the single-node reference; "
+          "rows differ: rows missing on one side or with a different value (account_pk is the same keyed "
+          "HMAC-SHA256 on both)")
+
+
+def _duckdb_version() -> str:
+    import duckdb
+
+    return duckdb.__version__
+
+
+if __name__ == "__main__":
+    main()
