@@ -98,7 +98,7 @@ def _runs_by_day(api, dag_id: str) -> dict[str, dict]:
 
 
 def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
-             reprocess: str = "failed", conf: dict | None = None) -> None:
+             reprocess: str = "failed", conf: dict | None = None, max_active_runs: int = 1) -> None:
     """Airflow's own backfill over [first, last] (``airflow backfill create`` through the REST API)."""
     days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
     existing = _runs_by_day(api, dag_id)
@@ -108,7 +108,7 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
     _wait_for_backfills_to_close(api, dag_id)
     api.request("POST", "/backfills", json={
         "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-        "dag_run_conf": {"run_training": run_training, **(conf or {})}, "max_active_runs": 1,
+        "dag_run_conf": {"run_training": run_training, **(conf or {})}, "max_active_runs": max_active_runs,
         "reprocess_behavior": reprocess,
     })
 
@@ -202,7 +202,8 @@ def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, s
         admin.wait_for_dag(dag_id)
         step(f"{dag_id}: features for {first}..{last} (Airflow backfill of the history; "
              f"the scheduler's own run does {last})")
-        backfill(admin, dag_id, first, last - dt.timedelta(days=1), run_training="no")
+        # Feature days are independent: two at a time, within the hiveserver2 and feast pools.
+        backfill(admin, dag_id, first, last - dt.timedelta(days=1), run_training="no", max_active_runs=2)
         # Unpausing lets the scheduler run the latest day, [last, today), as it would in production.
         admin.unpause(dag_id)
         wait_for_days(admin, dag_id, first, last)

@@ -97,7 +97,7 @@ def history(airflow, world):
 
     first, last = world
     modeler = _api(airflow, "modeler")
-    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=1), run_training="no")
+    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=1), run_training="no", max_active_runs=2)
     _api(airflow, "admin").unpause(DAG_ID)
     wait_for_days(modeler, DAG_ID, first, last)
     return last
