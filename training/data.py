@@ -70,16 +70,26 @@ def split_path(training_set: str | Path, split: str) -> Path:
     return Path(training_set) / f"{split}.parquet"
 
 
-def permuted_copy(training_set: str | Path, dest: str | Path, label_columns: list[str], seed: int = 0) -> Path:
-    """A copy of a training set whose train and validation labels are permuted (a null model).
+LABEL_CONTROLS = ("permute", "invert")
 
-    A control run: a model trained on it has learned nothing, and the evaluation gates
-    must stop its candidate. The test split keeps the true labels.
+
+def control_copy(training_set: str | Path, dest: str | Path, label_columns: list[str], mode: str,
+                 seed: int = 0) -> Path:
+    """A copy of a training set with its train and validation labels altered, for a control run.
+
+    ``permute`` shuffles the labels across rows (a model with nothing to learn from the
+    labels); ``invert`` swaps 1 and 0 (a model taught the opposite: worse than chance).
+    The evaluation gates must stop the candidate of an ``invert`` run. The test split
+    keeps the true labels, so the evaluation shows what such a model really does.
     """
     import shutil
 
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    if mode not in LABEL_CONTROLS:
+        raise ValueError(f"label control must be one of {LABEL_CONTROLS}, got {mode!r}")
     source, dest = Path(training_set), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -88,7 +98,9 @@ def permuted_copy(training_set: str | Path, dest: str | Path, label_columns: lis
         order = rng.permutation(table.num_rows)
         for column in label_columns:
             index = table.schema.get_field_index(column)
-            table = table.set_column(index, column, table.column(column).take(order))
+            values = table.column(column)
+            altered = values.take(order) if mode == "permute" else pc.subtract(pa.scalar(1.0, values.type), values)
+            table = table.set_column(index, column, altered)
         pq.write_table(table, split_path(dest, split))
     shutil.copy(split_path(source, "test"), split_path(dest, "test"))
     shutil.copy(source / "manifest.json", dest / "manifest.json")

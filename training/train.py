@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from training.config import ConfigError, load_model_config
-from training.data import TrainingSetError, check_training_set, permuted_copy, read_manifest, split_path
+from training.data import TrainingSetError, check_training_set, control_copy, read_manifest, split_path
 
 RESULT_PREFIX = "TRAIN_RESULT "
 EXIT_BAD_INPUT = 2
@@ -137,7 +137,7 @@ def run_training(
     cfg: dict[str, Any],
     registered_model: str | None = None,
     run_name: str | None = None,
-    permute_labels: bool = False,
+    label_control: str | None = None,
 ) -> dict[str, Any]:
     """Train on a training-set folder, evaluate on its test split, log to MLflow and register a candidate.
 
@@ -146,8 +146,8 @@ def run_training(
     :param cfg: the resolved ``model:`` section.
     :param registered_model: registered model name (default ``integrity_<risk_type>``).
     :param run_name: MLflow run name.
-    :param permute_labels: control run: train on permuted train/validation labels (a null
-        model the evaluation gates must stop); tagged ``permuted_labels``.
+    :param label_control: control run: ``permute`` or ``invert`` the train/validation labels
+        (see :func:`training.data.control_copy`); tagged ``label_control``.
     :return: ``{"model_name", "version", "run_id", "model_uri", "metrics"}``.
     :raises TrainingSetError: a split or a column is missing (checked before TensorFlow loads).
     :raises NaNLossError: the loss became NaN; nothing is registered.
@@ -158,10 +158,10 @@ def run_training(
     tasks = cfg["tasks"]
     source_set = training_set = Path(training_set)
     schemas = check_training_set(training_set, tasks)
-    if permute_labels:
-        training_set = permuted_copy(source_set, tempfile.mkdtemp(prefix="permuted_labels_"),
-                                                 [f"label_{t}" for t in tasks], seed=int(cfg["seed"]))
-        log(f"control run: train and validation labels permuted (copy in {training_set})")
+    if label_control:
+        training_set = control_copy(source_set, tempfile.mkdtemp(prefix=f"labels_{label_control}_"),
+                                    [f"label_{t}" for t in tasks], label_control, seed=int(cfg["seed"]))
+        log(f"control run: train and validation labels {label_control}d (copy in {training_set})")
     manifest = read_manifest(training_set)
     registered_model = registered_model or registered_model_name(risk_type)
     log(f"training set {training_set}: rows {manifest.get('rows')}, {len(manifest['features'])} features, tasks {tasks}")
@@ -207,7 +207,7 @@ def run_training(
     val_ds = data.parquet_dataset(split_path(training_set, "validation"), spec, batch, shuffle=False)
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.set_tags({"risk_type": risk_type, "training_set": str(source_set), "hardware": hardware,
-                         "permuted_labels": str(permute_labels).lower()})
+                         "label_control": label_control or "none"})
         mlflow.log_params({**flat_params(cfg), "registered_model": registered_model, "hardware": hardware,
                            "feature_spec": json.dumps(spec.to_dict())[:6000]})
         if warm:
@@ -249,7 +249,7 @@ def run_training(
             "risk_type": risk_type,
             "training_cutoff": str(manifest.get("training_cutoff") or time_range.get("end", "")),
             "training_set": str(source_set),
-            "permuted_labels": str(permute_labels).lower(),
+            "label_control": label_control or "none",
             "feature_service": str(manifest.get("feature_service", "")),
             "feature_service_version": str(manifest.get("feature_service_version", "")),
             "run_id": run.info.run_id,
@@ -272,8 +272,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", required=True, help="include/risks/<risk>.yaml, or a JSON/YAML file with the model section")
     parser.add_argument("--registered-model", default=None, help="registered model name (default integrity_<risk>)")
     parser.add_argument("--run-name", default=None, help="MLflow run name")
-    parser.add_argument("--permute-labels", action="store_true",
-                        help="control run: permute train/validation labels; the gates must stop its candidate")
+    parser.add_argument("--label-control", choices=["permute", "invert"], default=None,
+                        help="control run: permute or invert the train/validation labels; "
+                             "the gates must stop an inverted candidate")
     parser.add_argument("--result-file", default=None, help="also write the result JSON here")
     return parser.parse_args(argv)
 
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_model_config(args.config, args.risk_type)
         result = run_training(args.training_set, args.risk_type, cfg, args.registered_model, args.run_name,
-                              permute_labels=args.permute_labels)
+                              label_control=args.label_control)
     except (TrainingSetError, ConfigError) as exc:
         print(f"ERROR: bad input: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT

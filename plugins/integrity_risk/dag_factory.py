@@ -130,10 +130,11 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 description=f"Train, evaluate and ask for approval in this run: auto = every "
                             f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
             ),
-            "permute_labels": Param(
-                False, type="boolean",
-                description="Control run: train on permuted labels. Its candidate has learned nothing, "
-                            "and the automatic gates must stop it before anyone is asked to approve.",
+            "label_control": Param(
+                "none", enum=["none", "permute", "invert"],
+                description="Control run that checks the gates: train on permuted or inverted labels. "
+                            "An inverted candidate is worse than chance, and the automatic gates must "
+                            "stop it before anyone is asked to approve.",
             ),
         },
     ) as dag:
@@ -159,7 +160,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
             training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
             config=str(risks_dir() / f"{risk_type}.yaml"),
-            permute_labels="{{ params.permute_labels }}",
+            label_control="{{ params.label_control }}",
         )
         with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
             ShadowEvalOperator(

@@ -125,16 +125,16 @@ def test_on_kill_stops_the_trainer_process(training_set, config_file):
     assert len(failures) == 1 and "failed with exit status" in str(failures[0])
 
 
-def test_permuted_labels_keep_the_label_counts_and_break_the_signal(tmp_path):
+def test_control_copies_permute_or_invert_only_the_train_and_validation_labels(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from training.data import permuted_copy, split_path
+    from training.data import control_copy, split_path
     from training.synthetic import make_frame, write_training_set
 
     source = write_training_set(tmp_path / "set", make_frame(2000, seed=3))
     label = "label_abusive_account"
-    copy = permuted_copy(source, tmp_path / "permuted", [label], seed=0)
+    copy = control_copy(source, tmp_path / "permuted", [label], "permute", seed=0)
 
     original = pd.read_parquet(split_path(source, "train"))
     permuted = pd.read_parquet(split_path(copy, "train"))
@@ -145,3 +145,7 @@ def test_permuted_labels_keep_the_label_counts_and_break_the_signal(tmp_path):
                 and not c.startswith("label_")]
     assert original[features].equals(permuted[features])
     assert pd.read_parquet(split_path(copy, "test")).equals(pd.read_parquet(split_path(source, "test")))
+
+    inverted = pd.read_parquet(split_path(control_copy(source, tmp_path / "inverted", [label], "invert"), "train"))
+    assert ((1.0 - original[label]).fillna(-1) == inverted[label].fillna(-1)).all()
+    assert inverted[label].isna().sum() == original[label].isna().sum()

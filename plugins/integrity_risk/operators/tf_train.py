@@ -40,13 +40,13 @@ class TFTrainOperator(BaseOperator):
     :param env: extra environment for the trainer (e.g. ``MLFLOW_TRACKING_URI``,
         ``CUDA_VISIBLE_DEVICES``); added to the worker's environment.
     :param error_lines: how many of the trainer's last lines go into the failure message.
-    :param permute_labels: control run on permuted labels (``--permute-labels``): a null model
-        whose candidate the evaluation gates must stop. (templated)
+    :param label_control: ``none``, or a control run on ``permute``d or ``invert``ed labels
+        (``--label-control``), to check that the evaluation gates stop a bad candidate. (templated)
     :return (XCom): ``{"model_name", "version", "run_id", "model_uri", "metrics"}``.
     """
 
     template_fields: Sequence[str] = ("training_set", "risk_type", "config", "registered_model", "run_name",
-                                      "permute_labels")
+                                      "label_control")
     ui_color = "#ffd8a8"
 
     def __init__(
@@ -60,7 +60,7 @@ class TFTrainOperator(BaseOperator):
         python: str | None = None,
         env: dict[str, str] | None = None,
         error_lines: int = 25,
-        permute_labels: bool | str = False,
+        label_control: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,7 +72,7 @@ class TFTrainOperator(BaseOperator):
         self.python = python
         self.env = env
         self.error_lines = error_lines
-        self.permute_labels = permute_labels
+        self.label_control = label_control
         self._process: subprocess.Popen | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -104,8 +104,8 @@ class TFTrainOperator(BaseOperator):
                    "--risk-type", self.risk_type, "--config", str(config), "--result-file", str(result_file)]
         if self.registered_model:
             command += ["--registered-model", self.registered_model]
-        if str(self.permute_labels).lower() in ("true", "1", "yes"):
-            command += ["--permute-labels"]
+        if self.label_control and self.label_control != "none":
+            command += ["--label-control", self.label_control]
         run_name = self.run_name or _default_run_name(context)
         if run_name:
             command += ["--run-name", run_name]
