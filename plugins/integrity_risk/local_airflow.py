@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -88,6 +89,11 @@ class LocalAirflow:
         began = time.monotonic()
         if self.healthy():
             return 0.0
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise LocalAirflowError(
+                    f"port {self.port} is taken by a process that is not a healthy Airflow of {self.home}; "
+                    f"stop it or choose another port")
         migrated = self._airflow("db", "migrate")
         if migrated.returncode != 0:
             raise LocalAirflowError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
