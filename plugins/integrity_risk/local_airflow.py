@@ -112,7 +112,9 @@ class LocalAirflow:
             if self.healthy():
                 return time.monotonic() - began
             time.sleep(2)
-        raise LocalAirflowError(f"Airflow at {self.url} was not healthy within {timeout:.0f}s; see {logs}")
+        self.stop()
+        raise LocalAirflowError(f"Airflow at {self.url} was not healthy within {timeout:.0f}s and was stopped; "
+                                f"see {logs}")
 
     def healthy(self) -> bool:
         try:
