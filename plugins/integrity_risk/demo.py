@@ -13,9 +13,8 @@ import os
 import secrets
 import shlex
 import time
-from pathlib import Path
 
-from integrity_risk.paths import PROJECT_ROOT, local_dir
+from integrity_risk.paths import local_dir
 
 APPROVAL_TASK = "approval"
 WAITING = {"awaiting_input", "deferred"}
