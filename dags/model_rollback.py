@@ -19,6 +19,10 @@ champion before) to `<local>/audit/promotions.jsonl` and as a tag on the version
 A version that does not exist is refused with the list of those that do; the champion
 then stays where it was.
 
+Only the risk's reviewers (`approval.reviewers` in `include/risks/<risk_type>.yaml`) may roll
+back: Airflow lets every user who may trigger runs trigger this DAG too, so its first task,
+`authorize`, fails the run, before anything moves, when someone else triggered it.
+
 **Owner:** integrity ML platform. **Params:** `risk_type`, `version`, `reason` (all required).
 """
 
@@ -38,14 +42,20 @@ with DAG(
 ) as dag:
 
     @task(retries=0)
-    def rollback(params: dict | None = None, dag_run=None, run_id: str | None = None) -> dict:
+    def authorize(params: dict | None = None, dag_run=None) -> str:
+        """Refuse anyone but the risk's reviewers; return who triggered the run."""
+        from integrity_risk.promotion import require_reviewer
+
+        return require_reviewer(params["risk_type"], getattr(dag_run, "triggering_user_name", None))
+
+    @task(retries=0)
+    def rollback(requested_by: str, params: dict | None = None, run_id: str | None = None) -> dict:
         """Move the champion and return the audit entry."""
         from integrity_risk.promotion import rollback as rollback_champion
         from integrity_risk.tracking import configure
 
         configure()
-        requested_by = getattr(dag_run, "triggering_user_name", None) or "unknown"
         return rollback_champion(params["risk_type"], int(params["version"]), reason=params["reason"],
                                  requested_by=requested_by, dag_run_id=run_id)
 
-    rollback()
+    rollback(authorize())

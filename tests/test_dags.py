@@ -26,12 +26,13 @@ def _dagbag():
 def test_every_dag_file_imports_without_errors():
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {f"integrity_{risk}" for risk in RISK_TYPES} | {"model_rollback"}
+    assert set(bag.dag_ids) == ({f"integrity_{risk}" for risk in RISK_TYPES} | {"model_rollback"}
+                                | {f"integrity_{risk}_online_features" for risk in RISK_TYPES})
 
 
 def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     dag = _dagbag().dags["integrity_fraud"]
-    order = ["extract.quality_gate_fraud_daily", "features.feast_apply", "features.feast_materialize",
+    order = ["extract.quality_gate_account_daily", "extract.quality_gate_fraud_daily", "features.feast_apply",
              "training_set", "train", "evaluate.shadow_eval", "evaluate.auto_gates", "approval", "promote"]
     for before, after in zip(order, order[1:]):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), (before, after)
@@ -40,6 +41,43 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
     assert dag.get_task("approval").assigned_users == [{"id": "reviewer", "name": "reviewer"}]
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
+
+
+
+def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reaches_it():
+    dag = _dagbag().dags["integrity_fraud"]
+    watcher = dag.get_task("watcher")
+    assert [t.task_id for t in dag.leaves] == ["watcher"]
+    assert str(watcher.trigger_rule) in ("one_failed", "TriggerRule.ONE_FAILED") and watcher.retries == 0
+    everything_else = {t.task_id for t in dag.tasks} - {"watcher", "model_cycle", "approval"}
+    assert watcher.upstream_task_ids == everything_else
+
+
+def test_the_gated_risk_table_schedules_the_online_refresh_of_its_features():
+    bag = _dagbag()
+    pipeline, online = bag.dags["integrity_fraud"], bag.dags["integrity_fraud_online_features"]
+    published = {t.task_id: [a.uri for a in t.outlets] for t in pipeline.tasks
+                 if t.outlets and t.task_id.startswith("extract.")}
+    assert published == {"extract.quality_gate_account_daily": ["hive://warehouse/features/account_daily"],
+                         "extract.quality_gate_fraud_daily": ["hive://warehouse/features/fraud_daily"],
+                         "extract.hive_extract_labels": ["hive://warehouse/features/labels"]}
+    assert [a.uri for a in online.timetable.asset_condition.objects] == [
+        "hive://warehouse/features/fraud_daily"]
+    materialize = online.get_task("feast_materialize")
+    assert materialize.feature_service == "fraud_v1" and materialize.pool == "feast"
+    assert "feast_materialize" not in {t.task_id.split(".")[-1] for t in pipeline.tasks}
+
+
+def test_the_materialized_window_spans_the_days_the_asset_events_name():
+    from types import SimpleNamespace
+
+    from integrity_risk.operators.feast_materialize import days_of_asset_events
+
+    asset = "hive://warehouse/features/fraud_daily"
+    events = {asset: [SimpleNamespace(extra={"ds": "2026-05-03"}), SimpleNamespace(extra={"ds": "2026-05-01"}),
+                      SimpleNamespace(extra={}), SimpleNamespace(extra={"ds": "2026-05-03"})]}
+    assert [d.isoformat() for d in days_of_asset_events(events)] == ["2026-05-01", "2026-05-03"]
+    assert days_of_asset_events({}) == []
 
 
 def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, monkeypatch):
@@ -54,7 +92,9 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
     assert list(bag.import_errors) == [str(DAGS / "integrity_fraud.py")]
     error = next(iter(bag.import_errors.values()))
     assert str(broken) in error and "model.batch_size" in error and "valid integer" in error
-    assert set(bag.dag_ids) == {f"integrity_{r}" for r in RISK_TYPES if r != "fraud"} | {"model_rollback"}
+    others = [r for r in RISK_TYPES if r != "fraud"]
+    assert set(bag.dag_ids) == ({f"integrity_{r}" for r in others} | {f"integrity_{r}_online_features" for r in others}
+                                | {"model_rollback"})
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))

@@ -11,13 +11,13 @@ import datetime as dt
 import os
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup, task
 
 from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 from integrity_risk.operators.gates import AutoGatesOperator
-from integrity_risk.operators.hive_extract import HiveExtractOperator
+from integrity_risk.operators.hive_extract import HiveExtractOperator, table_asset
 from integrity_risk.operators.promote import PromoteOperator
 from integrity_risk.operators.quality_gate import QualityGateOperator
 from integrity_risk.operators.shadow_eval import ShadowEvalOperator
@@ -31,6 +31,7 @@ GPU_POOL = "gpu"
 FEAST_POOL = "feast"
 GPU_QUEUE = "gpu"
 SHARED_TABLE = "features.account_daily"
+HISTORY_UPSTREAM = "raw.user_events"  # a day with events is a day whose features the gates compare with
 
 DOC = """\
 ### Integrity risk pipeline: `{risk}`
@@ -43,7 +44,7 @@ change the YAML, not this DAG.
 | stage | what it does |
 |---|---|
 | `extract` | pseudonymizes and aggregates `raw.*` for the day into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each partition against the trailing days |
-| `features` | `feast apply` when the repo changed; materializes the day into the online store |
+| `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
 | `model_cycle` | trains only every {cycle} days (param `run_training`: auto, yes, no); other days stop after `features` |
 | `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
 | `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
@@ -71,17 +72,24 @@ def _default_args(cfg: RiskConfig) -> dict:
 
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
     with TaskGroup("extract", tooltip="Hive extracts and their quality gates") as group:
+        gates = []
         for table, hql in ((SHARED_TABLE, "features/account_daily.hql"), (cfg.extract.table, cfg.extract.hql)):
             short = table.split(".", 1)[1]
+            # The gate, not the extract, publishes the table's Asset: a partition counts as
+            # updated once it passed its checks.
             extract = HiveExtractOperator(
-                task_id=f"hive_extract_{short}", hql=hql, table=table, pool=HIVE_POOL,
+                task_id=f"hive_extract_{short}", hql=hql, table=table, pool=HIVE_POOL, outlets=[],
             )
             gate = QualityGateOperator(
-                task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL,
+                task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL, outlets=[table_asset(table)],
                 min_rows=cfg.extract.min_rows, min_row_ratio=cfg.extract.min_row_ratio,
-                max_row_ratio=cfg.extract.max_row_ratio,
+                max_row_ratio=cfg.extract.max_row_ratio, history_upstream=HISTORY_UPSTREAM,
             )
             extract >> gate
+            gates.append(gate)
+        # The risk table's Asset schedules the online refresh of views that join both tables,
+        # so it is published only once the shared table passed too.
+        gates[0] >> gates[1]
         HiveExtractOperator(
             task_id="hive_extract_labels", hql="labels.hql", table="features.labels", pool=HIVE_POOL,
             required_partitions=("raw.enforcement_labels",),
@@ -118,7 +126,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         # A run for day D covers [D, D+1): ds, the data interval and a backfill agree.
         schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC") if cfg.schedule else None,
         start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
-        catchup=False,
+        catchup=cfg.catchup,
         max_active_runs=cfg.max_active_runs,
         default_args=_default_args(cfg),
         template_searchpath=[str(HQL_DIR)],
@@ -139,11 +147,11 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         },
     ) as dag:
         extract = _extract_group(cfg)
-        with TaskGroup("features", tooltip="Feast: apply the repo when it changed, materialize the day") as features:
-            FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL) >> FeastMaterializeOperator(
-                task_id="feast_materialize", risk_type=risk_type, feature_service=cfg.training_set.feature_service,
-                pool=FEAST_POOL,
-            )
+        with TaskGroup("features", tooltip="Feast: apply the repo when it changed") as features:
+            # Materialization online is the job of the DAG integrity_<risk>_online_features,
+            # scheduled on the extract Assets: the online store follows every extract, daily,
+            # whatever the model cycle.
+            FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL)
         model_cycle = ShortCircuitOperator(
             task_id="model_cycle", python_callable=is_model_day,
             op_kwargs={"run_training": "{{ params.run_training }}", "ds": "{{ ds }}",
@@ -182,4 +190,66 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             shadow_eval_task_id="evaluate.shadow_eval", gates_task_id="evaluate.auto_gates",
         )
         extract >> features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
+        _watch(dag, exclude=(model_cycle, approval))
+    return dag
+
+
+@task(trigger_rule="one_failed", retries=0, doc_md="""Fails the run when any task failed, whatever the leaves did.""")
+def watcher() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException("a task of this run failed (see the failed task); the run is failed with it")
+
+
+def _watch(dag: DAG, exclude) -> None:
+    """Airflow's watcher pattern: a run whose gates failed must end failed, not green.
+
+    A run's state comes from its leaf tasks only, and the leaf ``promote`` can end
+    skipped although ``auto_gates`` failed: when a day rejected earlier is re-run, the
+    approval's old "skip promote" decision (an XCom that clearing keeps) skips
+    ``promote`` again. The watcher is downstream of every task except the two that skip
+    their downstream tasks (``model_cycle`` and ``approval``), so their decisions
+    cannot skip it; ``model_cycle`` still skips it on feature-only days, as it skips
+    everything after it.
+    """
+    skipping = {t.task_id for t in exclude}
+    watch = watcher()
+    for upstream in list(dag.tasks):
+        if upstream.task_id not in skipping and upstream is not watch.operator:
+            upstream >> watch
+
+
+ONLINE_DOC = """\
+### Online features: `{risk}`
+
+Materializes the `{service}` feature views into Feast's online store whenever the
+`{dag_id}` DAG publishes a day of `{table}` (the Asset its quality gate emits once
+both that table and `{shared}` passed). Each run loads the days named by the asset
+events that triggered it, so a backfill of the history is loaded too, in as few runs
+as the events allow. The online store serves the newest values whatever the order.
+
+Owner: **{owner}**. Built from `include/risks/{risk}.yaml` by `plugins/integrity_risk/dag_factory.py`.
+"""
+
+
+def build_online_features(risk_type: str) -> DAG:
+    """The DAG ``integrity_<risk_type>_online_features``, scheduled on the risk table's Asset."""
+    cfg = risk_config(risk_type)
+    with DAG(
+        dag_id=f"{cfg.dag_id}_online_features",
+        description=f"Materialize {risk_type} features online after each gated extract",
+        doc_md=ONLINE_DOC.format(risk=risk_type, service=cfg.training_set.feature_service, dag_id=cfg.dag_id,
+                                 table=cfg.extract.table, shared=SHARED_TABLE, owner=cfg.owner),
+        schedule=[table_asset(cfg.extract.table)],
+        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(cfg),
+        tags=["integrity", risk_type, cfg.owner, "features"],
+        dagrun_timeout=dt.timedelta(hours=12),
+    ) as dag:
+        FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL) >> FeastMaterializeOperator(
+            task_id="feast_materialize", risk_type=risk_type, feature_service=cfg.training_set.feature_service,
+            pool=FEAST_POOL,
+        )
     return dag

@@ -104,7 +104,7 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
     if reprocess == "failed" and all(existing.get(d, {}).get("state") == "success" for d in days):
         print(f"    {dag_id}: {first}..{last} already done")
         return
-    _wait_for_backfills_to_close(api, dag_id)
+    wait_for_backfills_to_close(api, dag_id)
     api.request("POST", "/backfills", json={
         "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
         "dag_run_conf": {"run_training": run_training, **(conf or {})}, "max_active_runs": max_active_runs,
@@ -112,7 +112,7 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
     })
 
 
-def _wait_for_backfills_to_close(api, dag_id: str, timeout: float = 300) -> None:
+def wait_for_backfills_to_close(api, dag_id: str, timeout: float = 300) -> None:
     """Airflow allows one active backfill per DAG; the scheduler closes one shortly after its runs end."""
     deadline = time.monotonic() + timeout
     while True:
@@ -141,9 +141,13 @@ def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
         time.sleep(5)
 
 
-def run_to_approval(api, dag_id: str, day: dt.date) -> str:
-    """Run ``day`` with training and evaluation; return its run id once it waits for a reviewer."""
+def start_model_run(api, dag_id: str, day: dt.date) -> None:
+    """Run ``day`` again with training and evaluation (a one-day backfill that reprocesses it)."""
     backfill(api, dag_id, day, day, run_training="yes", reprocess="completed")
+
+
+def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
+    """Wait until the run of ``day`` asks a reviewer; return its run id. Raises if the run fails first."""
     deadline = time.monotonic() + 120
     while (run := _runs_by_day(api, dag_id).get(day.isoformat())) is None or run["state"] == "success":
         if time.monotonic() > deadline:
@@ -195,20 +199,23 @@ def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, s
 
     first = dt.date.fromisoformat(start)
     last = first + dt.timedelta(days=days - 1)
-    waiting = {}
-    for risk in risks:
-        dag_id = f"integrity_{risk}"
+    dag_ids = {risk: f"integrity_{risk}" for risk in risks}
+    for dag_id in dag_ids.values():
         admin.wait_for_dag(dag_id)
-        step(f"{dag_id}: features for {first}..{last} (Airflow backfill of the history; "
-             f"the scheduler's own run does {last})")
-        # Feature days are independent: two at a time, within the hiveserver2 and feast pools.
+    step(f"features for {first}..{last}: Airflow backfills of the history, all risks at once within the "
+         f"pools; the scheduler's own runs do {last}")
+    for dag_id in dag_ids.values():
+        admin.unpause(f"{dag_id}_online_features")  # loads each gated day into the online store
+        # Feature days are independent: two at a time per DAG, within the hiveserver2 and feast pools.
         backfill(admin, dag_id, first, last - dt.timedelta(days=1), run_training="no", max_active_runs=2)
         # Unpausing lets the scheduler run the latest day, [last, today), as it would in production.
         admin.unpause(dag_id)
+    for dag_id in dag_ids.values():
         wait_for_days(admin, dag_id, first, last)
-        step(f"{dag_id}: {last} again, now with training, shadow evaluation and gates")
-        waiting[risk] = run_to_approval(admin, dag_id, last)
-
+    step(f"{last} again, now with training (one at a time on the gpu pool), shadow evaluation and gates")
+    for dag_id in dag_ids.values():
+        start_model_run(admin, dag_id, last)
+    waiting = {risk: wait_for_approval_request(admin, dag_id, last) for risk, dag_id in dag_ids.items()}
     minutes = (time.monotonic() - began) / 60
     print(f"\nDone in {minutes:.1f} min: {len(waiting)} risk pipeline(s) wait for a reviewer.\n")
     for risk, run_id in waiting.items():

@@ -237,6 +237,23 @@ def rollback(risk_type: str, version: int, *, reason: str, requested_by: str, da
                          reason=reason, client=client, audit_path=audit_path)
 
 
+def require_reviewer(risk_type: str, user: str | None) -> str:
+    """Return ``user`` if it is one of the risk's reviewers, else raise ``PromotionError``.
+
+    The same people who may approve a promotion may roll one back: the ``approval.reviewers``
+    of ``include/risks/<risk_type>.yaml``.
+
+    :param user: the Airflow user who triggered the run (``dag_run.triggering_user_name``).
+    """
+    from integrity_risk.risk_config import risk_config
+
+    reviewers = risk_config(risk_type).approval.reviewers
+    if not user or user not in reviewers:
+        raise PromotionError(f"{user or 'an unknown user'!s} may not move the champion of {risk_type}: only its "
+                             f"reviewers may ({', '.join(reviewers)}; approval.reviewers of {risk_type}.yaml)")
+    return user
+
+
 def approver_from_hitl(response: dict | None) -> tuple[str, str | None]:
     """Who approved and when, from the return value (XCom) of an ``ApprovalOperator``.
 

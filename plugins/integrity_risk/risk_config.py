@@ -102,6 +102,8 @@ class RiskConfig(_Strict):
     description: str
     schedule: str | None = "@daily"
     start_date: dt.date
+    catchup: bool = Field(default=False, description=(
+        "on unpause, run every interval since start_date; off: only the latest, and older days by backfill"))
     max_active_runs: int = Field(default=1, ge=1, le=16)
     model_cycle_days: int = Field(default=7, ge=1, le=90,
                                   description="train and evaluate every N days; features are extracted daily")

@@ -33,16 +33,16 @@ def tracking_uri() -> str:
 
 
 def artifact_root() -> str | None:
-    """Artifact location for new experiments with the SQLite default; ``None`` lets a server decide.
+    """Artifact location for new experiments with a SQLite store; ``None`` lets a server decide.
 
     With a SQLite backend MLflow would otherwise put artifacts under ``./mlruns`` of
-    whatever directory the trainer started in.
+    whatever directory the trainer started in (the Airflow worker's), so they go
+    beside the database file instead: ``<db folder>/artifacts``.
     """
-    # Compared with the default rather than testing the env variable: mlflow.set_tracking_uri
-    # itself exports MLFLOW_TRACKING_URI.
-    if tracking_uri() != default_tracking_uri():
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
         return None
-    path = mlflow_dir() / "artifacts"
+    path = Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path.as_uri()
 

@@ -2,8 +2,10 @@
 
 Airflow runs as it does for the demo (api-server, scheduler, dag-processor and
 triggerer, LocalExecutor) over a real HiveServer2, Feast store and MLflow registry.
-The history is backfilled with Airflow's own backfill; the last day then trains,
-evaluates and waits for a reviewer, who answers through the REST API.
+The history is backfilled with Airflow's own backfill, the scheduler catches up the
+last three days, and a backfill of those three days must give the partitions the
+scheduler wrote. The last day then trains, evaluates and waits for a reviewer, who
+answers through the REST API.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import time
 
 import pytest
+from airflow_deployment import api, local_deployment
 
-from integrity_risk.paths import INCLUDE_DIR, local_dir
+from integrity_risk.paths import local_dir
 
 pytestmark = pytest.mark.slow
 
 RISK = "fraud"
 DAG_ID = f"integrity_{RISK}"
+ONLINE_DAG_ID = f"{DAG_ID}_online_features"
 DAYS = 10
 ACCOUNTS = 4000
+SCHEDULED_DAYS = 3  # the scheduler catches these up itself; the days before come from a backfill
 
 
 @pytest.fixture(scope="module")
@@ -42,73 +46,55 @@ def world(hiveserver2, hive_hook):
 @pytest.fixture(scope="module")
 def airflow(world, hiveserver2, tmp_path_factory):
     """The local Airflow deployment, with this test's connections, risks and stores."""
-    from integrity_risk.airflow_api import AirflowApi
-    from integrity_risk.demo import demo_connections
-    from integrity_risk.local_airflow import LocalAirflow
+    first, last = world
+    scheduled_from = last - dt.timedelta(days=SCHEDULED_DAYS - 1)
 
-    # A small world: its labels mature sooner, and its test split holds tens of positives,
-    # not thousands, so the gates are looser than production's.
-    risks = tmp_path_factory.mktemp("risks")
-    for path in (INCLUDE_DIR / "risks").glob("*.yaml"):
-        shutil.copy(path, risks / path.name)
-    fraud = risks / f"{RISK}.yaml"
-    fraud.write_text(fraud.read_text()
-                     .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
-                     .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
-                     .replace("epochs: 15", "epochs: 8")
-                     .replace("maturity_days: 3", "maturity_days: 2")
-                     .replace("validation_days: 2", "validation_days: 1")
-                     .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10"))
-    env = {
-        "INTEGRITY_RISKS_DIR": str(risks),
-        "INTEGRITY_FEATURE_WAREHOUSE": str(hiveserver2.warehouse_dir),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{local_dir() / 'mlflow-e2e' / 'mlflow.db'}",
-    }
-    (local_dir() / "mlflow-e2e").mkdir(exist_ok=True)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    demo_connections(hiveserver2.uri)
-    deployment = LocalAirflow(port=int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180")),
-                              home=local_dir() / "airflow-e2e")
-    deployment.stop()
-    shutil.rmtree(deployment.home, ignore_errors=True)
-    deployment = LocalAirflow(port=deployment.port, home=local_dir() / "airflow-e2e")
-    deployment.start()
-    admin = AirflowApi(deployment.url, "admin", deployment.password("admin"))
-    admin.wait_for_dag(DAG_ID)
-    yield deployment
-    deployment.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    def small_world(risk: str, text: str) -> str:
+        # A small world: its labels mature sooner, and its test split holds tens of positives,
+        # not thousands, so the gates are looser than production's.
+        if risk != RISK:
+            return text
+        assert "start_date: 2026-03-01" in text
+        return (text.replace("operating_fpr: 0.01", "operating_fpr: 0.05")
+                .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
+                .replace("epochs: 15", "epochs: 8")
+                .replace("maturity_days: 3", "maturity_days: 2")
+                .replace("validation_days: 2", "validation_days: 1")
+                .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10")
+                .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\ncatchup: true"))
 
-
-def _api(deployment, user):
-    from integrity_risk.airflow_api import AirflowApi
-
-    return AirflowApi(deployment.url, user, deployment.password(user))
+    port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))
+    with local_deployment("e2e", port, hiveserver2, tmp_path_factory.mktemp("risks"), small_world) as deployment:
+        api(deployment, "admin").wait_for_dag(DAG_ID)
+        yield deployment
 
 
 @pytest.fixture(scope="module")
 def history(airflow, world):
-    """Every day's features, through Airflow's backfill plus the scheduler's latest run."""
+    """Every day's features: Airflow's backfill up to the DAG's start date, then the scheduler's runs."""
     from integrity_risk.demo import backfill, wait_for_days
 
     first, last = world
-    modeler = _api(airflow, "modeler")
-    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=1), run_training="no", max_active_runs=2)
-    _api(airflow, "admin").unpause(DAG_ID)
+    modeler = api(airflow, "modeler")
+    api(airflow, "admin").unpause(ONLINE_DAG_ID)
+    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=SCHEDULED_DAYS), run_training="no",
+             max_active_runs=2)
+    # Unpaused with catchup from its start date, the DAG's own schedule runs the last days; their
+    # quality gates wait for the backfill to extract the trailing days they compare with.
+    api(airflow, "admin").unpause(DAG_ID)
     wait_for_days(modeler, DAG_ID, first, last)
     return last
+
+
+def _scheduled_days(last: dt.date) -> list[dt.date]:
+    return [last - dt.timedelta(days=n) for n in reversed(range(SCHEDULED_DAYS))]
 
 
 def _model_run(airflow, day, **conf):
     """Re-run ``day`` with training through a one-day backfill, as a modeler; return its run id."""
     from integrity_risk.demo import backfill
 
-    modeler = _api(airflow, "modeler")
+    modeler = api(airflow, "modeler")
     backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess="completed", conf=conf)
     runs = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
     reruns = [r for r in runs if r["logical_date"] and r["logical_date"][:10] == day.isoformat()]
@@ -123,7 +109,7 @@ def _model_run(airflow, day, **conf):
 
 
 def _wait_for_approval(airflow, run_id):
-    admin = _api(airflow, "admin")
+    admin = api(airflow, "admin")
     admin.wait_for(DAG_ID, run_id, task_id="approval", states={"awaiting_input", "deferred"}, timeout=2400)
     # A person takes longer than this to read a report. An answer within a second of the
     # request races the executor's report of the paused task in Airflow 3.3 (seen here:
@@ -135,11 +121,16 @@ def _partition(hive_hook, table, day):
     return sorted(hive_hook.get_records(f"SELECT * FROM {table} WHERE ds = '{day}'"), key=repr)
 
 
+TABLES = ("features.account_daily", f"features.{RISK}_daily", "features.labels")
+
+
 @pytest.fixture(scope="module")
-def scheduled_partitions(history, hive_hook):
-    """The last day's partitions as the scheduler's own run wrote them."""
-    return {table: _partition(hive_hook, table, history)
-            for table in ("features.account_daily", f"features.{RISK}_daily", "features.labels")}
+def scheduled_partitions(history, hive_hook, airflow):
+    """The partitions of the scheduler's own runs, read before anything re-runs those days."""
+    runs = api(airflow, "admin").request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
+    scheduled = sorted(r["logical_date"][:10] for r in runs if r["run_type"] == "scheduled")
+    assert scheduled == [d.isoformat() for d in _scheduled_days(history)]
+    return {(day, table): _partition(hive_hook, table, day) for day in _scheduled_days(history) for table in TABLES}
 
 
 def _champion():
@@ -151,7 +142,7 @@ def _champion():
 def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
     from integrity_risk.airflow_api import AirflowApiError
 
-    modeler = _api(airflow, "modeler")
+    modeler = api(airflow, "modeler")
     before = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["total_entries"]
     with pytest.raises(AirflowApiError) as refused:
         modeler.trigger(DAG_ID, conf={"run_training": "sometimes"})
@@ -159,19 +150,58 @@ def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
     assert modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["total_entries"] == before
 
 
+def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow, history, hive_hook):
+    from integrity_risk.online import fetch_online_features
+
+    rows = hive_hook.get_records(f"SELECT account_pk, payment_attempts_7d FROM features.{RISK}_daily "
+                                 f"WHERE ds = '{history}' ORDER BY account_pk LIMIT 20")
+    admin = api(airflow, "admin")
+    deadline = time.monotonic() + 600
+    while True:
+        # The last day's asset event may still be waiting for its run.
+        online = fetch_online_features(RISK, [pk for pk, _ in rows])
+        if online[f"{RISK}_daily__payment_attempts_7d"].astype(float).tolist() == [float(v) for _, v in rows]:
+            break
+        assert time.monotonic() < deadline, online.head()
+        time.sleep(10)
+    runs = admin.request("GET", f"/dags/{ONLINE_DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
+    assert runs and {r["run_type"] for r in runs} == {"asset_triggered"}
+    assert "failed" not in {r["state"] for r in runs}
+
+
+def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_runs(
+        airflow, history, scheduled_partitions, hive_hook):
+    from integrity_risk.demo import wait_for_backfills_to_close, backfill, wait_for_days
+
+    days = _scheduled_days(history)
+    modeler = api(airflow, "modeler")
+    backfill(modeler, DAG_ID, days[0], days[-1], run_training="no", reprocess="completed")
+    wait_for_backfills_to_close(modeler, DAG_ID, timeout=1200)
+    wait_for_days(modeler, DAG_ID, days[0], days[-1])
+
+    runs = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
+    assert {r["logical_date"][:10]: r["run_type"] for r in runs if r["logical_date"][:10] >= days[0].isoformat()} \
+        == {d.isoformat(): "backfill" for d in days}
+    for (day, table), rows in scheduled_partitions.items():
+        again = _partition(hive_hook, table, day)
+        assert rows and again == rows, (
+            f"{table} ds={day}: {len(rows)} rows scheduled, {len(again)} backfilled; only scheduled: "
+            f"{sorted(set(rows) - set(again))[:5]}; only backfilled: {sorted(set(again) - set(rows))[:5]}")
+
+
 def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history, scheduled_partitions):
     from integrity_risk.promotion import read_audit
 
     run_id = _model_run(airflow, history)
     _wait_for_approval(airflow, run_id)
-    admin = _api(airflow, "admin")
+    admin = api(airflow, "admin")
     candidate = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/train/xcomEntries/return_value")
     version = int(json.loads(candidate["value"])["version"] if isinstance(candidate["value"], str)
                   else candidate["value"]["version"])
 
     with pytest.raises(Exception, match="403"):
-        _api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")
-    _api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Approve")
+        api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")
+    api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Approve")
     run = admin.wait_for(DAG_ID, run_id, timeout=900)
 
     assert run["state"] == "success"
@@ -182,40 +212,55 @@ def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, his
     assert entries[-1]["actor"] == "reviewer" and entries[-1]["version"] == version
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "seen 2026-11-26: after the backfilled re-run, features.labels of the last day held one row "
-    "fewer than the scheduler's run had written; the feature tables matched. Open in issue 7."))
-def test_the_backfilled_rerun_rewrote_the_scheduled_partitions(history, scheduled_partitions, hive_hook):
-    for table, rows in scheduled_partitions.items():
-        assert rows and _partition(hive_hook, table, history) == rows, table
-
-
 def test_a_rejected_candidate_leaves_the_champion_unchanged(airflow, history):
     champion = _champion()
     assert champion is not None, "runs after the approval test"
     run_id = _model_run(airflow, history)
     _wait_for_approval(airflow, run_id)
 
-    _api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Reject")
-    admin = _api(airflow, "admin")
+    api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Reject")
+    admin = api(airflow, "admin")
     admin.wait_for(DAG_ID, run_id, timeout=900)
 
     assert admin.task_states(DAG_ID, run_id)["promote"] == "skipped"
     assert _champion() == champion
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "seen 2026-11-26: the gates failed the inverted candidate (PR-AUC 0.157 vs bound 0.617), "
-    "but the test read the previous run's task states before the re-run cleared them; the wait "
-    "for the clearing in _model_run is new and has not had a full run yet."))
 def test_a_candidate_trained_on_inverted_labels_is_stopped_by_the_gates(airflow, history):
     champion = _champion()
     run_id = _model_run(airflow, history, label_control="invert")
-    admin = _api(airflow, "admin")
+    admin = api(airflow, "admin")
     admin.wait_for(DAG_ID, run_id, task_id="evaluate.auto_gates", states={"success", "failed", "upstream_failed"},
                    timeout=2400)
     states = admin.task_states(DAG_ID, run_id)
     assert states["train"] == "success" and states["evaluate.auto_gates"] == "failed"
     run = admin.wait_for(DAG_ID, run_id, timeout=300)
-    assert run["state"] == "failed" and admin.task_states(DAG_ID, run_id)["approval"] in ("upstream_failed", None)
+    states = admin.task_states(DAG_ID, run_id)
+    # This day was rejected before: the failed gates, not a stale "skip promote", decide the run.
+    assert run["state"] == "failed" and states["watcher"] == "failed"
+    assert states["approval"] == "upstream_failed" and states["promote"] != "success"
     assert _champion() == champion
+
+
+def test_only_a_reviewer_may_roll_the_champion_back(airflow, history):
+    from integrity_risk.promotion import read_audit
+
+    champion = _champion()
+    older = champion - 1 if champion > 1 else champion + 1
+    conf = {"risk_type": RISK, "version": older, "reason": "e2e: back to the previous model"}
+    admin = api(airflow, "admin")
+    admin.unpause("model_rollback")
+
+    refused = api(airflow, "modeler").trigger("model_rollback", conf=conf)
+    run = admin.wait_for("model_rollback", refused["dag_run_id"], timeout=600)
+    assert run["state"] == "failed"
+    assert admin.task_states("model_rollback", refused["dag_run_id"]) == {
+        "authorize": "failed", "rollback": "upstream_failed"}
+    assert _champion() == champion
+
+    accepted = api(airflow, "reviewer").trigger("model_rollback", conf=conf)
+    run = admin.wait_for("model_rollback", accepted["dag_run_id"], timeout=600)
+    assert run["state"] == "success" and _champion() == older
+    entry = read_audit(risk_type=RISK)[-1]
+    assert (entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]) == (
+        "rollback", "completed", "reviewer", older, champion)

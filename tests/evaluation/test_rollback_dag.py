@@ -53,8 +53,29 @@ def test_params_are_validated_by_their_schema(rollback_dag, conf, problem):
         serialized.params.deep_merge(conf).validate()
 
 
+@pytest.fixture
+def reviewers(tmp_path, monkeypatch):
+    """Risk configs whose fake_engagement reviewers are ``names``; dag.test() triggers as "dag_test"."""
+    import shutil
+
+    from integrity_risk.paths import INCLUDE_DIR
+
+    def make(*names):
+        risks = tmp_path / "risks"
+        shutil.copytree(INCLUDE_DIR / "risks", risks, dirs_exist_ok=True)
+        path = risks / "fake_engagement.yaml"
+        text = path.read_text()
+        start = text.index("reviewers:")
+        end = text.index("\n", start)
+        path.write_text(text[:start] + f"reviewers: {list(names)}" + text[end:])
+        monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
+
+    return make
+
+
 def test_a_rollback_run_moves_the_champion_back_and_a_bad_version_fails_the_run(
-        mlflow_registry, register_versions, airflow_db, rollback_dag):
+        mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers):
+    reviewers("dag_test")
     v1, v2 = register_versions("fake_engagement", [0.0, 1.0])
     promote("fake_engagement", v1, approved_by="alice", dag_run_id="r1")
     promote("fake_engagement", v2, approved_by="bob", dag_run_id="r2")
@@ -69,3 +90,28 @@ def test_a_rollback_run_moves_the_champion_back_and_a_bad_version_fails_the_run(
     assert str(bad.state) == "failed"
     assert champion_version("fake_engagement") == v1
     assert read_audit(risk_type="fake_engagement")[-1]["event_id"] == last["event_id"]
+
+
+def test_a_rollback_triggered_by_someone_not_a_reviewer_fails_before_anything_moves(
+        mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers):
+    reviewers("alice", "bob")
+    v1, v2 = register_versions("fake_engagement", [0.0, 1.0])
+    promote("fake_engagement", v2, approved_by="bob", dag_run_id="r3")
+    entries = len(read_audit())
+
+    run = rollback_dag.test(run_conf={"risk_type": "fake_engagement", "version": v1, "reason": "why not"})
+
+    assert str(run.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states == {"authorize": "failed", "rollback": "upstream_failed"}
+    assert champion_version("fake_engagement") == v2
+    assert len(read_audit()) == entries
+
+
+def test_only_a_listed_reviewer_passes_the_check():
+    from integrity_risk.promotion import PromotionError, require_reviewer
+
+    assert require_reviewer("fraud", "reviewer") == "reviewer"
+    for user in ("modeler", None, ""):
+        with pytest.raises(PromotionError, match="only its reviewers may \\(reviewer;"):
+            require_reviewer("fraud", user)

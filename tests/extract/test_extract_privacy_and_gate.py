@@ -79,6 +79,20 @@ def test_the_quality_gate_passes_a_day_in_line_with_its_history(extracted, histo
     assert len(result["trailing_rows"]) == 1
 
 
+def test_the_gate_waits_for_a_trailing_day_not_extracted_yet_then_fails_naming_it(extracted):
+    import datetime as dt
+
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    # raw.user_events has DAY1, but features.scraping_daily does not: its extract has not run.
+    with pytest.raises(AirflowRescheduleException):
+        gate("scraping_daily", DAY2, history_upstream="raw.user_events")
+    with pytest.raises(QualityGateError, match=f"trailing partitions .*'{DAY1}'.* still missing"):
+        gate("scraping_daily", DAY2, history_upstream="raw.user_events", history_wait=dt.timedelta(0))
+    extract("scraping_daily", DAY1)
+    assert gate("scraping_daily", DAY2, history_upstream="raw.user_events")["trailing_rows"]
+
+
 def test_a_day_with_90_percent_fewer_events_trips_the_quality_gate(hive, world, extracted, history):
     events = pq.read_table(world / "raw" / "user_events" / f"ds={DAY3}")
     kept = events.take(list(range(0, events.num_rows, 10)))

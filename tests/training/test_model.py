@@ -156,3 +156,13 @@ def test_early_stopping_watches_a_metric_keras_actually_logs(training_set, cfg, 
     logs = model.fit(ds, validation_data=ds, epochs=1, shuffle=False, verbose=0).history
     assert monitor_key(tasks, RISK) in logs
     assert f"val_{RISK}_pr_auc" in with_head_names({k: v[0] for k, v in logs.items()}, tasks)
+
+
+def test_a_sqlite_registry_keeps_its_artifacts_beside_the_database_not_in_the_working_directory(
+        tmp_path, monkeypatch):
+    from integrity_risk.tracking import artifact_root
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'e2e' / 'mlflow.db'}")
+    assert artifact_root() == (tmp_path / "e2e" / "artifacts").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert artifact_root() is None

@@ -19,9 +19,18 @@ def online_features_asset(risk_type: str) -> Asset:
     return Asset(uri=f"feast://integrity_risk/online/{risk_type}", name=f"feast_online.{risk_type}")
 
 
+def days_of_asset_events(events) -> list[dt.date]:
+    """The days named (extra ``ds``) by the asset events that triggered a run, sorted."""
+    return sorted({dt.date.fromisoformat(event.extra["ds"])
+                   for asset in events for event in events[asset] if (event.extra or {}).get("ds")})
+
+
 class FeastMaterializeOperator(BaseOperator):
     """
     Materialize exactly the run's data interval of a risk type's feature views.
+
+    In a run triggered by asset events (the extract tables' quality gates), the
+    window is instead the days the events name, from the first to the last.
 
     Calls ``FeatureStore.materialize(start - overlap, end)`` with the run's data
     interval (extract rows of day ``ds`` carry ``feature_ts`` = ``ds`` + 1 day, the
@@ -72,9 +81,15 @@ class FeastMaterializeOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from integrity_risk.feast_store import feature_store, materialize_window, resolve_feature_views
 
-        start, end = context["data_interval_start"], context["data_interval_end"]
+        days = days_of_asset_events(context.get("triggering_asset_events") or {})
+        if days:
+            start = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.timezone.utc)
+            end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        else:
+            start, end = context.get("data_interval_start"), context.get("data_interval_end")
         if start is None or end is None:
-            raise ValueError(f"{self.task_id} needs a run with a data interval (a scheduled or backfill run)")
+            raise ValueError(f"{self.task_id} needs a run with a data interval (a scheduled or backfill run) "
+                             "or triggering asset events whose extra names their ds")
         store = feature_store(self.profile)
         views = resolve_feature_views(store, self.feature_views, self.feature_service)
         self.log.info("Materializing %s for [%s, %s] with %s overlap", views, start, end, self.overlap)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseOperator, timezone
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from integrity_risk.operators.hive_extract import check_table_name, parse_ds
 
@@ -114,6 +114,16 @@ class QualityGateOperator(BaseOperator):
     A failure raises :class:`QualityGateError` naming the table, partition, column and
     the figure against its bound; it does not retry.
 
+    With ``history_upstream`` set, the baseline must be complete first: while a trailing
+    day has an upstream partition but no partition of ``table`` yet (its extract has not
+    run: a backfill of the history still going, a failed day), the gate reschedules
+    itself, holding no pool slot, and fails after ``history_wait`` naming those days.
+    A scheduled run started while its history is being backfilled would otherwise be
+    judged against the few days done so far.
+
+    A partition that passes updates the task's ``outlets`` (Assets) with ``{"ds", "rows"}``
+    as the event's extra.
+
     :param table: the table, ``database.table``. (templated)
     :param ds: the partition to check, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
     :param trailing_days: days before ``ds`` whose row counts form the baseline.
@@ -125,6 +135,10 @@ class QualityGateOperator(BaseOperator):
     :param key_columns: columns that identify a row (default ``account_pk``).
     :param column_rules: ``{column: ColumnRule}`` overriding the defaults.
     :param ddl: HQL file under ``include/hql`` with the table's ``CREATE TABLE``.
+    :param history_upstream: upstream table whose partitions say which trailing days
+        have data (e.g. ``raw.user_events``); ``None``: compare with whatever exists.
+    :param history_wait: how long to wait for the trailing partitions.
+    :param history_poke: how often to look again.
     :param hiveserver2_conn_id: Airflow connection of HiveServer2.
     """
 
@@ -144,6 +158,9 @@ class QualityGateOperator(BaseOperator):
         key_columns: Sequence[str] | None = None,
         column_rules: Mapping[str, ColumnRule] | None = None,
         ddl: str = "feature_tables.hql",
+        history_upstream: str | None = None,
+        history_wait: dt.timedelta = dt.timedelta(hours=6),
+        history_poke: dt.timedelta = dt.timedelta(seconds=30),
         hiveserver2_conn_id: str = "hiveserver2_default",
         **kwargs: Any,
     ) -> None:
@@ -158,6 +175,9 @@ class QualityGateOperator(BaseOperator):
         self.key_columns = key_columns
         self.column_rules = dict(column_rules or {})
         self.ddl = ddl
+        self.history_upstream = check_table_name(history_upstream) if history_upstream else None
+        self.history_wait = history_wait
+        self.history_poke = history_poke
         self.hiveserver2_conn_id = hiveserver2_conn_id
 
     @cached_property
@@ -182,6 +202,7 @@ class QualityGateOperator(BaseOperator):
         rules = {name: self._rule(table, name, dtype) for name, dtype in expected}
         stats = self._partition_stats(table, day, expected, keys, volumes)
         history = self._history(table, day, volumes)
+        self._wait_for_history(context, where, day, history)
 
         problems = self._volume_problems(stats, history, volumes)
         if stats["rows"]:
@@ -190,6 +211,10 @@ class QualityGateOperator(BaseOperator):
             raise QualityGateError(f"quality gate failed for {where}:\n- " + "\n- ".join(problems))
         self.log.info("quality gate passed for %s: %s rows, trailing row counts %s",
                       where, stats["rows"], [h["rows"] for h in history])
+        # Consumers of the Asset (the online refresh) learn from the event which day it was.
+        outlet_events = context.get("outlet_events")
+        for asset in self.outlets if outlet_events is not None else ():
+            outlet_events[asset].extra = {"ds": day.isoformat(), "rows": stats["rows"]}
         return {"table": table, "ds": day.isoformat(), "rows": stats["rows"],
                 "trailing_rows": [h["rows"] for h in history]}
 
@@ -236,6 +261,27 @@ class QualityGateOperator(BaseOperator):
             f"SELECT ds, count(*){sums} FROM {table} WHERE ds >= '{first}' AND ds < '{day.isoformat()}' "
             f"GROUP BY ds ORDER BY ds")
         return [{"ds": r[0], "rows": r[1], "volumes": dict(zip(volumes, r[2:]))} for r in rows]
+
+    def _wait_for_history(self, context: Context, where: str, day: dt.date, history: list[dict]) -> None:
+        if not self.history_upstream:
+            return
+        first = day - dt.timedelta(days=self.trailing_days)
+        rows = self.hook.get_records(f"SHOW PARTITIONS {self.history_upstream}")
+        upstream = {r[0].split("=", 1)[1] for r in rows if r and "=" in r[0]}
+        have = {h["ds"] for h in history}
+        pending = sorted(d for d in upstream if first.isoformat() <= d < day.isoformat() and d not in have)
+        if not pending:
+            return
+        now = timezone.utcnow()
+        began = (context["ti"].get_first_reschedule_date(context) if context.get("task_reschedule_count")
+                 else None) or now
+        if now - began >= self.history_wait:
+            raise QualityGateError(
+                f"quality gate for {where} has no baseline: trailing partitions {pending} are still missing "
+                f"after {now - began} although {self.history_upstream} has them; extract (backfill) those days")
+        self.log.info("waiting for the trailing partitions %s before judging %s (%s so far)", pending, where,
+                      now - began)
+        raise AirflowRescheduleException(now + self.history_poke)
 
     def _volume_problems(self, stats, history, volumes) -> list[str]:
         if not history:
