@@ -59,6 +59,10 @@ class FeatureViewNotFound(FeastSetupError):
     """A feature view or service asked for is not in the repo."""
 
 
+class OnlineStoreUnavailable(RuntimeError):
+    """The online store could not be reached; the message names it and its address."""
+
+
 def profile_name(profile: str | None = None) -> str:
     """The chosen profile: the argument, else env ``INTEGRITY_FEAST_PROFILE``, else ``local``."""
     name = profile or os.environ.get("INTEGRITY_FEAST_PROFILE") or DEFAULT_PROFILE
@@ -362,6 +366,7 @@ def materialize_window(
     :param overlap: read this much before ``start`` too, for rows that arrived late.
     :param chunk: the longest window materialized in one call.
     :return: per view, the windows materialized.
+    :raises OnlineStoreUnavailable: the online store cannot be reached; names its address.
     """
     if end <= start:
         raise ValueError(f"empty materialization window: start {start} is not before end {end}")
@@ -378,11 +383,50 @@ def materialize_window(
         cursor = start - overlap
         while cursor < window_end:
             upper = min(cursor + chunk, window_end)
-            store.materialize(cursor, upper, feature_views=[view])
+            _materialize_chunk(store, view, cursor, upper)
             windows.append([cursor.isoformat(), upper.isoformat()])
             cursor = upper
         done[view] = windows
     return done
+
+
+def _materialize_chunk(store: "FeatureStore", view: str, start: datetime, end: datetime) -> None:
+    """``store.materialize`` of one window; an unreachable online store fails naming its address.
+
+    (Feast passes on the client's error, e.g. redis-py's "Connection closed by server.",
+    which names neither the service nor where it is.) Rows are upserts keyed by account,
+    so the windows already written stay, and the retry rewrites this one.
+    """
+    try:
+        store.materialize(start, end, feature_views=[view])
+    except Exception as err:
+        if not _connection_error(err):
+            raise
+        raise OnlineStoreUnavailable(
+            f"Feast online store {online_store_address(store.config)} is unreachable while materializing "
+            f"{view} for [{start.isoformat()}, {end.isoformat()}]: {type(err).__name__}: {err}"
+        ) from err
+
+
+def _connection_error(err: Exception) -> bool:
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+    except ImportError:  # the Redis client is installed only where a profile uses it
+        return isinstance(err, (ConnectionError, TimeoutError))
+    return isinstance(err, (ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError))
+
+
+def online_store_address(config: "RepoConfig") -> str:
+    """The online store of ``config`` for messages: ``redis at host:port``, ``sqlite at <path>``.
+
+    A Redis password (``host:port,password=...``) is left out.
+    """
+    online = config.online_store
+    kind = getattr(online, "type", type(online).__name__)
+    if kind == "redis":
+        return "redis at " + ",".join(p for p in online.connection_string.split(",") if "=" not in p)
+    path = getattr(online, "path", None)
+    return f"{kind} at {path}" if path else str(kind)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

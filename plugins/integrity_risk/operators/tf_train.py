@@ -23,6 +23,10 @@ from airflow.sdk import BaseOperator
 
 from integrity_risk.paths import PROJECT_ROOT
 
+# What training/registry.py reads in the trainer to tag the version (the worker does not import `training`).
+TASK_INSTANCE_ENV = "INTEGRITY_TASK_INSTANCE"
+TRY_NUMBER_ENV = "INTEGRITY_TRY_NUMBER"
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -82,7 +86,7 @@ class TFTrainOperator(BaseOperator):
             result_file = Path(tmp) / "result.json"
             command = self.command(result_file, context)
             self.log.info("starting trainer: %s", " ".join(command))
-            returncode, tail = self._run(command)
+            returncode, tail = self._run(command, context)
             if returncode != 0:
                 raise AirflowException(
                     f"trainer for {self.risk_type} failed with exit status {returncode}:\n" + "\n".join(tail)
@@ -111,13 +115,29 @@ class TFTrainOperator(BaseOperator):
             command += ["--run-name", run_name]
         return command
 
-    def _run(self, command: list[str]) -> tuple[int, list[str]]:
-        """Run the trainer, logging each line as it comes; return its exit status and last lines."""
-        env = {**os.environ, **(self.env or {})}
+    def trainer_env(self, context: Context | None = None) -> dict[str, str]:
+        """The trainer's environment: the worker's, the task instance and try, then ``env``.
+
+        The trainer tags the model version with the task instance (``dag/task/run``) and try,
+        so that a retry can delete a version that a killed try registered but never made the
+        candidate (``training/registry.py``). They come from this task's context only: a value
+        inherited from the worker's environment would name another task.
+        """
+        env = {k: v for k, v in os.environ.items() if k not in (TASK_INSTANCE_ENV, TRY_NUMBER_ENV)}
+        ti, dag_run = (context or {}).get("ti"), (context or {}).get("dag_run")
+        if ti is not None and dag_run is not None:
+            env[TASK_INSTANCE_ENV] = f"{ti.dag_id}/{ti.task_id}/{dag_run.run_id}"
+            env[TRY_NUMBER_ENV] = str(ti.try_number)
+        env.update(self.env or {})
         # The trainer imports `training` (project root) and `integrity_risk` (plugins/).
         paths = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins")]
         env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _run(self, command: list[str], context: Context | None = None) -> tuple[int, list[str]]:
+        """Run the trainer, logging each line as it comes; return its exit status and last lines."""
+        env = self.trainer_env(context)
         tail: deque[str] = deque(maxlen=self.error_lines)
         self._process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
