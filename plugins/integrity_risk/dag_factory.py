@@ -64,7 +64,7 @@ def _default_args(cfg: RiskConfig) -> dict:
         "owner": cfg.owner,
         "retries": cfg.retries,
         "retry_delay": dt.timedelta(seconds=cfg.retry_delay_seconds),
-        "retry_exponential_backoff": True,
+        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3: each wait doubles
         "max_retry_delay": dt.timedelta(minutes=30),
         "execution_timeout": dt.timedelta(hours=2),
     }
