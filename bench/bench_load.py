@@ -1,6 +1,6 @@
 """Load benchmark: all five risk DAGs backfilled at once on the embedded default.
 
-Starts its own HiveServer2 and Airflow (under ``<local>/bench-load``), loads a synthetic
+Starts its own HiveServer2 and Airflow (state under ``<local>/bench-load``), loads a synthetic
 world of ``--days`` days ending yesterday, and backfills every risk DAG over all but the
 last day at once, with the YAML's pools and ``max_active_runs``; each risk trains on the
 last backfilled day, so five trainings contend for the one-slot ``gpu`` pool. Prints the
@@ -43,7 +43,9 @@ def main() -> int:
     parser.add_argument("--hs2-port", type=int, default=10140)
     parser.add_argument("--airflow-port", type=int, default=18380)
     args = parser.parse_args()
-    os.environ.setdefault("INTEGRITY_LOCAL_DIR", str(ROOT / ".local" / "bench-load"))
+    # Its own state (metastore, Feast, MLflow, Airflow home) apart from the demo's.
+    base = Path(os.environ.get("INTEGRITY_LOCAL_DIR", ROOT / ".local"))
+    os.environ["INTEGRITY_LOCAL_DIR"] = str(base / "bench-load")
 
     from airflow_deployment import api, local_deployment
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
