@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from integrity_risk.airflow_api import AirflowApi
-from integrity_risk.demo import backfill, wait_for_backfills_to_close
+from integrity_risk.demo import backfill
 
 
 @dataclass
@@ -140,8 +140,6 @@ def run_load(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date,
         if time.monotonic() - began > timeout:
             raise TimeoutError(f"backfills of {dag_ids} not done within {timeout:.0f}s")
         time.sleep(poll)
-    for dag_id in dag_ids:
-        wait_for_backfills_to_close(api, dag_id)
     while followers and (busy := _busy_runs(api, followers)):
         if time.monotonic() - began > timeout:
             raise TimeoutError(f"runs of {sorted(busy)} not done within {timeout:.0f}s")

@@ -200,9 +200,10 @@ class QualityGateOperator(BaseOperator):
                         else TABLE_VOLUME_COLUMNS.get(table, ()))
         keys = tuple(self.key_columns or TABLE_KEYS.get(table, ("account_pk",)))
         rules = {name: self._rule(table, name, dtype) for name, dtype in expected}
-        stats = self._partition_stats(table, day, expected, keys, volumes)
+        # Before the partition's aggregate: a gate that reschedules must not rerun it at every poke.
         history = self._history(table, day, volumes)
         self._wait_for_history(context, where, day, history)
+        stats = self._partition_stats(table, day, expected, keys, volumes)
 
         problems = self._volume_problems(stats, history, volumes)
         if stats["rows"]:
