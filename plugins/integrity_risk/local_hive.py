@@ -11,7 +11,10 @@ HiveServer2; only the Airflow connection differs.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +22,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from integrity_risk.paths import local_dir
+from integrity_risk.paths import INCLUDE_DIR, local_dir
 
 DEFAULT_PORT = 10000
 THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+HIVE_COMPAT_SOURCES = INCLUDE_DIR / "hive_compat"
+
+log = logging.getLogger(__name__)
 
 
 class LocalHiveServerError(RuntimeError):
@@ -66,12 +72,42 @@ class LocalHiveServer:
         """The Airflow connection URI for ``HiveServer2Hook``."""
         return f"hiveserver2://{self.host}:{self.port}/default"
 
+    def compat_jar(self) -> Path | None:
+        """The Hive classes Spark's distribution lacks, compiled from include/hive_compat.
+
+        See LlapSigner.java there: without them the server's first Hive client build fails,
+        and later ones wait forever. Built once per source version; None without a JDK.
+        """
+        sources = sorted(HIVE_COMPAT_SOURCES.glob("*.java"))
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+        jar = self.state_dir / "compat" / f"hive-compat-{digest}.jar"
+        if jar.exists():
+            return jar
+        javac = shutil.which("javac")
+        if javac is None:
+            log.warning("no javac found: the local HiveServer2 starts without %s, and a session close "
+                        "can then hang under concurrent sessions; install a JDK 17", HIVE_COMPAT_SOURCES)
+            return None
+        classes = self.state_dir / "compat" / f"classes-{digest}"
+        shutil.rmtree(classes, ignore_errors=True)
+        built = subprocess.run([javac, "--release", "17", "-d", str(classes), *map(str, sources)],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            raise LocalHiveServerError(f"javac could not build {HIVE_COMPAT_SOURCES}:\n{built.stderr}")
+        partial = jar.with_suffix(".partial")
+        shutil.make_archive(str(partial), "zip", classes)
+        Path(f"{partial}.zip").replace(jar)
+        shutil.rmtree(classes)
+        return jar
+
     def command(self) -> list[str]:
         metastore = self.state_dir / "metastore_db"
+        compat = self.compat_jar()
         return [
             str(spark_home() / "bin" / "spark-submit"),
             "--class", THRIFT_SERVER_CLASS,
             "--master", "local[2]",
+            *(["--driver-class-path", str(compat)] if compat else []),
             "--name", f"integrity-hiveserver2-{self.port}",
             "--driver-memory", os.environ.get("INTEGRITY_HS2_MEMORY", "2g"),
             "--driver-java-options", f"-Dderby.system.home={self.state_dir} -Duser.timezone=UTC",

@@ -43,31 +43,10 @@ def row_count(hook, table: str, ds: str) -> int:
 
 
 def _read(hook, sql: str) -> list[tuple]:
-    conn = hook.get_conn()
-    try:
+    with contextlib.closing(hook.get_conn()) as conn:
         cursor = conn.cursor()
         cursor.execute(sql)
         return cursor.fetchall()
-    finally:
-        # The local server fails one session close in its life (see hive_extract.only_closing_failed);
-        # what the reader saw is the answer above.
-        with contextlib.suppress(Exception):
-            conn.close()
-
-
-def load(hook, world: Path) -> None:
-    """``load_world``, run again if only closing a session failed: a load replaces partitions."""
-    from pyhive.exc import Error
-
-    from integrity_risk.operators.hive_extract import only_closing_failed
-    from integrity_risk.synthetic import load_world
-
-    try:
-        load_world(hook, world)
-    except Error as err:
-        if not only_closing_failed(err):
-            raise
-        load_world(hook, world)
 
 
 # --- Feast -------------------------------------------------------------------

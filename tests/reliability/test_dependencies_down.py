@@ -21,8 +21,9 @@ import pytest
 
 import writers
 from faults import TcpProxy, free_port, wait_listening
+from integrity_risk.synthetic import load_world
 from stores import (
-    DAY, PREVIOUS_DAY, SPAM_REDIRECT_DAILY, interval, load, load_version, partition, redis_contents, write_day,
+    DAY, PREVIOUS_DAY, SPAM_REDIRECT_DAILY, interval, load_version, partition, redis_contents, write_day,
 )
 
 MODEL = "integrity_reliability"
@@ -42,11 +43,11 @@ def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_onc
     proxy = TcpProxy(hiveserver2.port).open()
     monkeypatch.setenv("AIRFLOW_CONN_HIVESERVER2_PROXIED", f"hiveserver2://{proxy.address}/default")
     try:
-        load(hive, worlds["old"])
+        load_world(hive, worlds["old"])
         for ds in (PREVIOUS_DAY, DAY):
             writers.extract(table, hql, ds, conn_id="hiveserver2_proxied")
         written = {ds: partition(hive, table, ds) for ds in (PREVIOUS_DAY, DAY)}
-        load(hive, worlds["new"])
+        load_world(hive, worlds["new"])
         unreachable = rf"HiveServer2 at {re.escape(proxy.address)} \(connection hiveserver2_proxied\) is unreachable"
 
         proxy.close()  # down before the task starts
@@ -68,23 +69,6 @@ def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_onc
     new = partition(hive, table, DAY)
     assert rows == len(new) == len({r[0] for r in new}) != len(written[DAY])
     assert partition(hive, table, PREVIOUS_DAY) == written[PREVIOUS_DAY]
-
-
-def test_a_session_that_only_failed_to_close_after_its_statements_ran_does_not_fail_the_extract():
-    from pyhive.exc import OperationalError
-    from TCLIService import ttypes
-
-    from integrity_risk.operators.hive_extract import only_closing_failed
-
-    failed = ttypes.TStatus(statusCode=ttypes.TStatusCode.ERROR_STATUS, errorMessage="NoClassDefFoundError")
-    assert only_closing_failed(OperationalError(ttypes.TCloseSessionResp(status=failed)))
-    assert not only_closing_failed(OperationalError(ttypes.TExecuteStatementResp(status=failed)))
-    with pytest.raises(OperationalError) as closing_after_a_failure:
-        try:
-            raise OperationalError(ttypes.TExecuteStatementResp(status=failed))
-        finally:
-            raise OperationalError(ttypes.TCloseSessionResp(status=failed))
-    assert not only_closing_failed(closing_after_a_failure.value)
 
 
 # --- the online store ------------------------------------------------------------

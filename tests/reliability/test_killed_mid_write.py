@@ -14,8 +14,9 @@ import pytest
 
 import writers
 from faults import Sampler, sigkill, wait_until
+from integrity_risk.synthetic import load_world
 from stores import (
-    ACCOUNT_DAILY, DAY, airflow_try, days_from, interval, load, partition, registry_state, row_count,
+    ACCOUNT_DAILY, DAY, airflow_try, days_from, interval, partition, registry_state, row_count,
     sqlite_online_rows, sqlite_writing_over_rows, write_day,
 )
 
@@ -26,12 +27,12 @@ def test_an_extract_killed_mid_write_then_retried_leaves_a_clean_runs_partition_
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
     table, hql = ACCOUNT_DAILY
-    load(hive, worlds["new"])
+    load_world(hive, worlds["new"])
     writers.extract(table, hql, DAY)
     clean = partition(hive, table, DAY)
-    load(hive, worlds["old"])
+    load_world(hive, worlds["old"])
     old = writers.extract(table, hql, DAY)["rows"]
-    load(hive, worlds["new"])
+    load_world(hive, worlds["new"])
     assert old != len(clean)
 
     reader = HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")  # its own sessions

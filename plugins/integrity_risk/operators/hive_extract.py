@@ -276,12 +276,6 @@ class HiveExtractOperator(BaseOperator):
         try:
             return self.hook.get_records([*statements, query], parameters=dict(conf), schema=self.schema)
         except PyHiveError as err:
-            if only_closing_failed(err):
-                # Every statement ran, then closing the session failed, and its answer with it;
-                # ask again in a new session (the queries need no session variables).
-                self.log.warning("HiveServer2 ran the statements but failed to close the session: %s",
-                                 _server_message(err))
-                return self.hook.get_records([query], schema=self.schema)
             message = _server_message(err)
             for secret in secrets:  # a server error can echo the SQL after substitution
                 message = message.replace(secret, "***").replace(secret.upper(), "***")
@@ -316,17 +310,6 @@ def _quiet_pyhive():
         yield
     finally:
         logger.setLevel(previous)
-
-
-def only_closing_failed(err: BaseException) -> bool:
-    """Whether a pyhive error says that only closing the session failed, after all its statements ran.
-
-    (The local Spark Thrift Server fails one session close in its life, with a
-    NoClassDefFoundError of a Hive LLAP class it lacks.) Closing the session is the last
-    call, and with no earlier error in flight every statement before it succeeded.
-    """
-    response = err.args[0] if err.args else None
-    return type(response).__name__ == "TCloseSessionResp" and err.__context__ is None
 
 
 def _server_message(err: Exception) -> str:
