@@ -21,18 +21,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 
 def short_world(first: dt.date, model_day_index: int):
     """The YAML edits of a short world: sooner labels, quick training, approvals that time out."""
+    from integrity_risk.local_deployment import small_world_yaml
+
     def edit(risk: str, text: str) -> str:
-        return (text.replace("start_date: 2026-03-01", f"start_date: {first}\nmodel_cycle_days: {model_day_index + 1}")
-                .replace("maturity_days: 3", "maturity_days: 2")
-                .replace("validation_days: 2", "validation_days: 1")
+        return (small_world_yaml(text)
+                .replace("start_date: 2026-03-01", f"start_date: {first}\nmodel_cycle_days: {model_day_index + 1}")
                 .replace("epochs: 15", "epochs: 3")
-                .replace("response_timeout_hours: 48", "response_timeout_hours: 0.01")
-                .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10"))
+                .replace("response_timeout_hours: 48", "response_timeout_hours: 0.01"))
     return edit
 
 
@@ -47,11 +47,11 @@ def main() -> int:
     base = Path(os.environ.get("INTEGRITY_LOCAL_DIR", ROOT / ".local"))
     os.environ["INTEGRITY_LOCAL_DIR"] = str(base / "bench-load")
 
-    from airflow_deployment import api, local_deployment
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
     from integrity_risk.demo import demo_connections, demo_world
     from integrity_risk.load_check import run_load
+    from integrity_risk.local_deployment import api, local_deployment
     from integrity_risk.local_hive import LocalHiveServer
     from integrity_risk.paths import local_dir
     from integrity_risk.risk_config import RISK_TYPES

@@ -77,6 +77,18 @@ class AirflowApi:
     def run(self, dag_id: str, run_id: str) -> dict:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 
+    def runs(self, dag_id: str, limit: int = 500) -> list[dict]:
+        """The DAG's runs, oldest logical date first."""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns",
+                            params={"limit": limit, "order_by": "logical_date"})["dag_runs"]
+
+    def runs_by_day(self, dag_id: str) -> dict[str, dict]:
+        """The DAG's runs by the day (``YYYY-MM-DD``) of their logical date; runs without one are left out."""
+        return {run["logical_date"][:10]: run for run in self.runs(dag_id) if run["logical_date"]}
+
+    def backfills(self, dag_id: str) -> list[dict]:
+        return self.request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})["backfills"]
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         listing = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return {ti["task_id"]: ti["state"] for ti in listing["task_instances"]}

@@ -91,16 +91,11 @@ def show_upstream_partitions() -> None:
               f"({rows[0][0]} .. {rows[-1][0]})" if rows else f"    {table}: empty")
 
 
-def _runs_by_day(api, dag_id: str) -> dict[str, dict]:
-    runs = api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 500, "order_by": "logical_date"})
-    return {(r["logical_date"] or "")[:10]: r for r in runs["dag_runs"] if r["logical_date"]}
-
-
 def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
              reprocess: str = "failed", conf: dict | None = None, max_active_runs: int = 1) -> None:
     """Airflow's own backfill over [first, last] (``airflow backfill create`` through the REST API)."""
     days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
-    existing = _runs_by_day(api, dag_id)
+    existing = api.runs_by_day(dag_id)
     if reprocess == "failed" and all(existing.get(d, {}).get("state") == "success" for d in days):
         print(f"    {dag_id}: {first}..{last} already done")
         return
@@ -116,8 +111,7 @@ def wait_for_backfills_to_close(api, dag_id: str, timeout: float = 300) -> None:
     """Airflow allows one active backfill per DAG; the scheduler closes one shortly after its runs end."""
     deadline = time.monotonic() + timeout
     while True:
-        listing = api.request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})
-        if all(b.get("completed_at") for b in listing["backfills"]):
+        if all(b.get("completed_at") for b in api.backfills(dag_id)):
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{dag_id}: a backfill is still open after {timeout:.0f}s; see {api.base_url}")
@@ -128,7 +122,7 @@ def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
     days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
     shown = None
     while True:
-        runs = _runs_by_day(api, dag_id)
+        runs = api.runs_by_day(dag_id)
         failed = [d for d in days if runs.get(d, {}).get("state") == "failed"]
         if failed:
             raise RuntimeError(f"{dag_id}: the runs of {failed} failed; open {api.base_url}/dags/{dag_id} to see which task")
@@ -149,7 +143,7 @@ def start_model_run(api, dag_id: str, day: dt.date) -> None:
 def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
     """Wait until the run of ``day`` asks a reviewer; return its run id. Raises if the run fails first."""
     deadline = time.monotonic() + 120
-    while (run := _runs_by_day(api, dag_id).get(day.isoformat())) is None or run["state"] == "success":
+    while (run := api.runs_by_day(dag_id).get(day.isoformat())) is None or run["state"] == "success":
         if time.monotonic() > deadline:
             raise RuntimeError(f"{dag_id}: no run for {day} appeared")
         time.sleep(3)

@@ -90,8 +90,7 @@ def _sample(api: AirflowApi, report: LoadReport) -> None:
 def _record(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date, report: LoadReport) -> None:
     in_pool: dict[str, list] = {}
     for dag_id in dag_ids:
-        runs = api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 500})["dag_runs"]
-        for run in runs:
+        for run in api.runs(dag_id):
             if not run["logical_date"] or not first.isoformat() <= run["logical_date"][:10] <= last.isoformat():
                 continue
             report.runs[run["state"]] += 1
@@ -128,9 +127,7 @@ def run_load(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date,
     shown = -1
     while True:
         _sample(api, report)
-        open_backfills = [api.request("GET", "/backfills", params={"limit": 100, "dag_id": dag_id})["backfills"]
-                          for dag_id in dag_ids]
-        remaining = sum(1 for listing in open_backfills for b in listing if not b.get("completed_at"))
+        remaining = sum(1 for dag_id in dag_ids for b in api.backfills(dag_id) if not b.get("completed_at"))
         if remaining != shown:
             progress(f"    {remaining} of {len(dag_ids)} backfills still running "
                      f"({(time.monotonic() - began) / 60:.1f} min)")
@@ -148,17 +145,12 @@ def run_load(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date,
     report.wall_s = time.monotonic() - began
     _record(api, dag_ids, first, last, report)
     for dag_id in followers:
-        runs = api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 500})["dag_runs"]
-        report.follower_runs.update(run["state"] for run in runs)
+        report.follower_runs.update(run["state"] for run in api.runs(dag_id))
     return report
 
 
 def _busy_runs(api: AirflowApi, dag_ids) -> set[str]:
-    busy = set()
-    for dag_id in dag_ids:
-        runs = api.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 500})["dag_runs"]
-        busy |= {dag_id for run in runs if run["state"] in ("queued", "running")}
-    return busy
+    return {dag_id for dag_id in dag_ids for run in api.runs(dag_id) if run["state"] in ("queued", "running")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,8 @@ import os
 import time
 
 import pytest
-from airflow_deployment import api, local_deployment
 
+from integrity_risk.local_deployment import api, local_deployment, small_world_yaml
 from integrity_risk.paths import local_dir
 
 pytestmark = pytest.mark.slow
@@ -55,12 +55,9 @@ def airflow(world, hiveserver2, tmp_path_factory):
         if risk != RISK:
             return text
         assert "start_date: 2026-03-01" in text
-        return (text.replace("operating_fpr: 0.01", "operating_fpr: 0.05")
+        return (small_world_yaml(text).replace("operating_fpr: 0.01", "operating_fpr: 0.05")
                 .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
                 .replace("epochs: 15", "epochs: 8")
-                .replace("maturity_days: 3", "maturity_days: 2")
-                .replace("validation_days: 2", "validation_days: 1")
-                .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10")
                 .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\ncatchup: true"))
 
     port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))
@@ -96,10 +93,7 @@ def _model_run(airflow, day, **conf):
 
     modeler = api(airflow, "modeler")
     backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess="completed", conf=conf)
-    runs = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
-    reruns = [r for r in runs if r["logical_date"] and r["logical_date"][:10] == day.isoformat()]
-    assert len(reruns) == 1, reruns
-    run_id = reruns[0]["dag_run_id"]
+    run_id = modeler.runs_by_day(DAG_ID)[day.isoformat()]["dag_run_id"]
     # The re-run clears the day's task states a moment later: until then they are the last run's.
     deadline = time.monotonic() + 300
     while modeler.task_states(DAG_ID, run_id).get("evaluate.auto_gates") is not None:
@@ -127,7 +121,7 @@ TABLES = ("features.account_daily", f"features.{RISK}_daily", "features.labels")
 @pytest.fixture(scope="module")
 def scheduled_partitions(history, hive_hook, airflow):
     """The partitions of the scheduler's own runs, read before anything re-runs those days."""
-    runs = api(airflow, "admin").request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
+    runs = api(airflow, "admin").runs(DAG_ID)
     scheduled = sorted(r["logical_date"][:10] for r in runs if r["run_type"] == "scheduled")
     assert scheduled == [d.isoformat() for d in _scheduled_days(history)]
     return {(day, table): _partition(hive_hook, table, day) for day in _scheduled_days(history) for table in TABLES}
@@ -139,6 +133,7 @@ def _champion():
     return champion_version(RISK)
 
 
+@pytest.mark.reliability
 def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
     from integrity_risk.airflow_api import AirflowApiError
 
@@ -164,7 +159,7 @@ def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow
             break
         assert time.monotonic() < deadline, online.head()
         time.sleep(10)
-    runs = admin.request("GET", f"/dags/{ONLINE_DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
+    runs = admin.runs(ONLINE_DAG_ID)
     assert runs and {r["run_type"] for r in runs} == {"asset_triggered"}
     assert "failed" not in {r["state"] for r in runs}
 
@@ -179,8 +174,8 @@ def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_ru
     wait_for_backfills_to_close(modeler, DAG_ID, timeout=1200)
     wait_for_days(modeler, DAG_ID, days[0], days[-1])
 
-    runs = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["dag_runs"]
-    assert {r["logical_date"][:10]: r["run_type"] for r in runs if r["logical_date"][:10] >= days[0].isoformat()} \
+    runs = modeler.runs_by_day(DAG_ID)
+    assert {day: r["run_type"] for day, r in runs.items() if day >= days[0].isoformat()} \
         == {d.isoformat(): "backfill" for d in days}
     for (day, table), rows in scheduled_partitions.items():
         again = _partition(hive_hook, table, day)
@@ -189,6 +184,7 @@ def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_ru
             f"{sorted(set(rows) - set(again))[:5]}; only backfilled: {sorted(set(again) - set(rows))[:5]}")
 
 
+@pytest.mark.reliability
 def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history, scheduled_partitions):
     from integrity_risk.promotion import read_audit
 
@@ -226,6 +222,7 @@ def test_a_rejected_candidate_leaves_the_champion_unchanged(airflow, history):
     assert _champion() == champion
 
 
+@pytest.mark.reliability
 def test_a_candidate_trained_on_inverted_labels_is_stopped_by_the_gates(airflow, history):
     champion = _champion()
     run_id = _model_run(airflow, history, label_control="invert")
@@ -242,6 +239,7 @@ def test_a_candidate_trained_on_inverted_labels_is_stopped_by_the_gates(airflow,
     assert _champion() == champion
 
 
+@pytest.mark.reliability
 def test_only_a_reviewer_may_roll_the_champion_back(airflow, history):
     from integrity_risk.promotion import read_audit
 

@@ -13,7 +13,7 @@ from integrity_risk.operators.hive_extract import (
     ExtractError, ExtractWindow, HiveExtractOperator, UpstreamPartitionMissing, parse_ds,
 )
 from integrity_risk.hql import read_hql
-from integrity_risk.operators.quality_gate import ddl_schema
+from integrity_risk.table_schema import ddl_schema
 from integrity_risk.pseudonymize import pseudonymize
 
 D0, D = "2026-03-01", "2026-03-02"
@@ -114,6 +114,7 @@ def test_account_daily_features_of_a_hand_made_day(clean_day):
     assert dave["account_age_days"] == pytest.approx(1.5)
 
 
+@pytest.mark.reliability
 def test_absurd_payment_amounts_count_as_attempts_but_add_nothing(clean_day):
     cols = ["account_pk", "feature_ts", "payment_attempts_1d", "payment_attempts_7d", "payment_fail_ratio_1d",
             "payment_fail_ratio_7d", "payment_amount_sum_1d", "payment_amount_max_1d", "payment_amount_sum_7d",
@@ -130,6 +131,7 @@ def test_rerun_of_a_day_replaces_its_partition_with_identical_rows(hive, clean_d
     assert partition(hive, "account_daily", D) == clean_day["account_daily"]
 
 
+@pytest.mark.reliability
 def test_a_failed_query_names_statement_and_server_message_and_keeps_the_partition(hive, clean_day):
     op = HiveExtractOperator(
         task_id="broken", table="features.account_daily", ds=D,
@@ -143,6 +145,7 @@ def test_a_failed_query_names_statement_and_server_message_and_keeps_the_partiti
     assert partition(hive, "account_daily", D) == clean_day["account_daily"]
 
 
+@pytest.mark.reliability
 def test_a_query_failing_halfway_through_its_job_keeps_the_previous_partition(hive, clean_day):
     columns = ddl_schema("features.account_daily", read_hql("feature_tables.hql"))
     select = ", ".join(f"CAST(NULL AS {dtype}) AS {name}" for name, dtype in columns)
@@ -156,6 +159,7 @@ def test_a_query_failing_halfway_through_its_job_keeps_the_previous_partition(hi
     assert partition(hive, "account_daily", D) == clean_day["account_daily"]
 
 
+@pytest.mark.reliability
 def test_dirty_upstream_rows_do_not_change_the_features(hive, clean_day):
     load_day(hive, dirty_events())
     try:
@@ -166,6 +170,7 @@ def test_dirty_upstream_rows_do_not_change_the_features(hive, clean_day):
         load_day(hive, clean_events())
 
 
+@pytest.mark.reliability
 def test_a_day_without_upstream_partition_fails_naming_table_and_day_and_writes_nothing(hive):
     with pytest.raises(UpstreamPartitionMissing, match=r"raw\.user_events ds=2026-03-09 does not exist"):
         extract("account_daily", "2026-03-09")
@@ -198,6 +203,7 @@ def test_labels_keep_the_newest_matured_label_per_account_and_risk(hive):
 
 
 @pytest.mark.parametrize("bad", ["2026-02-30", "2026-3-02", "2026-03-02' OR '1'='1", "", None, "{{ ds }}x"])
+@pytest.mark.reliability
 def test_a_bad_ds_is_refused_before_any_sql(bad):
     with pytest.raises(ValueError, match="ds"):
         parse_ds(bad)
@@ -206,6 +212,7 @@ def test_a_bad_ds_is_refused_before_any_sql(bad):
         op.render_template_fields({"ds": "2026-03-02"})
 
 
+@pytest.mark.reliability
 def test_sql_vars_accept_numbers_only():
     op = HiveExtractOperator(task_id="x", hql="labels.hql", table="features.labels", ds=D,
                              sql_vars={"maturity_days": "7 DAYS; DROP TABLE raw.user_events"})

@@ -8,7 +8,8 @@ import pytest
 from extract_helpers import FEATURE_TABLES, TEST_KEY, extract, run_task
 from extract_rows import load
 from integrity_risk.hql import read_hql
-from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator, ddl_schema
+from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator
+from integrity_risk.table_schema import ddl_schema
 from integrity_risk.pseudonymize import pseudonymize
 from integrity_risk.synthetic import WorldConfig, load_world, write_world
 
@@ -47,6 +48,7 @@ def gate(table: str, ds: str, **kwargs):
     return run_task(QualityGateOperator(task_id=f"gate_{table}", table=f"features.{table}", ds=ds, **kwargs), ds)
 
 
+@pytest.mark.reliability
 def test_no_raw_identifier_appears_in_any_output_table(hive, extracted):
     raw = raw_identifiers(hive)
     raw_ids = {ident for ident, _ in raw}
@@ -106,6 +108,7 @@ def test_a_day_with_90_percent_fewer_events_trips_the_quality_gate(hive, world, 
     assert "sum(events_1d)" in message and "of the median" in message and "allowed 50%..200%" in message
 
 
+@pytest.mark.reliability
 def test_a_value_out_of_range_names_the_column_and_its_bound(hive, extracted):
     columns = [name for name, _ in ddl_schema("features.account_daily", read_hql("feature_tables.hql"))]
     select = ", ".join("fail_ratio_1d + 1.5" if c == "fail_ratio_1d" else
@@ -121,6 +124,7 @@ def test_a_value_out_of_range_names_the_column_and_its_bound(hive, extracted):
         gate("account_daily", "2026-04-09", volume_columns=())
 
 
+@pytest.mark.reliability
 def test_a_schema_that_drifted_from_the_ddl_names_the_column(extracted, tmp_path):
     ddl = read_hql("feature_tables.hql").replace(
         "automation_ua_ratio_1d    DOUBLE\n)", "automation_ua_ratio_1d    DOUBLE,\n  new_feature BIGINT\n)")

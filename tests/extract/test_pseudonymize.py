@@ -22,10 +22,12 @@ def test_sql_hmac_equals_python_hmac(hive, key):
     assert all(len(h) == 64 and h == h.lower() for h in got.values())
 
 
+@pytest.mark.reliability
 def test_the_key_is_read_from_the_airflow_connection(hive):
     assert p.get_key() == TEST_KEY.encode()
 
 
+@pytest.mark.reliability
 def test_a_missing_connection_is_a_clear_error_unless_the_demo_key_is_allowed(monkeypatch):
     monkeypatch.delenv(p.DEMO_KEY_ENV, raising=False)
     with pytest.raises(p.PseudonymizationKeyError, match="'no_such_pseudonymization_conn' is missing"):
@@ -34,6 +36,7 @@ def test_a_missing_connection_is_a_clear_error_unless_the_demo_key_is_allowed(mo
     assert p.get_key("no_such_pseudonymization_conn") == p.DEMO_KEY.encode()
 
 
+@pytest.mark.reliability
 def test_the_key_never_reaches_sql_text_and_is_masked_in_logs(hive):
     from airflow.sdk._shared.secrets_masker import redact
 
@@ -52,6 +55,7 @@ def test_the_key_never_reaches_sql_text_and_is_masked_in_logs(hive):
     assert TEST_KEY not in redact(f"key is {TEST_KEY}")
 
 
+@pytest.mark.reliability
 def test_a_server_error_that_echoes_the_substituted_sql_shows_no_key(hive):
     from integrity_risk.operators.hive_extract import ExtractError
 
@@ -69,6 +73,7 @@ def test_a_server_error_that_echoes_the_substituted_sql_shows_no_key(hive):
     assert conf[p.IPAD_VAR] not in message and conf[p.OPAD_VAR] not in message
 
 
+@pytest.mark.reliability
 def test_an_extract_run_logs_no_key_nor_pad(hive, capfd, caplog):
     from extract_helpers import extract
 

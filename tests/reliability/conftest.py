@@ -18,6 +18,15 @@ from stores import PREVIOUS_DAY, Warehouse, features_fixtures
 redis_server = features_fixtures.redis_server
 
 PSEUDONYMIZATION_CONN = "AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    # `-m reliability` selects this folder with the checks of the same kind that live
+    # beside the code they check (tests/extract, tests/e2e); see README.md here.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.reliability)
 
 
 @pytest.fixture

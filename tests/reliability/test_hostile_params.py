@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from airflow_deployment import api, local_deployment
-
+from integrity_risk.local_deployment import api, local_deployment
 from integrity_risk.risk_config import RISK_TYPES
 
 DAG_IDS = [f"integrity_{risk}" for risk in RISK_TYPES]

@@ -6,11 +6,11 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import Asset, BaseOperator
 
@@ -25,6 +25,8 @@ _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _SQL_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_UPSTREAM = ("raw.user_events", "raw.account_profiles")
+UPSTREAM_DDL = "upstream_tables.hql"  # the upstream owners' DDL, the extracts' contract
+T = TypeVar("T")
 # Session settings of every write: a dynamic partition insert replaces only the
 # partitions it produces, and commits them from a staging folder.
 WRITE_CONF = {
@@ -36,6 +38,10 @@ WRITE_CONF = {
 
 class ExtractError(RuntimeError):
     """An extract could not write its partition; the previous partition is unchanged."""
+
+
+class UpstreamSchemaDrift(ExtractError):
+    """An upstream table lost a column or changed a column's type."""
 
 
 class UpstreamPartitionMissing(ExtractError):
@@ -151,8 +157,10 @@ class HiveExtractOperator(BaseOperator):
     the old files before the job runs). A result with no rows writes no partition.
 
     Before writing, the operator creates the output tables (``ddl``) if needed and
-    checks that every table in ``required_partitions`` has the partition ``ds``: if
-    one is missing it fails naming table and day, and writes nothing.
+    checks every table in ``required_partitions``: it must still have the columns and
+    types of ``include/hql/upstream_tables.hql`` (a column it gained is fine) and the
+    partition ``ds``. Otherwise it fails naming the table and the column or day, and
+    writes nothing.
 
     Variables a template can use (all derived from the validated ``ds``, UTC):
     ``ds``, ``window_start`` (``ds`` 00:00), ``window_end`` and ``feature_ts``
@@ -167,7 +175,8 @@ class HiveExtractOperator(BaseOperator):
         search path) ending in ``.hql``/``.sql``, or HiveQL text. (templated)
     :param table: output table as ``database.table``, e.g. ``features.fraud_daily``. (templated)
     :param ds: the day to extract, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
-    :param required_partitions: upstream tables whose ``ds`` partition must exist.
+    :param required_partitions: upstream tables (declared in ``upstream_tables.hql``) whose
+        schema is checked and whose ``ds`` partition must exist.
     :param lookback_days: length of the longest window in days, ``ds`` included.
     :param sql_vars: extra numeric template variables (e.g. ``{"maturity_days": 7}``).
     :param ddl: HQL file of ``CREATE ... IF NOT EXISTS`` statements run first; None skips.
@@ -256,16 +265,39 @@ class HiveExtractOperator(BaseOperator):
         return {"table": table, "ds": window.ds, "rows": rows}
 
     def _check_upstream(self, ds: str, table: str) -> None:
+        from integrity_risk.hql import read_hql
+        from integrity_risk.table_schema import ddl_schema, schema_problems
+
+        upstream_ddl = read_hql(UPSTREAM_DDL)
         for upstream in self.required_partitions:
             check_table_name(upstream)
+            # A retyped column can still read through an implicit cast, and a dropped one
+            # fails only in the middle of the HQL: check the contract before anything runs.
+            expected = [*ddl_schema(upstream, upstream_ddl), ("ds", "string")]
+            problems = schema_problems(self._schema(upstream), expected, extra_allowed=True)
+            if problems:
+                raise UpstreamSchemaDrift(
+                    f"upstream table {upstream} no longer has the schema of include/hql/{UPSTREAM_DDL}:\n- "
+                    + "\n- ".join(problems) + f"\nnothing was written to {table} for ds={ds}")
             if not self._query([], f"SHOW PARTITIONS {upstream} PARTITION (ds='{ds}')", conf={}):
                 raise UpstreamPartitionMissing(
                     f"upstream partition {upstream} ds={ds} does not exist; "
                     f"nothing was written to {table} for ds={ds}"
                 )
 
+    def _schema(self, table: str) -> list[tuple[str, str]]:
+        from integrity_risk.table_schema import table_schema
+
+        return self._call(lambda: table_schema(self.hook, table), f"SELECT * FROM {table} LIMIT 0")
+
     def _query(self, statements: list[str], query: str, conf: Mapping[str, str], secrets=()) -> list[tuple]:
-        """Run ``statements`` then ``query`` in one session (``conf`` set first); return its rows.
+        """Run ``statements`` then ``query`` in one session (``conf`` set first); return its rows."""
+        return self._call(
+            lambda: self.hook.get_records([*statements, query], parameters=dict(conf), schema=self.schema),
+            ";\n".join([*statements, query]), secrets)
+
+    def _call(self, call: Callable[[], T], ran: str, secrets=()) -> T:
+        """``call()``, a HiveServer2 session running ``ran``.
 
         A failure raises :class:`ExtractError` with the statements and the server's message,
         or, when the server cannot be reached, with its address.
@@ -274,19 +306,18 @@ class HiveExtractOperator(BaseOperator):
         from thrift.transport.TTransport import TTransportException
 
         try:
-            return self.hook.get_records([*statements, query], parameters=dict(conf), schema=self.schema)
+            return call()
         except PyHiveError as err:
             message = _server_message(err)
             for secret in secrets:  # a server error can echo the SQL after substitution
                 message = message.replace(secret, "***").replace(secret.upper(), "***")
-            ran = ";\n".join([*statements, query])
             raise ExtractError(f"HiveServer2 failed running:\n{ran}\nServer message: {message}") from None
         except (TTransportException, OSError) as err:
             # Refused, reset or closed mid-reply: the transport's error, which names no server.
             # A write the server had received may still complete there; it replaces the whole
             # partition or nothing, and the retry rewrites it either way.
             conn = self.hook.get_connection(self.hiveserver2_conn_id)
-            running = (statements or [query])[0].strip().splitlines()[0]
+            running = ran.strip().splitlines()[0]
             raise ExtractError(
                 f"HiveServer2 at {conn.host}:{conn.port or 10000} (connection {self.hiveserver2_conn_id}) "
                 f"is unreachable: {type(err).__name__}: {err}; was running: {running}"

@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator, timezone
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from integrity_risk.operators.hive_extract import check_table_name, parse_ds
+from integrity_risk.table_schema import ddl_schema, schema_problems, table_schema
 
 if TYPE_CHECKING:
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
@@ -64,26 +65,8 @@ TABLE_VOLUME_COLUMNS: dict[str, tuple[str, ...]] = {
     "features.fraud_daily": ("payment_attempts_1d",),
 }
 
-_CREATE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([\w.]+)\s*\((.*?)\)\s*PARTITIONED\s+BY",
-                     re.IGNORECASE | re.DOTALL)
 _RATIO = re.compile(r"(^|_)(ratio|share)(_|$)")  # fail_ratio_1d, top_domain_share_7d; not *_shared_*
 _NUMERIC = ("int", "bigint", "double", "float", "smallint", "tinyint")
-
-
-def ddl_schema(table: str, ddl_text: str) -> list[tuple[str, str]]:
-    """Columns ``(name, type)`` of ``table`` as declared in a DDL file (partition column excluded).
-
-    :param table: ``database.table``.
-    :param ddl_text: HiveQL holding ``CREATE TABLE IF NOT EXISTS <table> (...) PARTITIONED BY``.
-    """
-    from integrity_risk.hql import split_statements
-
-    for statement in split_statements(ddl_text):
-        match = _CREATE.search(statement)
-        if match and match.group(1).lower() == table.lower():
-            columns = [line.strip().rstrip(",").split() for line in match.group(2).split(",")]
-            return [(parts[0].lower(), parts[1].lower()) for parts in columns if parts]
-    raise ValueError(f"no CREATE TABLE for {table} in the DDL")
 
 
 def default_rule(name: str, dtype: str) -> ColumnRule:
@@ -192,7 +175,7 @@ class QualityGateOperator(BaseOperator):
         table, day = check_table_name(self.table), parse_ds(self.ds)
         where = f"{table} partition ds={day.isoformat()}"
         expected = ddl_schema(table, read_hql(self.ddl))
-        problems = self._schema_problems(table, expected)
+        problems = schema_problems(table_schema(self.hook, table), [*expected, ("ds", "string")])
         if problems:  # the other checks would query columns that are not there
             raise QualityGateError(f"quality gate failed for {where}:\n- " + "\n- ".join(problems))
 
@@ -223,21 +206,6 @@ class QualityGateOperator(BaseOperator):
         if name in self.column_rules:
             return self.column_rules[name]
         return TABLE_RULES.get(table, {}).get(name) or default_rule(name, dtype)
-
-    def _schema_problems(self, table: str, expected: list[tuple[str, str]]) -> list[str]:
-        # The result header of an empty SELECT carries the types (DESCRIBE returns no
-        # result set through HiveServer2Hook); names may come prefixed by the table.
-        header = self.hook.get_results(f"SELECT * FROM {table} LIMIT 0")["header"]
-        actual = [(name.split(".")[-1].lower(), dtype.lower().removesuffix("_type")) for name, dtype, *_ in header]
-        expected_all = [*expected, ("ds", "string")]
-        if actual == expected_all:
-            return []
-        have, want = dict(actual), dict(expected_all)
-        problems = [f"column {n}: missing (expected {t})" for n, t in expected_all if n not in have]
-        problems += [f"column {n}: unexpected ({t})" for n, t in actual if n not in want]
-        problems += [f"column {n}: type {have[n]}, expected {t}" for n, t in expected_all
-                     if n in have and have[n] != t]
-        return problems or [f"columns in order {[n for n, _ in actual]}, expected {[n for n, _ in expected_all]}"]
 
     def _partition_stats(self, table, day, expected, keys, volumes) -> dict[str, Any]:
         selects = ["count(*)", f"count(DISTINCT {', '.join(keys)})"]

@@ -1,4 +1,4 @@
-"""A local Airflow deployment for the tests that drive Airflow as its users do.
+"""A local Airflow deployment for the tests and benchmarks that drive Airflow as its users do.
 
 Airflow runs as it does for the demo (api-server, scheduler, dag-processor and
 triggerer, LocalExecutor) over the session's HiveServer2, with its own home, MLflow
@@ -57,3 +57,11 @@ def api(deployment, user: str):
     from integrity_risk.airflow_api import AirflowApi
 
     return AirflowApi(deployment.url, user, deployment.password(user))
+
+
+def small_world_yaml(text: str) -> str:
+    """A risk YAML for a world of days rather than months: labels mature in 2 days, the
+    validation split is 1 day, and a failed task is retried after 10 s."""
+    return (text.replace("maturity_days: 3", "maturity_days: 2")
+            .replace("validation_days: 2", "validation_days: 1")
+            .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10"))
