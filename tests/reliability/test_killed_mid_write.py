@@ -9,6 +9,7 @@ model version registered.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -169,3 +170,29 @@ def test_a_rerun_of_a_day_keeps_the_candidates_its_earlier_tries_made(mlflow_hom
 
     versions = {str(v.version) for v in mlflow.MlflowClient().search_model_versions(f"name = '{model}'")}
     assert versions == {first, second, rerun} and len(versions) == 3
+
+
+REGISTRY_ENTITIES = 20_000  # about 0.5 MB: a write takes long enough to be caught midway
+
+
+def _registry_entities(path) -> int:
+    from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+
+    return len(RegistryProto.FromString(path.read_bytes()).entities)
+
+
+def test_a_feast_registry_write_read_or_killed_midway_is_always_whole(tmp_path, spawn):
+    # Feast's own file store truncates then writes: readers in between saw an empty
+    # registry, and a kill there left one (integrity_risk.feast_registry says more).
+    registry = tmp_path / "registry.db"
+    writer = spawn("registry_updates", path=str(registry), entities=REGISTRY_ENTITIES)
+    wait_until(registry.exists, 60, "first registry write", child=writer)
+    seen = [_registry_entities(registry) for _ in range(300)]
+    assert set(seen) == {REGISTRY_ENTITIES}
+    sigkill(writer)
+    assert _registry_entities(registry) == REGISTRY_ENTITIES
+    for delay in (0.05, 0.1, 0.2, 0.3, 0.5):
+        writer = spawn("registry_updates", path=str(registry), entities=REGISTRY_ENTITIES)
+        time.sleep(delay)
+        sigkill(writer)
+        assert _registry_entities(registry) == REGISTRY_ENTITIES

@@ -63,3 +63,18 @@ def small_model():
 
     keras.utils.set_random_seed(1)
     return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+
+
+def registry_updates(path: str, entities: int, store: str = "integrity_risk.feast_registry.AtomicFileRegistryStore") -> None:
+    """Rewrite a Feast file registry of ``entities`` entities through ``store``, forever."""
+    from feast.infra.registry.registry import get_registry_store_class_from_type
+    from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+    from feast.repo_config import RegistryConfig
+
+    registry = RegistryProto()
+    for i in range(entities):
+        registry.entities.add().spec.name = f"entity_{i:06d}"
+    store_class = get_registry_store_class_from_type(store)
+    writer = store_class(RegistryConfig(path=path, registry_store_type=store), Path(path).parent)
+    while True:
+        writer.update_registry_proto(registry)
