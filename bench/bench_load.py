@@ -5,8 +5,9 @@ world of ``--days`` days ending yesterday, and backfills every risk DAG over all
 last day at once, with the YAML's pools and ``max_active_runs``; each risk trains on the
 last backfilled day, so five trainings contend for the one-slot ``gpu`` pool. Prints the
 wall time, the run states, the peak slots used per pool (sampled, and from the task
-records) and the scheduler's health (``integrity_risk.load_check``). Exits 1 when a pool
-was exceeded or two trainings overlapped.
+records), the scheduler's health (``integrity_risk.load_check``) and whether any partition
+was overwritten twice at once. Exits 1 when a pool was exceeded, two trainings overlapped
+or a partition was.
 
     python bench/bench_load.py [--days 30] [--accounts 2500]
 """
@@ -34,6 +35,12 @@ def short_world(first: dt.date, model_day_index: int):
                 .replace("epochs: 15", "epochs: 3")
                 .replace("response_timeout_hours: 48", "response_timeout_hours: 0.01"))
     return edit
+
+
+def nested_partitions(warehouse: Path) -> list[str]:
+    """Partition folders holding another partition folder: two overwrites of one partition
+    that overlapped (file readers such as Feast's offline store then read rows twice)."""
+    return sorted(str(inner.relative_to(warehouse)) for inner in warehouse.glob("features.db/*/ds=*/ds=*"))
 
 
 def main() -> int:
@@ -76,6 +83,7 @@ def main() -> int:
                               short_world(first, args.days - 2)) as airflow:
             report = run_load(api(airflow, "admin"), dag_ids, first, last - dt.timedelta(days=1),
                               followers=tuple(f"{d}_online_features" for d in dag_ids), timeout=6 * 3600)
+        nested = nested_partitions(server.warehouse_dir)
     finally:
         server.stop()
     print(f"{len(dag_ids)} risk DAGs x {args.days - 1} backfilled days, {args.accounts} accounts:")
@@ -84,9 +92,10 @@ def main() -> int:
     print(f"  trainings that succeeded: {trained} of {len(dag_ids)}")
     exceeded = [pool for pool, slots in report.pool_slots.items()
                 if max(report.peak_overlap.get(pool, 0), report.peak_running.get(pool, 0)) > slots]
+    print(f"  partitions written twice at once (nested): {len(nested)} {nested[:5]}")
     if exceeded:
         print(f"POOLS EXCEEDED: {exceeded}")
-    return 1 if exceeded else 0
+    return 1 if exceeded or nested else 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,23 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
 
 
+def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
+    # Two overwrites of one partition at once nest one in the other (dag_factory.SHARED_TABLES_POOL).
+    from integrity_risk.local_airflow import POOLS
+
+    bag = _dagbag()
+    writers = {(dag_id, t.task_id): t.pool for dag_id, dag in bag.dags.items() for t in dag.tasks
+               if getattr(t, "table", None) in ("features.account_daily", "features.labels")
+               and type(t).__name__ == "HiveExtractOperator"}
+    assert len(writers) == 2 * len(RISK_TYPES)
+    assert set(writers.values()) == {"shared_tables"} and POOLS["shared_tables"][0] == 1
+    used = {t.pool for dag in bag.dags.values() for t in dag.tasks} - {"default_pool"}
+    assert used <= set(POOLS), f"pools the DAGs use but the local deployment does not create: {used - set(POOLS)}"
+    init = (PROJECT_ROOT / "docker" / "airflow" / "init.sh").read_text()
+    assert all(f"airflow pools set {pool} " in init for pool in used)
+    assert "airflow pools set shared_tables 1 " in init and "airflow pools set feast 1 " in init
+
+
 
 def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reaches_it():
     dag = _dagbag().dags["integrity_fraud"]

@@ -11,10 +11,14 @@ airflow db migrate
 
 # Pools cap concurrent HiveServer2 queries (extract, quality gate) and GPU
 # training jobs across all DAGs; the DAG factory assigns tasks to them.
+# shared_tables and feast stay at one slot: two writers of one partition of a shared
+# table nest their files (dag_factory.SHARED_TABLES_POOL), and two writers of Feast's
+# file registry each rewrite it whole from what they read, so one's update is lost.
 echo "==> pools"
 airflow pools set hiveserver2 "${INTEGRITY_POOL_HIVESERVER2_SLOTS:-4}" "Concurrent queries on HiveServer2 (extract, quality gate)"
+airflow pools set shared_tables 1 "Writes of the tables all risks share (features.account_daily, features.labels)"
 airflow pools set gpu "${INTEGRITY_POOL_GPU_SLOTS:-1}" "Concurrent training jobs on the GPU workers (queue gpu)"
-airflow pools set feast "${INTEGRITY_POOL_FEAST_SLOTS:-2}" "Feast apply and materialization (registry writes)"
+airflow pools set feast 1 "Feast apply and materialization (registry writes)"
 airflow pools list
 
 echo "==> Airflow is initialised"

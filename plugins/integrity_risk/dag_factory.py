@@ -29,6 +29,11 @@ from integrity_risk.risk_config import RiskConfig, risk_config
 HIVE_POOL = "hiveserver2"
 GPU_POOL = "gpu"
 FEAST_POOL = "feast"
+# Every risk DAG writes the tables all risks share. Two overwrites of one partition at
+# once are unsafe in Spark (each commit renames its staging folder onto the partition;
+# the second lands inside the first, and file readers then see every row twice), so
+# their writes take turns in a pool of one slot.
+SHARED_TABLES_POOL = "shared_tables"
 GPU_QUEUE = "gpu"
 SHARED_TABLE = "features.account_daily"
 HISTORY_UPSTREAM = "raw.user_events"  # a day with events is a day whose features the gates compare with
@@ -78,7 +83,8 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
             # The gate, not the extract, publishes the table's Asset: a partition counts as
             # updated once it passed its checks.
             extract = HiveExtractOperator(
-                task_id=f"hive_extract_{short}", hql=hql, table=table, pool=HIVE_POOL, outlets=[],
+                task_id=f"hive_extract_{short}", hql=hql, table=table, outlets=[],
+                pool=SHARED_TABLES_POOL if table == SHARED_TABLE else HIVE_POOL,
             )
             gate = QualityGateOperator(
                 task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL, outlets=[table_asset(table)],
@@ -91,7 +97,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         # so it is published only once the shared table passed too.
         gates[0] >> gates[1]
         HiveExtractOperator(
-            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", pool=HIVE_POOL,
+            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", pool=SHARED_TABLES_POOL,
             required_partitions=("raw.enforcement_labels",),
             sql_vars={"maturity_days": cfg.labels.maturity_days},
         )

@@ -34,6 +34,8 @@ POOLS = {
     "gpu": (1, "training jobs on the GPU queue"),
     # Feast's file registry and SQLite online store take one writer at a time.
     "feast": (1, "Feast apply and materialization"),
+    # One: see dag_factory.SHARED_TABLES_POOL.
+    "shared_tables": (1, "writes of the tables all risks share (account_daily, labels)"),
 }
 
 

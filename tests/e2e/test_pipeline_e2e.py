@@ -262,3 +262,16 @@ def test_only_a_reviewer_may_roll_the_champion_back(airflow, history):
     entry = read_audit(risk_type=RISK)[-1]
     assert (entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]) == (
         "rollback", "completed", "reviewer", older, champion)
+
+
+@pytest.mark.reliability
+def test_no_log_of_the_whole_run_holds_the_pseudonymization_key(airflow, history, hiveserver2):
+    # Last in the module: by now every task of the e2e has logged what it logs.
+    from integrity_risk.pseudonymize import get_key, hmac_pads
+
+    key = get_key()
+    secrets = [key.decode(), *hmac_pads(key)]
+    logs = [p for p in (*airflow.home.rglob("*"), hiveserver2.log_file) if p.is_file() and p.suffix in (".log", ".out")]
+    assert len([p for p in logs if "task_id=" in str(p)]) > 50, "the task logs are not where this test looks"
+    leaks = [(str(p), n) for p in logs for n, s in enumerate(secrets) if s.lower() in p.read_text(errors="replace").lower()]
+    assert not leaks
