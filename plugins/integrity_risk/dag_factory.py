@@ -32,7 +32,8 @@ FEAST_POOL = "feast"
 # Every risk DAG writes the tables all risks share. Two overwrites of one partition at
 # once are unsafe in Spark (each commit renames its staging folder onto the partition;
 # the second lands inside the first, and file readers then see every row twice), so
-# their writes take turns in a pool of one slot.
+# their writes take turns in a pool of one slot, and a run leaves a day another risk's
+# run wrote as it is unless its param rewrite_shared_tables asks.
 SHARED_TABLES_POOL = "shared_tables"
 GPU_QUEUE = "gpu"
 SHARED_TABLE = "features.account_daily"
@@ -75,6 +76,9 @@ def _default_args(cfg: RiskConfig) -> dict:
     }
 
 
+_SHARED_WRITE = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rewrite_shared_tables }}"}
+
+
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
     with TaskGroup("extract", tooltip="Hive extracts and their quality gates") as group:
         gates = []
@@ -84,7 +88,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
             # updated once it passed its checks.
             extract = HiveExtractOperator(
                 task_id=f"hive_extract_{short}", hql=hql, table=table, outlets=[],
-                pool=SHARED_TABLES_POOL if table == SHARED_TABLE else HIVE_POOL,
+                **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
             )
             gate = QualityGateOperator(
                 task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL, outlets=[table_asset(table)],
@@ -97,7 +101,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         # so it is published only once the shared table passed too.
         gates[0] >> gates[1]
         HiveExtractOperator(
-            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", pool=SHARED_TABLES_POOL,
+            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", **_SHARED_WRITE,
             required_partitions=("raw.enforcement_labels",),
             sql_vars={"maturity_days": cfg.labels.maturity_days},
         )
@@ -143,6 +147,11 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 "auto", enum=["auto", "yes", "no"],
                 description=f"Train, evaluate and ask for approval in this run: auto = every "
                             f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
+            ),
+            "rewrite_shared_tables": Param(
+                False, type="boolean",
+                description=f"Write this day's {SHARED_TABLE} and features.labels again even if another "
+                            "risk's run wrote them (after a change to their HQL or to a late upstream day).",
             ),
             "label_control": Param(
                 "none", enum=["none", "permute", "invert"],

@@ -170,7 +170,8 @@ def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_ru
 
     days = _scheduled_days(history)
     modeler = api(airflow, "modeler")
-    backfill(modeler, DAG_ID, days[0], days[-1], run_training="no", reprocess="completed")
+    backfill(modeler, DAG_ID, days[0], days[-1], run_training="no", reprocess="completed",
+             conf={"rewrite_shared_tables": True})
     wait_for_backfills_to_close(modeler, DAG_ID, timeout=1200)
     wait_for_days(modeler, DAG_ID, days[0], days[-1])
 

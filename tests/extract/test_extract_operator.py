@@ -131,6 +131,25 @@ def test_rerun_of_a_day_replaces_its_partition_with_identical_rows(hive, clean_d
     assert partition(hive, "account_daily", D) == clean_day["account_daily"]
 
 
+def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewrite(hive, clean_day):
+    # What a second risk DAG's run of the day does (dag_factory.SHARED_TABLES_POOL).
+    hive.run(f"ALTER TABLE features.account_daily DROP IF EXISTS PARTITION (ds='{D}')")
+    assert extract("account_daily", D, skip_existing="True")["rows"] == 4  # nothing there yet: written
+    changed = clean_events()
+    changed[D] = changed[D][:2]  # upstream changed: a rewrite would now give other rows
+    load_day(hive, changed)
+    try:
+        kept = extract("account_daily", D, skip_existing="True")
+        assert kept == {"table": "features.account_daily", "ds": D, "rows": 4, "skipped": True}
+        assert partition(hive, "account_daily", D) == clean_day["account_daily"]
+        extract("account_daily", D, skip_existing="False")
+        assert partition(hive, "account_daily", D) != clean_day["account_daily"]
+    finally:
+        load_day(hive, clean_events())
+        extract("account_daily", D)
+    assert partition(hive, "account_daily", D) == clean_day["account_daily"]
+
+
 @pytest.mark.reliability
 def test_a_failed_query_names_statement_and_server_message_and_keeps_the_partition(hive, clean_day):
     op = HiveExtractOperator(

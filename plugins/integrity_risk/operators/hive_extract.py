@@ -183,9 +183,11 @@ class HiveExtractOperator(BaseOperator):
     :param hiveserver2_conn_id: Airflow connection of HiveServer2.
     :param pseudonymization_conn_id: Airflow connection whose password is the HMAC key.
     :param schema: HiveServer2 database of the session.
+    :param skip_existing: leave the partition ``ds`` as it is when it exists already (a table
+        that several DAGs write, once a day between them). ``True`` or ``"True"``. (templated)
     """
 
-    template_fields: Sequence[str] = ("hql", "table", "ds")
+    template_fields: Sequence[str] = ("hql", "table", "ds", "skip_existing")
     template_ext: Sequence[str] = (".hql", ".sql")
     template_fields_renderers = {"hql": "hql"}
     ui_color = "#f0e4ec"
@@ -203,6 +205,7 @@ class HiveExtractOperator(BaseOperator):
         hiveserver2_conn_id: str = "hiveserver2_default",
         pseudonymization_conn_id: str = PSEUDONYMIZATION_CONN_ID,
         schema: str = "default",
+        skip_existing: bool | str = False,
         **kwargs: Any,
     ) -> None:
         if "{{" not in table:
@@ -218,6 +221,7 @@ class HiveExtractOperator(BaseOperator):
         self.hiveserver2_conn_id = hiveserver2_conn_id
         self.pseudonymization_conn_id = pseudonymization_conn_id
         self.schema = schema
+        self.skip_existing = skip_existing
 
     @cached_property
     def hook(self) -> HiveServer2Hook:
@@ -233,7 +237,7 @@ class HiveExtractOperator(BaseOperator):
         """Render ``ds`` first and validate it, then render the HQL with the window's variables."""
         # Airflow's task runner passes the DAG's environment, not get_template_env()'s.
         jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
-        self._do_render_template_fields(self, ("ds", "table"), context, jinja_env, set())
+        self._do_render_template_fields(self, ("ds", "table", "skip_existing"), context, jinja_env, set())
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
         check_table_name(self.table)
         # The template's own ds is the validated one, whatever the run's context holds.
@@ -253,8 +257,13 @@ class HiveExtractOperator(BaseOperator):
 
         if self.ddl:
             self._query(split_statements(read_hql(self.ddl)), "SELECT 1", conf={})
-        self._check_upstream(window.ds, table)
         count_sql = f"SELECT count(*) FROM {table} WHERE ds = '{window.ds}'"
+        if str(self.skip_existing) == "True" and self._query([], f"SHOW PARTITIONS {table} PARTITION "
+                                                                 f"(ds='{window.ds}')", conf={}):
+            rows = self._query([], count_sql, conf={})[0][0]
+            self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is", table, window.ds, rows)
+            return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
+        self._check_upstream(window.ds, table)
         rows = 0
         for statement in split_statements(self.hql):
             # One session per statement: its `set` variables, the statement, then the count.
