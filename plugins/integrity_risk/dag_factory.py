@@ -151,7 +151,8 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             "rewrite_shared_tables": Param(
                 False, type="boolean",
                 description=f"Write this day's {SHARED_TABLE} and features.labels again even if another "
-                            "risk's run wrote them (after a change to their HQL or to a late upstream day).",
+                            "risk's run wrote them (after a change to their HQL or a late upstream day); "
+                            "clearing their extract tasks does too.",
             ),
             "label_control": Param(
                 "none", enum=["none", "permute", "invert"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -144,6 +145,12 @@ def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewri
         assert partition(hive, "account_daily", D) == clean_day["account_daily"]
         extract("account_daily", D, skip_existing="False")
         assert partition(hive, "account_daily", D) != clean_day["account_daily"]
+        load_day(hive, clean_events())
+        cleared = HiveExtractOperator(task_id="x", hql="features/account_daily.hql", table="features.account_daily",
+                                      ds=D, skip_existing="True")
+        cleared.render_template_fields({"ds": D, "params": {}})
+        assert "skipped" not in cleared.execute({"ds": D, "params": {}, "ti": SimpleNamespace(try_number=2)})
+        assert partition(hive, "account_daily", D) == clean_day["account_daily"]
     finally:
         load_day(hive, clean_events())
         extract("account_daily", D)

@@ -183,8 +183,9 @@ class HiveExtractOperator(BaseOperator):
     :param hiveserver2_conn_id: Airflow connection of HiveServer2.
     :param pseudonymization_conn_id: Airflow connection whose password is the HMAC key.
     :param schema: HiveServer2 database of the session.
-    :param skip_existing: leave the partition ``ds`` as it is when it exists already (a table
-        that several DAGs write, once a day between them). ``True`` or ``"True"``. (templated)
+    :param skip_existing: on a task's first try, leave the partition ``ds`` as it is when it
+        exists already (a table that several DAGs write, once a day between them); a retry
+        or a cleared task writes it again. ``True`` or ``"True"``. (templated)
     """
 
     template_fields: Sequence[str] = ("hql", "table", "ds", "skip_existing")
@@ -258,10 +259,13 @@ class HiveExtractOperator(BaseOperator):
         if self.ddl:
             self._query(split_statements(read_hql(self.ddl)), "SELECT 1", conf={})
         count_sql = f"SELECT count(*) FROM {table} WHERE ds = '{window.ds}'"
-        if str(self.skip_existing) == "True" and self._query([], f"SHOW PARTITIONS {table} PARTITION "
-                                                                 f"(ds='{window.ds}')", conf={}):
+        # A retry or a cleared task (try 2 on) writes again: that is what clearing asks for.
+        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
+        if str(self.skip_existing) == "True" and first_try and self._query(
+                [], f"SHOW PARTITIONS {table} PARTITION (ds='{window.ds}')", conf={}):
             rows = self._query([], count_sql, conf={})[0][0]
-            self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is", table, window.ds, rows)
+            self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
+                          "or trigger with rewrite_shared_tables, to write it again)", table, window.ds, rows)
             return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
         self._check_upstream(window.ds, table)
         rows = 0
