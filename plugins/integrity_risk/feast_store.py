@@ -102,20 +102,26 @@ def yaml_path(profile: str | None = None) -> Path:
     return REPO_DIR / PROFILES[profile_name(profile)]
 
 
-def load_config(profile: str | None = None) -> "RepoConfig":
-    """The ``RepoConfig`` of a profile, with its ``${VARS}`` filled in.
-
-    :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
-    """
+def _raw_config(profile: str | None = None) -> dict:
+    """The profile's YAML with its ``${VARS}`` filled in, as a mapping (Feast not imported)."""
     import yaml
-    from feast import RepoConfig
 
     path = yaml_path(profile)
     values = settings(profile)
     missing = sorted({m for m in _VAR.findall(path.read_text()) if m not in values})
     if missing:
         raise FeastSetupError(f"{path.name} needs environment variable(s) {', '.join(missing)}")
-    raw = yaml.safe_load(_VAR.sub(lambda m: values[m.group(1)], path.read_text()))
+    return yaml.safe_load(_VAR.sub(lambda m: values[m.group(1)], path.read_text()))
+
+
+def load_config(profile: str | None = None) -> "RepoConfig":
+    """The ``RepoConfig`` of a profile, with its ``${VARS}`` filled in.
+
+    :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
+    """
+    from feast import RepoConfig
+
+    raw = _raw_config(profile)
     if profile_name(profile) != "production":
         feast_dir().mkdir(parents=True, exist_ok=True)
     config = RepoConfig(**raw)
@@ -157,12 +163,30 @@ def repo_fingerprint(profile: str | None = None) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint_path(config: "RepoConfig") -> Path:
+def _registry_path(raw: dict) -> str:
+    registry = raw["registry"]
+    return str(registry["path"] if isinstance(registry, dict) else registry)
+
+
+def _fingerprint_path(registry_path: str) -> Path:
     """Beside the registry when it is a local file, else in the local Feast folder."""
-    registry = Path(str(config.registry.path))
-    if "://" not in str(config.registry.path) and registry.parent.exists():
+    registry = Path(registry_path)
+    if "://" not in registry_path and registry.parent.exists():
         return registry.parent / FINGERPRINT_FILE
     return feast_dir() / FINGERPRINT_FILE
+
+
+def _applied_views(registry_path: str, fingerprint: str) -> list[str] | None:
+    """The views the last apply registered when it applied ``fingerprint`` to this local
+    registry file and the file is there; None otherwise. Reads no Feast: importing it
+    takes seconds, and every risk DAG run asks."""
+    marker = _fingerprint_path(registry_path)
+    lines = marker.read_text().splitlines() if marker.exists() else []
+    registry = Path(registry_path)
+    if len(lines) < 2 or lines[0] != fingerprint or "://" in registry_path or not registry.is_file() \
+            or registry.stat().st_size == 0:
+        return None
+    return json.loads(lines[1])
 
 
 # Module names of the repo's files: imported fresh for every parse, because the data
@@ -204,35 +228,38 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     :param force: apply even when the fingerprint matches.
     :return: ``{"applied": bool, "fingerprint": str, "feature_views": [...]}``.
     """
-    from feast.repo_operations import apply_total_with_repo_instance, parse_repo
-    from feast.project import Project
-
     name = profile_name(profile)
+    fingerprint = repo_fingerprint(name)
+    registry_path = _registry_path(_raw_config(name))
+    if not force and (views := _applied_views(registry_path, fingerprint)):
+        return {"applied": False, "fingerprint": fingerprint, "feature_views": views}
+
+    from feast.project import Project
+    from feast.repo_operations import apply_total_with_repo_instance, parse_repo
+
     config = load_config(name)
     store = feature_store(name)
-    fingerprint = repo_fingerprint(name)
-    marker = _fingerprint_path(config)
-    current = marker.read_text().strip() if marker.exists() else None
     registered = _registered_view_names(store)
+    marker = _fingerprint_path(registry_path)
+    current = marker.read_text().split("\n", 1)[0].strip() if marker.exists() else None
     if not force and current == fingerprint and registered:
-        return {"applied": False, "fingerprint": fingerprint, "feature_views": sorted(registered)}
-
-    with _importable_repo(name):
-        repo = parse_repo(REPO_DIR)
-        if not repo.projects:
-            repo.projects.append(Project(name=config.project))
-        apply_total_with_repo_instance(
-            store, config.project, store.registry, repo, skip_source_validation=False
-        )
+        views = sorted(registered)
+        applied = False
+    else:
+        with _importable_repo(name):
+            repo = parse_repo(REPO_DIR)
+            if not repo.projects:
+                repo.projects.append(Project(name=config.project))
+            apply_total_with_repo_instance(
+                store, config.project, store.registry, repo, skip_source_validation=False
+            )
+        views = sorted(_registered_view_names(feature_store(name)))
+        applied = True
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
-    tmp.write_text(fingerprint + "\n")
+    tmp.write_text(f"{fingerprint}\n{json.dumps(views)}\n")
     tmp.replace(marker)
-    return {
-        "applied": True,
-        "fingerprint": fingerprint,
-        "feature_views": sorted(_registered_view_names(feature_store(name))),
-    }
+    return {"applied": applied, "fingerprint": fingerprint, "feature_views": views}
 
 
 def _registered_view_names(store: "FeatureStore") -> set[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pandas as pd
@@ -104,6 +106,13 @@ def test_apply_runs_only_when_the_repo_or_its_settings_change(feast_env, monkeyp
     assert first["applied"] and not second["applied"]
     assert "fraud_daily" in second["feature_views"]
     assert FeastApplyOperator(task_id="a", force=True).execute({})["applied"]
+    # Every risk DAG run asks; unchanged, the answer comes without importing Feast (seconds).
+    check = ("import sys; from integrity_risk.feast_store import apply_repo; "
+             "print(apply_repo()['applied'], 'feast' in sys.modules)")
+    answer = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert answer.stdout.split() == ["False", "False"]
+    (feast_env.feast_dir / "registry.db").unlink()  # a lost registry is applied again
+    assert apply()["applied"]
     # The same files over another warehouse are another registry.
     monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(feast_env.root) + "_other")
     assert apply()["applied"]
