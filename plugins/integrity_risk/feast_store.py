@@ -176,17 +176,17 @@ def _fingerprint_path(registry_path: str) -> Path:
     return feast_dir() / FINGERPRINT_FILE
 
 
-def _applied_views(registry_path: str, fingerprint: str) -> list[str] | None:
-    """The views the last apply registered when it applied ``fingerprint`` to this local
-    registry file and the file is there; None otherwise. Reads no Feast: importing it
-    takes seconds, and every risk DAG run asks."""
+def _read_marker(registry_path: str) -> tuple[str | None, list[str] | None]:
+    """The fingerprint the last apply recorded, and the views it registered (None when
+    the marker predates that record)."""
     marker = _fingerprint_path(registry_path)
     lines = marker.read_text().splitlines() if marker.exists() else []
+    return (lines[0].strip() if lines else None), (json.loads(lines[1]) if len(lines) > 1 else None)
+
+
+def _local_registry_present(registry_path: str) -> bool:
     registry = Path(registry_path)
-    if len(lines) < 2 or lines[0] != fingerprint or "://" in registry_path or not registry.is_file() \
-            or registry.stat().st_size == 0:
-        return None
-    return json.loads(lines[1])
+    return "://" not in registry_path and registry.is_file() and registry.stat().st_size > 0
 
 
 # Module names of the repo's files: imported fresh for every parse, because the data
@@ -231,7 +231,9 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     name = profile_name(profile)
     fingerprint = repo_fingerprint(name)
     registry_path = _registry_path(_raw_config(name))
-    if not force and (views := _applied_views(registry_path, fingerprint)):
+    current, views = _read_marker(registry_path)
+    # Every risk DAG run asks: answer an unchanged local registry without importing Feast (seconds).
+    if not force and current == fingerprint and views and _local_registry_present(registry_path):
         return {"applied": False, "fingerprint": fingerprint, "feature_views": views}
 
     from feast.project import Project
@@ -240,8 +242,6 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     config = load_config(name)
     store = feature_store(name)
     registered = _registered_view_names(store)
-    marker = _fingerprint_path(registry_path)
-    current = marker.read_text().split("\n", 1)[0].strip() if marker.exists() else None
     if not force and current == fingerprint and registered:
         views = sorted(registered)
         applied = False
@@ -255,6 +255,7 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
             )
         views = sorted(_registered_view_names(feature_store(name)))
         applied = True
+    marker = _fingerprint_path(registry_path)
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(f"{fingerprint}\n{json.dumps(views)}\n")

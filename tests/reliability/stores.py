@@ -34,15 +34,16 @@ Warehouse, feature_ts = features_fixtures.Warehouse, features_fixtures.feature_t
 
 def partition(hook, table: str, ds: str) -> list[tuple]:
     """All rows of one partition, sorted; a new session per call, as every reader in the pipeline."""
-    return sorted((tuple(r) for r in _read(hook, f"SELECT * FROM {table} WHERE ds = '{ds}'")), key=repr)
+    return sorted((tuple(r) for r in records(hook, f"SELECT * FROM {table} WHERE ds = '{ds}'")), key=repr)
 
 
 def row_count(hook, table: str, ds: str) -> int:
     """The partition's row count as one reader sees it, in a session of its own."""
-    return _read(hook, f"SELECT count(*) FROM {table} WHERE ds = '{ds}'")[0][0]
+    return records(hook, f"SELECT count(*) FROM {table} WHERE ds = '{ds}'")[0][0]
 
 
-def _read(hook, sql: str) -> list[tuple]:
+def records(hook, sql: str) -> list[tuple]:
+    """The rows of ``sql`` in a session of its own, closed after."""
     with contextlib.closing(hook.get_conn()) as conn:
         cursor = conn.cursor()
         cursor.execute(sql)

@@ -8,37 +8,31 @@ the hang seen in the five-risk load (bench/bench_load.py).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 
+from stores import records
+
 FUNCTION_REGISTRY = "org.apache.hadoop.hive.ql.exec.FunctionRegistry"
-
-
-def _records(hook, sql: str) -> list[tuple]:
-    with contextlib.closing(hook.get_conn()) as conn:
-        cursor = conn.cursor()
-        cursor.execute(sql)
-        return cursor.fetchall()
 
 
 def test_the_local_server_can_initialize_hives_function_registry(hive_hook):
     # Class.forName runs the registry's static initializer in the server's JVM, as the
     # first Hive client build does; without the compat classes it fails naming LlapSigner.
-    rows = _records(hive_hook, f"SELECT reflect('java.lang.Class', 'forName', '{FUNCTION_REGISTRY}')")
+    rows = records(hive_hook, f"SELECT reflect('java.lang.Class', 'forName', '{FUNCTION_REGISTRY}')")
     assert rows == [(f"class {FUNCTION_REGISTRY}",)]
 
 
 def test_sessions_opened_and_closed_from_many_threads_all_return(hive_hook):
-    _records(hive_hook, "CREATE DATABASE IF NOT EXISTS reliability_sessions")
-    _records(hive_hook, "CREATE TABLE IF NOT EXISTS reliability_sessions.t (a INT) PARTITIONED BY (ds STRING)")
+    records(hive_hook, "CREATE DATABASE IF NOT EXISTS reliability_sessions")
+    records(hive_hook, "CREATE TABLE IF NOT EXISTS reliability_sessions.t (a INT) PARTITIONED BY (ds STRING)")
     statements = ["SHOW PARTITIONS reliability_sessions.t", "SELECT 1", "SHOW DATABASES"]
 
     finished: list[int] = []
 
     def sessions(worker: int) -> None:
         for i in range(5):
-            _records(hive_hook, statements[(worker + i) % len(statements)])
+            records(hive_hook, statements[(worker + i) % len(statements)])
         finished.append(worker)
 
     # Daemon threads: a call that never returns must fail this test, not hang the session.

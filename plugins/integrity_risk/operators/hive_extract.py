@@ -261,8 +261,7 @@ class HiveExtractOperator(BaseOperator):
         count_sql = f"SELECT count(*) FROM {table} WHERE ds = '{window.ds}'"
         # A retry or a cleared task (try 2 on) writes again: that is what clearing asks for.
         first_try = getattr(context.get("ti"), "try_number", 1) <= 1
-        if str(self.skip_existing) == "True" and first_try and self._query(
-                [], f"SHOW PARTITIONS {table} PARTITION (ds='{window.ds}')", conf={}):
+        if str(self.skip_existing) == "True" and first_try and self._has_partition(table, window.ds):
             rows = self._query([], count_sql, conf={})[0][0]
             self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
                           "or trigger with rewrite_shared_tables, to write it again)", table, window.ds, rows)
@@ -292,11 +291,14 @@ class HiveExtractOperator(BaseOperator):
                 raise UpstreamSchemaDrift(
                     f"upstream table {upstream} no longer has the schema of include/hql/{UPSTREAM_DDL}:\n- "
                     + "\n- ".join(problems) + f"\nnothing was written to {table} for ds={ds}")
-            if not self._query([], f"SHOW PARTITIONS {upstream} PARTITION (ds='{ds}')", conf={}):
+            if not self._has_partition(upstream, ds):
                 raise UpstreamPartitionMissing(
                     f"upstream partition {upstream} ds={ds} does not exist; "
                     f"nothing was written to {table} for ds={ds}"
                 )
+
+    def _has_partition(self, table: str, ds: str) -> bool:
+        return bool(self._query([], f"SHOW PARTITIONS {table} PARTITION (ds='{ds}')", conf={}))
 
     def _schema(self, table: str) -> list[tuple[str, str]]:
         from integrity_risk.table_schema import table_schema
