@@ -39,8 +39,6 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     train = dag.get_task("train")
     assert (train.queue, train.pool) == ("gpu", "gpu")
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
-    # Feast serves no historical features of a view while it is being materialized.
-    assert dag.get_task("training_set").pool == "feast"
     assert dag.get_task("approval").assigned_users == [{"id": "reviewer", "name": "reviewer"}]
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
 

@@ -18,7 +18,7 @@ echo "==> pools"
 airflow pools set hiveserver2 "${INTEGRITY_POOL_HIVESERVER2_SLOTS:-4}" "Concurrent queries on HiveServer2 (extract, quality gate)"
 airflow pools set shared_tables 1 "Writes of the tables all risks share (features.account_daily, features.labels)"
 airflow pools set gpu "${INTEGRITY_POOL_GPU_SLOTS:-1}" "Concurrent training jobs on the GPU workers (queue gpu)"
-airflow pools set feast 1 "Feast apply, materialization and training sets (registry writes; no historical features while materializing)"
+airflow pools set feast 1 "Feast apply and materialization (registry writes)"
 airflow pools list
 
 echo "==> Airflow is initialised"

@@ -179,9 +179,6 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             feature_service=cfg.training_set.feature_service, lookback_days=cfg.training_set.lookback_days,
             validation_days=cfg.training_set.validation_days, test_days=cfg.training_set.test_days,
             negatives_per_positive=cfg.labels.negatives_per_positive,
-            # Feast refuses historical features of a view another risk's online DAG is
-            # materializing (state MATERIALIZING): take turns with materializations.
-            pool=FEAST_POOL,
         )
         train = TFTrainOperator(
             task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,

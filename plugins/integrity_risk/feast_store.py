@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import sys
@@ -114,12 +115,26 @@ def _raw_config(profile: str | None = None) -> dict:
     return yaml.safe_load(_VAR.sub(lambda m: values[m.group(1)], path.read_text()))
 
 
+class _ServeWhileMaterializingWarning(logging.Filter):
+    """Drops Feast's warning that ``serve_features_while_materializing`` does nothing on a
+    file registry: Feast's serving check reads the flag from any registry, and the
+    profiles set it so that reads go on while a view is being materialized."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`serve_features_while_materializing` is enabled but `registry_type`" not in record.getMessage()
+
+
+_SERVE_WARNING_FILTER = _ServeWhileMaterializingWarning()
+
+
 def load_config(profile: str | None = None) -> "RepoConfig":
     """The ``RepoConfig`` of a profile, with its ``${VARS}`` filled in.
 
     :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
     """
     from feast import RepoConfig
+
+    logging.getLogger("feast.repo_config").addFilter(_SERVE_WARNING_FILTER)  # once: filters are a set
 
     raw = _raw_config(profile)
     if profile_name(profile) != "production":

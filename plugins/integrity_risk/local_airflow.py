@@ -33,7 +33,7 @@ POOLS = {
     "hiveserver2": (2, "concurrent HiveServer2 queries"),
     "gpu": (1, "training jobs on the GPU queue"),
     # Feast's file registry and SQLite online store take one writer at a time.
-    "feast": (1, "Feast apply, materialization and training sets"),
+    "feast": (1, "Feast apply and materialization"),
     # One: see dag_factory.SHARED_TABLES_POOL.
     "shared_tables": (1, "writes of the tables all risks share (account_daily, labels)"),
 }

@@ -60,6 +60,31 @@ def test_rerun_of_first_day_after_second_keeps_the_newest_values_online(feast_en
     assert by_pk.loc[ACCOUNTS[2], "account_daily__account_age_days"] == 2.5
 
 
+def test_views_being_materialized_keep_serving_their_last_values_online_and_offline(feast_env):
+    from feast.feature_view import FeatureViewState
+
+    write_two_days(feast_env)
+    apply()
+    materialize(DAY1)
+    store = feast_store.feature_store()
+    # What the next materialization does first (and leaves behind if it is killed).
+    for view in ("account_daily", "fraud_daily"):
+        store.set_feature_view_state(view, FeatureViewState.MATERIALIZING)
+        assert store.get_feature_view(view).state == FeatureViewState.MATERIALIZING
+
+    online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")
+    assert online.loc[ACCOUNTS[0], "account_daily__account_age_days"] == 0.5  # day 1's value
+    entities = pd.DataFrame({"account_pk": ACCOUNTS[:2], "event_timestamp": [feature_ts(DAY2)] * 2})
+    offline = store.get_historical_features(
+        entity_df=entities, features=feast_store.get_feature_service(store, "fraud_v1"), full_feature_names=True,
+    ).to_df().set_index("account_pk")
+    assert offline.loc[ACCOUNTS[1], "fraud_daily__payment_attempts_7d"] == 11  # day 2's value
+
+    materialize(DAY2)
+    assert store.get_feature_view("account_daily").state == FeatureViewState.AVAILABLE_ONLINE
+    assert fetch_online_features("fraud", ACCOUNTS[:1]).loc[0, "account_daily__account_age_days"] == 10.5
+
+
 def test_materializing_one_day_loads_that_day_not_everything_up_to_now(feast_env):
     write_two_days(feast_env)
     apply()

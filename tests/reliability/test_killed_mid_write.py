@@ -63,7 +63,10 @@ def test_an_extract_killed_mid_write_then_retried_leaves_a_clean_runs_partition_
 
 def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_online_rows(
         feast_env, spawn, monkeypatch, tmp_path):
-    from integrity_risk.feast_store import apply_repo
+    from feast.feature_view import FeatureViewState
+
+    from integrity_risk.feast_store import apply_repo, feature_store
+    from integrity_risk.online import fetch_online_features
 
     days = days_from(DAY, 4)
     accounts = [f"{i:064x}" for i in range(1500)]
@@ -79,7 +82,13 @@ def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_onl
                what="a write over committed rows", child=child, pause=0.01)
     sigkill(child)
     killed = sqlite_online_rows(feast_env.feast_dir)
+    # The killed load leaves its views MATERIALIZING; readers keep the committed values meanwhile.
+    store = feature_store()
+    assert store.get_feature_view("account_daily").state == FeatureViewState.MATERIALIZING
+    served = fetch_online_features("fraud", accounts[:50], store=store)
+    assert served["account_daily__account_age_days"].notna().all()
     writers.materialize(chunk_hours=24, **window)  # Airflow's next try
+    assert feature_store().get_feature_view("account_daily").state == FeatureViewState.AVAILABLE_ONLINE
     retried = sqlite_online_rows(feast_env.feast_dir)
 
     monkeypatch.setenv("INTEGRITY_FEAST_DIR", str(tmp_path / "feast_clean"))
