@@ -63,14 +63,18 @@ def choose_strategy():
 
 
 def monitor_key(tasks: list[str], risk_type: str) -> str:
-    """The validation PR-AUC of the risk's own head, as Keras names it in the epoch logs.
+    """The validation loss of the risk's own head, as Keras names it in the epoch logs.
 
-    Keras prefixes metrics with the output name only when there are several outputs.
+    Not its PR-AUC: a ranking metric on a validation split of tens of labelled rows
+    reaches 1.0 within an epoch or two and then never improves, so early stopping
+    kept those first weights while the loss was still falling (e2e world: test PR-AUC
+    0.78 on average over six seeds, against 0.85 when stopping on the loss). Keras
+    prefixes metrics with the output name only when there are several outputs.
 
     :param tasks: the model's heads.
-    :param risk_type: the head whose PR-AUC drives early stopping.
+    :param risk_type: the head whose loss drives early stopping.
     """
-    return f"val_{risk_type}_pr_auc" if len(tasks) > 1 else "val_pr_auc"
+    return f"val_{risk_type}_loss" if len(tasks) > 1 else "val_loss"
 
 
 def with_head_names(logs: dict[str, float], tasks: list[str]) -> dict[str, float]:
@@ -86,7 +90,7 @@ def with_head_names(logs: dict[str, float], tasks: list[str]) -> dict[str, float
 
 
 def make_callbacks(cfg: dict[str, Any], risk_type: str, total_epochs: int) -> list:
-    """Early stopping on the risk's own validation PR-AUC, NaN guard, MLflow and progress logging."""
+    """Early stopping on the risk's own validation loss, NaN guard, MLflow and progress logging."""
     import keras
     import mlflow
 
@@ -122,7 +126,7 @@ def make_callbacks(cfg: dict[str, Any], risk_type: str, total_epochs: int) -> li
             log(f"epoch {epoch + 1}/{total_epochs} {shown} ({time.perf_counter() - self.start:.1f}s)")
 
     early = keras.callbacks.EarlyStopping(
-        monitor=monitor, mode="max", patience=cfg["patience"], restore_best_weights=True, verbose=0
+        monitor=monitor, mode="min", patience=cfg["patience"], restore_best_weights=True, verbose=0
     )
     return [NaNGuard(), Progress(), early]
 

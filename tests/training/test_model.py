@@ -158,6 +158,28 @@ def test_early_stopping_watches_a_metric_keras_actually_logs(training_set, cfg, 
     assert f"val_{RISK}_pr_auc" in with_head_names({k: v[0] for k, v in logs.items()}, tasks)
 
 
+def test_training_goes_on_while_the_heads_validation_loss_falls_though_its_pr_auc_is_already_perfect(
+        tmp_path, cfg, client):
+    from training.train import run_training
+
+    frame = make_frame(1200, seed=3)
+    # One feature separates the classes: the ranking is perfect early, the loss keeps falling.
+    positive = frame[FEATURES[7]] > 0.8
+    frame[FEATURES[7]] = frame[FEATURES[7]].where(~positive, frame[FEATURES[7]] + 4.0)
+    frame[f"label_{RISK}"] = positive.astype("float64")
+    folder = write_training_set(tmp_path / "ts", frame)
+    one = {**cfg, "epochs": 8, "patience": 2, "baseline": False}
+    result = run_training(folder, RISK, one, registered_model="integrity_early_stop_test")
+
+    def history(key):
+        return [m.value for m in sorted(client.get_metric_history(result["run_id"], key), key=lambda m: m.step)]
+
+    assert history(f"val_{RISK}_pr_auc")[:3] == [1.0, 1.0, 1.0]  # nothing left to gain in the ranking
+    assert result["metrics"]["epochs_run"] == 8
+    val_loss = history(f"val_{RISK}_loss")
+    assert val_loss[-1] < val_loss[2]
+
+
 def test_a_sqlite_registry_keeps_its_artifacts_beside_the_database_not_in_the_working_directory(
         tmp_path, monkeypatch):
     from integrity_risk.tracking import artifact_root
