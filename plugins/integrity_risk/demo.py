@@ -14,6 +14,7 @@ import secrets
 import shlex
 import time
 
+from integrity_risk.airflow_api import AirflowApiError
 from integrity_risk.paths import local_dir
 
 APPROVAL_TASK = "approval"
@@ -99,12 +100,24 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
     if reprocess == "failed" and all(existing.get(d, {}).get("state") == "success" for d in days):
         print(f"    {dag_id}: {first}..{last} already done")
         return
-    wait_for_backfills_to_close(api, dag_id)
-    api.request("POST", "/backfills", json={
+    body = {
         "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
         "dag_run_conf": {"run_training": run_training, **(conf or {})}, "max_active_runs": max_active_runs,
         "reprocess_behavior": reprocess,
-    })
+    }
+    for attempt in range(5):
+        wait_for_backfills_to_close(api, dag_id)
+        try:
+            # Not the client's quick 503 retry: on SQLite Airflow commits the backfill before
+            # its runs, and a lock error in between answers 503 while it removes the half-made
+            # one, so a retry a second later met it (409, seen in the e2e). Wait for it to go.
+            api.request("POST", "/backfills", json=body, retries=0)
+            return
+        except AirflowApiError as err:
+            if err.status not in (409, 503) or attempt == 4:
+                raise
+            print(f"    {dag_id}: backfill not created ({err}); trying again once no backfill is open")
+            time.sleep(2 ** attempt)
 
 
 def wait_for_backfills_to_close(api, dag_id: str, timeout: float = 300) -> None:
