@@ -3,6 +3,11 @@
 # environment. Everything it writes lives under .local/ (ignored by git).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# A relative state folder is taken from where the command was run, made absolute:
+# Airflow's SQLite URL and the task processes (other working folders) need that.
+for var in INTEGRITY_LOCAL_DIR INTEGRITY_TEST_LOCAL_DIR; do
+  if [ -n "${!var:-}" ]; then export "$var=$(realpath -m -- "${!var}")"; fi
+done
 cd "$ROOT"
 export INTEGRITY_LOCAL_DIR="${INTEGRITY_LOCAL_DIR:-$ROOT/.local}"
 VENV="${INTEGRITY_VENV:-$ROOT/.venv}"

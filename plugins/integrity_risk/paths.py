@@ -12,7 +12,7 @@ HQL_DIR = INCLUDE_DIR / "hql"
 
 def local_dir() -> Path:
     """The embedded default's state folder (ignored by git): warehouse, stores, logs."""
-    path = Path(os.environ.get("INTEGRITY_LOCAL_DIR", PROJECT_ROOT / ".local"))
+    path = Path(os.environ.get("INTEGRITY_LOCAL_DIR", PROJECT_ROOT / ".local")).absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
