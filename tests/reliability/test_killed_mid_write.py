@@ -82,10 +82,10 @@ def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_onl
                what="a write over committed rows", child=child, pause=0.01)
     sigkill(child)
     killed = sqlite_online_rows(feast_env.feast_dir)
-    # The killed load leaves its views MATERIALIZING; readers keep the committed values meanwhile.
-    store = feature_store()
-    assert store.get_feature_view("account_daily").state == FeatureViewState.MATERIALIZING
-    served = fetch_online_features("fraud", accounts[:50], store=store)
+    # A load killed after its view turned MATERIALIZING leaves it so until the next load; readers
+    # keep the committed values meanwhile. (Whether the kill fell there depends on timing:
+    # test_materialize sets the state itself.)
+    served = fetch_online_features("fraud", accounts[:50])
     assert served["account_daily__account_age_days"].notna().all()
     writers.materialize(chunk_hours=24, **window)  # Airflow's next try
     assert feature_store().get_feature_view("account_daily").state == FeatureViewState.AVAILABLE_ONLINE
