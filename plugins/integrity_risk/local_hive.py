@@ -52,7 +52,8 @@ class LocalHiveServer:
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
-        self.state_dir = Path(self.state_dir or local_dir() / "hiveserver2")
+        # Absolute: the server runs in state_dir, where a relative warehouse path would nest.
+        self.state_dir = Path(self.state_dir or local_dir() / "hiveserver2").absolute()
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
     @property
