@@ -24,3 +24,11 @@ def test_local_dir_is_absolute_when_the_variable_is_relative(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INTEGRITY_LOCAL_DIR", "rel")
     assert local_dir() == tmp_path / "rel"
+
+
+def test_the_local_hiveserver2_gets_an_absolute_warehouse_though_it_runs_inside_its_folder(tmp_path, monkeypatch):
+    from integrity_risk.local_hive import LocalHiveServer
+
+    monkeypatch.chdir(tmp_path)
+    server = LocalHiveServer(port=10999, state_dir="hs2")
+    assert f"spark.sql.warehouse.dir={tmp_path / 'hs2' / 'warehouse'}" in server.command()
