@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,12 @@ from pathlib import Path
 from integrity_risk.paths import PROJECT_ROOT, local_dir
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Each component runs under a restart loop, as the deployment's containers do (restart:
+# always). Airflow's scheduler can die on SQLite: a backfill whose creation hit a lock
+# deletes its half-made runs under the scheduler (ObjectDeletedError, seen in CI), and
+# nothing ran after that.
+SUPERVISE = ('while :; do "$0" -m airflow "$1"; '
+             'echo "local_airflow: airflow $1 exited with status $?; restarting in 5 s"; sleep 5; done')
 USERS = "admin:admin,reviewer:op,modeler:user"
 POOLS = {
     "hiveserver2": (2, "concurrent HiveServer2 queries"),
@@ -105,7 +112,7 @@ class LocalAirflow:
         logs.mkdir(exist_ok=True)
         for component in COMPONENTS:
             with open(logs / f"{component}.out", "ab") as out:
-                proc = subprocess.Popen([sys.executable, "-m", "airflow", component], env=self.env(),
+                proc = subprocess.Popen(["bash", "-c", SUPERVISE, sys.executable, component], env=self.env(),
                                         cwd=self.home, stdout=out, stderr=subprocess.STDOUT,
                                         start_new_session=True)
             self._pid_file(component).write_text(str(proc.pid))
@@ -135,11 +142,12 @@ class LocalAirflow:
         """Stop every component and the processes it started (task runners, log servers)."""
         import psutil
 
-        procs = []
+        procs, groups = [], []
         for component in COMPONENTS:
             pid_file = self._pid_file(component)
             try:
-                root = psutil.Process(int(pid_file.read_text()))
+                groups.append(int(pid_file.read_text()))  # each component leads its own group
+                root = psutil.Process(groups[-1])
                 procs += [root, *root.children(recursive=True)]
             except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
                 pass
@@ -154,6 +162,12 @@ class LocalAirflow:
             try:
                 proc.kill()
             except psutil.NoSuchProcess:
+                pass
+        # Workers a (re)starting scheduler forked after the listing above are in its group.
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
 
 

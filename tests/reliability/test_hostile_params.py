@@ -79,3 +79,30 @@ def test_a_rollback_of_a_risk_type_that_is_a_path_or_code_is_refused_and_nothing
         reviewer.trigger("model_rollback", conf={"risk_type": risk_type, "version": 1, "reason": "test"})
     assert refused.value.status == 400 and "risk_type" in str(refused.value) and risk_type in str(refused.value)
     assert _runs_and_backfills(admin, "model_rollback") == before
+
+
+def test_a_scheduler_that_dies_is_restarted_and_the_deployment_is_healthy_again(airflow):
+    """Last in this module: Airflow's scheduler can die on SQLite (a backfill's half-made runs
+    deleted under it); the local deployment restarts it, as the containers' restart policy does."""
+    import signal
+    import time
+
+    import psutil
+
+    def scheduler_pid():
+        wrapper = psutil.Process(int(airflow._pid_file("scheduler").read_text()))
+        ours = [p for p in wrapper.children() if "scheduler" in " ".join(p.cmdline())]
+        return ours[0].pid if ours else None
+
+    first = scheduler_pid()
+    assert first is not None and airflow.healthy()
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        again = scheduler_pid()
+        if again not in (None, first) and airflow.healthy():
+            break
+        time.sleep(3)
+    else:
+        raise AssertionError(f"no healthy scheduler within 180 s after pid {first} was killed")
+    assert "airflow scheduler exited with status" in (airflow.home / "logs" / "scheduler.out").read_text()
