@@ -124,7 +124,7 @@ class _ServeWhileMaterializingWarning(logging.Filter):
         return "`serve_features_while_materializing` is enabled but `registry_type`" not in record.getMessage()
 
 
-_SERVE_WARNING_FILTER = _ServeWhileMaterializingWarning()
+logging.getLogger("feast.repo_config").addFilter(_ServeWhileMaterializingWarning())
 
 
 def load_config(profile: str | None = None) -> "RepoConfig":
@@ -133,8 +133,6 @@ def load_config(profile: str | None = None) -> "RepoConfig":
     :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
     """
     from feast import RepoConfig
-
-    logging.getLogger("feast.repo_config").addFilter(_SERVE_WARNING_FILTER)  # once: filters are a set
 
     raw = _raw_config(profile)
     if profile_name(profile) != "production":
