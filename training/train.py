@@ -132,7 +132,8 @@ def make_callbacks(cfg: dict[str, Any], risk_type: str, total_epochs: int) -> li
         """
 
         def _is_improvement(self, monitor_value, reference_value):
-            return reference_value is None or monitor_value >= reference_value
+            # Keras' AUC is float32: a "1.0000" epoch may read 0.99999994. Within this of the best is a tie.
+            return reference_value is None or monitor_value >= reference_value - 1e-4
 
     early = EarlyStoppingAtTies(
         monitor=monitor, mode="max", patience=cfg["patience"], restore_best_weights=True, verbose=0
