@@ -1,4 +1,4 @@
-"""model_rollback: move a risk type's ``champion`` alias back to an earlier model version.
+"""model_rollback: move a risk type's ``champion`` alias back to a former champion.
 
 Triggered by hand from the Airflow UI (or the REST API) with three parameters, each
 checked by its Param schema before the run is created.
@@ -16,8 +16,14 @@ DOC = """
 Moves the `champion` alias of `integrity_<risk_type>` in the MLflow registry to `version`
 and writes an audit entry (who triggered the run, when, why, which version was
 champion before) to `<local>/audit/promotions.jsonl` and as a tag on the version.
-A version that does not exist is refused with the list of those that do; the champion
-then stays where it was.
+
+Only a **former champion** can be rolled back to: a version the audit shows as champion
+once (a `completed` promotion or rollback to it, or named as the `previous_champion` of
+one), that is not a control model (tagged `label_control` = `invert`/`permute` by
+training, even if it was let through once) and is not the champion already. Anything else
+fails the run before anything moves, and before any audit entry is written, with the
+list of the versions that may be rolled back to. A version that does not exist is
+refused with the list of those that do. The champion then stays where it was.
 
 Only the risk's reviewers (`approval.reviewers` in `include/risks/<risk_type>.yaml`) may roll
 back: Airflow lets every user who may trigger runs trigger this DAG too, so its first task,
@@ -35,7 +41,8 @@ with DAG(
     max_active_runs=1,  # two rollbacks racing on one alias would make the audit trail ambiguous
     params={
         "risk_type": Param(type="string", enum=list(RISK_TYPES), description="the risk type to roll back"),
-        "version": Param(type="integer", minimum=1, description="the model version to make champion again"),
+        "version": Param(type="integer", minimum=1,
+                         description="the former champion to make champion again"),
         "reason": Param(type="string", minLength=1, pattern=r"\S",
                         description="why: goes into the audit record"),
     },
@@ -50,7 +57,7 @@ with DAG(
 
     @task(retries=0)
     def rollback(requested_by: str, params: dict | None = None, run_id: str | None = None) -> dict:
-        """Move the champion and return the audit entry."""
+        """Move the champion back and return the audit entry; refuse a version that was never champion."""
         from integrity_risk.promotion import rollback as rollback_champion
         from integrity_risk.tracking import configure
 

@@ -240,28 +240,44 @@ def test_a_candidate_trained_on_inverted_labels_is_stopped_by_the_gates(airflow,
 
 
 @pytest.mark.reliability
-def test_only_a_reviewer_may_roll_the_champion_back(airflow, history):
-    from integrity_risk.promotion import read_audit
+def test_only_a_reviewer_may_roll_back_and_only_to_a_former_champion(airflow, history):
+    from mlflow import MlflowClient
+
+    from integrity_risk.promotion import promote, read_audit
+    from integrity_risk.tracking import registered_model_name, tracking_uri
 
     champion = _champion()
-    older = champion - 1 if champion > 1 else champion + 1
-    conf = {"risk_type": RISK, "version": older, "reason": "e2e: back to the previous model"}
-    admin = api(airflow, "admin")
+    versions = {int(v.version): v.tags for v in MlflowClient(tracking_uri=tracking_uri()).search_model_versions(
+        f"name = '{registered_model_name(RISK)}'")}
+    control = max(v for v, tags in versions.items() if tags.get("label_control") == "invert")
+    conf = {"risk_type": RISK, "reason": "e2e: back to the previous model"}
+    admin, reviewer = api(airflow, "admin"), api(airflow, "reviewer")
     admin.unpause("model_rollback")
+    entries = len(read_audit(risk_type=RISK))
 
-    refused = api(airflow, "modeler").trigger("model_rollback", conf=conf)
+    refused = api(airflow, "modeler").trigger("model_rollback", conf=conf | {"version": champion})
     run = admin.wait_for("model_rollback", refused["dag_run_id"], timeout=600)
     assert run["state"] == "failed"
     assert admin.task_states("model_rollback", refused["dag_run_id"]) == {
         "authorize": "failed", "rollback": "upstream_failed"}
-    assert _champion() == champion
 
-    accepted = api(airflow, "reviewer").trigger("model_rollback", conf=conf)
+    # The inverted-label control model the gates stopped was never champion: refused too.
+    to_control = reviewer.trigger("model_rollback", conf=conf | {"version": control})
+    run = admin.wait_for("model_rollback", to_control["dag_run_id"], timeout=600)
+    assert run["state"] == "failed"
+    assert admin.task_states("model_rollback", to_control["dag_run_id"]) == {
+        "authorize": "success", "rollback": "failed"}
+    assert _champion() == champion and len(read_audit(risk_type=RISK)) == entries
+
+    # Once another version has been champion, the first one is a former champion to go back to.
+    newer = max(v for v, tags in versions.items() if v != champion and tags.get("label_control") in (None, "none"))
+    promote(RISK, newer, approved_by="reviewer", dag_run_id="e2e_out_of_band_promotion")
+    accepted = reviewer.trigger("model_rollback", conf=conf | {"version": champion})
     run = admin.wait_for("model_rollback", accepted["dag_run_id"], timeout=600)
-    assert run["state"] == "success" and _champion() == older
+    assert run["state"] == "success" and _champion() == champion
     entry = read_audit(risk_type=RISK)[-1]
     assert (entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]) == (
-        "rollback", "completed", "reviewer", older, champion)
+        "rollback", "completed", "reviewer", champion, newer)
 
 
 @pytest.mark.reliability

@@ -115,3 +115,23 @@ def test_only_a_listed_reviewer_passes_the_check():
     for user in ("modeler", None, ""):
         with pytest.raises(PromotionError, match="only its reviewers may \\(reviewer;"):
             require_reviewer("fraud", user)
+
+
+def test_a_rollback_to_a_version_that_never_was_champion_fails_before_anything_moves(
+        mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers):
+    reviewers("dag_test")
+    v1, v2, v3, v4 = register_versions("fake_engagement", [0.0, 1.0, 2.0, 3.0])
+    mlflow_registry.set_model_version_tag("integrity_fake_engagement", str(v3), "label_control", "invert")
+    promote("fake_engagement", v1, approved_by="alice", dag_run_id="r4")
+    promote("fake_engagement", v3, approved_by="alice", dag_run_id="r5")  # a control model let through
+    promote("fake_engagement", v2, approved_by="bob", dag_run_id="r6")
+    entries = len(read_audit())
+
+    for version in (v4, v3):  # gated out (never champion); an inverted-label control model
+        run = rollback_dag.test(run_conf={"risk_type": "fake_engagement", "version": version, "reason": "why not"})
+
+        assert str(run.state) == "failed"
+        assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {
+            "authorize": "success", "rollback": "failed"}
+        assert champion_version("fake_engagement") == v2
+        assert len(read_audit()) == entries

@@ -17,6 +17,12 @@ class PromoteOperator(BaseOperator):
     non-"Approve" answer makes it refuse. The version promoted is the one pinned by
     shadow_eval (its ``candidate_version``), not wherever ``candidate`` points now.
 
+    The reviewer approved a comparison with the champion shadow_eval pinned (its
+    ``champion_version``, null when there was none). If production moved since, that
+    comparison no longer holds: the task fails without retries, naming both versions,
+    and the champion stays (a compare-and-set, see ``promotion.move_champion``). A retry
+    of a promotion that already moved the alias returns its ``completed`` entry.
+
     :param risk_type: the risk whose ``integrity_<risk>`` model is promoted.
     :param approval_task_id: the ``ApprovalOperator`` task; its XCom names the reviewer.
     :param shadow_eval_task_id: the task whose XCom holds the metrics and the version.
@@ -37,7 +43,9 @@ class PromoteOperator(BaseOperator):
         self.gates_task_id = gates_task_id
 
     def execute(self, context: Context) -> dict:
-        from integrity_risk.promotion import PromotionError, approver_from_hitl, promote
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from integrity_risk.promotion import ChampionMovedError, PromotionError, approver_from_hitl, promote
         from integrity_risk.tracking import configure, registered_model_name
 
         configure()
@@ -51,8 +59,24 @@ class PromoteOperator(BaseOperator):
         if self.gates_task_id:
             gates = ti.xcom_pull(task_ids=self.gates_task_id) or {}
             metrics = {**metrics, "gates": gates.get("gates")}
-        entry = promote(self.risk_type, int(metrics["candidate_version"]), approved_by=approver,
-                        approved_at=approved_at, dag_run_id=str(context["run_id"]), metrics=metrics)
+        candidate = int(metrics["candidate_version"])
+        # The champion the candidate was compared with; an XCom older than that key compares with
+        # whatever is champion when the promotion starts.
+        pinned = {}
+        if "champion_version" in metrics:
+            evaluated = metrics["champion_version"]
+            pinned["expected"] = None if evaluated is None else int(evaluated)
+        try:
+            entry = promote(self.risk_type, candidate, approved_by=approver, approved_at=approved_at,
+                            dag_run_id=str(context["run_id"]), metrics=metrics, **pinned)
+        except ChampionMovedError as err:
+            # Retrying cannot help: the approval was given for a comparison that no longer holds.
+            evaluated = "no champion" if err.expected is None else f"champion version {err.expected}"
+            now = "unset" if err.actual is None else f"version {err.actual}"
+            raise AirflowFailException(
+                f"production moved since the evaluation: shadow_eval compared candidate version {candidate} with "
+                f"{evaluated}, but the champion is now {now}; not promoting. Re-run the model cycle to evaluate "
+                f"the candidate against the current champion.") from err
         self.log.info("champion of %s is now version %s (approved by %s; audit event %s)",
                       entry["model_name"], entry["version"], approver, entry["event_id"])
         return entry
