@@ -17,8 +17,10 @@ from integrity_risk.airflow_api import AirflowApiError
 class ScriptedApi:
     """Answers POST /backfills from a script; every answer is recorded with the backfills open then."""
 
-    def __init__(self, answers: list[int], open_after_503: int = 2):
+    def __init__(self, answers: list[int], open_after_503: int = 2, made_despite_500: bool = False):
         self.answers = answers
+        self.made_despite_500 = made_despite_500
+        self.made: list[dict] = []
         self.open_after_503 = open_after_503
         self.open_polls = 0
         self.posts: list[tuple[int, int]] = []  # (status answered, backfills open at the time)
@@ -30,7 +32,7 @@ class ScriptedApi:
         if self.open_polls:
             self.open_polls -= 1
             return [{"id": 2, "completed_at": None}]
-        return [{"id": 1, "completed_at": "2026-11-27T03:32:35Z"}]
+        return [{"id": 1, "completed_at": "2026-11-27T03:32:35Z"}, *self.made]
 
     def request(self, method, path, *, retries=10, **kwargs):
         assert (method, path, retries) == ("POST", "/backfills", 0)
@@ -38,6 +40,8 @@ class ScriptedApi:
         self.posts.append((status, self.open_polls))
         if status == 503:
             self.open_polls = self.open_after_503  # the half-made backfill, being removed
+        if status == 500 and self.made_despite_500:
+            self.made.append({"id": 4, "completed_at": None})  # committed before the failing log insert
         if status >= 300:
             raise AirflowApiError(status, "POST /backfills: scripted")
         return {"id": 3}
@@ -70,3 +74,38 @@ def test_a_backfill_still_refused_after_five_tries_fails():
         demo.backfill(api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no",
                       reprocess="completed")
     assert len(api.posts) == 5
+
+
+def test_a_backfill_answered_500_after_it_was_made_is_not_posted_again():
+    api = ScriptedApi([500], made_despite_500=True)
+    demo.backfill(api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no")
+    assert api.posts == [(500, 0)]
+
+
+def test_a_backfill_answered_500_that_was_not_made_is_posted_again():
+    api = ScriptedApi([500, 200])
+    demo.backfill(api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no")
+    assert api.posts == [(500, 0), (200, 0)]
+
+
+def test_a_locked_database_answered_500_is_retried_for_a_patch_but_not_for_a_post(monkeypatch):
+    import httpx
+
+    from integrity_risk import airflow_api
+
+    answers = []
+
+    def fake_request(method, url, **kwargs):
+        answers.append(method)
+        if len(answers) == 1 or method == "POST":
+            return httpx.Response(500, json={"reason": "Database error", "message": "Serious error"})
+        return httpx.Response(200, json={"is_paused": False})
+
+    monkeypatch.setattr(airflow_api.httpx, "request", fake_request)
+    monkeypatch.setattr(airflow_api.time, "sleep", lambda s: None)
+    api = airflow_api.AirflowApi("http://127.0.0.1:1", "modeler", "secret", _token="token")  # no login call
+    assert api.request("PATCH", "/dags/d", json={"is_paused": False}) == {"is_paused": False}
+    assert answers == ["PATCH", "PATCH"]
+    with pytest.raises(AirflowApiError, match="HTTP 500"):
+        api.request("POST", "/backfills", json={})
+    assert answers[2:] == ["POST"]

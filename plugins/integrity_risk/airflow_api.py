@@ -38,11 +38,18 @@ class AirflowApi:
         return {"Authorization": f"Bearer {self._token}"}
 
     def request(self, method: str, path: str, *, retries: int = 10, **kwargs: Any) -> Any:
-        """One API call; a 503 (SQLite metadata database busy) is retried with back-off."""
+        """One API call; a busy metadata database is retried with back-off.
+
+        SQLite answers a lock with 503, or with 500 "Database error" when the lock hits
+        Airflow's own action log after the change: that one is retried only for calls
+        that are safe to repeat (not POST, whose callers decide).
+        """
         for attempt in range(retries + 1):
             resp = httpx.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=60,
                                  **kwargs)
-            if resp.status_code != 503 or attempt == retries:
+            busy = resp.status_code == 503 or (resp.status_code == 500 and method != "POST"
+                                               and "Database error" in resp.text)
+            if not busy or attempt == retries:
                 break
             time.sleep(min(2 ** attempt, 15))
         if resp.status_code >= 300:

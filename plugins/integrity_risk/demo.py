@@ -107,6 +107,7 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
     }
     for attempt in range(5):
         wait_for_backfills_to_close(api, dag_id)
+        before = {b.get("id") for b in api.backfills(dag_id)}
         try:
             # Not the client's quick 503 retry: on SQLite Airflow commits the backfill before
             # its runs, and a lock error in between answers 503 while it removes the half-made
@@ -114,8 +115,14 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
             api.request("POST", "/backfills", json=body, retries=0)
             return
         except AirflowApiError as err:
-            if err.status not in (409, 503) or attempt == 4:
+            if err.status not in (409, 500, 503) or attempt == 4:
                 raise
+            # A lock error after the commit (Airflow's own action log, seen answering 500 under
+            # five DAGs' backfills) leaves the backfill made: posting again would wait it out.
+            if err.status == 500 and any(b.get("id") not in before and not b.get("completed_at")
+                                         for b in api.backfills(dag_id)):
+                print(f"    {dag_id}: the backfill was made although the API answered {err.status}")
+                return
             print(f"    {dag_id}: backfill not created ({err}); trying again once no backfill is open")
             time.sleep(2 ** attempt)
 
@@ -222,17 +229,65 @@ def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, s
     step(f"{last} again, now with training (one at a time on the gpu pool), shadow evaluation and gates")
     for dag_id in dag_ids.values():
         start_model_run(admin, dag_id, last)
-    waiting = {risk: wait_for_approval_request(admin, dag_id, last) for risk, dag_id in dag_ids.items()}
+    waiting, stopped = {}, {}
+    for risk, dag_id in dag_ids.items():
+        try:
+            waiting[risk] = wait_for_approval_request(admin, dag_id, last)
+        except RuntimeError as err:  # one risk stopped (its gates, most often); the others go on
+            stopped[risk] = str(err)
     minutes = (time.monotonic() - began) / 60
-    print(f"\nDone in {minutes:.1f} min: {len(waiting)} risk pipeline(s) wait for a reviewer.\n")
-    for risk, run_id in waiting.items():
-        metrics = admin.request("GET", f"/dags/integrity_{risk}/dagRuns/{run_id}/taskInstances/"
-                                       f"evaluate.shadow_eval/xcomEntries/return_value")["value"]
-        print(f"  {risk}: report {metrics.get('report_path')}")
-        print(f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
-              f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)")
-        print(f"      or approve from here: {approval_command(risk, run_id)}   (add --reject to reject)")
-    return 0
+    print(f"\nDone in {minutes:.1f} min: {len(waiting)} risk pipeline(s) wait for a reviewer"
+          + (f", {len(stopped)} stopped before the approval" if stopped else "") + ".\n")
+    for risk in risks:
+        run_id = waiting.get(risk) or api_run_id(admin, dag_ids[risk], last)
+        metrics = shadow_metrics(admin, dag_ids[risk], run_id) if run_id else None
+        if risk in waiting:
+            print(f"  {risk}: waits for a reviewer; report {metrics.get('report_path') if metrics else '(none)'}")
+        else:
+            print(f"  {risk}: STOPPED: {stopped[risk]}")
+        for line in gate_lines(risk, metrics):
+            print(f"      {line}")
+        if risk in waiting:
+            print(f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
+                  f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)")
+            print(f"      or approve from here: {approval_command(risk, run_id)}   (add --reject to reject)")
+    return 0 if not stopped else 1
+
+
+def api_run_id(api, dag_id: str, day: dt.date) -> str | None:
+    run = api.runs_by_day(dag_id).get(day.isoformat())
+    return run["dag_run_id"] if run else None
+
+
+def shadow_metrics(api, dag_id: str, run_id: str) -> dict | None:
+    """The shadow evaluation's metrics of a run (its XCom), or None when it did not get that far."""
+    try:
+        value = api.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
+                                   f"evaluate.shadow_eval/xcomEntries/return_value")["value"]
+    except AirflowApiError:
+        return None
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def gate_lines(risk: str, metrics: dict | None) -> list[str]:
+    """Each gate of the risk's YAML with its figure and bound, as auto_gates judged it."""
+    if not metrics:
+        return ["no shadow evaluation: the run stopped before it"]
+    from integrity_risk.evaluation.gates import evaluate_gates
+    from integrity_risk.risk_config import risk_config
+
+    overall = metrics["overall"]["candidate"]
+    head = (f"candidate PR-AUC {overall['pr_auc']:.3f} {_ci(overall.get('pr_auc_ci'))}, recall at FPR "
+            f"{metrics['operating_fpr']} {overall['recall_at_fpr'] if overall['recall_at_fpr'] is None else round(overall['recall_at_fpr'], 3)} "
+            f"{_ci(overall.get('recall_at_fpr_ci'))} on {metrics['labeled_rows']} labelled rows "
+            f"({metrics['positives']} positive)")
+    gates = risk_config(risk).evaluation.gates.model_dump()
+    return [head, *(r.message for r in evaluate_gates(metrics, gates))]
+
+
+def _ci(interval) -> str:
+    lo, hi = interval or (None, None)
+    return "" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
 def answer(risk: str, run_id: str, option: str, airflow_port: int) -> int:
