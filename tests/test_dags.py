@@ -43,6 +43,17 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
 
 
+def test_shadow_eval_takes_the_version_the_train_task_registered():
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    dag = _dagbag().dags["integrity_fraud"]
+    pinned = dag.get_task("evaluate.shadow_eval").candidate_version
+    # train.output["version"]: the train task's own XCom, not whatever `candidate` points at later.
+    assert isinstance(pinned, PlainXComArg)
+    assert (pinned.operator.task_id, pinned.key) == ("train", "version")
+    assert dag.get_task("train").multiple_outputs  # so each key of its result is an XCom of its own
+
+
 def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
     # Two overwrites of one partition at once nest one in the other (dag_factory.SHARED_TABLES_POOL).
     from integrity_risk.local_airflow import POOLS

@@ -90,6 +90,8 @@ def make_callbacks(cfg: dict[str, Any], risk_type: str, total_epochs: int) -> li
     import keras
     import mlflow
 
+    from training.callbacks import RankingEarlyStopping
+
     monitor = monitor_key(cfg["tasks"], risk_type)
 
     class NaNGuard(keras.callbacks.Callback):
@@ -121,23 +123,8 @@ def make_callbacks(cfg: dict[str, Any], risk_type: str, total_epochs: int) -> li
             shown = " ".join(f"{k}={logs[k]:.4f}" for k in ("loss", "val_loss", f"val_{risk_type}_pr_auc") if k in logs)
             log(f"epoch {epoch + 1}/{total_epochs} {shown} ({time.perf_counter() - self.start:.1f}s)")
 
-    class EarlyStoppingAtTies(keras.callbacks.EarlyStopping):
-        """A tie with the best PR-AUC counts as an improvement: training goes on, and the later weights are kept.
-
-        On a validation split of tens of rows PR-AUC reaches 1.0 within an epoch and can
-        only tie after that; Keras' strict ``>`` then stopped at epoch 1 + patience and
-        restored epoch 1's underfit weights (the e2e's recall gate failed that way).
-        Stopping on the loss instead did worse on the demo's data: the focal loss kept
-        falling while the fraud head's ranking got worse.
-        """
-
-        def _is_improvement(self, monitor_value, reference_value):
-            # Keras' AUC is float32: a "1.0000" epoch may read 0.99999994. Within this of the best is a tie.
-            return reference_value is None or monitor_value >= reference_value - 1e-4
-
-    early = EarlyStoppingAtTies(
-        monitor=monitor, mode="max", patience=cfg["patience"], restore_best_weights=True, verbose=0
-    )
+    early = RankingEarlyStopping(monitor, tiebreak=f"val_{risk_type}_loss" if len(cfg["tasks"]) > 1 else "val_loss",
+                                 patience=cfg["patience"])
     return [NaNGuard(), Progress(), early]
 
 

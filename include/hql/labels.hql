@@ -1,9 +1,10 @@
 -- features.labels, partition ds: as of the end of ds, the newest label per account
--- and risk type (an appeal, being newer, reverses an earlier decision), kept only
--- once it has matured: labeled at least `maturity_days` (sql_vars, default 7)
--- before ds + 1 day, so late reversals have had time to arrive. An account whose
--- newest label is still maturing is left out, even if an older one has matured.
--- Columns: docs/contracts.md.
+-- and risk type (an appeal, being newer, reverses an earlier decision), matured or
+-- not. Maturity is the reader's rule, not this table's: each risk's training set keeps
+-- the labels at least its own `maturity_days` old and leaves out an account whose
+-- newest label is younger, while every account here, maturing or not, is known to
+-- enforcement and is never sampled as a negative. One partition serves every risk,
+-- whichever risk's run wrote it. Columns: docs/contracts.md.
 INSERT OVERWRITE TABLE features.labels PARTITION (ds)
 SELECT
   {{ pseudonymize('account_id') }} AS account_pk,
@@ -26,4 +27,3 @@ FROM (
     AND labeled_at < TIMESTAMP '{{ window_end }}'
 ) ranked
 WHERE newest = 1
-  AND labeled_at < TIMESTAMP '{{ window_end }}' - INTERVAL {{ maturity_days | default(7) | int }} DAYS

@@ -103,7 +103,6 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         HiveExtractOperator(
             task_id="hive_extract_labels", hql="labels.hql", table="features.labels", **_SHARED_WRITE,
             required_partitions=("raw.enforcement_labels",),
-            sql_vars={"maturity_days": cfg.labels.maturity_days},
         )
     return group
 
@@ -178,17 +177,19 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             task_id="training_set", risk_type=risk_type, tasks=cfg.model.tasks,
             feature_service=cfg.training_set.feature_service, lookback_days=cfg.training_set.lookback_days,
             validation_days=cfg.training_set.validation_days, test_days=cfg.training_set.test_days,
-            negatives_per_positive=cfg.labels.negatives_per_positive,
+            negatives_per_positive=cfg.labels.negatives_per_positive, maturity_days=cfg.labels.maturity_days,
         )
         train = TFTrainOperator(
             task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
             training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
             config=str(risks_dir() / f"{risk_type}.yaml"),
             label_control="{{ params.label_control }}",
+            multiple_outputs=True,  # train.output["version"] below is the version this run registered
         )
         with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
             ShadowEvalOperator(
-                task_id="shadow_eval", risk_type=risk_type, operating_fpr=ev.operating_fpr,
+                task_id="shadow_eval", risk_type=risk_type, candidate_version=train.output["version"],
+                operating_fpr=ev.operating_fpr,
                 n_bootstrap=ev.n_bootstrap, min_slice_size=ev.min_slice_size, pool=HIVE_POOL,
             ) >> AutoGatesOperator(
                 task_id="auto_gates", gates=ev.gates.model_dump(), shadow_eval_task_id="evaluate.shadow_eval",

@@ -78,7 +78,8 @@ class ModelConfig(_Strict):
 
 
 class GatesConfig(_Strict):
-    max_pr_auc_drop: float = Field(default=0.0, ge=0, description="beyond the champion's bootstrap interval")
+    max_pr_auc_drop: float = Field(default=0.0, ge=0,
+                                   description="fails when the paired interval of the PR-AUC change lies below minus this")
     min_recall_at_fpr: float = Field(default=0.3, ge=0, le=1)
     max_slice_recall_drop: float = Field(default=0.15, ge=0, le=1)
     max_decision_flip_rate: float = Field(default=0.2, ge=0, le=1)

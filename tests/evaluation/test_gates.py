@@ -38,10 +38,9 @@ def test_a_candidate_trained_on_shuffled_labels_fails_the_gates_with_gate_figure
     message = str(err.value)
     failed = {f.gate for f in err.value.failures}
     assert {"max_pr_auc_drop", "min_recall_at_fpr"} <= failed
-    cand_auc = metrics["overall"]["candidate"]["pr_auc"]
-    low = metrics["overall"]["champion"]["pr_auc_ci"][0]
-    assert f"max_pr_auc_drop FAILED: candidate PR-AUC" in message
-    assert f"= {cand_auc:.4f}" in message and f">= {low - 0.01:.4f}" in message
+    high = metrics["overall"]["pr_auc_delta_ci"][1]
+    assert "max_pr_auc_drop FAILED: PR-AUC change" in message
+    assert f"the interval's high end = {high:.4f}, bound >= -0.0100" in message
     assert "min_recall_at_fpr FAILED" in message and ">= 0.2000" in message
 
 
@@ -78,3 +77,74 @@ def test_an_unknown_or_non_numeric_gate_is_refused_by_name():
         validate_gates({"max_pr_auc_dorp": 0.1})
     with pytest.raises(ValueError, match="min_recall_at_fpr"):
         validate_gates({"min_recall_at_fpr": "high"})
+
+
+def _paired_trial(seed, n=400, positives=32, noise=0.7):
+    """A champion and a candidate that is the champion blurred by ``noise``, on the same ``n`` rows.
+
+    The two rank alike, so their paired interval is narrow while each one's own is wide.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n)
+    y[rng.choice(n, positives, replace=False)] = 1.0
+    champion = rng.normal(size=n) + 2.0 * y
+    candidate = champion + rng.normal(0, noise, size=n)
+    return pd.DataFrame({"label_fraud": y}), candidate, champion
+
+
+def test_the_pr_auc_gate_fails_every_candidate_whose_paired_interval_lies_below_the_allowance():
+    clearly_worse = passed_anyway = 0
+    for seed in range(30):
+        frame, candidate, champion = _paired_trial(seed)
+        metrics = evaluate(frame, "fraud", candidate, champion, operating_fpr=0.05, n_bootstrap=200, seed=seed)
+        (gate,) = evaluate_gates(metrics, {"max_pr_auc_drop": 0.02})
+        if metrics["overall"]["pr_auc_delta_ci"][1] < -0.02:
+            clearly_worse += 1
+            passed_anyway += bool(gate.passed)
+    assert clearly_worse >= 5  # the trials do hold clearly worse candidates
+    assert passed_anyway == 0
+
+
+def test_the_pr_auc_gate_message_names_the_change_its_paired_interval_and_the_bound():
+    frame, candidate, champion = _paired_trial(3, n=2000, positives=200, noise=3.0)
+    metrics = evaluate(frame, "fraud", candidate, champion, operating_fpr=0.05, n_bootstrap=100)
+    (gate,) = evaluate_gates(metrics, {"max_pr_auc_drop": 0.02})
+    lo, hi = metrics["overall"]["pr_auc_delta_ci"]
+    assert gate.passed is False and gate.figure == hi and gate.bound == -0.02
+    assert f"change {metrics['overall']['pr_auc_delta']:+.4f}" in gate.message
+    assert f"[{lo:+.4f}, {hi:+.4f}]" in gate.message
+
+
+def _equally_good_pair(seed, n=3000):
+    """Two models of one quality on a population whose slices hold 10 to 60 positives."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.06).astype(float)
+    frame = pd.DataFrame({
+        "label_fraud": y,
+        "account_daily__country": rng.choice(["DE", "US", "BR", "IN"], size=n, p=[0.4, 0.3, 0.2, 0.1]),
+        "account_daily__account_age_days": rng.integers(0, 1500, size=n),
+        "account_daily__is_business": rng.integers(0, 2, size=n),
+    })
+    return frame, rng.normal(size=n) + 2.0 * y, rng.normal(size=n) + 2.0 * y
+
+
+def test_the_slice_gate_passes_equally_good_models():
+    failed = 0
+    for seed in range(40):
+        frame, candidate, champion = _equally_good_pair(seed)
+        metrics = evaluate(frame, "fraud", candidate, champion, operating_fpr=0.05, n_bootstrap=200,
+                           min_slice_size=30, min_slice_positives=10, seed=seed)
+        (gate,) = evaluate_gates(metrics, {"max_slice_recall_drop": 0.15})
+        failed += gate.passed is False
+    assert failed <= 2  # 5 % of pairs at the intervals' one-sided level; the point estimates failed 7 of 40
+
+
+def test_the_slice_gate_fails_a_candidate_that_loses_one_slice():
+    frame, candidate, champion = _equally_good_pair(1, n=6000)
+    in_de = (frame["account_daily__country"] == "DE").to_numpy()
+    candidate = np.where(in_de, np.random.default_rng(9).normal(size=len(frame)), candidate)  # blind in DE
+    metrics = evaluate(frame, "fraud", candidate, champion, operating_fpr=0.05, n_bootstrap=200,
+                       min_slice_size=30, min_slice_positives=10)
+    (gate,) = evaluate_gates(metrics, {"max_slice_recall_drop": 0.15})
+    assert gate.passed is False and "country=DE" in gate.message and "interval" in gate.message
+    assert gate.figure > 0.15

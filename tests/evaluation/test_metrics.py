@@ -144,3 +144,31 @@ def test_evaluate_names_a_missing_label_column():
     frame, s = _frame(200)
     with pytest.raises(ValueError, match="label_scraping"):
         evaluate(frame, "scraping", s)
+
+
+def test_psi_sees_a_shift_away_from_a_reference_of_tied_values():
+    # Quantile bins of an all-zero reference merge into one bin that holds the ones too.
+    assert m.psi(np.zeros(100), np.ones(100)) > 1.0
+    rng = np.random.default_rng(0)
+    mostly_zero = np.where(rng.random(10_000) < 0.9, 0.0, rng.random(10_000))
+    # Half the zeros become tiny positives: the same shape of ranks, a different population.
+    shifted = np.where(rng.random(10_000) < 0.5, 0.001, mostly_zero)
+    assert m.psi(mostly_zero, shifted) > 0.25
+    assert m.psi(mostly_zero, np.where(rng.random(10_000) < 0.9, 0.0, rng.random(10_000))) < 0.01
+
+
+def test_bootstrap_intervals_resample_accounts_not_rows():
+    # 400 accounts each seen on 10 days with the same label and score: 4,000 rows but only
+    # 400 independent observations. Resampling rows would claim ten times the evidence.
+    y, s = _data(400, base_rate=0.2, seed=4)
+    accounts = np.repeat([f"acct{i:04d}" for i in range(400)], 10)
+    frame = pd.DataFrame({"account_pk": accounts, "label_fraud": np.repeat(y, 10)})
+    repeated = evaluate(frame, "fraud", np.repeat(s, 10), operating_fpr=0.05, n_bootstrap=300)
+    once = evaluate(frame.iloc[::10].reset_index(drop=True), "fraud", s, operating_fpr=0.05, n_bootstrap=300)
+
+    def width(out):
+        lo, hi = out["overall"]["candidate"]["pr_auc_ci"]
+        return hi - lo
+
+    assert width(repeated) == pytest.approx(width(once), rel=0.25)
+    assert repeated["accounts"] == 400 and repeated["rows"] == 4000

@@ -108,7 +108,7 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
 
     gates = AutoGatesOperator(task_id="auto_gates",
                               gates={"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3, "max_decision_flip_rate": 0.25})
-    with pytest.raises(AirflowFailException, match=r"max_pr_auc_drop FAILED: candidate PR-AUC .* bound >= "):
+    with pytest.raises(AirflowFailException, match=r"max_pr_auc_drop FAILED: PR-AUC change .* bound >= "):
         gates.execute({"ti": _TaskInstance({"shadow_eval": metrics})})
     assert "**FAIL** max_pr_auc_drop" in open(metrics["summary_path"]).read()
 
@@ -138,3 +138,14 @@ def test_shadow_eval_without_a_candidate_says_so(mlflow_registry, tmp_path):
                             evaluation_data=str(tmp_path / "none.parquet"))
     with pytest.raises(ShadowEvalError, match="no version with alias 'candidate'"):
         op.execute({"run_id": "r"})
+
+
+def test_shadow_eval_scores_the_version_its_train_task_registered_not_a_later_candidate(
+        mlflow_registry, hive_hook, evaluation_parquet, tmp_path):
+    trained = _register(_keras_model([2.0, 0.0, -2.0]))
+    later = _register(_keras_model([0.0, 2.0, -2.0]))  # registered since: `candidate` now points at it
+    metrics = _shadow_eval(evaluation_parquet, tmp_path, candidate_version=trained)
+    assert later != trained and metrics["candidate_version"] == trained
+    assert metrics["overall"]["candidate"]["pr_auc"] > 0.6  # the signal-seeing model, not the blind one
+    with pytest.raises(ShadowEvalError, match="has no version 9999"):
+        _shadow_eval(evaluation_parquet, tmp_path, candidate_version=9999)

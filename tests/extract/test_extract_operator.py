@@ -207,24 +207,28 @@ def test_a_day_without_upstream_partition_fails_naming_table_and_day_and_writes_
         assert hive.get_records(f"SHOW PARTITIONS features.{table} PARTITION (ds='{ds}')") == []
 
 
-def test_labels_keep_the_newest_matured_label_per_account_and_risk(hive):
+def test_labels_keep_the_newest_label_per_account_and_risk_matured_or_not(hive):
     load(hive, "enforcement_labels", D, [
         label("alice", "fraud", 1, at("2026-02-15")),
         label("alice", "fraud", 0, at("2026-02-18"), source="appeal"),  # reversal, matured
         label("bob", "spam_redirect", 1, at("2026-02-20")),
         label("carol", "scraping", 1, at("2026-02-20")),
-        label("carol", "scraping", 0, at("2026-03-01"), source="appeal"),  # newest, not matured yet
-        label("dave", "fraud", 1, at("2026-03-01")),  # not matured
+        label("carol", "scraping", 0, at("2026-03-01"), source="appeal"),  # newest, still maturing
+        label("dave", "fraud", 1, at("2026-03-01")),  # still maturing
         label(None, "fraud", 1, at("2026-02-10")),
         label("bob", "made_up_risk", 1, at("2026-02-10")),
         label("bob", "scraping", 2, at("2026-02-10")),
         label("bob", "fraud", 1, None),
     ])
     load(hive, "enforcement_labels", "2026-03-05", [label("erin", "fraud", 1, at("2026-03-05"))])  # after ds
-    assert extract("labels", D, sql_vars={"maturity_days": 7})["rows"] == 2
+    # Maturity is each training set's rule (its risk's maturity_days); the table keeps every
+    # account known to enforcement, so none is ever drawn as a negative.
+    assert extract("labels", D)["rows"] == 4
     assert partition(hive, "labels", D) == sorted([
         (pk("alice"), "fraud", 0, at("2026-02-18"), dt.datetime(2026, 2, 18), D),
         (pk("bob"), "spam_redirect", 1, at("2026-02-20"), dt.datetime(2026, 2, 20), D),
+        (pk("carol"), "scraping", 0, at("2026-03-01"), dt.datetime(2026, 3, 1), D),
+        (pk("dave"), "fraud", 1, at("2026-03-01"), dt.datetime(2026, 3, 1), D),
     ], key=repr)
 
 
@@ -250,7 +254,7 @@ def test_window_variables_of_a_day():
     assert ExtractWindow.for_ds("2026-03-02").template_vars() == {
         "ds": "2026-03-02", "window_start": "2026-03-02 00:00:00", "window_end": "2026-03-03 00:00:00",
         "feature_ts": "2026-03-03 00:00:00", "lookback_start": "2026-02-24 00:00:00",
-        "lookback_start_ds": "2026-02-24",
+        "lookback_start_ds": "2026-02-24", "dedup_start": "2026-02-23 00:00:00", "dedup_start_ds": "2026-02-23",
     }
 
 
@@ -258,3 +262,19 @@ def test_the_operator_declares_its_table_as_an_asset():
     op = HiveExtractOperator(task_id="x", hql="features/fraud.hql", table="features.fraud_daily")
     assert [a.uri for a in op.outlets] == ["hive://warehouse/features/fraud_daily"]
     assert op.template_fields_renderers == {"hql": "hql"} and ".hql" in op.template_ext
+
+
+def test_a_retried_event_whose_first_copy_is_before_the_window_is_not_counted_in_it(hive):
+    # Day 2026-03-12: its 7-day window starts 03-06. Event r1 happened at 03-05 23:59 and the
+    # client's retry was stamped 03-06 00:01, in the next partition: one event, outside the window.
+    load(hive, "user_events", "2026-03-05", [event("zed", "2026-03-05", hour=23, minute=59, event_id="r1")])
+    load(hive, "user_events", "2026-03-06", [
+        event("zed", "2026-03-06", hour=0, minute=1, event_id="r1"),
+        event("zed", "2026-03-06", hour=12, event_id="r2"),
+    ])
+    load(hive, "user_events", "2026-03-12", [event("zed", "2026-03-12", hour=9, event_id="r3")])
+    load(hive, "account_profiles", "2026-03-12", [profile("zed")])
+    extract("account_daily", "2026-03-12")
+    rows = hive.get_records("SELECT events_1d, events_7d FROM features.account_daily "
+                            f"WHERE ds = '2026-03-12' AND account_pk = '{pk('zed')}'")
+    assert rows == [(1, 2)]  # r2 and r3; r1 falls before the window through its first copy

@@ -30,7 +30,7 @@ def extracted(hive, world):
     """Every output table for DAY2 (labels without a maturity delay, so the few there are show)."""
     for table in FEATURE_TABLES:
         extract(table, DAY2)
-    extract("labels", DAY2, sql_vars={"maturity_days": 0})
+    extract("labels", DAY2)
     return DAY2
 
 

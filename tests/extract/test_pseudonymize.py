@@ -79,7 +79,7 @@ def test_an_extract_run_logs_no_key_nor_pad(hive, capfd, caplog):
 
     caplog.set_level("DEBUG")
     conf = p.hive_conf(p.get_key())
-    extract("labels", "2026-03-02", sql_vars={"maturity_days": 7})
+    extract("labels", "2026-03-02")
     out, err = capfd.readouterr()
     logged = out + err + caplog.text
     assert "INSERT OVERWRITE TABLE features.labels" in logged  # the statement itself is logged

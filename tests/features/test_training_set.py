@@ -47,7 +47,7 @@ def world(feast_env):
 def build(world, **kwargs):
     params = dict(risk_type="fraud", tasks=TASKS, feature_service="fraud_v1", ds=DS, lookback_days=10,
                   validation_days=2, test_days=1, negatives_per_positive=3, seed=7,
-                  output_root=world.output_root)
+                  maturity_days=0, output_root=world.output_root)  # maturity has its own test
     return build_training_set(**(params | kwargs))
 
 

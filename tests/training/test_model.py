@@ -188,3 +188,39 @@ def test_a_sqlite_registry_keeps_its_artifacts_beside_the_database_not_in_the_wo
     assert artifact_root() == (tmp_path / "e2e" / "artifacts").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
     assert artifact_root() is None
+
+
+def _drive_early_stopping(pr_aucs, losses, patience=2):
+    """Feed epoch logs to the trainer's early stopping; each epoch's weights are its epoch number."""
+    import keras
+
+    from training.callbacks import RankingEarlyStopping
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.stop_training = False  # as fit() sets it
+    early = RankingEarlyStopping("val_pr_auc", patience=patience)
+    early.set_model(model)
+    early.on_train_begin()
+    epochs = 0
+    for epoch, (pr_auc, loss) in enumerate(zip(pr_aucs, losses)):
+        model.set_weights([np.full((1, 1), float(epoch))])
+        early.on_epoch_end(epoch, {"val_pr_auc": pr_auc, "val_loss": loss})
+        epochs += 1
+        if model.stop_training:
+            break
+    early.on_train_end()
+    return epochs, int(model.get_weights()[0][0, 0])
+
+
+def test_a_slow_decline_within_the_tie_tolerance_stops_and_keeps_the_best_epochs_weights():
+    # Each epoch is within 1e-4 of the one before, but drifts ever further below the best.
+    pr_aucs = [0.9 - 0.00005 * i for i in range(20)]
+    epochs, restored = _drive_early_stopping(pr_aucs, [0.3 + 0.01 * i for i in range(20)], patience=2)
+    assert epochs < 20  # it stops
+    assert restored == 0  # the best epoch's weights, not the last (worse) ones
+
+
+def test_tied_epochs_at_a_saturated_pr_auc_keep_the_weights_with_the_lowest_validation_loss():
+    epochs, restored = _drive_early_stopping([1.0, 0.99999994, 1.0, 1.0, 1.0, 0.8, 0.8],
+                                             [0.5, 0.4, 0.3, 0.35, 0.32, 0.2, 0.2], patience=2)
+    assert epochs == 7 and restored == 2

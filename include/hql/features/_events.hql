@@ -2,8 +2,11 @@
     look-back window as CTE `ev`, and those of the day `ds` as CTE `day`.
     Dirty upstream rows: a NULL event_id, account_id, event_time or event_type, an
     unknown event_type, or an event_time outside [lookback_start, window_end) is
-    dropped; an event_id seen more than once counts once (the earliest copy). Older
-    partitions that do not exist simply contribute no rows. -#}
+    dropped; an event_id seen more than once counts once (the earliest copy).
+    Duplicates are removed before the window is cut, over a day more than the window
+    (from dedup_start): a retry stamped inside the window whose first copy came just
+    before it is the same event, outside. Older partitions that do not exist simply
+    contribute no rows. -#}
 ev AS (
   SELECT account_id, device_id, ip, user_agent, country, event_type, target_account_id,
          target_item_id, url, status, event_time,
@@ -23,15 +26,16 @@ ev AS (
                               ORDER BY e.event_time, e.ds, e.account_id, e.device_id, e.ip, e.status,
                                        e.url, e.amount, e.target_account_id, e.target_item_id) AS copy_no
     FROM raw.user_events e
-    WHERE e.ds BETWEEN '{{ lookback_start_ds }}' AND '{{ ds }}'
+    WHERE e.ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'
       AND e.event_id IS NOT NULL
       AND e.account_id IS NOT NULL AND e.account_id <> ''
       AND e.event_type IN ('login', 'view', 'like', 'follow', 'comment', 'share', 'post',
                            'message', 'click_link', 'api_request', 'payment_attempt')
-      AND e.event_time >= TIMESTAMP '{{ lookback_start }}'
+      AND e.event_time >= TIMESTAMP '{{ dedup_start }}'
       AND e.event_time < TIMESTAMP '{{ window_end }}'
   ) deduped
   WHERE copy_no = 1
+    AND event_time >= TIMESTAMP '{{ lookback_start }}'
 ),
 day AS (
   SELECT * FROM ev WHERE event_time >= TIMESTAMP '{{ window_start }}'

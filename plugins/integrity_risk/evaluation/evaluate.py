@@ -53,7 +53,8 @@ def evaluate(
     """Metrics of the candidate (and the champion, when there is one) on the evaluation rows.
 
     :param frame: evaluation rows with ``label_<risk_type>`` (1.0, 0.0 or NaN = unlabeled) and
-        the slice source columns (see ``slices.SLICE_SOURCES``).
+        the slice source columns (see ``slices.SLICE_SOURCES``). With an ``account_pk`` column the
+        intervals resample accounts, not rows: one account seen on several days is one observation.
     :param risk_type: the risk whose label and scores are judged.
     :param candidate_scores: candidate scores, one per row of ``frame``.
     :param champion_scores: champion scores on the same rows, or None when there is no champion.
@@ -63,7 +64,7 @@ def evaluate(
     :param min_slice_positives: positives below which a slice is marked "too small".
     :param level: coverage of the intervals.
     :param seed: seed of the resampling, so a re-run gives the same figures.
-    :return: ``{"risk_type", "has_champion", "note", "operating_fpr", "rows", "labeled_rows",
+    :return: ``{"risk_type", "has_champion", "note", "operating_fpr", "rows", "accounts", "labeled_rows",
         "positives", "overall": {"candidate": {...}, "champion": {...} | None, "pr_auc_delta",
         "flip_rate", "psi", "*_ci"}, "slices": [{"dimension", "value", "status", ...}],
         "slice_dimensions_missing": [...]}``; NaN and infinity are None.
@@ -85,6 +86,7 @@ def evaluate(
             f"{int(y.sum()) if y.size else 0} positive"
         )
     common = dict(n_bootstrap=n_bootstrap, level=level, seed=seed)
+    accounts = m.group_codes(frame["account_pk"]) if "account_pk" in frame.columns else None
 
     overall: dict = {"candidate": _model_block(y, cand[labeled], operating_fpr), "champion": None}
     thresholds = (overall["candidate"]["threshold"], None)
@@ -93,7 +95,8 @@ def evaluate(
         thresholds = (overall["candidate"]["threshold"], overall["champion"]["threshold"])
     t_cand, t_champ = (np.inf if t is None else t for t in thresholds)
     cis = m.bootstrap_metrics(
-        y, cand[labeled], None if champ is None else champ[labeled], target_fpr=operating_fpr, **common
+        y, cand[labeled], None if champ is None else champ[labeled], target_fpr=operating_fpr,
+        groups=_codes(accounts, labeled), **common
     )
     overall["candidate"]["pr_auc_ci"] = cis["candidate_pr_auc"]
     overall["candidate"]["recall_at_fpr_ci"] = cis["candidate_recall_at_fpr"]
@@ -105,7 +108,7 @@ def evaluate(
         # Decisions and score drift concern every scored account, labeled or not.
         flips = (cand >= t_cand) != (champ >= t_champ)
         overall["flip_rate"] = _num(flips.mean())
-        overall["flip_rate_ci"] = m.bootstrap_mean(flips, **common)
+        overall["flip_rate_ci"] = m.bootstrap_mean(flips, groups=accounts, **common)
         overall["psi"] = _num(m.psi(champ, cand))
 
     slices, missing = slice_frame(frame)
@@ -113,7 +116,7 @@ def evaluate(
     for dimension in slices.columns:
         for value, idx in slices.groupby(dimension).indices.items():
             rows.append(_slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ,
-                                   operating_fpr, min_slice_size, min_slice_positives, common))
+                                   operating_fpr, min_slice_size, min_slice_positives, common, accounts))
     return {
         "risk_type": risk_type,
         "has_champion": champ is not None,
@@ -124,6 +127,7 @@ def evaluate(
         "min_slice_size": min_slice_size,
         "min_slice_positives": min_slice_positives,
         "rows": int(len(frame)),
+        "accounts": int(accounts.max()) + 1 if accounts is not None and len(accounts) else int(len(frame)),
         "labeled_rows": int(labeled.sum()),
         "positives": int(y.sum()),
         "overall": overall,
@@ -132,9 +136,19 @@ def evaluate(
     }
 
 
+def _codes(accounts, keep):
+    """The account codes of the kept rows, renumbered 0..G-1 (None without accounts)."""
+    return None if accounts is None else m.group_codes(accounts[keep])
+
+
 def _slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ, target_fpr,
-               min_size, min_pos, common) -> dict:
-    """One slice at the global thresholds: production applies one threshold to everyone."""
+               min_size, min_pos, common, accounts) -> dict:
+    """One slice at the global thresholds: production applies one threshold to everyone.
+
+    The recall drop comes with its paired interval (both models on the same resamples of the
+    slice's accounts): a slice of a few dozen positives moves by chance, and the gate judges
+    the interval, not the point.
+    """
     lab = labels[idx]
     keep = ~np.isnan(lab)
     y = lab[keep]
@@ -151,8 +165,8 @@ def _slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ, targ
     row["status"] = OK
     s_cand = cand[idx][keep]
     s_champ = None if champ is None else champ[idx][keep]
-    cis = m.bootstrap_metrics(y, s_cand, s_champ, target_fpr=target_fpr,
-                              thresholds=(t_cand, t_champ), **common)
+    cis = m.bootstrap_metrics(y, s_cand, s_champ, target_fpr=target_fpr, thresholds=(t_cand, t_champ),
+                              groups=_codes(None if accounts is None else accounts[idx], keep), **common)
     row["candidate"] = {
         "pr_auc": _num(m.pr_auc(y, s_cand)), "pr_auc_ci": cis["candidate_pr_auc"],
         "recall": _num(m.recall_precision_at(y, s_cand, t_cand)[0]),
@@ -166,5 +180,6 @@ def _slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ, targ
         }
         rc, rh = row["candidate"]["recall"], row["champion"]["recall"]
         row["recall_drop"] = None if rc is None or rh is None else _num(rh - rc)
+        row["recall_drop_ci"] = cis.get("recall_at_threshold_drop", [None, None])
         row["psi"] = _num(m.psi(s_champ, s_cand))
     return row

@@ -3,14 +3,22 @@
 Gates (all optional; a risk's YAML sets those it wants)::
 
     gates:
-      max_pr_auc_drop: 0.01        # candidate PR-AUC >= champion's interval low end - 0.01
+      max_pr_auc_drop: 0.01        # fails when the paired interval of candidate - champion PR-AUC lies below -0.01
       min_pr_auc: 0.2              # candidate PR-AUC >= 0.2 (absolute)
       min_recall_at_fpr: 0.3       # candidate recall at the operating FPR >= 0.3 (absolute)
-      max_slice_recall_drop: 0.1   # no judged slice loses more than 0.1 recall vs the champion
+      max_slice_recall_drop: 0.1   # no judged slice's paired interval of the recall drop lies above 0.1
       max_decision_flip_rate: 0.05 # at most 5% of accounts change decision
       max_psi: 0.25                # score distribution shift vs the champion
 
 Relative gates compare with the champion and do not apply when there is none.
+
+The two comparative gates judge the paired bootstrap interval of the difference (both
+models on the same resamples of the same accounts), not point estimates: a gate fails
+when the interval shows the candidate worse by more than the allowance. A point
+estimate on a few dozen positives moves by chance; failing on it stopped equally good
+models before a reviewer saw them, and comparing the candidate's point with the
+champion's own interval passed models whose paired interval was clearly worse. What
+stays uncertain is the reviewer's to weigh: the report shows every interval.
 """
 
 from __future__ import annotations
@@ -91,11 +99,7 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
             results.append(_result(name, cand["recall_at_fpr"], bound, at_most=False,
                                    what=f"candidate recall at FPR {metrics['operating_fpr']}"))
         elif name == "max_pr_auc_drop":
-            # Worse than the champion beyond the champion's own bootstrap interval (plus the allowance).
-            low = (champ.get("pr_auc_ci") or [None])[0]
-            low = champ["pr_auc"] if low is None else low
-            results.append(_result(name, cand["pr_auc"], low - bound, at_most=False,
-                                   what=f"candidate PR-AUC (champion {_f(champ['pr_auc'])}, interval low {_f(low)})"))
+            results.append(_pr_auc_drop_gate(overall, bound, metrics.get("level", 0.9)))
         elif name == "max_decision_flip_rate":
             results.append(_result(name, overall.get("flip_rate"), bound, at_most=True, what="decision flip rate"))
         elif name == "max_psi":
@@ -105,15 +109,37 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
     return results
 
 
+def _pct(level: float) -> str:
+    return f"{100 * level:g}%"
+
+
+def _pr_auc_drop_gate(overall: dict, bound: float, level: float) -> GateResult:
+    """Fails when even the high end of the paired interval of candidate - champion PR-AUC is below -bound."""
+    name = "max_pr_auc_drop"
+    delta = overall.get("pr_auc_delta")
+    low, high = overall.get("pr_auc_delta_ci") or [None, None]
+    what = (f"PR-AUC change {_signed(delta)} vs the champion, {_pct(level)} paired interval "
+            f"[{_signed(low)}, {_signed(high)}]; the interval's high end")
+    return _result(name, high, -bound, at_most=False, what=what)
+
+
+def _signed(x) -> str:
+    return "n/a" if x is None else f"{x:+.4f}"
+
+
 def _slice_gate(metrics: dict, bound: float) -> GateResult:
-    """The worst recall drop over the slices that are large enough to judge."""
-    judged = [s for s in metrics["slices"] if s.get("status") == "ok" and s.get("recall_drop") is not None]
+    """The slice whose paired interval of the recall drop reaches highest, over the slices large enough to judge."""
+    name = "max_slice_recall_drop"
+    judged = [s for s in metrics["slices"] if s.get("status") == "ok"
+              and (s.get("recall_drop_ci") or [None])[0] is not None]
     if not judged:
-        return GateResult("max_slice_recall_drop", None, None, bound,
-                          "max_slice_recall_drop not applied: no slice large enough to judge")
-    worst = max(judged, key=lambda s: s["recall_drop"])
-    return _result("max_slice_recall_drop", worst["recall_drop"], bound, at_most=True,
-                   what=f"recall drop in slice {worst['dimension']}={worst['value']}")
+        return GateResult(name, None, None, bound, f"{name} not applied: no slice large enough to judge")
+    worst = max(judged, key=lambda s: s["recall_drop_ci"][0])
+    low, high = worst["recall_drop_ci"]
+    what = (f"recall drop in slice {worst['dimension']}={worst['value']} {_f(worst['recall_drop'])} "
+            f"({worst['positives']} positives), {_pct(metrics.get('level', 0.9))} paired interval "
+            f"[{_f(low)}, {_f(high)}]; the interval's low end")
+    return _result(name, low, bound, at_most=True, what=what)
 
 
 def check_gates(metrics: dict, gates: dict | None) -> list[GateResult]:

@@ -134,17 +134,30 @@ def recall_precision_at(y_true, scores, threshold: float) -> tuple[float, float]
 def psi(reference, current, bins: int = 10) -> float:
     """Population stability index of ``current`` against ``reference`` on the reference's quantile bins.
 
-    Empty bins get a small floor so one empty bin does not make the index infinite.
+    A value that the reference holds many times (a score of exactly 0, a count of 0) is
+    a bin of its own: merged quantile bins would put it together with the values just
+    above it and hide a population that moved off it. Empty bins get a small floor so
+    one empty bin does not make the index infinite.
     """
     ref = np.asarray(reference, dtype=float)
     cur = np.asarray(current, dtype=float)
     if ref.size == 0 or cur.size == 0:
         raise ValueError("PSI needs non-empty score arrays")
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
-    ref_share = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1) / ref.size
-    cur_share = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1) / cur.size
-    ref_share = np.clip(ref_share, 1e-4, None)
-    cur_share = np.clip(cur_share, 1e-4, None)
+    ref_sorted = np.sort(ref)
+    copies = np.searchsorted(ref_sorted, edges, side="right") - np.searchsorted(ref_sorted, edges, side="left")
+    tied = edges[copies > 1]
+    n_bins = len(edges) + 1 + len(tied)
+
+    def shares(values: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(edges, values, side="right")
+        at = np.minimum(np.searchsorted(tied, values, side="left"), max(len(tied) - 1, 0))
+        on_tie = (tied[at] == values) if len(tied) else np.zeros(values.shape, dtype=bool)
+        idx = np.where(on_tie, len(edges) + 1 + at, idx)
+        return np.bincount(idx, minlength=n_bins) / values.size
+
+    ref_share = np.clip(shares(ref), 1e-4, None)
+    cur_share = np.clip(shares(cur), 1e-4, None)
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
@@ -157,25 +170,46 @@ def decision_flip_rate(scores_a, scores_b, threshold_a: float, threshold_b: floa
     return float(np.mean(a != b)) if a.size else float("nan")
 
 
-def _weights(n: int, n_bootstrap: int, rng: np.random.Generator):
-    """Yield (b, n) matrices of multinomial resample counts, chunked to bound memory."""
+def _weights(n: int, n_bootstrap: int, rng: np.random.Generator, groups: np.ndarray | None = None):
+    """Yield (b, n) matrices of resample counts per row, chunked to bound memory.
+
+    Without ``groups`` rows are drawn; with ``groups`` (an integer code per row, e.g. the
+    account) whole groups are drawn and each row weighs what its group drew. One account
+    seen on several days is one observation, not several: drawing rows would shrink the
+    intervals as if every day were a new account.
+    """
+    n_units = n if groups is None or n == 0 else int(groups.max()) + 1
     chunk = max(1, min(n_bootstrap, _BOOTSTRAP_CELLS // max(n, 1)))
     done = 0
     while done < n_bootstrap:
         b = min(chunk, n_bootstrap - done)
-        idx = rng.integers(0, n, size=(b, n))
-        flat = (np.arange(b)[:, None] * n + idx).ravel()
-        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+        idx = rng.integers(0, n_units, size=(b, n_units))
+        flat = (np.arange(b)[:, None] * n_units + idx).ravel()
+        counts = np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(float)
+        yield counts if groups is None else counts[:, groups]
         done += b
 
 
-def bootstrap_mean(values, *, n_bootstrap: int = 200, level: float = 0.9, seed: int = 0) -> list[float | None]:
-    """Percentile bootstrap interval of the mean of ``values`` (e.g. 0/1 decision flips)."""
+def group_codes(keys) -> np.ndarray | None:
+    """Integer codes 0..G-1 of ``keys`` (e.g. account ids), or None when there are none."""
+    if keys is None:
+        return None
+    import pandas as pd
+
+    return pd.factorize(np.asarray(keys), sort=False)[0].astype(np.int64)
+
+
+def bootstrap_mean(values, *, n_bootstrap: int = 200, level: float = 0.9, seed: int = 0,
+                   groups: np.ndarray | None = None) -> list[float | None]:
+    """Percentile bootstrap interval of the mean of ``values`` (e.g. 0/1 decision flips).
+
+    :param groups: integer code of each row's account (``group_codes``): accounts are resampled.
+    """
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         return [None, None]
     rng = np.random.default_rng(seed)
-    means = np.concatenate([(w @ v) / v.size for w in _weights(v.size, n_bootstrap, rng)])
+    means = np.concatenate([(w @ v) / w.sum(axis=1) for w in _weights(v.size, n_bootstrap, rng, groups)])
     return _interval(means, level)
 
 
@@ -198,6 +232,7 @@ def bootstrap_metrics(
     n_bootstrap: int = 200,
     level: float = 0.9,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict[str, list[float | None]]:
     """Percentile bootstrap intervals of the metrics of one or two scorers on the same rows.
 
@@ -214,7 +249,11 @@ def bootstrap_metrics(
     :param n_bootstrap: number of resamples.
     :param level: two-sided coverage of the intervals.
     :param seed: random seed, so a re-run gives the same intervals.
-    :return: ``{metric: [low, high]}`` for the ``candidate_`` / ``champion_`` metrics and ``pr_auc_delta``.
+    :param groups: integer code of each row's account (``group_codes``): whole accounts are
+        resampled, so an account seen on several days counts once in the evidence.
+    :return: ``{metric: [low, high]}`` for the ``candidate_`` / ``champion_`` metrics, ``pr_auc_delta``
+        (candidate minus champion) and, with both thresholds, ``recall_at_threshold_drop``
+        (champion minus candidate recall).
     """
     y, s_cand = _check(y_true, candidate)
     s_champ = _check(y_true, champion)[1] if champion is not None else None
@@ -227,7 +266,9 @@ def bootstrap_metrics(
     def add(key, values):
         out.setdefault(key, []).append(values)
 
-    for w in _weights(len(y), n_bootstrap, rng):
+    if groups is not None and len(groups) != len(y):
+        raise ValueError(f"{len(groups)} group codes for {len(y)} rows")
+    for w in _weights(len(y), n_bootstrap, rng, groups):
         aps = {}
         for name, r in ranked.items():
             tp, fp = r.cumulative(w)
@@ -240,7 +281,10 @@ def bootstrap_metrics(
             pos_w = w * y
             pos = pos_w.sum(axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                add("candidate_recall_at_threshold", (pos_w * (s_cand >= thresholds[0])).sum(axis=1) / pos)
+                recall_cand = (pos_w * (s_cand >= thresholds[0])).sum(axis=1) / pos
+                add("candidate_recall_at_threshold", recall_cand)
                 if s_champ is not None and thresholds[1] is not None:
-                    add("champion_recall_at_threshold", (pos_w * (s_champ >= thresholds[1])).sum(axis=1) / pos)
+                    recall_champ = (pos_w * (s_champ >= thresholds[1])).sum(axis=1) / pos
+                    add("champion_recall_at_threshold", recall_champ)
+                    add("recall_at_threshold_drop", recall_champ - recall_cand)
     return {key: _interval(np.concatenate(parts), level) for key, parts in out.items()}

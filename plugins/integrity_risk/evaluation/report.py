@@ -152,7 +152,8 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> s
     worst = [s for s in metrics["slices"] if s.get("recall_drop") is not None]
     if worst:
         w = max(worst, key=lambda s: s["recall_drop"])
-        lines.append(f"Largest slice recall drop: {w['dimension']}={w['value']} ({_fmt(w['recall_drop'])}).")
+        lines.append(f"Largest slice recall drop: {w['dimension']}={w['value']} "
+                     f"({_fmt(w['recall_drop'])}{_ci(w.get('recall_drop_ci'))}).")
     if small:
         lines.append(f"Too small to judge: {', '.join(small)}.")
     if metrics.get("slice_dimensions_missing"):
@@ -204,7 +205,7 @@ _TEMPLATE = """<!doctype html>
 <td>{{ s.labeled_rows }}</td><td>{{ s.positives }}</td><td>{{ s.status }}</td>
 <td>{% if s.candidate %}{{ fmt(s.candidate.recall) }}{{ ci(s.candidate.recall_ci) }}{% else %}-{% endif %}</td>
 {% if m.has_champion %}<td>{% if s.champion %}{{ fmt(s.champion.recall) }}{{ ci(s.champion.recall_ci) }}{% else %}-{% endif %}</td>
-<td>{{ fmt(s.get('recall_drop')) }}</td><td>{{ fmt(s.get('flip_rate')) }}</td>{% endif %}</tr>
+<td>{{ fmt(s.get('recall_drop')) }}{{ ci(s.get('recall_drop_ci')) }}</td><td>{{ fmt(s.get('flip_rate')) }}</td>{% endif %}</tr>
 {% endfor %}</table>
 </body></html>
 """

@@ -25,6 +25,7 @@ _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _SQL_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_UPSTREAM = ("raw.user_events", "raw.account_profiles")
+DEDUP_MARGIN_DAYS = 1  # how far before the window event_id duplicates are looked for
 UPSTREAM_DDL = "upstream_tables.hql"  # the upstream owners' DDL, the extracts' contract
 T = TypeVar("T")
 # Session settings of every write: a dynamic partition insert replaces only the
@@ -109,6 +110,9 @@ class ExtractWindow:
         start = dt.datetime.combine(self.day, dt.time())
         end = start + dt.timedelta(days=1)
         lookback = start - dt.timedelta(days=self.lookback_days - 1)
+        # A client retry lands within a day of its first copy; deduplicating from a day
+        # before the window keeps a retry of an earlier event out of it.
+        dedup = lookback - dt.timedelta(days=DEDUP_MARGIN_DAYS)
         return {
             "ds": self.ds,
             "window_start": f"{start:%Y-%m-%d %H:%M:%S}",  # ds 00:00 UTC
@@ -116,6 +120,8 @@ class ExtractWindow:
             "feature_ts": f"{end:%Y-%m-%d %H:%M:%S}",  # when the row's values are known
             "lookback_start": f"{lookback:%Y-%m-%d %H:%M:%S}",
             "lookback_start_ds": lookback.date().isoformat(),
+            "dedup_start": f"{dedup:%Y-%m-%d %H:%M:%S}",
+            "dedup_start_ds": dedup.date().isoformat(),
         }
 
 
@@ -165,7 +171,8 @@ class HiveExtractOperator(BaseOperator):
     Variables a template can use (all derived from the validated ``ds``, UTC):
     ``ds``, ``window_start`` (``ds`` 00:00), ``window_end`` and ``feature_ts``
     (``ds`` + 1 day 00:00), ``lookback_start`` and ``lookback_start_ds`` (first day of
-    the ``lookback_days`` window), each ``sql_vars`` entry, and the macro
+    the ``lookback_days`` window), ``dedup_start`` and ``dedup_start_ds`` (a day before it:
+    where duplicates are looked for), each ``sql_vars`` entry, and the macro
     ``{{ pseudonymize('e.account_id') }}``: HMAC-SHA256 of a raw identifier with the
     key of the ``pseudonymization_conn_id`` connection. The key reaches the server only
     as session variables and is masked in logs; the rendered SQL shown in the UI holds

@@ -39,11 +39,13 @@ def load_evaluation_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def model_versions(model_name: str, client=None) -> dict[str, Any]:
-    """``{"candidate": (version, tags), "champion": (version, tags) | None}`` from the aliases.
+def model_versions(model_name: str, client=None, candidate_version: int | None = None) -> dict[str, Any]:
+    """``{"candidate": (version, tags), "champion": (version, tags) | None}``.
 
-    Versions are pinned here, once, so both the scores and the promotion refer to exactly
-    the version that was evaluated, even if an alias moves while the run goes on.
+    The candidate is ``candidate_version`` when given (the version the run's train task
+    registered: another registration may have moved the ``candidate`` alias since), else
+    the alias. Versions are pinned here, once, so both the scores and the promotion refer
+    to exactly the version that was evaluated, even if an alias moves while the run goes on.
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -52,7 +54,16 @@ def model_versions(model_name: str, client=None) -> dict[str, Any]:
 
     client = client or MlflowClient(tracking_uri=tracking_uri())
     out: dict[str, Any] = {}
+    if candidate_version is not None:
+        try:
+            mv = client.get_model_version(model_name, str(int(candidate_version)))
+        except MlflowException as exc:
+            raise ShadowEvalError(f"registered model {model_name!r} has no version {candidate_version} "
+                                  f"(the version the train task registered): {exc}") from exc
+        out[CANDIDATE_ALIAS] = (int(mv.version), dict(mv.tags or {}))
     for alias in (CANDIDATE_ALIAS, CHAMPION_ALIAS):
+        if alias in out:
+            continue
         try:
             mv = client.get_model_version_by_alias(model_name, alias)
             out[alias] = (int(mv.version), dict(mv.tags or {}))
@@ -134,6 +145,8 @@ class ShadowEvalOperator(BaseOperator):
     """Score the days after the training cutoff with champion and candidate; metrics, Hive scores, report.
 
     :param risk_type: the risk type judged (its ``label_<risk>`` and ``score_<risk>`` columns).
+    :param candidate_version: the model version to evaluate (templated; in the DAG, the train
+        task's ``version`` output); default the version the ``candidate`` alias points at.
     :param evaluation_data: parquet file of evaluation rows (templated); default the training
         set's test split, ``<local>/training_sets/<risk>/<ds>/test.parquet``.
     :param ds: the run's day: partition of the scores table and of the default data (templated).
@@ -151,13 +164,14 @@ class ShadowEvalOperator(BaseOperator):
         ``model_name``, ``run_id``, ``report_path`` and ``summary_path``.
     """
 
-    template_fields = ("evaluation_data", "ds", "report_dir")
+    template_fields = ("candidate_version", "evaluation_data", "ds", "report_dir")
     ui_color = "#fde7c8"
 
     def __init__(
         self,
         *,
         risk_type: str,
+        candidate_version: int | str | None = None,
         evaluation_data: str | None = None,
         ds: str = "{{ ds }}",
         model_name: str | None = None,
@@ -173,6 +187,7 @@ class ShadowEvalOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.risk_type = risk_type
+        self.candidate_version = candidate_version
         self.evaluation_data = evaluation_data
         self.ds = ds
         self.model_name = model_name
@@ -199,7 +214,7 @@ class ShadowEvalOperator(BaseOperator):
         configure()
         name = self.model_name or registered_model_name(self.risk_type)
         run_id = str(context["run_id"])
-        versions = model_versions(name)
+        versions = model_versions(name, candidate_version=self.candidate_version)
         cand_version, cand_tags = versions["candidate"]
         champ_version = versions["champion"][0] if versions["champion"] else None
         source = self.evaluation_data or self._default_data()

@@ -87,7 +87,7 @@ def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profil
 
 
 def read_labels(ds: str, profile: str | None = None) -> "pd.DataFrame":
-    """The ``features.labels`` partition ``ds``: the latest matured label per account and risk."""
+    """The ``features.labels`` partition ``ds``: the newest label per account and risk, matured or not."""
     frame = read_extract("labels", [ds], LABEL_COLUMNS, profile)
     if frame.empty:
         raise TrainingSetError(f"features.labels has no rows for ds={ds}: run the labels extract first")
@@ -117,9 +117,25 @@ def labelled_rows(labels: "pd.DataFrame", tasks: Sequence[str], start: dt.dateti
     return wide if not wide.empty else pd.DataFrame(columns=["account_pk", "event_timestamp", *wide.columns])
 
 
+def matured(labels: "pd.DataFrame", end: dt.datetime, maturity_days: int) -> "pd.DataFrame":
+    """The labels at least ``maturity_days`` old at ``end``: late appeals have had time to arrive.
+
+    ``labels`` holds the newest label per account and risk, so an account whose newest
+    label is younger is left out, even if an older one of the same risk had matured.
+    """
+    import pandas as pd
+
+    cutoff = pd.Timestamp(end) - pd.Timedelta(days=maturity_days)
+    return labels[labels["labeled_at"] < cutoff]
+
+
 def sample_negatives(candidates: "pd.DataFrame", labelled_accounts: set[str], n: int, tasks: Sequence[str],
                      seed: int) -> "pd.DataFrame":
     """``n`` (account, day) rows of accounts that have no label at all, labelled 0.0 for every task.
+
+    ``labelled_accounts`` must hold every account with any label event, of any risk, matured
+    or not: an account enforced yesterday looked most abusive on the days before, and
+    drawing it as a negative would teach the model the opposite.
 
     Each row's ``event_timestamp`` is its ``feature_ts``: the moment the day's values
     became known, so the row joins that day's features.
@@ -165,14 +181,17 @@ def build_training_set(
     validation_days: int = 2,
     test_days: int = 2,
     negatives_per_positive: float = 3.0,
+    maturity_days: int = 3,
     seed: int = 0,
     profile: str | None = None,
     output_root: Path | None = None,
 ) -> dict:
     """Build and write the training set of ``risk_type`` as of day ``ds``; returns its manifest.
 
-    Labels come from the ``features.labels`` partition ``ds``, those observed in the
-    ``lookback_days`` days up to ``ds`` (included). Features are joined by Feast's
+    Labels come from the ``features.labels`` partition ``ds``: those at least ``maturity_days``
+    old at the end of ``ds`` and observed in the ``lookback_days`` days up to ``ds`` (included).
+    Negatives are drawn from accounts with no label at all in that partition, maturing
+    labels and labels of other risks included. Features are joined by Feast's
     ``get_historical_features`` as of each row's ``event_timestamp``: no value with a
     later ``feature_ts`` can reach a row. The folder appears whole or not at all.
 
@@ -185,6 +204,8 @@ def build_training_set(
     :param validation_days: days in the validation split.
     :param test_days: days in the test split (the latest).
     :param negatives_per_positive: unlabelled accounts sampled per positive of ``risk_type``.
+    :param maturity_days: days a label must have stood before it is trained on (the risk's
+        ``labels.maturity_days``): appeals that reverse it arrive within them.
     :param seed: seed of the negative sampling.
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``).
     :param output_root: default ``<local>/training_sets``.
@@ -203,6 +224,8 @@ def build_training_set(
                         "test_days": test_days}.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if isinstance(maturity_days, bool) or not isinstance(maturity_days, int) or maturity_days < 0:
+        raise ValueError(f"maturity_days must be an int >= 0, got {maturity_days!r}")
     if validation_days + test_days >= lookback_days:
         raise ValueError(f"lookback_days ({lookback_days}) must exceed validation_days + test_days "
                          f"({validation_days + test_days}), or nothing is left to train on")
@@ -215,10 +238,12 @@ def build_training_set(
     start = end - dt.timedelta(days=lookback_days)
 
     labels = read_labels(day.isoformat(), profile)
-    rows = labelled_rows(labels, tasks, start, end)
+    usable = matured(labels, end, maturity_days)
+    rows = labelled_rows(usable, tasks, start, end)
     if rows.empty:
         raise TrainingSetError(
-            f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) in features.labels ds={ds}")
+            f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) and at least {maturity_days} "
+            f"days old in features.labels ds={ds} ({len(labels)} labels in the partition, {len(usable)} matured)")
     positives = int((rows[f"label_{risk_type}"] == 1.0).sum())
 
     # Feature days whose feature_ts falls in [start, end): partitions start-1 .. ds-1.
@@ -250,6 +275,9 @@ def build_training_set(
         "positives_by_split": {name: {t: int((part[f"label_{t}"] == 1.0).sum()) for t in tasks}
                                for name, part in splits.items()},
         "negatives_sampled": int(len(negatives)),
+        # Known to enforcement but not trained on: kept out of the negatives all the same.
+        "labels_maturing": int(len(labels) - len(usable)),
+        "accounts_kept_out_of_negatives": int(labels["account_pk"].nunique()),
         "time_range": {
             "start": joined["event_timestamp"].min().isoformat(),
             "end": joined["event_timestamp"].max().isoformat(),
@@ -265,7 +293,8 @@ def build_training_set(
         "feature_service": feature_service,
         "feature_service_version": feature_service_version(store, feature_service),
         "params": {"tasks": tasks, "lookback_days": lookback_days, "validation_days": validation_days,
-                   "test_days": test_days, "negatives_per_positive": negatives_per_positive, "seed": seed},
+                   "test_days": test_days, "negatives_per_positive": negatives_per_positive,
+                   "maturity_days": maturity_days, "seed": seed},
     }
     target = (output_root or training_sets_root()) / risk_type / day.isoformat()
     _write_atomically(target, splits, manifest)
@@ -306,6 +335,7 @@ class TrainingSetOperator(BaseOperator):
     :param validation_days: days in the validation split.
     :param test_days: days in the test split.
     :param negatives_per_positive: unlabelled accounts sampled per positive.
+    :param maturity_days: days a label must have stood before it is trained on.
     :param seed: seed of the negative sampling.
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``). (templated)
     """
@@ -324,6 +354,7 @@ class TrainingSetOperator(BaseOperator):
         validation_days: int = 2,
         test_days: int = 2,
         negatives_per_positive: float = 3.0,
+        maturity_days: int = 3,
         seed: int = 0,
         profile: str | None = None,
         **kwargs: Any,
@@ -338,6 +369,7 @@ class TrainingSetOperator(BaseOperator):
         self.validation_days = validation_days
         self.test_days = test_days
         self.negatives_per_positive = negatives_per_positive
+        self.maturity_days = maturity_days
         self.seed = seed
         self.profile = profile
 
@@ -346,7 +378,7 @@ class TrainingSetOperator(BaseOperator):
             risk_type=self.risk_type, tasks=self.tasks, feature_service=self.feature_service,
             ds=self.ds, lookback_days=self.lookback_days, validation_days=self.validation_days,
             test_days=self.test_days, negatives_per_positive=self.negatives_per_positive,
-            seed=self.seed, profile=self.profile,
+            maturity_days=self.maturity_days, seed=self.seed, profile=self.profile,
         )
         self.log.info("Training set %s: rows %s, positives %s", manifest["path"], manifest["rows"],
                       manifest["positives"])
