@@ -164,7 +164,9 @@ def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
         runs = api.runs_by_day(dag_id)
         for d in days:
             run = runs.get(d)
-            if d not in finished and run and (run["state"] == "success" or is_training_run(api, dag_id, run)):
+            # Only a started run can have passed model_cycle: queued ones cost no API calls.
+            if d not in finished and run and (run["state"] == "success" or (
+                    run["state"] in ("running", "failed") and is_training_run(api, dag_id, run))):
                 finished.add(d)
         failed = [d for d in days if d not in finished and runs.get(d, {}).get("state") == "failed"]
         if failed:
@@ -299,20 +301,15 @@ def gate_lines(risk: str, metrics: dict | None) -> list[str]:
     if not metrics:
         return ["no shadow evaluation: the run stopped before it"]
     from integrity_risk.evaluation.gates import evaluate_gates
+    from integrity_risk.evaluation.report import _ci, _fmt
     from integrity_risk.risk_config import risk_config
 
-    overall = metrics["overall"]["candidate"]
-    head = (f"candidate PR-AUC {overall['pr_auc']:.3f} {_ci(overall.get('pr_auc_ci'))}, recall at FPR "
-            f"{metrics['operating_fpr']} {overall['recall_at_fpr'] if overall['recall_at_fpr'] is None else round(overall['recall_at_fpr'], 3)} "
-            f"{_ci(overall.get('recall_at_fpr_ci'))} on {metrics['labeled_rows']} labelled rows "
-            f"({metrics['positives']} positive)")
+    cand = metrics["overall"]["candidate"]
+    head = (f"candidate PR-AUC {_fmt(cand['pr_auc'])}{_ci(cand.get('pr_auc_ci'))}, recall at FPR "
+            f"{metrics['operating_fpr']} {_fmt(cand['recall_at_fpr'])}{_ci(cand.get('recall_at_fpr_ci'))} "
+            f"on {metrics['labeled_rows']} labelled rows ({metrics['positives']} positive)")
     gates = risk_config(risk).evaluation.gates.model_dump()
     return [head, *(r.message for r in evaluate_gates(metrics, gates))]
-
-
-def _ci(interval) -> str:
-    lo, hi = interval or (None, None)
-    return "" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
 def answer(risk: str, run_id: str, option: str, airflow_port: int) -> int:
