@@ -107,9 +107,6 @@ def main() -> None:
         empty.write_text(EMPTY_DAG)
         env = dict(os.environ, AIRFLOW_HOME=str(Path(tmp) / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
                    AIRFLOW__CORE__DAGS_FOLDER=str(args.dags.resolve()))
-        # The DAG files import integrity_risk from plugins/, as in scripts/env.sh.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "plugins"), str(ROOT),
-                                                           os.environ.get("PYTHONPATH")]))
         base_parse, base_cold, _ = measure(empty, args.repeats, env)
         rows = [(path.name, *measure(path, args.repeats, env)) for path in files]
 

@@ -69,7 +69,7 @@ def duckdb_sql(hql_path: str, ds: str, ipad: str, opad: str, out_file: Path) -> 
     from integrity_risk.paths import HQL_DIR
 
     def pseudonymize(expr: str) -> str:
-        # The same HMAC-SHA256 as integrity_risk.pseudonymize.sql_hmac; `||` joins blobs.
+        # The same HMAC-SHA256 as integrity_risk.features.pseudonymize.sql_hmac; `||` joins blobs.
         inner = f"sha256(unhex('{ipad}') || encode({expr}))"
         return f"sha256(unhex('{opad}') || unhex({inner}))"
 
@@ -142,7 +142,7 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     from integrity_risk.paths import local_dir
-    from integrity_risk.synthetic import RISK_TYPES, WorldConfig, write_world
+    from integrity_local.synthetic import RISK_TYPES, WorldConfig, write_world
 
     if args.risk not in RISK_TYPES:
         parser.error(f"--risk must be one of {', '.join(RISK_TYPES)}")
@@ -155,7 +155,7 @@ def main() -> None:
         {"conn_type": "generic", "password": secrets.token_hex(16)})
     os.environ.pop("INTEGRITY_ALLOW_DEMO_KEY", None)
 
-    from integrity_risk.local_hive import LocalHiveServer
+    from integrity_local.hiveserver2 import LocalHiveServer
 
     server = LocalHiveServer(port=args.port, state_dir=root / "hiveserver2")
     server.stop()  # one left by an interrupted run of this benchmark (same pid file)
@@ -180,8 +180,8 @@ def run(args, files, server, root: Path) -> None:
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
     from integrity_risk.operators.hive_extract import ExtractWindow, HiveExtractOperator
-    from integrity_risk.pseudonymize import get_key, hmac_pads
-    from integrity_risk.synthetic import load_world
+    from integrity_risk.features.pseudonymize import get_key, hmac_pads
+    from integrity_local.synthetic import load_world
 
     print(f"HiveServer2 on {server.uri} started in {server.start():.1f} s")
     os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = server.uri

@@ -89,8 +89,8 @@ def main() -> None:
     import logging
 
     logging.getLogger("feast").setLevel(logging.WARNING)
-    from integrity_risk import feast_store
-    from integrity_risk.online import fetch_online_features
+    from integrity_risk.features import feast_store
+    from integrity_risk.features.online import fetch_online_features
 
     accounts = [f"{i:064x}" for i in range(args.accounts)]
     rows = write_day(root / "warehouse", accounts)

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyarrow.parquet as pq
 
-    from integrity_risk.synthetic import WorldConfig, build_world, generate_day
+    from integrity_local.synthetic import WorldConfig, build_world, generate_day
 
     cfg = WorldConfig(seed=args.seed, start_ds=args.start, days=args.days, n_accounts=args.accounts)
     print(f"config: {args.accounts} accounts, {args.days} days, seed {args.seed}, "

@@ -5,7 +5,7 @@ world of ``--days`` days ending yesterday, and backfills every risk DAG over all
 last day at once, with the YAML's pools and ``max_active_runs``; each risk trains on the
 last backfilled day, so five trainings contend for the one-slot ``gpu`` pool. Prints the
 wall time, the run states, the peak slots used per pool (sampled, and from the task
-records), the scheduler's health (``integrity_risk.load_check``) and whether any partition
+records), the scheduler's health (``integrity_local.load_check``) and whether any partition
 was overwritten twice at once. Exits 1 when a pool was exceeded, two trainings overlapped
 or a partition was.
 
@@ -22,12 +22,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
 
 
 def short_world(first: dt.date, model_day_index: int):
     """The YAML edits of a short world: sooner labels, quick training, approvals that time out."""
-    from integrity_risk.local_deployment import small_world_yaml
+    from integrity_local.deployment import small_world_yaml
 
     def edit(risk: str, text: str) -> str:
         return (small_world_yaml(text)
@@ -56,13 +56,13 @@ def main() -> int:
 
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
-    from integrity_risk.demo import demo_connections, demo_world
-    from integrity_risk.load_check import run_load
-    from integrity_risk.local_deployment import api, local_deployment
-    from integrity_risk.local_hive import LocalHiveServer
+    from integrity_local.demo import demo_connections, demo_world
+    from integrity_local.load_check import run_load
+    from integrity_local.deployment import api, local_deployment
+    from integrity_local.hiveserver2 import LocalHiveServer
     from integrity_risk.paths import local_dir
-    from integrity_risk.risk_config import RISK_TYPES
-    from integrity_risk.synthetic import load_world, write_world
+    from integrity_risk.config.risk import RISK_TYPES
+    from integrity_local.synthetic import load_world, write_world
 
     first = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=args.days)
     last = first + dt.timedelta(days=args.days - 1)

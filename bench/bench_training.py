@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "plugins")]
 
 
 def main() -> None:
@@ -35,13 +34,13 @@ def main() -> None:
     import pandas as pd
     import tensorflow as tf
 
-    from training import data
-    from training.baseline import train_and_evaluate
-    from training.config import resolve_config
-    from training.evaluate import binary_metrics
-    from training.model import build_model
-    from training.synthetic import TASKS, make_frame, write_training_set
-    from training.train import choose_strategy
+    from integrity_risk.training import data
+    from integrity_risk.training.baseline import train_and_evaluate
+    from integrity_risk.config.model import resolve_config
+    from integrity_risk.training.holdout import binary_metrics
+    from integrity_risk.training.model import build_model
+    from integrity_local.training_data import TASKS, make_frame, write_training_set
+    from integrity_risk.training.train import choose_strategy
 
     strategy, hardware = choose_strategy()
     cfg = resolve_config({"tasks": list(TASKS), "hidden_units": [int(u) for u in args.hidden_units.split(",")],

@@ -1,7 +1,7 @@
 """Benchmark of the trainer's model on a GPU through Keras 3's JAX backend (no TensorFlow).
 
 The GPU worker trains with TensorFlow; this runs the same Keras 3 model code
-(:func:`training.model.build_model`, its focal losses, weighted PR/ROC-AUC metrics
+(:func:`integrity_risk.training.model.build_model`, its focal losses, weighted PR/ROC-AUC metrics
 and Adam) on JAX, for machines that have a GPU and JAX but no TensorFlow. Inputs are
 in-memory numpy arrays batched by ``model.fit`` itself, not the tf.data pipeline.
 One difference from the trainer's model: the categorical column (country) comes in
@@ -12,14 +12,14 @@ Prints the backend, Keras and JAX versions and ``jax.devices()``; then, per
 precision policy and batch size, on a fresh model each: seconds of the first epoch
 (XLA compilation included), training examples/second over the later epochs, the
 last training loss, test PR-AUC per risk type (sklearn ``average_precision_score``
-over the labelled rows, :func:`training.evaluate.binary_metrics`) and the device's
+over the labelled rows, :func:`integrity_risk.training.holdout.binary_metrics`) and the device's
 peak memory so far (``memory_stats()["peak_bytes_in_use"]``; not reported on CPU).
 
     KERAS_BACKEND=jax python bench/bench_training_gpu.py [--rows 2000000] [--epochs 3] \\
         [--batch-sizes 1024,4096,16384] [--precision auto] [--hidden-units 256,128]
     KERAS_BACKEND=jax JAX_PLATFORMS=cpu python bench/bench_training_gpu.py --rows 300000
 
-``--precision auto`` is what the trainer picks (``training.train.choose_strategy``):
+``--precision auto`` is what the trainer picks (``integrity_risk.training.train.choose_strategy``):
 mixed_float16 on a GPU, float32 on CPU; a comma list runs each.
 """
 
@@ -46,7 +46,9 @@ class _NoTensorFlow(importlib.abc.MetaPathFinder):
 os.environ.setdefault("KERAS_BACKEND", "jax")
 if os.environ["KERAS_BACKEND"] == "jax":
     sys.meta_path.insert(0, _NoTensorFlow())
-sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+# A GPU machine with JAX may have neither TensorFlow nor the project installed: read the
+# two packages from the checkout.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__file__).resolve().parents[1] / "tooling" / "src")]
 
 
 def one_hot_categoricals(frames: list, columns: list[str], max_vocab: int) -> tuple[list, list[str]]:
@@ -84,11 +86,11 @@ def main() -> None:
     import numpy as np
     import pyarrow as pa
 
-    from training import data
-    from training.config import resolve_config
-    from training.evaluate import binary_metrics
-    from training.model import SHARED_PREFIX, build_model
-    from training.synthetic import FEATURES, TASKS, make_frame
+    from integrity_risk.training import data
+    from integrity_risk.config.model import resolve_config
+    from integrity_risk.training.holdout import binary_metrics
+    from integrity_risk.training.model import SHARED_PREFIX, build_model
+    from integrity_local.training_data import FEATURES, TASKS, make_frame
 
     device = jax.devices()[0]
     on_gpu = device.platform == "gpu"

@@ -25,7 +25,7 @@ from integrity_risk.evaluation import metrics as m
 
 def score_model(spec: str, frame: pd.DataFrame, risk: str) -> np.ndarray:
     """``TRACKING_URI=MODEL_URI``: the model's ``score_<risk>`` on ``frame``."""
-    from training.scoring import score
+    from integrity_risk.training.scoring import score
 
     tracking, _, model_uri = spec.partition("=")
     os.environ["MLFLOW_TRACKING_URI"] = tracking

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as pads
 
-from integrity_risk.pseudonymize import pseudonymize
+from integrity_risk.features.pseudonymize import pseudonymize
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task
 
-from integrity_risk.risk_config import RISK_TYPES
+from integrity_risk.config.risk import RISK_TYPES
 
 DOC = """
 ### Roll a risk model back

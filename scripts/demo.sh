@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 # The main job on the embedded default. See README.md.
 source "$(dirname "$0")/env.sh"
-exec python -m integrity_risk.cli demo "$@"
+exec python -m integrity_local.cli demo "$@"

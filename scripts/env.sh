@@ -18,14 +18,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
 fi
 stamp="$VENV/.requirements.sha256"
-want="$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements/*.txt pyproject.toml tooling/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing requirements/cpu.txt into $VENV (a few minutes the first time)"
+  echo "==> installing requirements/cpu.txt and the project into $VENV (a few minutes the first time)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -r requirements/cpu.txt -c requirements/constraints.txt
+  # The pipeline library (src/integrity_risk) and the local tooling (tooling/), editable:
+  # workers' images install only the library.
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e . -e tooling
   "$VENV/bin/python" -m pip check
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
-export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export SPARK_HOME="$("$VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"

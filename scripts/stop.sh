@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # Stop the demo's local services (Airflow, then HiveServer2). State in .local/ is kept.
 source "$(dirname "$0")/env.sh"
-python -m integrity_risk.local_airflow stop
-python -m integrity_risk.local_hive stop
+python -m integrity_local.airflow_services stop
+python -m integrity_local.hiveserver2 stop

@@ -24,7 +24,7 @@ def hiveserver2():
 
     Set INTEGRITY_TEST_HS2_PORT to run two test sessions side by side.
     """
-    from integrity_risk.local_hive import LocalHiveServer
+    from integrity_local.hiveserver2 import LocalHiveServer
     from integrity_risk.paths import local_dir
 
     port = int(os.environ.get("INTEGRITY_TEST_HS2_PORT", "10100"))

@@ -10,8 +10,8 @@ import datetime as dt
 
 import pytest
 
-from integrity_risk import demo
-from integrity_risk.airflow_api import AirflowApiError
+from integrity_local import demo
+from integrity_local.airflow_api import AirflowApiError
 
 
 class ScriptedApi:
@@ -91,7 +91,7 @@ def test_a_backfill_answered_500_that_was_not_made_is_posted_again():
 def test_a_locked_database_answered_500_is_retried_for_a_patch_but_not_for_a_post(monkeypatch):
     import httpx
 
-    from integrity_risk import airflow_api
+    from integrity_local import airflow_api
 
     answers = []
 

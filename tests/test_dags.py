@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from integrity_risk.paths import INCLUDE_DIR, PROJECT_ROOT
-from integrity_risk.risk_config import RISK_TYPES
+from integrity_risk.config.risk import RISK_TYPES
 
 DAGS = PROJECT_ROOT / "dags"
 HEAVY = ("tensorflow", "feast", "pyspark", "pandas", "mlflow", "sklearn", "lightgbm", "matplotlib", "pyarrow")
@@ -56,7 +56,7 @@ def test_shadow_eval_takes_the_version_the_train_task_registered():
 
 def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
     # Two overwrites of one partition at once nest one in the other (dag_factory.SHARED_TABLES_POOL).
-    from integrity_risk.local_airflow import POOLS
+    from integrity_local.airflow_services import POOLS
 
     bag = _dagbag()
     writers = {(dag_id, t.task_id): t.pool for dag_id, dag in bag.dags.items() for t in dag.tasks

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from integrity_risk import demo
-from integrity_risk.airflow_api import AirflowApiError
+from integrity_local import demo
+from integrity_local.airflow_api import AirflowApiError
 
 FIRST, LAST = dt.date(2026, 11, 26), dt.date(2026, 11, 28)
 

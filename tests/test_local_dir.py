@@ -27,7 +27,7 @@ def test_local_dir_is_absolute_when_the_variable_is_relative(tmp_path, monkeypat
 
 
 def test_the_local_hiveserver2_gets_an_absolute_warehouse_though_it_runs_inside_its_folder(tmp_path, monkeypatch):
-    from integrity_risk.local_hive import LocalHiveServer
+    from integrity_local.hiveserver2 import LocalHiveServer
 
     monkeypatch.chdir(tmp_path)
     server = LocalHiveServer(port=10999, state_dir="hs2")

@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from integrity_risk.paths import INCLUDE_DIR
-from integrity_risk.risk_config import RISK_TYPES, RiskConfigError, all_risk_types, load_risk_config
+from integrity_risk.config.risk import RISK_TYPES, RiskConfigError, all_risk_types, load_risk_config
 
 
 def test_every_risk_type_has_a_valid_yaml():

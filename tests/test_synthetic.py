@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from integrity_risk.paths import HQL_DIR
-from integrity_risk.synthetic import (
+from integrity_local.synthetic import (
     DIRTY_KINDS, EVENT_TYPES, RISK_TYPES, SCHEMAS, WorldConfig, build_world, generate_day, load_world,
     write_world,
 )
-from integrity_risk.synthetic.__main__ import main as cli_main
+from integrity_local.synthetic.__main__ import main as cli_main
 
 SHARES = {"abusive_account": 0.04, "fake_engagement": 0.03, "spam_redirect": 0.03, "scraping": 0.02,
           "fraud": 0.03}
@@ -344,7 +344,7 @@ def test_all_dirty_kinds_together_split_the_share_evenly():
 
 
 def test_loading_takes_only_the_partitions_of_the_last_world_written_there(tmp_path):
-    from integrity_risk.synthetic import written_partitions
+    from integrity_local.synthetic import written_partitions
 
     write_world(small_config(n_accounts=200, days=3), tmp_path)
     write_world(small_config(n_accounts=200, days=2), tmp_path)

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from integrity_risk.paths import HQL_DIR
-from integrity_risk.upstream import create_upstream_tables, load_partition
+from integrity_local.upstream import create_upstream_tables, load_partition
 
 SHARED_DDL = Path(__file__).resolve().parents[2] / "shared" / "upstream" / "tables.hql"
 

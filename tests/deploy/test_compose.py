@@ -150,8 +150,12 @@ def test_airflow_image_extends_the_pinned_airflow_and_installs_the_project_with_
     assert "ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11" in dockerfile
     assert re.search(r"-r /opt/airflow/requirements/\$\{REQUIREMENTS\}\s+\\\s+-c /opt/airflow/requirements/constraints.txt",
                      dockerfile)
-    for folder in ("dags", "plugins", "include", "feature_repo", "training"):
+    for folder in ("dags", "plugins", "include", "feature_repo"):
         assert f"COPY --chown=airflow:0 {folder} /opt/airflow/{folder}" in dockerfile, folder
+    # The library is installed as a package; the local tooling never reaches the image.
+    assert "COPY --chown=airflow:0 src /opt/integrity-src/src" in dockerfile
+    assert "pip install --no-cache-dir --no-deps /opt/integrity-src" in dockerfile
+    assert "COPY --chown=airflow:0 tooling" not in dockerfile and "PYTHONPATH" not in dockerfile
     gpu_requirements = (ROOT / "requirements" / "gpu.txt").read_text()
     assert "tensorflow[and-cuda]" in gpu_requirements
 
@@ -245,13 +249,12 @@ def test_entrypoint_turns_the_docker_secret_into_the_pseudonymization_connection
     # Airflow's own parsing of AIRFLOW_CONN_*; the probe reports a match, not the key.
     # The pipelines' own reader of the key; the probe reports a match, never the key.
     probe.write_text(
-        "from integrity_risk.pseudonymize import get_key\n"
+        "from integrity_risk.features.pseudonymize import get_key\n"
         "print('key matches' if get_key() == b'k3y-fr0m-the-secret' else 'key differs')\n"
     )
     env = dict(os.environ, INTEGRITY_SECRETS_DIR=str(secrets_dir), INTEGRITY_NEXT_ENTRYPOINT=sys.executable)
     env.pop("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", None)
     env.pop("INTEGRITY_ALLOW_DEMO_KEY", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH", "")])
     result = subprocess.run(["bash", str(DOCKER / "airflow" / "entrypoint.sh"), str(probe)],
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

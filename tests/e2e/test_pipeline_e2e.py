@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from integrity_risk.local_deployment import api, local_deployment, small_world_yaml
+from integrity_local.deployment import api, local_deployment, small_world_yaml
 from integrity_risk.paths import local_dir
 
 pytestmark = pytest.mark.slow
@@ -33,8 +33,8 @@ SCHEDULED_DAYS = 3  # the scheduler catches these up itself; the days before com
 @pytest.fixture(scope="module")
 def world(hiveserver2, hive_hook):
     """A synthetic world that ends yesterday, so the scheduler's own latest run has its data."""
-    from integrity_risk.demo import demo_world
-    from integrity_risk.synthetic import load_world, write_world
+    from integrity_local.demo import demo_world
+    from integrity_local.synthetic import load_world, write_world
 
     first = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=DAYS)
     cfg = demo_world(first.isoformat(), DAYS, ACCOUNTS, seed=11)
@@ -68,7 +68,7 @@ def airflow(world, hiveserver2, tmp_path_factory):
 @pytest.fixture(scope="module")
 def history(airflow, world):
     """Every day's features: Airflow's backfill up to the DAG's start date, then the scheduler's runs."""
-    from integrity_risk.demo import backfill, wait_for_days
+    from integrity_local.demo import backfill, wait_for_days
 
     first, last = world
     modeler = api(airflow, "modeler")
@@ -88,7 +88,7 @@ def _scheduled_days(last: dt.date) -> list[dt.date]:
 
 def _model_run(airflow, day, **conf):
     """Re-run ``day`` with training through a one-day backfill, as a modeler; return its run id."""
-    from integrity_risk.demo import backfill
+    from integrity_local.demo import backfill
 
     modeler = api(airflow, "modeler")
     backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess="completed", conf=conf)
@@ -134,7 +134,7 @@ def _champion():
 
 @pytest.mark.reliability
 def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
-    from integrity_risk.airflow_api import AirflowApiError
+    from integrity_local.airflow_api import AirflowApiError
 
     modeler = api(airflow, "modeler")
     before = modeler.request("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 200})["total_entries"]
@@ -145,7 +145,7 @@ def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
 
 
 def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow, history, hive_hook):
-    from integrity_risk.online import fetch_online_features
+    from integrity_risk.features.online import fetch_online_features
 
     rows = hive_hook.get_records(f"SELECT account_pk, payment_attempts_7d FROM features.{RISK}_daily "
                                  f"WHERE ds = '{history}' ORDER BY account_pk LIMIT 20")
@@ -165,7 +165,7 @@ def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow
 
 def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_runs(
         airflow, history, scheduled_partitions, hive_hook):
-    from integrity_risk.demo import wait_for_backfills_to_close, backfill, wait_for_days
+    from integrity_local.demo import wait_for_backfills_to_close, backfill, wait_for_days
 
     days = _scheduled_days(history)
     modeler = api(airflow, "modeler")
@@ -283,7 +283,7 @@ def test_only_a_reviewer_may_roll_back_and_only_to_a_former_champion(airflow, hi
 @pytest.mark.reliability
 def test_no_log_of_the_whole_run_holds_the_pseudonymization_key(airflow, history, hiveserver2):
     # Last in the module: by now every task of the e2e has logged what it logs.
-    from integrity_risk.pseudonymize import get_key, hmac_pads
+    from integrity_risk.features.pseudonymize import get_key, hmac_pads
 
     key = get_key()
     secrets = [key.decode(), *hmac_pads(key)]

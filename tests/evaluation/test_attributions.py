@@ -41,10 +41,10 @@ def test_an_unknown_output_is_named():
 
 def test_integrated_gradients_work_on_the_trainers_model_with_missing_values_and_strings():
     from integrity_risk.evaluation.attributions import integrated_gradients
-    from training.config import resolve_config
-    from training.data import FeatureSpec
-    from training.model import build_model
-    from training.synthetic import FEATURES, TASKS, make_frame
+    from integrity_risk.config.model import resolve_config
+    from integrity_risk.training.data import FeatureSpec
+    from integrity_risk.training.model import build_model
+    from integrity_local.training_data import FEATURES, TASKS, make_frame
 
     frame = make_frame(400, seed=1)
     numeric = [f for f in FEATURES if f != "account_daily__country"]

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from integrity_risk.evaluation.evaluate import evaluate
+from integrity_risk.evaluation.shadow import evaluate
 from integrity_risk.evaluation.gates import GateFailure, check_gates, evaluate_gates, validate_gates
 
 GATES = {"max_pr_auc_drop": 0.01, "min_recall_at_fpr": 0.2, "max_slice_recall_drop": 0.15,

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from integrity_risk.evaluation import metrics as m
-from integrity_risk.evaluation.evaluate import TOO_SMALL, evaluate
+from integrity_risk.evaluation.shadow import TOO_SMALL, evaluate
 from integrity_risk.evaluation.slices import age_band
 
 

@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 
 from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
 
-from integrity_risk.operators.gates import AutoGatesOperator  # noqa: E402
+from integrity_risk.operators.auto_gates import AutoGatesOperator  # noqa: E402
 from integrity_risk.operators.promote import PromoteOperator  # noqa: E402
 from integrity_risk.operators.shadow_eval import ShadowEvalOperator, ShadowEvalError  # noqa: E402
 from integrity_risk.promotion import champion_version, promote, read_audit  # noqa: E402
@@ -46,7 +46,7 @@ def _keras_model(weights):
 def _register(model):
     import mlflow
 
-    from training.registry import log_and_register
+    from integrity_risk.training.registry import log_and_register
 
     with mlflow.start_run():
         return int(log_and_register(model, f"integrity_{RISK}", {"risk_type": RISK, "training_cutoff": CUTOFF})["version"])

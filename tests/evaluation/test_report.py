@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from integrity_risk.evaluation.evaluate import evaluate
+from integrity_risk.evaluation.shadow import evaluate
 from integrity_risk.evaluation.gates import evaluate_gates
 from integrity_risk.evaluation.report import approval_body, report_dir, update_summary, write_report
 

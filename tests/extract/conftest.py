@@ -13,7 +13,7 @@ from extract_helpers import TEST_KEY
 @pytest.fixture(scope="session")
 def hive(hive_hook):
     """HiveServer2Hook with the raw.* tables created and the pseudonymization key set."""
-    from integrity_risk.upstream import create_upstream_tables
+    from integrity_local.upstream import create_upstream_tables
 
     os.environ["AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"] = json.dumps({"conn_type": "generic", "password": TEST_KEY})
     os.environ.pop("INTEGRITY_ALLOW_DEMO_KEY", None)

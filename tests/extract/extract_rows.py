@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from integrity_risk.synthetic.schema import SCHEMAS
-from integrity_risk.upstream import load_partition
+from integrity_local.synthetic.schema import SCHEMAS
+from integrity_local.upstream import load_partition
 
 _ids = itertools.count(1)
 _AUTO = object()

@@ -13,9 +13,9 @@ from extract_rows import at, event, label, load, profile
 from integrity_risk.operators.hive_extract import (
     ExtractError, ExtractWindow, HiveExtractOperator, UpstreamPartitionMissing, parse_ds,
 )
-from integrity_risk.hql import read_hql
-from integrity_risk.table_schema import ddl_schema
-from integrity_risk.pseudonymize import pseudonymize
+from integrity_risk.features.hql import read_hql
+from integrity_risk.features.table_schema import ddl_schema
+from integrity_risk.features.pseudonymize import pseudonymize
 
 D0, D = "2026-03-01", "2026-03-02"
 

@@ -7,11 +7,11 @@ import pytest
 
 from extract_helpers import FEATURE_TABLES, TEST_KEY, extract, run_task
 from extract_rows import load
-from integrity_risk.hql import read_hql
+from integrity_risk.features.hql import read_hql
 from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator
-from integrity_risk.table_schema import ddl_schema
-from integrity_risk.pseudonymize import pseudonymize
-from integrity_risk.synthetic import WorldConfig, load_world, write_world
+from integrity_risk.features.table_schema import ddl_schema
+from integrity_risk.features.pseudonymize import pseudonymize
+from integrity_local.synthetic import WorldConfig, load_world, write_world
 
 DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
 ALL_TABLES = (*FEATURE_TABLES, "labels")

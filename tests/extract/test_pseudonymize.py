@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extract_helpers import TEST_KEY
-from integrity_risk import pseudonymize as p
+from integrity_risk.features import pseudonymize as p
 from integrity_risk.operators.hive_extract import HiveExtractOperator
 
 IDS = ["acct_000001", "10.1.2.3", "2001:db8::1", "dev-ü-ß-漢字", "x" * 300, ""]

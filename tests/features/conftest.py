@@ -34,7 +34,7 @@ def _view_fields(view: str) -> dict[str, str]:
     """Field name -> Feast type name of a view in feature_repo/features.py."""
     import importlib
 
-    from integrity_risk.feast_store import _importable_repo, profile_name
+    from integrity_risk.features.feast_store import _importable_repo, profile_name
 
     with _importable_repo(profile_name()):
         features = importlib.import_module("features")

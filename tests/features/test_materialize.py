@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from conftest import feature_ts
 
-from integrity_risk import feast_store
-from integrity_risk.online import fetch_online_features
+from integrity_risk.features import feast_store
+from integrity_risk.features.online import fetch_online_features
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 
@@ -132,7 +132,7 @@ def test_apply_runs_only_when_the_repo_or_its_settings_change(feast_env, monkeyp
     assert "fraud_daily" in second["feature_views"]
     assert FeastApplyOperator(task_id="a", force=True).execute({})["applied"]
     # Every risk DAG run asks; unchanged, the answer comes without importing Feast (seconds).
-    check = ("import sys; from integrity_risk.feast_store import apply_repo; "
+    check = ("import sys; from integrity_risk.features.feast_store import apply_repo; "
              "print(apply_repo()['applied'], 'feast' in sys.modules)")
     answer = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert answer.stdout.split() == ["False", "False"]
@@ -169,7 +169,7 @@ def test_online_ratio_is_computed_at_request_time(feast_env):
 
 
 def test_cli_prints_the_features_of_the_accounts(feast_env, capsys):
-    from integrity_risk.online import main
+    from integrity_risk.features.online import main
 
     write_two_days(feast_env)
     apply()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from conftest import feature_ts
 
-from integrity_risk.hql import read_hql, split_statements
+from integrity_risk.features.hql import read_hql, split_statements
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
 A, B = "a" * 64, "b" * 64
@@ -54,8 +54,8 @@ def spark_warehouse(hiveserver2, hive_hook, feast_env, monkeypatch):
 
 
 def test_spark_written_partitions_materialize_and_join_point_in_time(spark_warehouse):
-    from integrity_risk.feast_store import apply_repo, feature_store, materialize_window
-    from integrity_risk.online import fetch_online_features
+    from integrity_risk.features.feast_store import apply_repo, feature_store, materialize_window
+    from integrity_risk.features.online import fetch_online_features
     from integrity_risk.operators.training_set import build_training_set
 
     apply_repo()
@@ -85,7 +85,7 @@ KEY = "training-set-tests-key-0123456789"
 
 def _raw_labels(hive_hook, rows: list[tuple[str, str, int, str, str]]) -> None:
     """raw.enforcement_labels rows (account_id, risk_type, label, source, labeled_at), one partition per day."""
-    from integrity_risk.upstream import create_upstream_tables
+    from integrity_local.upstream import create_upstream_tables
 
     create_upstream_tables(hive_hook)
     by_day: dict[str, list[str]] = {}
@@ -102,10 +102,10 @@ def test_an_account_whose_label_is_still_maturing_is_never_sampled_as_a_negative
 
     import pandas as pd
 
-    from integrity_risk.feast_store import apply_repo
+    from integrity_risk.features.feast_store import apply_repo
     from integrity_risk.operators.hive_extract import HiveExtractOperator
     from integrity_risk.operators.training_set import build_training_set
-    from integrity_risk.pseudonymize import pseudonymize
+    from integrity_risk.features.pseudonymize import pseudonymize
 
     monkeypatch.setenv("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", json.dumps({"conn_type": "generic", "password": KEY}))
     monkeypatch.delenv("INTEGRITY_ALLOW_DEMO_KEY", raising=False)

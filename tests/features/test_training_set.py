@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from integrity_risk.feast_store import apply_repo
+from integrity_risk.features.feast_store import apply_repo
 from integrity_risk.operators.training_set import TrainingSetError, TrainingSetOperator, build_training_set
 
 DS = "2026-03-10"

@@ -48,7 +48,7 @@ def spawn(tmp_path):
 @pytest.fixture(scope="session")
 def hive(hive_hook):
     """The session's HiveServer2 with the raw.* tables and a pseudonymization key."""
-    from integrity_risk.upstream import create_upstream_tables
+    from integrity_local.upstream import create_upstream_tables
 
     # Another suite's key may already be set for the session; any key will do here.
     os.environ.setdefault(PSEUDONYMIZATION_CONN, json.dumps({"conn_type": "generic",
@@ -61,7 +61,7 @@ def hive(hive_hook):
 def worlds(tmp_path_factory) -> dict[str, Path]:
     """Two synthetic upstream worlds over PREVIOUS_DAY and DAY: "old" (300 accounts) and
     "new" (450), so partitions written from each differ, in row count too."""
-    from integrity_risk.synthetic import WorldConfig, write_world
+    from integrity_local.synthetic import WorldConfig, write_world
 
     out = tmp_path_factory.mktemp("worlds")
     sizes = {"old": (1, 300), "new": (2, 450)}
@@ -90,7 +90,7 @@ def feast_env(tmp_path, monkeypatch) -> Warehouse:
 def mlflow_home(tmp_path, monkeypatch) -> Path:
     """A private embedded-default MLflow (SQLite under ``<local>/mlflow``), no task try in the env."""
     from integrity_risk.tracking import mlflow_dir
-    from training.registry import TASK_INSTANCE_ENV, TRY_NUMBER_ENV
+    from integrity_risk.training.registry import TASK_INSTANCE_ENV, TRY_NUMBER_ENV
 
     monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(tmp_path / "local"))
     for name in ("MLFLOW_TRACKING_URI", TASK_INSTANCE_ENV, TRY_NUMBER_ENV):

@@ -110,7 +110,7 @@ def redis_contents(port: int, db: int) -> dict[bytes, dict[bytes, bytes]]:
 
 def airflow_try(monkeypatch, run_id: str, try_number: int, task_instance: str = "integrity_reliability/train") -> None:
     """Name the task instance and try in the environment, as ``TFTrainOperator`` does for its trainer."""
-    from training.registry import TASK_INSTANCE_ENV, TRY_NUMBER_ENV
+    from integrity_risk.training.registry import TASK_INSTANCE_ENV, TRY_NUMBER_ENV
 
     monkeypatch.setenv(TASK_INSTANCE_ENV, f"{task_instance}/{run_id}")
     monkeypatch.setenv(TRY_NUMBER_ENV, str(try_number))
@@ -121,7 +121,7 @@ def registry_state(model_name: str) -> list[tuple]:
     per version, sorted, the task instance that registered it, its aliases and status."""
     import mlflow
 
-    from training.registry import AIRFLOW_TASK_TAG
+    from integrity_risk.training.registry import AIRFLOW_TASK_TAG
 
     client = mlflow.MlflowClient()
     aliases: dict[str, list[str]] = {}
@@ -135,6 +135,6 @@ def load_version(model_name: str, version: str):
     """Load one registered version as a Keras model: it is complete."""
     import mlflow.keras
 
-    import training.model  # noqa: F401  (registers the custom layers before loading)
+    import integrity_risk.training.model  # noqa: F401  (registers the custom layers before loading)
 
     return mlflow.keras.load_model(f"models:/{model_name}/{version}", load_model_kwargs={"compile": False})

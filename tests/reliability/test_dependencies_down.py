@@ -21,7 +21,7 @@ import pytest
 
 import writers
 from faults import TcpProxy, free_port, wait_listening
-from integrity_risk.synthetic import load_world
+from integrity_local.synthetic import load_world
 from stores import (
     DAY, PREVIOUS_DAY, SPAM_REDIRECT_DAILY, interval, load_version, partition, redis_contents, write_day,
 )
@@ -76,7 +76,7 @@ def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_onc
 
 def test_redis_cut_off_during_materialization_fails_naming_it_and_the_retry_once_back_succeeds(
         feast_env, redis_server, monkeypatch, tmp_path):
-    from integrity_risk.feast_store import OnlineStoreUnavailable, apply_repo
+    from integrity_risk.features.feast_store import OnlineStoreUnavailable, apply_repo
 
     redis_port = int(redis_server.rsplit(":", 1)[1])
     accounts = [f"{i:064x}" for i in range(60)]
@@ -125,7 +125,7 @@ def test_a_locked_mlflow_store_fails_registration_naming_it_and_the_retry_once_f
     import mlflow
 
     from integrity_risk.tracking import configure, tracking_uri
-    from training.registry import RegistryUnavailable, load_registered, log_and_register
+    from integrity_risk.training.registry import RegistryUnavailable, load_registered, log_and_register
 
     earlier = writers.register(MODEL, EXPERIMENT)["version"]
     configure(EXPERIMENT)
@@ -169,7 +169,7 @@ def test_an_unreachable_mlflow_server_fails_registration_naming_it_and_the_retry
     import mlflow
 
     from integrity_risk.tracking import configure
-    from training.registry import RegistryUnavailable, load_registered, log_and_register
+    from integrity_risk.training.registry import RegistryUnavailable, load_registered, log_and_register
 
     proxy = TcpProxy(mlflow_server).open()
     uri = f"http://{proxy.address}"
@@ -209,7 +209,7 @@ def test_every_writing_task_is_retried_with_exponential_back_off_as_the_schedule
     from integrity_risk.operators.hive_extract import HiveExtractOperator
     from integrity_risk.operators.tf_train import TFTrainOperator
     from integrity_risk.paths import PROJECT_ROOT
-    from integrity_risk.risk_config import RISK_TYPES, risk_config
+    from integrity_risk.config.risk import RISK_TYPES, risk_config
 
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), safe_mode=False)
     assert bag.import_errors == {}

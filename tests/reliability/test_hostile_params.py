@@ -12,15 +12,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from integrity_risk.local_deployment import api, local_deployment
-from integrity_risk.risk_config import RISK_TYPES
+from integrity_local.deployment import api, local_deployment
+from integrity_risk.config.risk import RISK_TYPES
 
 DAG_IDS = [f"integrity_{risk}" for risk in RISK_TYPES]
 
 
 @pytest.fixture(scope="module")
 def airflow(hiveserver2, hive_hook, tmp_path_factory):
-    from integrity_risk.upstream import create_upstream_tables
+    from integrity_local.upstream import create_upstream_tables
 
     create_upstream_tables(hive_hook)  # what an injected DROP TABLE would destroy
     port = int(os.environ.get("INTEGRITY_TEST_PARAMS_AIRFLOW_PORT", "18280"))
@@ -46,7 +46,7 @@ def _runs_and_backfills(admin, dag_id):
       "dag_run_conf": {"run_training": "yes; rm -rf /"}}, "run_training"),
 ])
 def test_a_backfill_with_a_hostile_or_wrong_range_is_refused_and_nothing_runs(airflow, hive_hook, body, field):
-    from integrity_risk.airflow_api import AirflowApiError
+    from integrity_local.airflow_api import AirflowApiError
 
     modeler, admin = api(airflow, "modeler"), api(airflow, "admin")
     dag_id = DAG_IDS[0]
@@ -59,7 +59,7 @@ def test_a_backfill_with_a_hostile_or_wrong_range_is_refused_and_nothing_runs(ai
 
 
 def test_a_trigger_with_a_hostile_logical_date_is_refused_and_nothing_runs(airflow):
-    from integrity_risk.airflow_api import AirflowApiError
+    from integrity_local.airflow_api import AirflowApiError
 
     modeler, admin = api(airflow, "modeler"), api(airflow, "admin")
     before = _runs_and_backfills(admin, DAG_IDS[0])
@@ -71,7 +71,7 @@ def test_a_trigger_with_a_hostile_logical_date_is_refused_and_nothing_runs(airfl
 
 @pytest.mark.parametrize("risk_type", ["../../etc", "fraud; DROP TABLE raw.user_events", "FRAUD"])
 def test_a_rollback_of_a_risk_type_that_is_a_path_or_code_is_refused_and_nothing_runs(airflow, risk_type):
-    from integrity_risk.airflow_api import AirflowApiError
+    from integrity_local.airflow_api import AirflowApiError
 
     reviewer, admin = api(airflow, "reviewer"), api(airflow, "admin")
     before = _runs_and_backfills(admin, "model_rollback")

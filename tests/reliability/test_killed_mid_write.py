@@ -15,7 +15,7 @@ import pytest
 
 import writers
 from faults import Sampler, sigkill, wait_until
-from integrity_risk.synthetic import load_world
+from integrity_local.synthetic import load_world
 from stores import (
     ACCOUNT_DAILY, DAY, airflow_try, days_from, interval, partition, registry_state, row_count,
     sqlite_online_rows, sqlite_writing_over_rows, write_day,
@@ -65,8 +65,8 @@ def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_onl
         feast_env, spawn, monkeypatch, tmp_path):
     from feast.feature_view import FeatureViewState
 
-    from integrity_risk.feast_store import apply_repo, feature_store
-    from integrity_risk.online import fetch_online_features
+    from integrity_risk.features.feast_store import apply_repo, feature_store
+    from integrity_risk.features.online import fetch_online_features
 
     days = days_from(DAY, 4)
     accounts = [f"{i:064x}" for i in range(1500)]
@@ -109,7 +109,7 @@ def test_a_registration_killed_before_candidate_moved_is_removed_by_the_retry(
         mlflow_home, spawn, monkeypatch, tmp_path):
     import mlflow
 
-    from training.registry import AIRFLOW_TRY_TAG, load_registered
+    from integrity_risk.training.registry import AIRFLOW_TRY_TAG, load_registered
 
     model, experiment = "integrity_reliability", "integrity_reliability_training"
     airflow_try(monkeypatch, "scheduled__2026-03-01", 1)
@@ -155,7 +155,7 @@ def test_the_trainer_tags_its_version_with_its_own_task_try_never_an_inherited_o
     from types import SimpleNamespace
 
     from integrity_risk.operators.tf_train import TFTrainOperator
-    from training.registry import AIRFLOW_TASK_TAG, AIRFLOW_TRY_TAG, TASK_INSTANCE_ENV, airflow_attempt_tags
+    from integrity_risk.training.registry import AIRFLOW_TASK_TAG, AIRFLOW_TRY_TAG, TASK_INSTANCE_ENV, airflow_attempt_tags
 
     op = TFTrainOperator(task_id="train", training_set="unused", risk_type="fraud")
     monkeypatch.setenv(TASK_INSTANCE_ENV, "integrity_scraping/train/manual__1")  # left in the worker's env
@@ -192,7 +192,7 @@ def _registry_entities(path) -> int:
 
 def test_a_feast_registry_write_read_or_killed_midway_is_always_whole(tmp_path, spawn):
     # Feast's own file store truncates then writes: readers in between saw an empty
-    # registry, and a kill there left one (integrity_risk.feast_registry says more).
+    # registry, and a kill there left one (integrity_risk.features.feast_registry says more).
     registry = tmp_path / "registry.db"
     writer = spawn("registry_updates", path=str(registry), entities=REGISTRY_ENTITIES)
     wait_until(registry.exists, 60, "first registry write", child=writer)

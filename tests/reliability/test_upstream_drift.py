@@ -15,7 +15,7 @@ import pytest
 import writers
 from stores import DAY, SPAM_REDIRECT_DAILY, partition
 
-from integrity_risk.synthetic import load_world
+from integrity_local.synthetic import load_world
 
 UPSTREAM = "raw.user_events"
 
@@ -24,9 +24,9 @@ UPSTREAM = "raw.user_events"
 def drifted_upstream(hive, world, edit) -> Iterator[None]:
     """``raw.user_events`` replaced by a table whose columns are ``edit(columns)``, holding
     the world's files; the real table is put back afterwards, whatever happened."""
-    from integrity_risk.hql import read_hql
-    from integrity_risk.table_schema import ddl_schema
-    from integrity_risk.upstream import load_partition
+    from integrity_risk.features.hql import read_hql
+    from integrity_risk.features.table_schema import ddl_schema
+    from integrity_local.upstream import load_partition
 
     columns = edit(ddl_schema(UPSTREAM, read_hql("upstream_tables.hql")))
     hive.run(f"ALTER TABLE {UPSTREAM} RENAME TO raw.user_events_kept")

@@ -44,7 +44,7 @@ def register(model_name: str, experiment: str, pause_before_alias: str | None = 
     import mlflow
 
     from integrity_risk.tracking import configure
-    from training.registry import log_and_register
+    from integrity_risk.training.registry import log_and_register
 
     if pause_before_alias:
         def blocked(*args, **kwargs):
@@ -65,7 +65,7 @@ def small_model():
     return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
 
 
-def registry_updates(path: str, entities: int, store: str = "integrity_risk.feast_registry.AtomicFileRegistryStore") -> None:
+def registry_updates(path: str, entities: int, store: str = "integrity_risk.features.feast_registry.AtomicFileRegistryStore") -> None:
     """Rewrite a Feast file registry of ``entities`` entities through ``store``, forever."""
     from feast.infra.registry.registry import get_registry_store_class_from_type
     from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto

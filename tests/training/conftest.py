@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from training.synthetic import TASKS, make_frame, write_training_set
+from integrity_local.training_data import TASKS, make_frame, write_training_set
 
 RISK = "abusive_account"
 # Small and quick, but enough to learn the synthetic signal.

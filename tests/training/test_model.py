@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training import config as config_mod
-from training import data
-from training.synthetic import FEATURES, make_frame, write_training_set
+from integrity_risk.config import model as config_mod
+from integrity_risk.training import data
+from integrity_local.training_data import FEATURES, make_frame, write_training_set
 
 RISK = "abusive_account"
 
@@ -47,7 +47,7 @@ def test_count_like_numeric_and_categorical_features_are_told_apart(training_set
 
 
 def test_masked_labels_do_not_act_as_negatives_in_the_loss(tmp_path, cfg):
-    from training.model import build_model
+    from integrity_risk.training.model import build_model
 
     frame = make_frame(600, seed=4, masked={})
     masked = frame.copy()
@@ -78,8 +78,8 @@ def test_masked_labels_do_not_act_as_negatives_in_the_loss(tmp_path, cfg):
 
 
 def test_warm_start_copies_the_champion_shared_tower(trained, client, training_set, cfg):
-    from training.model import build_model, warm_start_from
-    from training.registry import load_registered
+    from integrity_risk.training.model import build_model, warm_start_from
+    from integrity_risk.training.registry import load_registered
 
     name = f"integrity_{RISK}"
     assert load_registered(name, "champion") is None  # nothing in production yet
@@ -107,7 +107,7 @@ def test_cpu_gets_the_default_strategy_in_float32():
     import keras
     import tensorflow as tf
 
-    from training.train import choose_strategy
+    from integrity_risk.training.train import choose_strategy
 
     strategy, description = choose_strategy()
     assert strategy is tf.distribute.get_strategy()
@@ -127,7 +127,7 @@ def test_config_rejects_unknown_keys_and_adds_the_trained_risk(tmp_path):
 def test_mixed_precision_model_trains_with_float32_heads(training_set, cfg):
     import keras
 
-    from training.model import build_model
+    from integrity_risk.training.model import build_model
 
     spec, sample = _spec_and_sample(training_set, cfg)
     keras.mixed_precision.set_global_policy("mixed_float16")  # what choose_strategy sets on GPU
@@ -146,8 +146,8 @@ def test_mixed_precision_model_trains_with_float32_heads(training_set, cfg):
 
 @pytest.mark.parametrize("tasks", [[RISK], [RISK, "fake_engagement"]])
 def test_early_stopping_watches_a_metric_keras_actually_logs(training_set, cfg, tasks):
-    from training.model import build_model
-    from training.train import monitor_key, with_head_names
+    from integrity_risk.training.model import build_model
+    from integrity_risk.training.train import monitor_key, with_head_names
 
     one = {**cfg, "tasks": tasks}
     spec, sample = _spec_and_sample(training_set, one)
@@ -160,7 +160,7 @@ def test_early_stopping_watches_a_metric_keras_actually_logs(training_set, cfg, 
 
 def test_training_goes_on_while_the_heads_validation_pr_auc_stays_at_its_best(
         tmp_path, cfg, client):
-    from training.train import run_training
+    from integrity_risk.training.train import run_training
 
     frame = make_frame(1200, seed=3)
     # One feature separates the classes: the ranking is perfect early, and the fit goes on improving.
@@ -194,7 +194,7 @@ def _drive_early_stopping(pr_aucs, losses, patience=2):
     """Feed epoch logs to the trainer's early stopping; each epoch's weights are its epoch number."""
     import keras
 
-    from training.callbacks import RankingEarlyStopping
+    from integrity_risk.training.callbacks import RankingEarlyStopping
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
     model.stop_training = False  # as fit() sets it

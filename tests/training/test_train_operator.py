@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from airflow.exceptions import AirflowException
 
-from training.synthetic import FEATURES, TASKS, make_frame, write_training_set
+from integrity_local.training_data import FEATURES, TASKS, make_frame, write_training_set
 
 RISK = "abusive_account"
 
@@ -57,7 +57,7 @@ def test_run_logs_params_epoch_metrics_manifest_and_lightgbm_baseline(trained, c
 def test_registered_model_reloads_and_gives_the_same_scores_in_row_order(trained, training_set):
     import mlflow
 
-    from training.scoring import score
+    from integrity_risk.training.scoring import score
 
     before = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=trained["run_id"], artifact_path="evaluation/test_scores.parquet"))
     test = pd.read_parquet(training_set / "test.parquet")
@@ -74,7 +74,7 @@ def test_missing_feature_column_fails_with_a_message_naming_it(tmp_path, frame, 
     missing = "abusive_account_daily__follow_ratio_7d"
     folder = write_training_set(tmp_path / "ts", frame.drop(columns=[missing]), features=FEATURES)
     proc = subprocess.run(
-        [sys.executable, "-m", "training.train", "--training-set", str(folder), "--risk-type", RISK,
+        [sys.executable, "-m", "integrity_risk.training.train", "--training-set", str(folder), "--risk-type", RISK,
          "--config", str(config_file), "--registered-model", "integrity_missing_test"],
         capture_output=True, text=True, timeout=120,
     )
@@ -129,8 +129,8 @@ def test_control_copies_permute_or_invert_only_the_train_and_validation_labels(t
     import numpy as np
     import pandas as pd
 
-    from training.data import control_copy, split_path
-    from training.synthetic import make_frame, write_training_set
+    from integrity_risk.training.data import control_copy, split_path
+    from integrity_local.training_data import make_frame, write_training_set
 
     source = write_training_set(tmp_path / "set", make_frame(2000, seed=3))
     label = "label_abusive_account"

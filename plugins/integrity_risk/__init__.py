@@ -1,1 +1,0 @@
-"""Integrity risk-model pipelines on Airflow: operators, hooks and local services."""

@@ -1,0 +1,1 @@
+"""Integrity risk-model pipelines on Airflow: hooks, sensors, operators, features, training, evaluation."""

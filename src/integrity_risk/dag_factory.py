@@ -1,0 +1,272 @@
+"""One Airflow DAG per risk type, built from ``include/risks/<risk>.yaml``.
+
+A DAG file calls :func:`build_risk_pipeline` with its risk type and nothing else.
+This module imports only the Airflow SDK and the project's operators, whose heavy
+libraries (TensorFlow, Feast, pandas, MLflow) load inside ``execute``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup, task
+
+from integrity_risk.operators.approval import PromotionApprovalOperator
+from integrity_risk.operators.feast_apply import FeastApplyOperator
+from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
+from integrity_risk.operators.auto_gates import AutoGatesOperator
+from integrity_risk.operators.hive_extract import HiveExtractOperator, table_asset
+from integrity_risk.operators.promote import PromoteOperator
+from integrity_risk.operators.quality_gate import QualityGateOperator
+from integrity_risk.operators.shadow_eval import ShadowEvalOperator
+from integrity_risk.operators.tf_train import TFTrainOperator
+from integrity_risk.operators.training_set import TrainingSetOperator
+from integrity_risk.paths import HQL_DIR, risks_dir
+from integrity_risk.config.risk import RiskConfig, risk_config
+
+HIVE_POOL = "hiveserver2"
+GPU_POOL = "gpu"
+FEAST_POOL = "feast"
+# Every risk DAG writes the tables all risks share. Two overwrites of one partition at
+# once are unsafe in Spark (each commit renames its staging folder onto the partition;
+# the second lands inside the first, and file readers then see every row twice), so
+# their writes take turns in a pool of one slot, and a run leaves a day another risk's
+# run wrote as it is unless its param rewrite_shared_tables asks.
+SHARED_TABLES_POOL = "shared_tables"
+GPU_QUEUE = "gpu"
+SHARED_TABLE = "features.account_daily"
+HISTORY_UPSTREAM = "raw.user_events"  # a day with events is a day whose features the gates compare with
+
+DOC = """\
+### Integrity risk pipeline: `{risk}`
+
+{description}
+
+Owner: **{owner}**. Built from `include/risks/{risk}.yaml` by `src/integrity_risk/dag_factory.py`;
+change the YAML, not this DAG.
+
+| stage | what it does |
+|---|---|
+| `extract` | pseudonymizes and aggregates `raw.*` for the day into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each partition against the trailing days |
+| `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
+| `model_cycle` | trains only every {cycle} days (param `run_training`: auto, yes, no); other days stop after `features` |
+| `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
+| `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
+| `evaluate` | scores the held-out days with `champion` and `candidate`, writes `eval.shadow_scores`, builds the HTML report, applies the YAML's gates |
+| `approval` | a reviewer ({reviewers}) approves or rejects in the UI; no answer within {timeout} h leaves production as it is |
+| `promote` | moves `champion` to the candidate and writes the audit entry |
+
+Backfill a range with `airflow backfill create --dag-id {dag_id} --from-date ... --to-date ...`:
+every task reads its day from the run's data interval, so a backfilled day equals the scheduled one.
+A failing gate fails `evaluate.auto_gates` with the gate, the figure and the bound; nobody is asked to approve.
+Roll back with the `model_rollback` DAG.
+"""
+
+
+def _default_args(cfg: RiskConfig) -> dict:
+    return {
+        "owner": cfg.owner,
+        "retries": cfg.retries,
+        "retry_delay": dt.timedelta(seconds=cfg.retry_delay_seconds),
+        "retry_exponential_backoff": 2.0,  # a multiplier in Airflow 3.3: each wait doubles
+        "max_retry_delay": dt.timedelta(minutes=30),
+        "execution_timeout": dt.timedelta(hours=2),
+    }
+
+
+_SHARED_WRITE = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rewrite_shared_tables }}"}
+
+
+def _extract_group(cfg: RiskConfig) -> TaskGroup:
+    with TaskGroup("extract", tooltip="Hive extracts and their quality gates") as group:
+        gates = []
+        for table, hql in ((SHARED_TABLE, "features/account_daily.hql"), (cfg.extract.table, cfg.extract.hql)):
+            short = table.split(".", 1)[1]
+            # The gate, not the extract, publishes the table's Asset: a partition counts as
+            # updated once it passed its checks.
+            extract = HiveExtractOperator(
+                task_id=f"hive_extract_{short}", hql=hql, table=table, outlets=[],
+                **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
+            )
+            gate = QualityGateOperator(
+                task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL, outlets=[table_asset(table)],
+                min_rows=cfg.extract.min_rows, min_row_ratio=cfg.extract.min_row_ratio,
+                max_row_ratio=cfg.extract.max_row_ratio, history_upstream=HISTORY_UPSTREAM,
+            )
+            extract >> gate
+            gates.append(gate)
+        # The risk table's Asset schedules the online refresh of views that join both tables,
+        # so it is published only once the shared table passed too.
+        gates[0] >> gates[1]
+        HiveExtractOperator(
+            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", **_SHARED_WRITE,
+            required_partitions=("raw.enforcement_labels",),
+        )
+    return group
+
+
+def is_model_day(run_training: str, ds: str, start_ds: str, cycle_days: int) -> bool:
+    """Whether this run trains and evaluates a model, or only refreshes features.
+
+    ``run_training`` is the DAG param: "yes" and "no" decide, "auto" trains every
+    ``cycle_days`` days counted from the DAG's start date, so a backfill of a range
+    trains on the same days as the scheduled runs did.
+    """
+    if run_training in ("yes", "no"):
+        return run_training == "yes"
+    elapsed = (dt.date.fromisoformat(ds) - dt.date.fromisoformat(start_ds)).days
+    return elapsed >= 0 and elapsed % cycle_days == cycle_days - 1
+
+
+def build_risk_pipeline(risk_type: str) -> DAG:
+    """The DAG ``integrity_<risk_type>``; raises RiskConfigError naming the YAML on a bad config."""
+    cfg = risk_config(risk_type)
+    ev = cfg.evaluation
+    doc = DOC.format(risk=risk_type, description=cfg.description, owner=cfg.owner, table=cfg.extract.table,
+                     shared=SHARED_TABLE, maturity=cfg.labels.maturity_days, tasks=", ".join(cfg.model.tasks),
+                     reviewers=", ".join(cfg.approval.reviewers), timeout=cfg.approval.response_timeout_hours,
+                     dag_id=cfg.dag_id, cycle=cfg.model_cycle_days)
+    with DAG(
+        dag_id=cfg.dag_id,
+        description=cfg.description,
+        doc_md=doc,
+        # A run for day D covers [D, D+1): ds, the data interval and a backfill agree.
+        schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC") if cfg.schedule else None,
+        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
+        catchup=cfg.catchup,
+        max_active_runs=cfg.max_active_runs,
+        default_args=_default_args(cfg),
+        template_searchpath=[str(HQL_DIR)],
+        tags=["integrity", risk_type, cfg.owner],
+        dagrun_timeout=dt.timedelta(hours=72),
+        params={
+            "run_training": Param(
+                "auto", enum=["auto", "yes", "no"],
+                description=f"Train, evaluate and ask for approval in this run: auto = every "
+                            f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
+            ),
+            "rewrite_shared_tables": Param(
+                False, type="boolean",
+                description=f"Write this day's {SHARED_TABLE} and features.labels again even if another "
+                            "risk's run wrote them (after a change to their HQL or a late upstream day); "
+                            "clearing their extract tasks does too.",
+            ),
+            "label_control": Param(
+                "none", enum=["none", "permute", "invert"],
+                description="Control run that checks the gates: train on permuted or inverted labels. "
+                            "An inverted candidate is worse than chance, and the automatic gates must "
+                            "stop it before anyone is asked to approve.",
+            ),
+        },
+    ) as dag:
+        extract = _extract_group(cfg)
+        with TaskGroup("features", tooltip="Feast: apply the repo when it changed") as features:
+            # Materialization online is the job of the DAG integrity_<risk>_online_features,
+            # scheduled on the extract Assets: the online store follows every extract, daily,
+            # whatever the model cycle.
+            FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL)
+        model_cycle = ShortCircuitOperator(
+            task_id="model_cycle", python_callable=is_model_day,
+            op_kwargs={"run_training": "{{ params.run_training }}", "ds": "{{ ds }}",
+                       "start_ds": cfg.start_date.isoformat(), "cycle_days": cfg.model_cycle_days},
+            doc_md="Skips training and evaluation on days that only refresh features.",
+        )
+        training_set = TrainingSetOperator(
+            task_id="training_set", risk_type=risk_type, tasks=cfg.model.tasks,
+            feature_service=cfg.training_set.feature_service, lookback_days=cfg.training_set.lookback_days,
+            validation_days=cfg.training_set.validation_days, test_days=cfg.training_set.test_days,
+            negatives_per_positive=cfg.labels.negatives_per_positive, maturity_days=cfg.labels.maturity_days,
+        )
+        train = TFTrainOperator(
+            task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
+            training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
+            config=str(risks_dir() / f"{risk_type}.yaml"),
+            label_control="{{ params.label_control }}",
+            multiple_outputs=True,  # train.output["version"] below is the version this run registered
+        )
+        with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
+            ShadowEvalOperator(
+                task_id="shadow_eval", risk_type=risk_type, candidate_version=train.output["version"],
+                operating_fpr=ev.operating_fpr,
+                n_bootstrap=ev.n_bootstrap, min_slice_size=ev.min_slice_size, pool=HIVE_POOL,
+            ) >> AutoGatesOperator(
+                task_id="auto_gates", gates=ev.gates.model_dump(), shadow_eval_task_id="evaluate.shadow_eval",
+            )
+        approval = PromotionApprovalOperator(
+            task_id="approval",
+            subject=f"Promote the new {risk_type} model to production?",
+            shadow_eval_task_id="evaluate.shadow_eval",
+            report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
+            assigned_users=[{"id": user, "name": user} for user in cfg.approval.reviewers],
+            response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
+        )
+        promote = PromoteOperator(
+            task_id="promote", risk_type=risk_type, approval_task_id="approval",
+            shadow_eval_task_id="evaluate.shadow_eval", gates_task_id="evaluate.auto_gates",
+        )
+        extract >> features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
+        _watch(dag, exclude=(model_cycle, approval))
+    return dag
+
+
+@task(trigger_rule="one_failed", retries=0, doc_md="""Fails the run when any task failed, whatever the leaves did.""")
+def watcher() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException("a task of this run failed (see the failed task); the run is failed with it")
+
+
+def _watch(dag: DAG, exclude) -> None:
+    """Airflow's watcher pattern: a run whose gates failed must end failed, not green.
+
+    A run's state comes from its leaf tasks only, and the leaf ``promote`` can end
+    skipped although ``auto_gates`` failed: when a day rejected earlier is re-run, the
+    approval's old "skip promote" decision (an XCom that clearing keeps) skips
+    ``promote`` again. The watcher is downstream of every task except the two that skip
+    their downstream tasks (``model_cycle`` and ``approval``), so their decisions
+    cannot skip it; ``model_cycle`` still skips it on feature-only days, as it skips
+    everything after it.
+    """
+    skipping = {t.task_id for t in exclude}
+    watch = watcher()
+    for upstream in list(dag.tasks):
+        if upstream.task_id not in skipping and upstream is not watch.operator:
+            upstream >> watch
+
+
+ONLINE_DOC = """\
+### Online features: `{risk}`
+
+Materializes the `{service}` feature views into Feast's online store whenever the
+`{dag_id}` DAG publishes a day of `{table}` (the Asset its quality gate emits once
+both that table and `{shared}` passed). Each run loads the days named by the asset
+events that triggered it, so a backfill of the history is loaded too, in as few runs
+as the events allow. The online store serves the newest values whatever the order.
+
+Owner: **{owner}**. Built from `include/risks/{risk}.yaml` by `src/integrity_risk/dag_factory.py`.
+"""
+
+
+def build_online_features(risk_type: str) -> DAG:
+    """The DAG ``integrity_<risk_type>_online_features``, scheduled on the risk table's Asset."""
+    cfg = risk_config(risk_type)
+    with DAG(
+        dag_id=f"{cfg.dag_id}_online_features",
+        description=f"Materialize {risk_type} features online after each gated extract",
+        doc_md=ONLINE_DOC.format(risk=risk_type, service=cfg.training_set.feature_service, dag_id=cfg.dag_id,
+                                 table=cfg.extract.table, shared=SHARED_TABLE, owner=cfg.owner),
+        schedule=[table_asset(cfg.extract.table)],
+        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(cfg),
+        tags=["integrity", risk_type, cfg.owner, "features"],
+        dagrun_timeout=dt.timedelta(hours=12),
+    ) as dag:
+        FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL) >> FeastMaterializeOperator(
+            task_id="feast_materialize", risk_type=risk_type, feature_service=cfg.training_set.feature_service,
+            pool=FEAST_POOL,
+        )
+    return dag

@@ -1,0 +1,373 @@
+"""HiveExtractOperator: one day of a pseudonymized feature table, written idempotently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import Asset, BaseOperator
+
+from integrity_risk.features.pseudonymize import CONN_ID as PSEUDONYMIZATION_CONN_ID
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+    from airflow.sdk import Context
+
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_SQL_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_UPSTREAM = ("raw.user_events", "raw.account_profiles")
+DEDUP_MARGIN_DAYS = 1  # how far before the window event_id duplicates are looked for
+UPSTREAM_DDL = "upstream_tables.hql"  # the upstream owners' DDL, the extracts' contract
+T = TypeVar("T")
+# Session settings of every write: a dynamic partition insert replaces only the
+# partitions it produces, and commits them from a staging folder.
+WRITE_CONF = {
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "hive.exec.dynamic.partition": "true",
+    "hive.exec.dynamic.partition.mode": "nonstrict",
+}
+
+
+class ExtractError(RuntimeError):
+    """An extract could not write its partition; the previous partition is unchanged."""
+
+
+class UpstreamSchemaDrift(ExtractError):
+    """An upstream table lost a column or changed a column's type."""
+
+
+class UpstreamPartitionMissing(ExtractError):
+    """A required upstream partition does not exist (yet)."""
+
+
+def parse_ds(ds: Any) -> dt.date:
+    """Return ``ds`` as a date, or raise ``ValueError`` unless it is a real ``YYYY-MM-DD`` day.
+
+    Only a value that passes this check is ever placed into SQL text, which is what
+    keeps a templated or user-supplied ``ds`` from injecting SQL.
+
+    :param ds: the day, e.g. ``"2026-03-02"``.
+    """
+    if not isinstance(ds, str) or not _DS.match(ds):
+        raise ValueError(f"ds must be a day as YYYY-MM-DD, got {ds!r}")
+    try:
+        return dt.date.fromisoformat(ds)
+    except ValueError:
+        raise ValueError(f"ds {ds!r} is not a real calendar day") from None
+
+
+def check_table_name(name: str) -> str:
+    """Return ``name`` if it is a plain ``database.table`` identifier, else raise ``ValueError``."""
+    if not isinstance(name, str) or not _TABLE.match(name):
+        raise ValueError(f"expected a table as database.table (letters, digits, _), got {name!r}")
+    return name
+
+
+def table_asset(table: str) -> Asset:
+    """The Airflow Asset of an output table: ``hive://warehouse/<database>/<table>``.
+
+    ``warehouse`` is a logical host, the same in every environment, so a downstream
+    DAG scheduled on the Asset does not depend on where HiveServer2 runs.
+
+    :param table: ``database.table``.
+    """
+    database, name = check_table_name(table).split(".")
+    return Asset(uri=f"hive://warehouse/{database}/{name}", name=table)
+
+
+@dataclass(frozen=True)
+class ExtractWindow:
+    """The day an extract covers and the look-back it reads, as SQL literals.
+
+    :param day: the day ``ds``.
+    :param lookback_days: days in the longest window, ``ds`` included (7: ``ds-6 .. ds``).
+    """
+
+    day: dt.date
+    lookback_days: int = 7
+
+    @classmethod
+    def for_ds(cls, ds: str, lookback_days: int = 7) -> ExtractWindow:
+        if not isinstance(lookback_days, int) or not 1 <= lookback_days <= 366:
+            raise ValueError(f"lookback_days must be an int in 1..366, got {lookback_days!r}")
+        return cls(parse_ds(ds), lookback_days)
+
+    @property
+    def ds(self) -> str:
+        return self.day.isoformat()
+
+    def template_vars(self) -> dict[str, str]:
+        """Variables for the HQL templates; every one is derived from the validated day."""
+        start = dt.datetime.combine(self.day, dt.time())
+        end = start + dt.timedelta(days=1)
+        lookback = start - dt.timedelta(days=self.lookback_days - 1)
+        # A client retry lands within a day of its first copy; deduplicating from a day
+        # before the window keeps a retry of an earlier event out of it.
+        dedup = lookback - dt.timedelta(days=DEDUP_MARGIN_DAYS)
+        return {
+            "ds": self.ds,
+            "window_start": f"{start:%Y-%m-%d %H:%M:%S}",  # ds 00:00 UTC
+            "window_end": f"{end:%Y-%m-%d %H:%M:%S}",  # ds + 1 day 00:00 UTC
+            "feature_ts": f"{end:%Y-%m-%d %H:%M:%S}",  # when the row's values are known
+            "lookback_start": f"{lookback:%Y-%m-%d %H:%M:%S}",
+            "lookback_start_ds": lookback.date().isoformat(),
+            "dedup_start": f"{dedup:%Y-%m-%d %H:%M:%S}",
+            "dedup_start_ds": dedup.date().isoformat(),
+        }
+
+
+def _check_sql_vars(sql_vars: Mapping[str, Any] | None) -> dict[str, int | float]:
+    # Numbers only: they are pasted into SQL text, so nothing else may pass.
+    checked: dict[str, int | float] = {}
+    for name, value in (sql_vars or {}).items():
+        if not isinstance(name, str) or not _SQL_VAR.match(name):
+            raise ValueError(f"sql_vars name {name!r} must be an identifier")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"sql_vars[{name!r}] must be a finite number, got {value!r}")
+        checked[name] = value
+    return checked
+
+
+def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
+    import jinja2
+
+    from integrity_risk.paths import HQL_DIR
+    from integrity_risk.features.pseudonymize import sql_hmac
+
+    if "pseudonymize" not in env.globals:
+        ours = jinja2.FileSystemLoader(str(HQL_DIR))
+        env.loader = jinja2.ChoiceLoader([ours, env.loader]) if env.loader else ours
+        env.globals["pseudonymize"] = sql_hmac
+    return env
+
+
+class HiveExtractOperator(BaseOperator):
+    """
+    Write one day (partition ``ds``) of a ``features.*`` table from a HiveQL template.
+
+    The template (a path under ``include/hql``, e.g. ``features/fraud.hql``, or inline
+    HiveQL) must ``INSERT OVERWRITE TABLE <table> PARTITION (ds) SELECT ..., '{{ ds }}' AS ds``,
+    so a retry or a re-run replaces the day and never duplicates it. The partition is
+    dynamic on purpose: Spark then writes to a staging folder and swaps the partition
+    in on commit, so a query that fails, even halfway through its job, leaves the
+    previous partition as it was (with a static ``PARTITION (ds='...')`` Spark deletes
+    the old files before the job runs). A result with no rows writes no partition.
+
+    Before writing, the operator creates the output tables (``ddl``) if needed and
+    checks every table in ``required_partitions``: it must still have the columns and
+    types of ``include/hql/upstream_tables.hql`` (a column it gained is fine) and the
+    partition ``ds``. Otherwise it fails naming the table and the column or day, and
+    writes nothing.
+
+    Variables a template can use (all derived from the validated ``ds``, UTC):
+    ``ds``, ``window_start`` (``ds`` 00:00), ``window_end`` and ``feature_ts``
+    (``ds`` + 1 day 00:00), ``lookback_start`` and ``lookback_start_ds`` (first day of
+    the ``lookback_days`` window), ``dedup_start`` and ``dedup_start_ds`` (a day before it:
+    where duplicates are looked for), each ``sql_vars`` entry, and the macro
+    ``{{ pseudonymize('e.account_id') }}``: HMAC-SHA256 of a raw identifier with the
+    key of the ``pseudonymization_conn_id`` connection. The key reaches the server only
+    as session variables and is masked in logs; the rendered SQL shown in the UI holds
+    placeholders, never the key.
+
+    :param hql: template path relative to ``include/hql`` (or the DAG's template
+        search path) ending in ``.hql``/``.sql``, or HiveQL text. (templated)
+    :param table: output table as ``database.table``, e.g. ``features.fraud_daily``. (templated)
+    :param ds: the day to extract, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
+    :param required_partitions: upstream tables (declared in ``upstream_tables.hql``) whose
+        schema is checked and whose ``ds`` partition must exist.
+    :param lookback_days: length of the longest window in days, ``ds`` included.
+    :param sql_vars: extra numeric template variables (e.g. ``{"maturity_days": 7}``).
+    :param ddl: HQL file of ``CREATE ... IF NOT EXISTS`` statements run first; None skips.
+    :param hiveserver2_conn_id: Airflow connection of HiveServer2.
+    :param pseudonymization_conn_id: Airflow connection whose password is the HMAC key.
+    :param schema: HiveServer2 database of the session.
+    :param skip_existing: on a task's first try, leave the partition ``ds`` as it is when it
+        exists already (a table that several DAGs write, once a day between them); a retry
+        or a cleared task writes it again. ``True`` or ``"True"``. (templated)
+    """
+
+    template_fields: Sequence[str] = ("hql", "table", "ds", "skip_existing")
+    template_ext: Sequence[str] = (".hql", ".sql")
+    template_fields_renderers = {"hql": "hql"}
+    ui_color = "#f0e4ec"
+
+    def __init__(
+        self,
+        *,
+        hql: str,
+        table: str,
+        ds: str = "{{ ds }}",
+        required_partitions: Sequence[str] = DEFAULT_UPSTREAM,
+        lookback_days: int = 7,
+        sql_vars: Mapping[str, int | float] | None = None,
+        ddl: str | None = "feature_tables.hql",
+        hiveserver2_conn_id: str = "hiveserver2_default",
+        pseudonymization_conn_id: str = PSEUDONYMIZATION_CONN_ID,
+        schema: str = "default",
+        skip_existing: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        if "{{" not in table:
+            kwargs.setdefault("outlets", [table_asset(table)])
+        super().__init__(**kwargs)
+        self.hql = hql
+        self.table = table
+        self.ds = ds
+        self.required_partitions = tuple(required_partitions)
+        self.lookback_days = lookback_days
+        self.sql_vars = dict(sql_vars or {})
+        self.ddl = ddl
+        self.hiveserver2_conn_id = hiveserver2_conn_id
+        self.pseudonymization_conn_id = pseudonymization_conn_id
+        self.schema = schema
+        self.skip_existing = skip_existing
+
+    @cached_property
+    def hook(self) -> HiveServer2Hook:
+        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+        return HiveServer2Hook(hiveserver2_conn_id=self.hiveserver2_conn_id)
+
+    def get_template_env(self, dag=None) -> jinja2.Environment:
+        """The DAG's Jinja environment plus ``include/hql`` and the ``pseudonymize`` macro."""
+        return _with_extract_macros(super().get_template_env(dag))
+
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        """Render ``ds`` first and validate it, then render the HQL with the window's variables."""
+        # Airflow's task runner passes the DAG's environment, not get_template_env()'s.
+        jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
+        self._do_render_template_fields(self, ("ds", "table", "skip_existing"), context, jinja_env, set())
+        window = ExtractWindow.for_ds(self.ds, self.lookback_days)
+        check_table_name(self.table)
+        # The template's own ds is the validated one, whatever the run's context holds.
+        sql_context = {**context, **_check_sql_vars(self.sql_vars), **window.template_vars()}
+        self._do_render_template_fields(self, ("hql",), sql_context, jinja_env, set())
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from integrity_risk.features.hql import read_hql, split_statements
+        from integrity_risk.features.pseudonymize import IPAD_VAR, OPAD_VAR, get_key, hive_conf
+
+        window = ExtractWindow.for_ds(self.ds, self.lookback_days)
+        table = check_table_name(self.table)
+        if "{{" in self.hql or self.hql.rstrip().endswith(tuple(self.template_ext)):
+            raise ExtractError(f"the HQL for {table} was not rendered; call render_template_fields first")
+        conf = {**WRITE_CONF, **hive_conf(get_key(self.pseudonymization_conn_id))}
+        secrets = (conf[IPAD_VAR], conf[OPAD_VAR])
+
+        if self.ddl:
+            self._query(split_statements(read_hql(self.ddl)), "SELECT 1", conf={})
+        count_sql = f"SELECT count(*) FROM {table} WHERE ds = '{window.ds}'"
+        # A retry or a cleared task (try 2 on) writes again: that is what clearing asks for.
+        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
+        if str(self.skip_existing) == "True" and first_try and self._has_partition(table, window.ds):
+            rows = self._query([], count_sql, conf={})[0][0]
+            self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
+                          "or trigger with rewrite_shared_tables, to write it again)", table, window.ds, rows)
+            return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
+        self._check_upstream(window.ds, table)
+        rows = 0
+        for statement in split_statements(self.hql):
+            # One session per statement: its `set` variables, the statement, then the count.
+            self.log.info("Running on HiveServer2 (key as session variables):\n%s", statement)
+            with _quiet_pyhive():  # pyhive logs each `set k=v`; the masker is the second guard
+                rows = self._query([statement], count_sql, conf=conf, secrets=secrets)[0][0]
+        self.log.info("Wrote %s rows to %s partition ds=%s", rows, table, window.ds)
+        return {"table": table, "ds": window.ds, "rows": rows}
+
+    def _check_upstream(self, ds: str, table: str) -> None:
+        from integrity_risk.features.hql import read_hql
+        from integrity_risk.features.table_schema import ddl_schema, schema_problems
+
+        upstream_ddl = read_hql(UPSTREAM_DDL)
+        for upstream in self.required_partitions:
+            check_table_name(upstream)
+            # A retyped column can still read through an implicit cast, and a dropped one
+            # fails only in the middle of the HQL: check the contract before anything runs.
+            expected = [*ddl_schema(upstream, upstream_ddl), ("ds", "string")]
+            problems = schema_problems(self._schema(upstream), expected, extra_allowed=True)
+            if problems:
+                raise UpstreamSchemaDrift(
+                    f"upstream table {upstream} no longer has the schema of include/hql/{UPSTREAM_DDL}:\n- "
+                    + "\n- ".join(problems) + f"\nnothing was written to {table} for ds={ds}")
+            if not self._has_partition(upstream, ds):
+                raise UpstreamPartitionMissing(
+                    f"upstream partition {upstream} ds={ds} does not exist; "
+                    f"nothing was written to {table} for ds={ds}"
+                )
+
+    def _has_partition(self, table: str, ds: str) -> bool:
+        return bool(self._query([], f"SHOW PARTITIONS {table} PARTITION (ds='{ds}')", conf={}))
+
+    def _schema(self, table: str) -> list[tuple[str, str]]:
+        from integrity_risk.features.table_schema import table_schema
+
+        return self._call(lambda: table_schema(self.hook, table), f"SELECT * FROM {table} LIMIT 0")
+
+    def _query(self, statements: list[str], query: str, conf: Mapping[str, str], secrets=()) -> list[tuple]:
+        """Run ``statements`` then ``query`` in one session (``conf`` set first); return its rows."""
+        return self._call(
+            lambda: self.hook.get_records([*statements, query], parameters=dict(conf), schema=self.schema),
+            ";\n".join([*statements, query]), secrets)
+
+    def _call(self, call: Callable[[], T], ran: str, secrets=()) -> T:
+        """``call()``, a HiveServer2 session running ``ran``.
+
+        A failure raises :class:`ExtractError` with the statements and the server's message,
+        or, when the server cannot be reached, with its address.
+        """
+        from pyhive.exc import Error as PyHiveError
+        from thrift.transport.TTransport import TTransportException
+
+        try:
+            return call()
+        except PyHiveError as err:
+            message = _server_message(err)
+            for secret in secrets:  # a server error can echo the SQL after substitution
+                message = message.replace(secret, "***").replace(secret.upper(), "***")
+            raise ExtractError(f"HiveServer2 failed running:\n{ran}\nServer message: {message}") from None
+        except (TTransportException, OSError) as err:
+            # Refused, reset or closed mid-reply: the transport's error, which names no server.
+            # A write the server had received may still complete there; it replaces the whole
+            # partition or nothing, and the retry rewrites it either way.
+            conn = self.hook.get_connection(self.hiveserver2_conn_id)
+            running = ran.strip().splitlines()[0]
+            raise ExtractError(
+                f"HiveServer2 at {conn.host}:{conn.port or 10000} (connection {self.hiveserver2_conn_id}) "
+                f"is unreachable: {type(err).__name__}: {err}; was running: {running}"
+            ) from err
+
+    def on_kill(self) -> None:
+        # Killing the task drops its session, but Spark's Thrift server notices only when
+        # it answers: a statement's job runs to its end. It replaces the whole partition or
+        # nothing (tests/reliability), and the retry rewrites the partition either way.
+        self.log.info("extract of %s ds=%s killed; a write the server runs still replaces the whole partition "
+                      "or nothing", self.table, self.ds)
+
+
+@contextmanager
+def _quiet_pyhive():
+    """Keep pyhive from logging the statements of a session whose variables hold secrets."""
+    logger = logging.getLogger("pyhive.hive")
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _server_message(err: Exception) -> str:
+    """The server's error text from a pyhive exception (it wraps the Thrift response)."""
+    resp = err.args[0] if err.args else None
+    status = getattr(resp, "status", None)
+    text = getattr(status, "errorMessage", None) or getattr(resp, "errorMessage", None)
+    return str(text or err)

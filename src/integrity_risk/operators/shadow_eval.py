@@ -1,0 +1,296 @@
+"""ShadowEvalOperator: the candidate and the champion scored side by side on days neither trained on."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+    from airflow.sdk import Context
+
+SCORES_TABLE = "eval.shadow_scores"
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RISK = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
+
+
+class ShadowEvalError(RuntimeError):
+    """The evaluation could not run: no candidate, no data after the cutoff, bad input."""
+
+
+def load_evaluation_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """The evaluation rows: a DataFrame as given, or read from a parquet file or folder."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True)
+    path = Path(source)
+    if not path.exists():
+        raise ShadowEvalError(f"evaluation data {path} does not exist (the training set's test split?)")
+    frame = pd.read_parquet(path)
+    if "account_pk" not in frame.columns:
+        raise ShadowEvalError(f"evaluation data {path} has no account_pk column")
+    return frame.reset_index(drop=True)
+
+
+def model_versions(model_name: str, client=None, candidate_version: int | None = None) -> dict[str, Any]:
+    """``{"candidate": (version, tags), "champion": (version, tags) | None}``.
+
+    The candidate is ``candidate_version`` when given (the version the run's train task
+    registered: another registration may have moved the ``candidate`` alias since), else
+    the alias. Versions are pinned here, once, so both the scores and the promotion refer
+    to exactly the version that was evaluated, even if an alias moves while the run goes on.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from integrity_risk.tracking import CANDIDATE_ALIAS, CHAMPION_ALIAS, tracking_uri
+
+    client = client or MlflowClient(tracking_uri=tracking_uri())
+    out: dict[str, Any] = {}
+    if candidate_version is not None:
+        try:
+            mv = client.get_model_version(model_name, str(int(candidate_version)))
+        except MlflowException as exc:
+            raise ShadowEvalError(f"registered model {model_name!r} has no version {candidate_version} "
+                                  f"(the version the train task registered): {exc}") from exc
+        out[CANDIDATE_ALIAS] = (int(mv.version), dict(mv.tags or {}))
+    for alias in (CANDIDATE_ALIAS, CHAMPION_ALIAS):
+        if alias in out:
+            continue
+        try:
+            mv = client.get_model_version_by_alias(model_name, alias)
+            out[alias] = (int(mv.version), dict(mv.tags or {}))
+        except MlflowException:
+            out[alias] = None
+    if out[CANDIDATE_ALIAS] is None:
+        raise ShadowEvalError(f"registered model {model_name!r} has no version with alias {CANDIDATE_ALIAS!r}")
+    return out
+
+
+def after_cutoff(frame: pd.DataFrame, cutoff: str | None) -> pd.DataFrame:
+    """Only rows after the candidate's ``training_cutoff``: traffic it did not train on."""
+    import pandas as pd
+
+    if not cutoff or "event_timestamp" not in frame.columns:
+        return frame
+    ts = pd.to_datetime(frame["event_timestamp"], utc=True)
+    cut = pd.Timestamp(cutoff)
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    kept = frame[(ts > cut).to_numpy()]
+    if kept.empty:
+        raise ShadowEvalError(f"no evaluation rows after the candidate's training cutoff {cutoff} "
+                              f"(latest row at {ts.max()}): the candidate has seen all of them")
+    return kept.reset_index(drop=True)
+
+
+def evaluation_cutoff(source, tags: dict[str, str]) -> str | None:
+    """The time after which evaluation rows are unseen by the candidate.
+
+    The ``training_cutoff`` version tag, except when the data is the test split of the
+    candidate's own training set (its ``training_set`` tag): then the split itself proves
+    the rows were held out, and the end of the validation split from ``manifest.json``
+    is the cutoff (the tag may be the end of the whole set, test days included).
+    """
+    import json
+
+    cutoff = tags.get("training_cutoff") or None
+    if isinstance(source, (str, Path)) and tags.get("training_set"):
+        path = Path(source)
+        manifest = path.parent / "manifest.json"
+        if (path.name == "test.parquet" and manifest.exists()
+                and path.parent.resolve() == Path(tags["training_set"]).resolve()):
+            validation = (json.loads(manifest.read_text()).get("time_range") or {}).get("validation")
+            if validation:
+                return validation[1]
+    return cutoff
+
+
+def write_shadow_scores(hook: HiveServer2Hook, scores: pd.DataFrame, risk_type: str, ds: str,
+                        table: str = SCORES_TABLE) -> None:
+    """Replace partition (risk_type, ds) of the scores table with ``scores`` (one parquet file).
+
+    ``LOAD DATA ... OVERWRITE`` swaps the partition in one metastore operation, so a
+    re-run replaces its own rows and a reader never sees a mix. ``risk_type`` and ``ds``
+    are validated before they reach SQL text.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from integrity_risk.features.hql import read_hql, split_statements
+
+    if not _RISK.match(risk_type) or not _DS.match(ds):
+        raise ValueError(f"bad partition risk_type={risk_type!r} ds={ds!r}")
+    schema = pa.schema([
+        ("account_pk", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")), ("label", pa.float64()),
+        ("candidate_version", pa.int32()), ("candidate_score", pa.float64()), ("candidate_flagged", pa.int32()),
+        ("champion_version", pa.int32()), ("champion_score", pa.float64()), ("champion_flagged", pa.int32()),
+        ("run_id", pa.string()),
+    ])
+    hook.run(split_statements(read_hql("shadow_scores.hql")))
+    with tempfile.TemporaryDirectory(prefix="shadow_scores_") as folder:
+        table_data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
+        pq.write_table(table_data, Path(folder) / "part-0.parquet")
+        hook.run(f"LOAD DATA LOCAL INPATH '{Path(folder).resolve()}' OVERWRITE INTO TABLE {table} "
+                 f"PARTITION (risk_type='{risk_type}', ds='{ds}')")
+
+
+class ShadowEvalOperator(BaseOperator):
+    """Score the days after the training cutoff with champion and candidate; metrics, Hive scores, report.
+
+    :param risk_type: the risk type judged (its ``label_<risk>`` and ``score_<risk>`` columns).
+    :param candidate_version: the model version to evaluate (templated; in the DAG, the train
+        task's ``version`` output); default the version the ``candidate`` alias points at.
+    :param evaluation_data: parquet file of evaluation rows (templated); default the training
+        set's test split, ``<local>/training_sets/<risk>/<ds>/test.parquet``.
+    :param ds: the run's day: partition of the scores table and of the default data (templated).
+    :param model_name: registered model; default ``integrity_<risk>``.
+    :param operating_fpr: false-positive rate production runs at.
+    :param n_bootstrap: bootstrap resamples for the intervals.
+    :param min_slice_size: labeled rows below which a slice is marked "too small".
+    :param min_slice_positives: positives below which a slice is marked "too small".
+    :param report_dir: folder for report.html and summary.md; default
+        ``<local>/reports/<risk>/<run_id>`` (templated).
+    :param hiveserver2_conn_id: Airflow connection of HiveServer2.
+    :param scores_table: the table of side-by-side scores.
+    :param attribution_rows: rows sampled for integrated gradients (0: none).
+    :return (XCom): the metrics dict, with ``candidate_version``, ``champion_version``,
+        ``model_name``, ``run_id``, ``report_path`` and ``summary_path``.
+    """
+
+    template_fields = ("candidate_version", "evaluation_data", "ds", "report_dir")
+    ui_color = "#fde7c8"
+
+    def __init__(
+        self,
+        *,
+        risk_type: str,
+        candidate_version: int | str | None = None,
+        evaluation_data: str | None = None,
+        ds: str = "{{ ds }}",
+        model_name: str | None = None,
+        operating_fpr: float = 0.01,
+        n_bootstrap: int = 200,
+        min_slice_size: int = 30,
+        min_slice_positives: int = 10,
+        report_dir: str | None = None,
+        hiveserver2_conn_id: str = "hiveserver2_default",
+        scores_table: str = SCORES_TABLE,
+        attribution_rows: int = 256,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.risk_type = risk_type
+        self.candidate_version = candidate_version
+        self.evaluation_data = evaluation_data
+        self.ds = ds
+        self.model_name = model_name
+        self.operating_fpr = operating_fpr
+        self.n_bootstrap = n_bootstrap
+        self.min_slice_size = min_slice_size
+        self.min_slice_positives = min_slice_positives
+        self.report_dir = report_dir
+        self.hiveserver2_conn_id = hiveserver2_conn_id
+        self.scores_table = scores_table
+        self.attribution_rows = attribution_rows
+
+    @cached_property
+    def hook(self) -> HiveServer2Hook:
+        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+        return HiveServer2Hook(hiveserver2_conn_id=self.hiveserver2_conn_id)
+
+    def execute(self, context: Context) -> dict:
+        from integrity_risk.evaluation.shadow import evaluate
+        from integrity_risk.evaluation.report import report_dir, write_report
+        from integrity_risk.tracking import configure, registered_model_name
+
+        configure()
+        name = self.model_name or registered_model_name(self.risk_type)
+        run_id = str(context["run_id"])
+        versions = model_versions(name, candidate_version=self.candidate_version)
+        cand_version, cand_tags = versions["candidate"]
+        champ_version = versions["champion"][0] if versions["champion"] else None
+        source = self.evaluation_data or self._default_data()
+        cutoff = evaluation_cutoff(source, cand_tags)
+        frame = after_cutoff(load_evaluation_frame(source), cutoff)
+        self.log.info("Evaluating %s v%s against champion %s on %d rows of %s",
+                      name, cand_version, champ_version or "(none yet)", len(frame), source)
+        cand = self._score(f"models:/{name}/{cand_version}", frame)
+        champ = self._score(f"models:/{name}/{champ_version}", frame) if champ_version else None
+        metrics = evaluate(frame, self.risk_type, cand, champ, operating_fpr=self.operating_fpr,
+                           n_bootstrap=self.n_bootstrap, min_slice_size=self.min_slice_size,
+                           min_slice_positives=self.min_slice_positives)
+        metrics.update(model_name=name, candidate_version=cand_version, champion_version=champ_version,
+                       run_id=run_id, ds=self.ds, evaluation_data=str(source),
+                       training_cutoff=cand_tags.get("training_cutoff"), evaluation_cutoff=cutoff,
+                       scores_table=self.scores_table)
+        write_shadow_scores(self.hook, self._scores_frame(frame, metrics, cand, champ, run_id),
+                            self.risk_type, self.ds, self.scores_table)
+        attributions, note = self._attributions(f"models:/{name}/{cand_version}", frame)
+        out = Path(self.report_dir) if self.report_dir else report_dir(self.risk_type, run_id)
+        report, summary = write_report(metrics, out_dir=out, labels=frame[f"label_{self.risk_type}"],
+                                       candidate_scores=cand, champion_scores=champ,
+                                       attributions=attributions, attribution_note=note)
+        metrics.update(report_path=str(report), summary_path=str(summary))
+        self.log.info("Report: %s", report)
+        return metrics
+
+    def _default_data(self) -> str:
+        from integrity_risk.paths import local_dir
+
+        return str(local_dir() / "training_sets" / self.risk_type / self.ds / "test.parquet")
+
+    def _score(self, model_uri: str, frame: pd.DataFrame):
+        from integrity_risk.training.scoring import score
+
+        column = f"score_{self.risk_type}"
+        scores = score(model_uri, frame)
+        if column not in scores.columns:
+            raise ShadowEvalError(f"{model_uri} has no {column} output; it returns {list(scores.columns)}")
+        return scores[column].to_numpy(dtype=float)
+
+    def _scores_frame(self, frame, metrics, cand, champ, run_id):
+        import numpy as np
+        import pandas as pd
+
+        overall = metrics["overall"]
+        t_cand = overall["candidate"]["threshold"]
+        t_champ = overall["champion"]["threshold"] if overall["champion"] else None
+        n = len(frame)
+        ts = frame["event_timestamp"] if "event_timestamp" in frame.columns else pd.Series([pd.NaT] * n)
+        return pd.DataFrame({
+            "account_pk": frame["account_pk"].astype(str),
+            "event_timestamp": pd.to_datetime(ts, utc=True),
+            "label": frame[f"label_{self.risk_type}"].astype(float),
+            "candidate_version": np.int32(metrics["candidate_version"]),
+            "candidate_score": cand,
+            "candidate_flagged": (cand >= (np.inf if t_cand is None else t_cand)).astype("int32"),
+            "champion_version": pd.array([metrics["champion_version"]] * n, dtype="Int32"),
+            "champion_score": champ if champ is not None else np.full(n, np.nan),
+            "champion_flagged": pd.array([None] * n if champ is None else
+                                         (champ >= (np.inf if t_champ is None else t_champ)).astype("int32"),
+                                         dtype="Int32"),
+            "run_id": run_id,
+        })
+
+    def _attributions(self, model_uri: str, frame):
+        """Integrated gradients of the candidate, or why there are none (the run does not fail on it)."""
+        if not self.attribution_rows:
+            return None, "not computed (attribution_rows=0)"
+        from integrity_risk.evaluation.attributions import integrated_gradients, load_keras_model
+
+        model, why = load_keras_model(model_uri)
+        if model is None:
+            return None, why
+        try:
+            return integrated_gradients(model, frame, output=self.risk_type, max_rows=self.attribution_rows), None
+        except Exception as exc:  # attributions are an aid to the reviewer, not a gate
+            self.log.warning("Integrated gradients failed: %s", exc)
+            return None, f"integrated gradients failed: {type(exc).__name__}: {exc}"

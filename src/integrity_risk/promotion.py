@@ -1,0 +1,664 @@
+"""Moving the ``champion`` alias (promotion and rollback) with an audit trail that is not lost.
+
+MLflow keeps no history of alias moves, so every move writes its own record, twice:
+
+1. an append-only JSON-lines file, ``<local>/audit/promotions.jsonl``, each line
+   flushed to disk (``fsync``) before the next step runs;
+2. a tag on the model version (``audit_<action>_<event id>``) so the registry itself
+   says who promoted a version, when and why.
+
+A move writes a ``started`` entry *before* touching the registry and one end entry
+after, under one ``event_id``. The end entry states the outcome the registry actually
+reached, read back from it after any error: ``completed`` (the alias points at the
+version, even if a call reported an error: the entry then carries ``error`` and
+``note``), ``failed`` (it does not; ``champion_in_place`` says which version does) or
+``refused`` (the champion was not the one the move expected: a compare-and-set, so a
+move never overwrites a change it did not see).
+
+A crash in between leaves a ``started`` entry without an end, which ``unfinished_events``
+lists and ``reconcile_unfinished`` settles from the registry; every move reconciles
+its risk's unfinished events first. Moves (and reconciliations) of one risk take turns
+on a file lock next to the log, so a reconciliation never judges a move still running.
+
+A rollback may only go back to a former champion according to this log, and never to a
+control model (a version tagged ``label_control`` other than ``none`` by training).
+
+MLflow is imported inside the functions: a DAG file may import this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from integrity_risk.paths import local_dir
+from integrity_risk.tracking import CHAMPION_ALIAS, registered_model_name, tracking_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+PROMOTE = "promote"
+ROLLBACK = "rollback"
+STARTED, COMPLETED, FAILED, REFUSED, UNKNOWN = "started", "completed", "failed", "refused", "unknown"
+# The statuses that end an event: a ``started`` entry without one of them is unfinished.
+END_STATUSES = (COMPLETED, FAILED, REFUSED, UNKNOWN)
+# Version tag set by training (integrity_risk.training.train): ``none``, or how a control run's labels were
+# scrambled. A control model exists to prove the gates stop it; it is never a champion to go back to.
+CONTROL_TAG = "label_control"
+# Headline figures copied into the audit entry; the full metrics stay in the report.
+_HEADLINE_KEYS = ("pr_auc", "recall_at_fpr", "threshold", "precision_at_threshold")
+# How long a move waits for another move of the same risk to finish. MLflow's REST client
+# retries with backoff for a few minutes, so a slow but live move can hold the lock that long.
+_LOCK_WAIT_S = 600.0
+# ``expected`` default of ``move_champion``: the champion read when the move starts.
+_READ_AT_START: Any = object()
+
+log = logging.getLogger(__name__)
+
+
+class PromotionError(RuntimeError):
+    """A promotion or rollback that was refused or did not complete."""
+
+
+class ChampionMovedError(PromotionError):
+    """The champion was not the version the move expected; nothing was moved.
+
+    :param model_name: the registered model.
+    :param version: the version the move would have made champion.
+    :param expected: the champion the move expected (None: none).
+    :param actual: the champion found right before the move (None: none).
+    """
+
+    def __init__(self, model_name: str, version: int, expected: int | None, actual: int | None) -> None:
+        self.model_name, self.version, self.expected, self.actual = model_name, version, expected, actual
+        super().__init__(f"the champion of {model_name} is {_describe(actual)}, not {_describe(expected)} as "
+                         f"expected: it moved since that was read; version {version} was not made champion")
+
+
+def _describe(version: int | None) -> str:
+    return "unset" if version is None else f"version {version}"
+
+
+def audit_log_path() -> Path:
+    """``<local>/audit/promotions.jsonl``."""
+    return local_dir() / "audit" / "promotions.jsonl"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def append_audit(entry: dict, path: Path | None = None) -> dict:
+    """Append one entry as a line and force it to disk before returning.
+
+    ``O_APPEND`` plus an exclusive lock keeps concurrent writers' lines whole; ``fsync``
+    of the file (and of the folder when the file is new) makes the line survive a crash.
+
+    :param entry: JSON-able dict (datetimes become ISO strings).
+    :param path: the log file; default ``audit_log_path()``.
+    """
+    path = Path(path or audit_log_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    is_new = not path.exists()
+    line = (json.dumps(entry, default=_json_default, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # closing releases the lock
+    if is_new:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return entry
+
+
+def read_audit(path: Path | None = None, *, risk_type: str | None = None) -> list[dict]:
+    """All audit entries, oldest first, optionally of one risk type."""
+    path = Path(path or audit_log_path())
+    if not path.exists():
+        return []
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [e for e in entries if risk_type is None or e.get("risk_type") == risk_type]
+
+
+def unfinished_events(path: Path | None = None, *, risk_type: str | None = None) -> list[dict]:
+    """``started`` entries with no end entry (``END_STATUSES``): a move that crashed midway.
+
+    :param risk_type: only the events of this risk type; default all.
+    """
+    entries = read_audit(path, risk_type=risk_type)
+    ended = {e["event_id"] for e in entries if e.get("status") in END_STATUSES}
+    return [e for e in entries if e.get("status") == STARTED and e["event_id"] not in ended]
+
+
+@contextlib.contextmanager
+def _moves_of(risk_type: str, audit_path: Path | None) -> Iterator[None]:
+    """Hold the lock under which moves and reconciliations of ``risk_type``'s champion take turns.
+
+    Without it a reconciliation could take a move that another process is in the middle
+    of for a crashed one. ``flock`` is released by the kernel when its process dies, so a
+    killed move never leaves it held; a live one holding it past ``_LOCK_WAIT_S`` is refused.
+    """
+    path = Path(audit_path or audit_log_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.{risk_type}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PromotionError(f"another move of the champion of {risk_type} has been running for over "
+                                         f"{_LOCK_WAIT_S:.0f} s (lock next to {path}); try again later") from None
+                time.sleep(0.5)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _client(client: MlflowClient | None) -> MlflowClient:
+    if client is not None:
+        return client
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def champion_version(risk_type: str, *, client: MlflowClient | None = None) -> int | None:
+    """The version the ``champion`` alias points at, or None when there is none yet."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(client)
+    try:
+        return int(client.get_model_version_by_alias(registered_model_name(risk_type), CHAMPION_ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def _read_champion(client: MlflowClient, name: str) -> int | None:
+    """The champion's version, None when there is none; a registry error raises.
+
+    Unlike ``champion_version``, an unreachable registry is not taken for "no champion":
+    a compare-and-set or a reconciliation must not decide on a guess.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version)
+    except MlflowException as err:
+        # no such alias (INVALID_PARAMETER_VALUE in MLflow's stores) or no such model
+        if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
+def _require_version(client: MlflowClient, name: str, version: int):
+    """Refuse a version that does not exist, listing the ones that do; return its ``ModelVersion``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        pass
+    try:
+        existing = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    except MlflowException:
+        existing = []
+    if not existing:
+        raise PromotionError(f"registered model {name!r} has no versions; nothing to move the champion to")
+    raise PromotionError(f"registered model {name!r} has no version {version}; existing versions: {existing}")
+
+
+def headline(metrics: dict | None) -> dict:
+    """The figures an audit entry keeps from shadow_eval's metrics."""
+    if not metrics:
+        return {}
+    overall = metrics.get("overall", {})
+    out = {f"candidate_{k}": (overall.get("candidate") or {}).get(k) for k in _HEADLINE_KEYS}
+    if overall.get("champion"):
+        out.update({f"champion_{k}": overall["champion"].get(k) for k in _HEADLINE_KEYS})
+    for key in ("pr_auc_delta", "flip_rate", "psi"):
+        if key in overall:
+            out[key] = overall[key]
+    for key in ("operating_fpr", "labeled_rows", "positives", "report_path"):
+        if key in metrics:
+            out[key] = metrics[key]
+    if "gates" in metrics:
+        out["gates"] = metrics["gates"]
+    return out
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _jsonable(entry: dict) -> dict:
+    """The entry as read back from the log (datetimes as ISO strings)."""
+    return json.loads(json.dumps(entry, default=_json_default))
+
+
+def _end(entry: dict, status: str, audit_path: Path | None, *, error: BaseException | str | None = None,
+         note: str | None = None, **fields: Any) -> dict:
+    """Append the entry that ends ``entry``'s event with ``status``; return it as read back.
+
+    :param error: what went wrong, if anything (an exception or its text).
+    :param note: how the outcome came about, if it needs saying.
+    :param fields: more fields, None included: ``champion_in_place: null`` means no champion.
+    """
+    end = {**entry, "status": status, **fields}
+    if error is not None:
+        end["error"] = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    if note is not None:
+        end["note"] = note
+    end["recorded_at"] = _now()
+    append_audit(end, audit_path)
+    return _jsonable(end)
+
+
+def _tag_version(client: MlflowClient, name: str, entry: dict) -> None:
+    """The version tags of a move that reached the alias: ``audit_<action>_<event>`` and ``last_<action>``."""
+    tag = json.dumps({k: entry.get(k) for k in ("event_id", "actor", "decided_at", "dag_run_id", "reason",
+                                                "previous_champion")} | {"metrics": entry.get("metrics") or {}},
+                     default=_json_default, sort_keys=True)
+    version, action = str(entry["version"]), entry["action"]
+    client.set_model_version_tag(name, version, f"audit_{action}_{entry['event_id']}", tag[:7900])
+    client.set_model_version_tag(name, version, f"last_{action}", entry["event_id"])
+
+
+def _after_creation(entry: dict, model_version) -> bool:
+    """Whether ``entry`` was recorded after ``model_version`` was created.
+
+    Version numbers restart when a registered model is deleted and created again while the
+    log stays: an entry older than the version is about another model that had its number.
+    An entry or version without a time is given the benefit of the doubt.
+    """
+    created = getattr(model_version, "creation_timestamp", None)
+    recorded = entry.get("recorded_at")
+    if not created or not recorded:
+        return True
+    try:
+        at = dt.datetime.fromisoformat(str(recorded))
+    except ValueError:
+        return True
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.timestamp() * 1000 >= int(created)
+
+
+def _reconcile(risk_type: str, client: MlflowClient, audit_path: Path | None) -> list[dict]:
+    """Settle ``risk_type``'s unfinished events; the caller holds ``_moves_of(risk_type)``.
+
+    The outcome of a crashed move is read where it can still be seen:
+
+    - no later event of the risk: the registry now. The alias on the version: ``completed``
+      (and the version tags are written, best effort, since the crash may have come before
+      them); elsewhere: ``failed``.
+    - a later event: the champion that event found when it started (its
+      ``previous_champion``) is the one the crashed move left, whatever happened since, so
+      it decides ``completed`` or ``failed`` the same way. A later event without that field
+      (a hand-written line) leaves the outcome ``unknown``.
+
+    Each end entry has ``reconciled: true``, ``champion_in_place`` (the champion the move
+    left, as established) and a ``note`` saying how it was established.
+    """
+    entries = read_audit(audit_path, risk_type=risk_type)
+    ended = {e["event_id"] for e in entries if e.get("status") in END_STATUSES}
+    settled = []
+    for i, start in enumerate(entries):
+        if start.get("status") != STARTED or start["event_id"] in ended:
+            continue
+        entry = {k: v for k, v in start.items() if k not in ("status", "recorded_at")}
+        name = start.get("model_name") or registered_model_name(risk_type)
+        version = start.get("version")
+        later = next((e for e in entries[i + 1:]
+                      if e.get("status") == STARTED and e["event_id"] != start["event_id"]), None)
+        if later is None:
+            in_place = _read_champion(client, name)
+            how = "read from the registry, no later move of this risk being logged"
+        elif "previous_champion" in later:
+            in_place = later["previous_champion"]
+            how = f"the champion event {later['event_id']} found when it started"
+        else:
+            settled.append(_end(entry, UNKNOWN, audit_path, reconciled=True,
+                                note=f"reconciled: event {later['event_id']} came later but does not say which "
+                                     "champion it found; this move's outcome cannot be established"))
+            continue
+        reached = in_place == version
+        note = (f"reconciled: this move was interrupted; the champion it left is {_describe(in_place)} ({how}): "
+                f"{'it reached the alias' if reached else 'it did not take effect'}")
+        if reached and later is None:
+            try:
+                _tag_version(client, name, start)
+            except Exception as exc:  # the audit file is the record; the tags only mirror it
+                note += f"; writing the version tags failed ({type(exc).__name__}: {exc})"
+        end = _end(entry, COMPLETED if reached else FAILED, audit_path, reconciled=True,
+                   champion_in_place=in_place, note=note)
+        log.warning("audit event %s (%s of %s version %s) was unfinished: recorded as %s; %s",
+                    end["event_id"], end.get("action"), name, version, end["status"], note)
+        settled.append(end)
+    return settled
+
+
+def reconcile_unfinished(risk_type: str | None = None, client: MlflowClient | None = None,
+                         audit_path: Path | None = None) -> list[dict]:
+    """Append, for every unfinished event, an end entry with the outcome the registry shows.
+
+    Each risk is settled under its move lock, so a move still running is never taken for
+    a crashed one. See ``_reconcile`` for how an outcome is established. Every
+    ``move_champion`` does this for its risk first; call it directly to settle the log
+    without moving anything (e.g. after a worker was killed).
+
+    :param risk_type: only this risk's events; default every risk with unfinished events.
+    :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
+    :param audit_path: the JSON-lines log; default ``audit_log_path()``.
+    :return: the end entries appended, oldest event first (empty when nothing was unfinished).
+    """
+    risks = sorted({e["risk_type"] for e in unfinished_events(audit_path, risk_type=risk_type)
+                    if e.get("risk_type")})
+    settled: list[dict] = []
+    if risks:
+        client = _client(client)
+    for risk in risks:
+        with _moves_of(risk, audit_path):
+            settled += _reconcile(risk, client, audit_path)
+    return settled
+
+
+def _former_champions(client: MlflowClient, name: str, risk_type: str, audit_path: Path | None) -> dict[int, Any]:
+    """``{version: ModelVersion}`` of the versions the audit shows as champion once, control models included.
+
+    A version was champion when a ``completed`` entry of the risk moved the alias to it
+    or names it as the ``previous_champion`` it replaced. Versions since deleted, and
+    entries older than the version (another model with that number), do not count.
+    """
+    from mlflow.exceptions import MlflowException
+
+    latest: dict[int, dict] = {}
+    for entry in read_audit(audit_path, risk_type=risk_type):
+        if entry.get("status") != COMPLETED:
+            continue
+        for version in (entry.get("version"), entry.get("previous_champion")):
+            if version is not None:
+                latest[int(version)] = entry
+    found = {}
+    for version, entry in sorted(latest.items()):
+        try:
+            model_version = client.get_model_version(name, str(version))
+        except MlflowException:
+            continue
+        if _after_creation(entry, model_version):
+            found[version] = model_version
+    return found
+
+
+def _control_label(model_version) -> str | None:
+    """The ``label_control`` tag of a control model (``invert``, ``permute``), None for a real one."""
+    value = str((getattr(model_version, "tags", None) or {}).get(CONTROL_TAG, "none") or "none")
+    return None if value.strip().lower() == "none" else value
+
+
+def rollback_targets(risk_type: str, *, client: MlflowClient | None = None,
+                     audit_path: Path | None = None) -> list[int]:
+    """The versions ``risk_type``'s champion may be rolled back to.
+
+    Former champions according to the audit (see ``_former_champions``), minus control
+    models and the current champion.
+
+    :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
+    :param audit_path: the JSON-lines log; default ``audit_log_path()``.
+    """
+    client = _client(client)
+    name = registered_model_name(risk_type)
+    current = _read_champion(client, name)
+    return [v for v, mv in _former_champions(client, name, risk_type, audit_path).items()
+            if v != current and _control_label(mv) is None]
+
+
+def _require_rollback_target(client: MlflowClient, name: str, risk_type: str, model_version,
+                             current: int | None, audit_path: Path | None) -> None:
+    """Refuse a rollback to anything but a former champion that is no control model."""
+    version = int(model_version.version)
+    formers = _former_champions(client, name, risk_type, audit_path)
+    allowed = [v for v, mv in formers.items() if v != current and _control_label(mv) is None]
+    listing = (f"versions that may be rolled back to: {allowed}" if allowed else
+               "no version may be rolled back to (no other former champion in the audit)")
+    control = _control_label(model_version)
+    if control is not None:
+        raise PromotionError(f"{name} version {version} is a control model ({CONTROL_TAG}={control}), trained to "
+                             f"prove the gates stop it: never rolled back to; {listing}")
+    if version == current:
+        raise PromotionError(f"{name} version {version} is already the champion: nothing to roll back; {listing}")
+    if version not in formers:
+        raise PromotionError(f"{name} version {version} was never champion according to the audit "
+                             f"({Path(audit_path or audit_log_path())}): a rollback only goes back to a former "
+                             f"champion; {listing}")
+
+
+def _completed_of_run(risk_type: str, dag_run_id: str | None, action: str, model_version,
+                      audit_path: Path | None) -> dict | None:
+    """The latest ``completed`` entry of this run, action and version, if any (an Airflow retry's earlier try)."""
+    if not dag_run_id:
+        return None
+    version = int(model_version.version)
+    done = [e for e in read_audit(audit_path, risk_type=risk_type)
+            if e.get("status") == COMPLETED and e.get("dag_run_id") == dag_run_id and e.get("action") == action
+            and e.get("version") == version and _after_creation(e, model_version)]
+    return done[-1] if done else None
+
+
+def move_champion(
+    risk_type: str,
+    version: int,
+    *,
+    action: str,
+    actor: str,
+    dag_run_id: str | None,
+    reason: str | None = None,
+    decided_at: dt.datetime | str | None = None,
+    metrics: dict | None = None,
+    expected: int | None = _READ_AT_START,
+    client: MlflowClient | None = None,
+    audit_path: Path | None = None,
+) -> dict:
+    """Point ``champion`` at ``version`` if it still is ``expected``, with ``started`` and end audit entries.
+
+    In order, under the risk's move lock:
+
+    1. unfinished events of the risk are reconciled first (``_reconcile``), so
+       ``previous_champion`` and the checks below read a settled log;
+    2. a retry: when this ``dag_run_id`` already completed the same action on this version
+       and the champion still is it, that earlier ``completed`` entry is returned and
+       nothing is written (a new event would name ``version`` its own previous champion);
+    3. a rollback must go to a former champion that is no control model (refused before
+       any entry is written);
+    4. ``started`` is written; the champion is read again right before the move and, if it
+       is not ``expected``, the move is ``refused`` (``ChampionMovedError``);
+    5. the alias moves, *then* the version gets its tags, so a refused alias move leaves
+       no ``last_<action>`` tag;
+    6. after an error from step 5 on, the alias is read back and the end entry says what
+       was reached: ``completed`` (with ``error`` and ``note``) if it points at ``version``,
+       else ``failed`` with ``champion_in_place``. If even that read fails, no end entry is
+       written: the event stays unfinished until a reconciliation settles it.
+
+    :param risk_type: the risk whose registered model ``integrity_<risk>`` is changed.
+    :param version: the model version that becomes champion.
+    :param action: ``promote`` or ``rollback``.
+    :param actor: who decided: the approving reviewer, or whoever triggered the rollback.
+    :param dag_run_id: the Airflow run that made the move.
+    :param reason: why (required for a rollback).
+    :param decided_at: when the decision was made (the approval time); default now.
+    :param metrics: shadow-eval metrics; their headline figures go into the entry.
+    :param expected: the champion the decision was made against (None: no champion);
+        default the champion read when the move starts.
+    :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
+    :param audit_path: the JSON-lines log; default ``audit_log_path()``.
+    :return: the ``completed`` entry.
+    :raises ChampionMovedError: the champion was not ``expected``; nothing moved.
+    :raises PromotionError: refused, or the alias did not reach ``version``.
+    """
+    if action not in (PROMOTE, ROLLBACK):
+        raise ValueError(f"action must be {PROMOTE!r} or {ROLLBACK!r}, got {action!r}")
+    if isinstance(version, bool) or int(version) < 1:
+        raise PromotionError(f"model version must be a positive integer, got {version!r}")
+    if action == ROLLBACK and not (reason and reason.strip()):
+        raise PromotionError("a rollback needs a non-empty reason")
+    if not (actor and str(actor).strip()):
+        raise PromotionError(f"a {action} needs the name of who decided it")
+    version = int(version)
+    client = _client(client)
+    name = registered_model_name(risk_type)
+    model_version = _require_version(client, name, version)
+    with _moves_of(risk_type, audit_path):
+        _reconcile(risk_type, client, audit_path)
+        current = _read_champion(client, name)
+        earlier = _completed_of_run(risk_type, dag_run_id, action, model_version, audit_path)
+        if earlier is not None and current == version:
+            log.info("%s of %s version %s was already completed by run %s (audit event %s): not moved again",
+                     action, name, version, dag_run_id, earlier["event_id"])
+            return earlier
+        if action == ROLLBACK:
+            _require_rollback_target(client, name, risk_type, model_version, current, audit_path)
+        expected = current if expected is _READ_AT_START else (None if expected is None else int(expected))
+        return _move(client, name, risk_type, version, action=action, actor=actor, dag_run_id=dag_run_id,
+                     reason=reason, decided_at=decided_at, metrics=metrics, previous=current, expected=expected,
+                     audit_path=audit_path)
+
+
+def _move(client: MlflowClient, name: str, risk_type: str, version: int, *, action: str, actor: str,
+          dag_run_id: str | None, reason: str | None, decided_at: dt.datetime | str | None, metrics: dict | None,
+          previous: int | None, expected: int | None, audit_path: Path | None) -> dict:
+    """Steps 4 to 6 of ``move_champion``, under its lock."""
+    now = _now()
+    entry = {
+        "event_id": uuid.uuid4().hex,
+        "action": action,
+        "risk_type": risk_type,
+        "model_name": name,
+        "version": version,
+        "previous_champion": previous,
+        "actor": str(actor),
+        "decided_at": decided_at or now,
+        "dag_run_id": dag_run_id,
+        "reason": reason,
+        "metrics": headline(metrics),
+    }
+    append_audit({**entry, "status": STARTED, "recorded_at": now}, audit_path)
+    try:
+        in_place = _read_champion(client, name)
+    except Exception as exc:
+        _end(entry, FAILED, audit_path, error=exc,
+             note="the champion could not be read again right before the move; this move did not touch the alias")
+        raise PromotionError(f"{action} of {name} version {version} failed before the move: {exc}") from exc
+    if in_place != expected:
+        err = ChampionMovedError(name, version, expected, in_place)
+        _end(entry, REFUSED, audit_path, error=str(err), champion_in_place=in_place, expected_champion=expected)
+        raise err
+    problems = []
+    try:
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, str(version))
+    except Exception as exc:
+        try:
+            in_place = _read_champion(client, name)
+        except Exception as read_exc:
+            log.error("%s of %s version %s: the alias move raised %r and reading it back raised %r; audit event %s "
+                      "stays unfinished until reconciled", action, name, version, exc, read_exc, entry["event_id"])
+            raise PromotionError(f"{action} of {name} version {version}: the alias move raised {exc!r} and the "
+                                 f"champion could not be read back ({read_exc!r}): outcome unknown; audit event "
+                                 f"{entry['event_id']} stays unfinished until reconcile_unfinished settles it") from exc
+        if in_place != version:
+            _end(entry, FAILED, audit_path, error=exc, champion_in_place=in_place)
+            raise PromotionError(f"{action} of {name} version {version} failed: {exc}; the champion is still "
+                                 f"{_describe(in_place)}") from exc
+        problems.append(("the registry reported an error but the alias did move", exc))
+    try:
+        _tag_version(client, name, entry)
+    except Exception as exc:  # the alias moved: the move is done; the audit file keeps what the tags would
+        problems.append(("the alias moved, then writing the version tags failed", exc))
+    if problems:
+        log.warning("%s of %s version %s completed with errors: %s", action, name, version,
+                    "; ".join(f"{what}: {exc!r}" for what, exc in problems))
+    return _end(entry, COMPLETED, audit_path, champion_in_place=version,
+                error="; ".join(f"{type(exc).__name__}: {exc}" for _, exc in problems) or None,
+                note="; ".join(what for what, _ in problems) or None)
+
+
+def promote(risk_type: str, version: int, *, approved_by: str, dag_run_id: str | None,
+            approved_at: dt.datetime | str | None = None, metrics: dict | None = None,
+            expected: int | None = _READ_AT_START, client: MlflowClient | None = None,
+            audit_path: Path | None = None) -> dict:
+    """Make the approved candidate ``version`` the champion; see ``move_champion``.
+
+    :param expected: the champion the candidate was evaluated against (None: none);
+        default the champion when the promotion starts.
+    """
+    return move_champion(risk_type, version, action=PROMOTE, actor=approved_by, dag_run_id=dag_run_id,
+                         decided_at=approved_at, metrics=metrics, expected=expected, client=client,
+                         audit_path=audit_path)
+
+
+def rollback(risk_type: str, version: int, *, reason: str, requested_by: str, dag_run_id: str | None,
+             client: MlflowClient | None = None, audit_path: Path | None = None) -> dict:
+    """Move the champion back to a former champion ``version``, with a reason; see ``move_champion``.
+
+    Refused, before any audit entry, for a version that was never champion according to
+    the audit, a control model, or the current champion; the message lists ``rollback_targets``.
+    """
+    return move_champion(risk_type, version, action=ROLLBACK, actor=requested_by, dag_run_id=dag_run_id,
+                         reason=reason, client=client, audit_path=audit_path)
+
+
+def require_reviewer(risk_type: str, user: str | None) -> str:
+    """Return ``user`` if it is one of the risk's reviewers, else raise ``PromotionError``.
+
+    The same people who may approve a promotion may roll one back: the ``approval.reviewers``
+    of ``include/risks/<risk_type>.yaml``.
+
+    :param user: the Airflow user who triggered the run (``dag_run.triggering_user_name``).
+    """
+    from integrity_risk.config.risk import risk_config
+
+    reviewers = risk_config(risk_type).approval.reviewers
+    if not user or user not in reviewers:
+        raise PromotionError(f"{user or 'an unknown user'!s} may not move the champion of {risk_type}: only its "
+                             f"reviewers may ({', '.join(reviewers)}; approval.reviewers of {risk_type}.yaml)")
+    return user
+
+
+def approver_from_hitl(response: dict | None) -> tuple[str, str | None]:
+    """Who approved and when, from the return value (XCom) of an ``ApprovalOperator``.
+
+    Airflow 3.3's ``HITLOperator.execute_complete`` returns ``{"chosen_options": [...],
+    "params_input": {...}, "responded_at": datetime, "responded_by_user": {"id", "name"}}``.
+    Anything but an explicit "Approve" is refused, so no path promotes without a reviewer.
+
+    :return: (approver name, responded_at as ISO string or None).
+    """
+    if not response:
+        raise PromotionError("no approval response found: refusing to promote without a reviewer's answer")
+    chosen = list(response.get("chosen_options") or [])
+    if chosen != ["Approve"]:
+        raise PromotionError(f"the reviewer's answer was {chosen!r}, not ['Approve']: not promoting")
+    user = response.get("responded_by_user") or {}
+    name = user.get("name") or user.get("id")
+    if not name:
+        raise PromotionError("the approval has no responding user: not promoting")
+    at = response.get("responded_at")
+    return str(name), (at.isoformat() if isinstance(at, (dt.datetime, dt.date)) else at)

@@ -1,0 +1,174 @@
+"""The multi-task risk model: raw features in, one probability per risk type out.
+
+Preprocessing lives inside the model, so the saved model takes raw feature
+values as a dict of named inputs and scoring needs no separate transform code.
+Layer names of the shared tower are stable (``shared_dense_0``, ``shared_bn_0``,
+...) because warm start copies weights by name.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import layers, ops
+
+from integrity_risk.training.data import FeatureSpec, frame_to_inputs
+
+SHARED_PREFIX = "shared_"
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class Log1p(layers.Layer):
+    """``log1p`` of the count-like columns (negatives clipped to 0), the rest unchanged; NaN stays NaN.
+
+    :param log_mask: one flag per input column: transform it or not.
+    """
+
+    def __init__(self, log_mask: list[bool], **kwargs):
+        super().__init__(**kwargs)
+        self.log_mask = [bool(v) for v in log_mask]
+
+    def call(self, x):
+        mask = ops.convert_to_tensor(np.array(self.log_mask, dtype="bool")[None, :])
+        return ops.where(mask, ops.log1p(ops.maximum(x, 0.0)), x)
+
+    def get_config(self):
+        return {**super().get_config(), "log_mask": self.log_mask}
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class FillMissing(layers.Layer):
+    """Replace NaN by 0 (the mean, after normalization) and append one missing-indicator per column.
+
+    Infinities are left alone on purpose: they mean broken upstream data, and the
+    trainer stops on the NaN loss they cause instead of learning from them.
+    """
+
+    def call(self, x):
+        missing = ops.isnan(x)
+        return ops.concatenate([ops.where(missing, 0.0, x), ops.cast(missing, x.dtype)], axis=-1)
+
+
+def numeric_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and variance ignoring NaN; all-NaN or constant columns get (0, 1).
+
+    :param values: (rows, columns) float array, already log-transformed where due.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are handled below
+        mean = np.nanmean(values, axis=0)
+        var = np.nanvar(values, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    var = np.where(np.isfinite(var) & (var > 0), var, 1.0)
+    return mean.astype("float32"), var.astype("float32")
+
+
+def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.DataFrame) -> keras.Model:
+    """Build and compile the multi-task model.
+
+    :param cfg: the resolved ``model:`` section (:func:`integrity_risk.config.model.resolve_config`):
+        tasks, hidden_units, dropout, learning_rate, focal_gamma, focal_alpha,
+        embedding_dim, max_vocab.
+    :param feature_spec: which inputs are numeric, count-like and categorical.
+    :param adapt_data: a sample of training rows; normalization statistics and
+        vocabularies come from it.
+    :return: a compiled ``keras.Model`` with one input per feature and one sigmoid
+        output per task, named after the task.
+    """
+    inputs: dict[str, keras.KerasTensor] = {}
+    parts = []
+    if feature_spec.numeric:
+        for name in feature_spec.numeric:
+            inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
+        stacked = layers.Concatenate(name="numeric_concat", dtype="float32")([inputs[n] for n in feature_spec.numeric])
+        log_mask = [n in set(feature_spec.log) for n in feature_spec.numeric]
+        logged = Log1p(log_mask, name="numeric_log1p", dtype="float32")(stacked)
+        raw = frame_to_inputs(adapt_data, feature_spec.numeric, [])
+        sample = np.concatenate([raw[n] for n in feature_spec.numeric], axis=1)
+        sample = np.where(np.array(log_mask)[None, :], np.log1p(np.maximum(sample, 0.0)), sample)
+        mean, var = numeric_stats(sample)
+        normalized = layers.Normalization(mean=mean, variance=var, name="numeric_normalization", dtype="float32")(logged)
+        parts.append(FillMissing(name="numeric_fill_missing", dtype="float32")(normalized))
+    for name in feature_spec.categorical:
+        inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
+        counts = adapt_data[name].dropna().astype(str).value_counts()
+        vocab = [v for v in counts.index[: int(cfg["max_vocab"])] if v != ""]
+        lookup = layers.StringLookup(vocabulary=vocab or ["<none>"], num_oov_indices=1, name=f"{name}_lookup")
+        ids = lookup(inputs[name])
+        dim = int(min(cfg["embedding_dim"], max(2, len(vocab))))
+        emb = layers.Embedding(lookup.vocabulary_size(), dim, name=f"{name}_embedding")(ids)
+        parts.append(layers.Reshape((dim,), name=f"{name}_flat")(emb))
+    if not parts:
+        raise ValueError("the model has no features")
+    x = parts[0] if len(parts) == 1 else layers.Concatenate(name="features_concat")(parts)
+    for i, units in enumerate(cfg["hidden_units"]):
+        x = layers.Dense(units, use_bias=False, name=f"{SHARED_PREFIX}dense_{i}")(x)
+        x = layers.BatchNormalization(name=f"{SHARED_PREFIX}bn_{i}")(x)
+        x = layers.Activation("relu", name=f"{SHARED_PREFIX}relu_{i}")(x)
+        if cfg["dropout"]:
+            x = layers.Dropout(float(cfg["dropout"]), name=f"{SHARED_PREFIX}dropout_{i}")(x)
+    # Heads stay float32 under mixed precision: sigmoid outputs and the loss need the range.
+    outputs = {t: layers.Dense(1, activation="sigmoid", dtype="float32", name=t)(x) for t in cfg["tasks"]}
+    model = keras.Model(inputs=inputs, outputs=outputs, name="integrity_multitask")
+    compile_model(model, cfg)
+    return model
+
+
+def compile_model(model: keras.Model, cfg: dict[str, Any]) -> None:
+    """Compile with focal loss per head and sample-weighted PR-AUC / ROC-AUC metrics.
+
+    The data pipeline gives an unlabelled example sample weight 0 for that head,
+    so it adds nothing to the loss and nothing to the metrics: it is masked, not
+    a negative. Hence ``weighted_metrics`` (Keras ignores sample weights in ``metrics``).
+
+    :param model: the model from :func:`build_model`.
+    :param cfg: the resolved model section.
+    """
+    alpha = cfg.get("focal_alpha")
+    losses = {
+        t: keras.losses.BinaryFocalCrossentropy(
+            gamma=float(cfg["focal_gamma"]),
+            apply_class_balancing=alpha is not None,
+            alpha=float(alpha) if alpha is not None else 0.25,
+            name=f"{t}_focal",
+        )
+        for t in cfg["tasks"]
+    }
+    metrics = {
+        t: [keras.metrics.AUC(curve="PR", name="pr_auc"), keras.metrics.AUC(curve="ROC", name="roc_auc")]
+        for t in cfg["tasks"]
+    }
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=float(cfg["learning_rate"])),
+        loss=losses,
+        weighted_metrics=metrics,
+    )
+
+
+def warm_start_from(model: keras.Model, source: keras.Model) -> dict[str, list[str]]:
+    """Copy the shared tower's weights from ``source`` into ``model``, layer by layer, by name.
+
+    A layer is copied only when all its weight shapes match (a first dense layer
+    over a different feature set does not); the heads and preprocessing are never copied.
+
+    :param model: the freshly built model.
+    :param source: a trained model, e.g. the champion of the production risk type.
+    :return: ``{"copied": [...], "skipped": [...]}`` layer names.
+    """
+    theirs = {layer.name: layer for layer in source.layers if layer.name.startswith(SHARED_PREFIX)}
+    copied, skipped = [], []
+    for layer in model.layers:
+        if not layer.name.startswith(SHARED_PREFIX) or not layer.weights:
+            continue
+        other = theirs.get(layer.name)
+        weights = other.get_weights() if other is not None else None
+        if weights is not None and [w.shape for w in weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+        else:
+            skipped.append(layer.name)
+    return {"copied": copied, "skipped": skipped}

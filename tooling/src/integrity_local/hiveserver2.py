@@ -1,0 +1,241 @@
+"""A local HiveServer2 endpoint: Spark's Thrift Server with an embedded metastore.
+
+It speaks the HiveServer2 protocol on loopback, so the pipelines talk to it through
+the Hive provider's ``HiveServer2Hook`` exactly as they talk to a production
+HiveServer2; only the Airflow connection differs.
+
+    python -m integrity_local.hiveserver2 start [--port 10000]
+    python -m integrity_local.hiveserver2 stop  [--port 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from integrity_risk.paths import INCLUDE_DIR, local_dir
+
+DEFAULT_PORT = 10000
+THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+HIVE_COMPAT_SOURCES = INCLUDE_DIR / "hive_compat"
+
+log = logging.getLogger(__name__)
+
+
+class LocalHiveServerError(RuntimeError):
+    pass
+
+
+def spark_home() -> Path:
+    if os.environ.get("SPARK_HOME"):
+        return Path(os.environ["SPARK_HOME"])
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+@dataclass
+class LocalHiveServer:
+    """One Thrift Server whose warehouse and metastore live in ``state_dir``."""
+
+    port: int = DEFAULT_PORT
+    state_dir: Path | None = None
+    host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        # Absolute: the server runs in state_dir, where a relative warehouse path would nest.
+        self.state_dir = Path(self.state_dir or local_dir() / "hiveserver2").absolute()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.state_dir / "warehouse"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / f"thriftserver-{self.port}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / f"thriftserver-{self.port}.log"
+
+    @property
+    def uri(self) -> str:
+        """The Airflow connection URI for ``HiveServer2Hook``."""
+        return f"hiveserver2://{self.host}:{self.port}/default"
+
+    def compat_jar(self) -> Path | None:
+        """The Hive classes Spark's distribution lacks, compiled from include/hive_compat.
+
+        See LlapSigner.java there: without them the server's first Hive client build fails,
+        and later ones wait forever. Built once per source version; None without a JDK.
+        """
+        sources = sorted(HIVE_COMPAT_SOURCES.glob("*.java"))
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+        jar = self.state_dir / "compat" / f"hive-compat-{digest}.jar"
+        if jar.exists():
+            return jar
+        javac = shutil.which("javac")
+        if javac is None:
+            log.warning("no javac found: the local HiveServer2 starts without %s, and a session close "
+                        "can then hang under concurrent sessions; install a JDK 17", HIVE_COMPAT_SOURCES)
+            return None
+        classes = self.state_dir / "compat" / f"classes-{digest}"
+        shutil.rmtree(classes, ignore_errors=True)
+        built = subprocess.run([javac, "--release", "17", "-d", str(classes), *map(str, sources)],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            raise LocalHiveServerError(f"javac could not build {HIVE_COMPAT_SOURCES}:\n{built.stderr}")
+        partial = jar.with_suffix(".partial")
+        shutil.make_archive(str(partial), "zip", classes)
+        Path(f"{partial}.zip").replace(jar)
+        shutil.rmtree(classes)
+        return jar
+
+    def command(self) -> list[str]:
+        metastore = self.state_dir / "metastore_db"
+        compat = self.compat_jar()
+        return [
+            str(spark_home() / "bin" / "spark-submit"),
+            "--class", THRIFT_SERVER_CLASS,
+            "--master", "local[2]",
+            *(["--driver-class-path", str(compat)] if compat else []),
+            "--name", f"integrity-hiveserver2-{self.port}",
+            "--driver-memory", os.environ.get("INTEGRITY_HS2_MEMORY", "2g"),
+            "--driver-java-options", f"-Dderby.system.home={self.state_dir} -Duser.timezone=UTC",
+            "--conf", f"spark.sql.warehouse.dir={self.warehouse_dir}",
+            "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={metastore};create=true",
+            "--conf", "spark.sql.shuffle.partitions=4",
+            "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.sql.session.timeZone=UTC",
+            # Readers of the warehouse's parquet files (Feast, pyarrow) expect
+            # standard microsecond timestamps, not Spark's legacy INT96.
+            "--conf", "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS",
+            # Writes go to a staging folder and are moved into place on commit, so a
+            # reader never sees a half-written partition.
+            "--conf", "spark.sql.sources.partitionOverwriteMode=dynamic",
+            "--hiveconf", f"hive.server2.thrift.port={self.port}",
+            "--hiveconf", f"hive.server2.thrift.bind.host={self.host}",
+            "spark-internal",
+        ]
+
+    def running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+        # A server this process started and that has exited stays a zombie until reaped.
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+                os.waitpid(pid, os.WNOHANG)
+                return None
+        except (OSError, IndexError, ChildProcessError):
+            pass
+        return pid
+
+    def start(self, timeout: float = 180.0) -> float:
+        """Start the server unless it already answers; returns the seconds it took."""
+        started = time.monotonic()
+        if self.answers():
+            return 0.0
+        if self.running_pid() is None:
+            self._refuse_shared_metastore()
+            env = dict(os.environ, SPARK_HOME=str(spark_home()))
+            with open(self.log_file, "ab") as log:
+                proc = subprocess.Popen(
+                    self.command(), cwd=self.state_dir, env=env, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True,
+                )
+            self.pid_file.write_text(str(proc.pid))
+        self.wait_until_ready(timeout)
+        return time.monotonic() - started
+
+    def _refuse_shared_metastore(self) -> None:
+        """An embedded (Derby) metastore serves one server: say which one holds it."""
+        for pid_file in self.state_dir.glob("thriftserver-*.pid"):
+            other = LocalHiveServer(port=int(pid_file.stem.rsplit("-", 1)[1]), state_dir=self.state_dir)
+            if other.port != self.port and other.running_pid() is not None:
+                raise LocalHiveServerError(
+                    f"the metastore in {self.state_dir} is in use by the HiveServer2 on port {other.port}; "
+                    f"stop it first (python -m integrity_local.hiveserver2 stop --port {other.port})")
+
+    def wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.answers():
+                return
+            if self.running_pid() is None:
+                raise LocalHiveServerError(
+                    f"HiveServer2 on {self.host}:{self.port} exited while starting; see {self.log_file}"
+                )
+            time.sleep(1)
+        raise LocalHiveServerError(
+            f"HiveServer2 on {self.host}:{self.port} did not answer within {timeout:.0f}s; see {self.log_file}"
+        )
+
+    def answers(self) -> bool:
+        """True when a session can be opened and a query runs."""
+        import socket
+
+        from pyhive import hive
+
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex((self.host, self.port)) != 0:
+                return False
+        try:
+            conn = hive.connect(host=self.host, port=self.port, database="default")
+        except Exception:
+            return False
+        try:
+            cursor = conn.cursor()
+            cursor.execute("SELECT 1")
+            return cursor.fetchall() == [(1,)]
+        except Exception:
+            return False
+        finally:
+            conn.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        pid = self.running_pid()
+        if pid is None:
+            return
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.running_pid() is not None:
+            time.sleep(0.5)
+        if self.running_pid() is not None:
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m integrity_local.hiveserver2", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    server = LocalHiveServer(port=args.port)
+    if args.action == "start":
+        seconds = server.start()
+        print(f"HiveServer2 answers at {server.uri} (started in {seconds:.1f}s; log {server.log_file})")
+    elif args.action == "stop":
+        server.stop()
+        print(f"HiveServer2 on port {args.port} stopped")
+    else:
+        print("running" if server.answers() else "not running")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
