@@ -41,7 +41,7 @@ URL_CREDENTIAL = re.compile(r"://[^/:@\s]*:([^@\s]+)@")
 def _docker_compose() -> str:
     exe = shutil.which("docker-compose")
     if exe is None:
-        pytest.fail("docker-compose is not installed: `apt-get install -y docker-compose` (.ci/run installs it)")
+        pytest.fail("docker-compose is not installed: `apt-get install -y docker-compose` (scripts/test.sh installs it)")
     return exe
 
 

@@ -36,13 +36,14 @@ def _metrics(with_champion=True, n=3000):
 
 
 def _chromium(*args, tmp_path):
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed (Debian package chromium; scripts/test.sh installs it)")
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
 def test_the_report_renders_in_headless_chromium_with_its_plots(tmp_path):
     metrics, y, cand, champ = _metrics()
     out = report_dir("fraud", metrics["run_id"])

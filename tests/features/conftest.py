@@ -136,7 +136,7 @@ def redis_server():
     """A real ``redis-server`` on loopback, on a free port, without persistence."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+        pytest.fail("redis-server is not installed (Debian package redis-server; scripts/test.sh installs it)")
     port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
