@@ -18,7 +18,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
 fi
 stamp="$VENV/.requirements.sha256"
-want="$(cat requirements/*.txt pyproject.toml tooling/pyproject.toml | sha256sum | cut -d' ' -f1)"
+# What the install depends on: the pins, and the packages' metadata without the tools' settings
+# ([tool.*] but setuptools': ruff, mypy, pytest), so that tuning a check reinstalls nothing.
+want="$(cat requirements/*.txt \
+  <(awk 'FNR == 1 { keep = 1 } /^\[/ { keep = $0 !~ /^\[tool\./ || $0 ~ /^\[tool\.setuptools/ } keep' \
+        pyproject.toml tooling/pyproject.toml) | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing requirements/cpu.txt and the project into $VENV (a few minutes the first time)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
