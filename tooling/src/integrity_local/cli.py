@@ -8,7 +8,44 @@ ends by saying where the report is and how to approve.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+
+# The demo prints its own steps. In its process the Hive provider's hook would log each
+# statement it runs at INFO (the tables' DDL, every LOAD DATA), and pyhive each query.
+QUIET_AIRFLOW_LOGGERS = "airflow.task.hooks=warning"
+QUIET_STDLIB_LOGGERS = ("pyhive",)
+NAMESPACE_LEVELS = "AIRFLOW__LOGGING__NAMESPACE_LEVELS"
+
+
+def quiet_library_logging() -> None:
+    """Raise the level of the libraries' statement logs, in this process only.
+
+    Airflow 3 logs through structlog, which filters by its own per-logger levels (the
+    ``[logging] namespace_levels`` option) and ignores ``logging.getLogger(...).setLevel``.
+    Airflow reads that option once, when it is first imported and configures logging: the
+    option is set for that import only, and taken out of the environment again so that the
+    Airflow services the demo starts (they inherit it) keep the statements in their task logs.
+    A level the caller set for the same logger wins.
+    """
+    if "airflow" in sys.modules:
+        raise RuntimeError(
+            "quiet_library_logging() must run before airflow is imported: "
+            "Airflow reads [logging] namespace_levels when it is first imported"
+        )
+    saved = os.environ.get(NAMESPACE_LEVELS)
+    os.environ[NAMESPACE_LEVELS] = f"{QUIET_AIRFLOW_LOGGERS} {saved}" if saved else QUIET_AIRFLOW_LOGGERS
+    try:
+        import airflow  # noqa: F401  (configures logging, reading the option above)
+    finally:
+        if saved is None:
+            os.environ.pop(NAMESPACE_LEVELS, None)
+        else:
+            os.environ[NAMESPACE_LEVELS] = saved
+    # pyhive logs through the standard library, where the logger's own level applies.
+    for name in QUIET_STDLIB_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,13 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     approve.add_argument("--airflow-port", type=int, default=8080)
     args = parser.parse_args(argv)
 
-    import logging
-
+    quiet_library_logging()
     from integrity_local import demo
-
-    # pyhive logs every statement at INFO; the demo prints its own progress.
-    logging.getLogger("pyhive").setLevel(logging.WARNING)
-    logging.getLogger("airflow.task.hooks").setLevel(logging.WARNING)
 
     if args.command == "approve":
         return demo.answer(args.risk, args.run_id, "Reject" if args.reject else "Approve", args.airflow_port)
