@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param, task
 
-from integrity_risk.config.risk import RISK_TYPES
+from integrity_risk.config.risk import all_risk_types
 
 DOC = """
 ### Roll a risk model back
@@ -40,7 +40,7 @@ with DAG(
     tags=["integrity", "registry"],
     max_active_runs=1,  # two rollbacks racing on one alias would make the audit trail ambiguous
     params={
-        "risk_type": Param(type="string", enum=list(RISK_TYPES), description="the risk type to roll back"),
+        "risk_type": Param(type="string", enum=all_risk_types(), description="the risk type to roll back"),
         "version": Param(type="integer", minimum=1,
                          description="the former champion to make champion again"),
         "reason": Param(type="string", minLength=1, pattern=r"\S",

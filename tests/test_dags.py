@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from integrity_risk.config.risk import all_risk_types
 from integrity_risk.paths import INCLUDE_DIR, PROJECT_ROOT
-from integrity_risk.config.risk import RISK_TYPES
+
+RISK_TYPES = all_risk_types()
 
 DAGS = PROJECT_ROOT / "dags"
 HEAVY = ("tensorflow", "feast", "pyspark", "pandas", "mlflow", "sklearn", "lightgbm", "matplotlib", "pyarrow")
@@ -41,6 +42,17 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
     assert dag.get_task("approval").assigned_users == [{"id": "reviewer", "name": "reviewer"}]
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
+
+
+def test_the_trainer_gets_the_model_config_the_dag_validated(tmp_path):
+    from integrity_risk.config.model import load_model_config
+    from integrity_risk.config.risk import risk_config
+
+    train = _dagbag().dags["integrity_fraud"].get_task("train")
+    validated = risk_config("fraud").model.model_dump(mode="json")
+    assert train.model_config == validated and train.config is None
+    command = train.command(tmp_path / "result.json")
+    assert load_model_config(command[command.index("--config") + 1], "fraud") == validated
 
 
 def test_shadow_eval_takes_the_version_the_train_task_registered():

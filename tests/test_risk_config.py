@@ -2,13 +2,16 @@ import shutil
 
 import pytest
 
+from integrity_risk.config.model import ConfigError, ModelConfig, resolve_config
+from integrity_risk.config.risk import RiskConfigError, all_risk_types, load_risk_config
 from integrity_risk.paths import INCLUDE_DIR
-from integrity_risk.config.risk import RISK_TYPES, RiskConfigError, all_risk_types, load_risk_config
+
+FIVE = ["abusive_account", "fake_engagement", "fraud", "scraping", "spam_redirect"]
 
 
 def test_every_risk_type_has_a_valid_yaml():
-    assert all_risk_types() == sorted(RISK_TYPES)
-    for risk in RISK_TYPES:
+    assert all_risk_types() == FIVE
+    for risk in FIVE:
         cfg = load_risk_config(INCLUDE_DIR / "risks" / f"{risk}.yaml")
         assert cfg.model.tasks[0] == risk
         assert cfg.dag_id == f"integrity_{risk}"
@@ -53,3 +56,53 @@ def test_a_file_whose_name_disagrees_with_its_risk_type_is_refused(fraud_yaml, t
     fraud_yaml.rename(other)
     with pytest.raises(RiskConfigError, match="file is named 'scraping'"):
         load_risk_config(other)
+
+
+def test_the_risk_types_are_the_yamls_in_the_risks_folder(tmp_path, monkeypatch):
+    risks = tmp_path / "risks"
+    shutil.copytree(INCLUDE_DIR / "risks", risks)
+    (risks / "promo_abuse.yaml").write_text((risks / "fraud.yaml").read_text().replace(
+        "risk_type: fraud", "risk_type: promo_abuse").replace("tasks: [fraud, abusive_account]",
+                                                              "tasks: [promo_abuse, fraud]"))
+    (risks / "Not-A-Risk.yaml").write_text("{}")
+    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
+    assert all_risk_types() == sorted([*FIVE, "promo_abuse"])
+    assert load_risk_config(risks / "promo_abuse.yaml").model.tasks == ["promo_abuse", "fraud"]
+    # fraud may now co-train a promo_abuse head; without the YAML it could not.
+    fraud = risks / "fraud.yaml"
+    fraud.write_text(fraud.read_text().replace("tasks: [fraud, abusive_account]", "tasks: [fraud, promo_abuse]"))
+    assert load_risk_config(fraud).model.tasks == ["fraud", "promo_abuse"]
+    (risks / "promo_abuse.yaml").unlink()
+    with pytest.raises(RiskConfigError, match=r"model\.tasks.*\['promo_abuse'\]"):
+        load_risk_config(fraud)
+
+
+def test_the_table_must_be_declared_in_its_ddl(fraud_yaml):
+    fraud_yaml.write_text(fraud_yaml.read_text().replace("table: features.fraud_daily",
+                                                         "table: features.fraud_dayly"))
+    with pytest.raises(RiskConfigError, match=r"extract.*feature_tables\.hql has no CREATE TABLE IF NOT EXISTS "
+                                              r"features\.fraud_dayly"):
+        load_risk_config(fraud_yaml)
+
+
+def test_trainer_settings_are_accepted_in_the_yaml_and_checked(fraud_yaml):
+    text = fraud_yaml.read_text()
+    fraud_yaml.write_text(text.replace("  focal_gamma: 2.0\n", "  focal_gamma: 2.0\n  focal_alpha: 0.25\n"
+                                       "  embedding_dim: 4\n  seed: 7\n  baseline: false\n"))
+    model = load_risk_config(fraud_yaml).model
+    assert (model.focal_alpha, model.embedding_dim, model.seed, model.baseline) == (0.25, 4, 7, False)
+    fraud_yaml.write_text(text.replace("  focal_gamma: 2.0\n", "  focal_gamma: 2.0\n  focal_alpha: 1.5\n"))
+    with pytest.raises(RiskConfigError, match=r"model\.focal_alpha.*less than 1.*got 1\.5"):
+        load_risk_config(fraud_yaml)
+
+
+def test_one_model_config_gives_the_dag_and_the_trainer_the_same_settings():
+    # What the DAG hands the trainer (the validated JSON) is what the trainer trains with.
+    for risk in FIVE:
+        model = load_risk_config(INCLUDE_DIR / "risks" / f"{risk}.yaml").model
+        assert resolve_config(model.model_dump(mode="json"), risk) == model.model_dump(mode="json")
+    defaults = resolve_config({}, "fraud")
+    assert defaults == {**ModelConfig(tasks=["fraud"]).model_dump(mode="json")}
+    assert (defaults["batch_size"], defaults["epochs"], defaults["seed"], defaults["shuffle_buffer"]) == (256, 20, 0, 50_000)
+    with pytest.raises(ConfigError, match=r"key 'model\.batch_size': .*greater than or equal to 8.*got 2"):
+        resolve_config({"batch_size": 2}, "fraud")

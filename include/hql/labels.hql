@@ -4,7 +4,8 @@
 -- the labels at least its own `maturity_days` old and leaves out an account whose
 -- newest label is younger, while every account here, maturing or not, is known to
 -- enforcement and is never sampled as a negative. One partition serves every risk,
--- whichever risk's run wrote it. Columns: docs/contracts.md.
+-- whichever risk's run wrote it; it keeps the labels of every risk type with a YAML in
+-- include/risks (`risk_types()`). Columns: docs/contracts.md.
 INSERT OVERWRITE TABLE features.labels PARTITION (ds)
 SELECT
   {{ pseudonymize('account_id') }} AS account_pk,
@@ -21,7 +22,7 @@ FROM (
   FROM raw.enforcement_labels
   WHERE ds <= '{{ ds }}'
     AND account_id IS NOT NULL AND account_id <> ''
-    AND risk_type IN ('abusive_account', 'fake_engagement', 'spam_redirect', 'scraping', 'fraud')
+    AND risk_type IN ({% for risk in risk_types() %}'{{ risk }}'{{ ', ' if not loop.last }}{% endfor %})
     AND label IN (0, 1)
     AND labeled_at IS NOT NULL
     AND labeled_at < TIMESTAMP '{{ window_end }}'

@@ -23,7 +23,7 @@ from integrity_risk.operators.quality_gate import QualityGateOperator
 from integrity_risk.operators.shadow_eval import ShadowEvalOperator
 from integrity_risk.operators.tf_train import TFTrainOperator
 from integrity_risk.operators.training_set import TrainingSetOperator
-from integrity_risk.paths import HQL_DIR, risks_dir
+from integrity_risk.paths import hql_dir
 from integrity_risk.config.risk import RiskConfig, risk_config
 
 HIVE_POOL = "hiveserver2"
@@ -82,16 +82,17 @@ _SHARED_WRITE = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rew
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
     with TaskGroup("extract", tooltip="Hive extracts and their quality gates") as group:
         gates = []
-        for table, hql in ((SHARED_TABLE, "features/account_daily.hql"), (cfg.extract.table, cfg.extract.hql)):
+        for table, hql, ddl in ((SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql"),
+                                (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl)):
             short = table.split(".", 1)[1]
             # The gate, not the extract, publishes the table's Asset: a partition counts as
             # updated once it passed its checks.
             extract = HiveExtractOperator(
-                task_id=f"hive_extract_{short}", hql=hql, table=table, outlets=[],
+                task_id=f"hive_extract_{short}", hql=hql, table=table, ddl=ddl, outlets=[],
                 **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
             )
             gate = QualityGateOperator(
-                task_id=f"quality_gate_{short}", table=table, pool=HIVE_POOL, outlets=[table_asset(table)],
+                task_id=f"quality_gate_{short}", table=table, ddl=ddl, pool=HIVE_POOL, outlets=[table_asset(table)],
                 min_rows=cfg.extract.min_rows, min_row_ratio=cfg.extract.min_row_ratio,
                 max_row_ratio=cfg.extract.max_row_ratio, history_upstream=HISTORY_UPSTREAM,
             )
@@ -138,7 +139,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         catchup=cfg.catchup,
         max_active_runs=cfg.max_active_runs,
         default_args=_default_args(cfg),
-        template_searchpath=[str(HQL_DIR)],
+        template_searchpath=[str(hql_dir())],
         tags=["integrity", risk_type, cfg.owner],
         dagrun_timeout=dt.timedelta(hours=72),
         params={
@@ -182,7 +183,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         train = TFTrainOperator(
             task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
             training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
-            config=str(risks_dir() / f"{risk_type}.yaml"),
+            model_config=cfg.model.model_dump(mode="json"),  # validated at parse; the trainer validates it again
             label_control="{{ params.label_control }}",
             multiple_outputs=True,  # train.output["version"] below is the version this run registered
         )

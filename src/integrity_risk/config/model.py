@@ -1,82 +1,126 @@
-"""Hyperparameters of the deep model: the ``model:`` section of a risk's YAML."""
+"""Hyperparameters of the deep model: the ``model:`` section of a risk's YAML.
+
+:class:`ModelConfig` is the only place a trainer setting and its default are declared.
+The DAG validates the section when its file is parsed and hands the trainer the
+validated JSON (``TFTrainOperator(model_config=...)``); the trainer validates what it
+reads with the same model, so a setting the trainer knows is one the YAML accepts.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-DEFAULTS: dict[str, Any] = {
-    "tasks": None,  # risk types with a head; defaults to the trained risk alone
-    "hidden_units": [128, 64],
-    "dropout": 0.1,
-    "learning_rate": 1e-3,
-    "batch_size": 512,
-    "epochs": 10,
-    "patience": 3,
-    "focal_gamma": 2.0,
-    # Focal loss alpha (weight of the positives); None means no class balancing.
-    "focal_alpha": None,
-    "shuffle_buffer": 50_000,
-    "adapt_rows": 100_000,
-    "embedding_dim": 8,
-    "max_vocab": 1000,
-    # Explicit count-like features to log1p; None lets the trainer pick non-negative skewed ones.
-    "log_features": None,
-    # "champion" (or an alias name) to start the shared tower from a registered model.
-    "warm_start": None,
-    "warm_start_model": None,
-    "seed": 0,
-    "baseline": True,
-}
+RISK_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,48}$"  # a risk type: lower_snake_case, 2-49 characters
 
 
 class ConfigError(ValueError):
     """The model configuration is missing or has a bad value."""
 
 
+class StrictConfig(BaseModel):
+    """A config section: unknown keys are errors (a misspelt setting must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(StrictConfig):
+    """The ``model:`` section: every setting the trainer reads, with its default."""
+
+    tasks: list[str] = Field(min_length=1, description="risk types with a head; the first is the trained risk's own")
+    hidden_units: list[int] = Field(default=[128, 64], min_length=1)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    learning_rate: float = Field(default=1e-3, gt=0, le=1)
+    batch_size: int = Field(default=256, ge=8)
+    epochs: int = Field(default=20, ge=1)
+    patience: int = Field(default=3, ge=1, description="epochs without a better validation PR-AUC of the own head")
+    focal_gamma: float = Field(default=2.0, ge=0)
+    focal_alpha: float | None = Field(default=None, gt=0, lt=1,
+                                      description="focal loss weight of the positives; null: no class balancing")
+    shuffle_buffer: int = Field(default=50_000, ge=1, description="rows shuffled together while streaming")
+    adapt_rows: int = Field(default=100_000, ge=1, description="rows read to fit normalization and vocabularies")
+    embedding_dim: int = Field(default=8, ge=1, description="largest embedding size of a categorical feature")
+    max_vocab: int = Field(default=1000, ge=1, description="most frequent values kept per categorical feature")
+    log_features: list[str] | None = Field(
+        default=None, description="count-like features to log1p; null: the trainer picks non-negative skewed ones")
+    warm_start: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description='"champion" (or another alias) to start the shared tower from that registered version')
+    warm_start_model: str | None = Field(
+        default=None, description="registered model to warm start from; default the one being trained")
+    seed: int = Field(default=0, ge=0)
+    baseline: bool = Field(default=True, description="also train and log a LightGBM baseline on the same set")
+
+    @field_validator("tasks")
+    @classmethod
+    def _task_names(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not re.match(RISK_NAME_PATTERN, t)]
+        if bad:
+            raise ValueError(f"risk type names must be lower_snake_case, got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"a risk type is listed twice: {value}")
+        return value
+
+
+def describe_errors(err: ValidationError, prefix: str = "") -> str:
+    """One line per problem of a pydantic error, naming the key and what was expected."""
+    problems = []
+    for error in err.errors():
+        key = ".".join([prefix] * bool(prefix) + [str(part) for part in error["loc"]]) or "(top level)"
+        if error["type"] == "missing":
+            problems.append(f"key {key!r} is missing")
+        elif error["type"] == "extra_forbidden":
+            problems.append(f"key {key!r} is not a known setting")
+        else:
+            problems.append(f"key {key!r}: {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(problems)
+
+
 def load_model_config(path: str | Path, risk_type: str) -> dict[str, Any]:
     """Read the model section from a risk YAML (``model:``) or a JSON/YAML file that is the section.
 
-    :param path: ``include/risks/<risk>.yaml`` or a file holding only the model section.
+    :param path: ``include/risks/<risk>.yaml``, the JSON the DAG hands the trainer, or a file
+        holding only the model section.
     :param risk_type: the risk whose model is trained; always one of the tasks.
-    :return: the section with defaults filled in.
+    :return: the validated section, defaults filled in, as plain JSON values.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"model config {path} does not exist")
     text = path.read_text()
-    raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise ConfigError(f"model config {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {err}") from None
     raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"model config {path} must be a mapping, got {type(raw).__name__}")
     section = raw.get("model", raw)
-    return resolve_config(section, risk_type)
+    if not isinstance(section, dict):
+        raise ConfigError(f"model config {path}: key 'model' must be a mapping, got {type(section).__name__}")
+    try:
+        return resolve_config(section, risk_type)
+    except ConfigError as err:
+        raise ConfigError(f"model config {path}: {err}") from None
 
 
 def resolve_config(section: dict[str, Any], risk_type: str) -> dict[str, Any]:
-    """Fill defaults into a model section and check its values.
+    """Validate a model section with :class:`ModelConfig`; the trained risk is always a task.
 
     :param section: the ``model:`` mapping.
-    :param risk_type: the risk whose head drives early stopping; added to tasks if absent.
+    :param risk_type: the risk whose head drives early stopping; put first in tasks if absent
+        (a section without tasks trains that risk's head alone).
+    :raises ConfigError: naming each bad key and what was expected.
     """
-    unknown = set(section) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"unknown model config keys: {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    cfg = {**DEFAULTS, **section}
-    tasks = list(cfg["tasks"] or [risk_type])
-    if risk_type not in tasks:
-        tasks.insert(0, risk_type)
-    cfg["tasks"] = tasks
-    cfg["hidden_units"] = [int(u) for u in cfg["hidden_units"]]
-    for key in ("batch_size", "epochs", "patience", "shuffle_buffer", "adapt_rows"):
-        if int(cfg[key]) < (0 if key == "epochs" else 1):
-            raise ConfigError(f"model config {key} must be positive, got {cfg[key]}")
-        cfg[key] = int(cfg[key])
-    if not 0.0 <= float(cfg["dropout"]) < 1.0:
-        raise ConfigError(f"model config dropout must be in [0, 1), got {cfg['dropout']}")
-    if float(cfg["learning_rate"]) <= 0:
-        raise ConfigError(f"model config learning_rate must be positive, got {cfg['learning_rate']}")
-    return cfg
+    tasks = section.get("tasks") or [risk_type]
+    if isinstance(tasks, list) and risk_type not in tasks:  # anything else: the model names the problem
+        tasks = [risk_type, *tasks]
+    try:
+        return ModelConfig.model_validate({**section, "tasks": tasks}).model_dump(mode="json")
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err, "model")) from None

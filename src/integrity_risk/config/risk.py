@@ -11,23 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from integrity_risk.paths import HQL_DIR, risks_dir
+from integrity_risk.config.model import RISK_NAME_PATTERN, ModelConfig, describe_errors
+from integrity_risk.config.model import StrictConfig as _Strict
+from integrity_risk.paths import hql_dir, risks_dir
 
-RISK_TYPES = ("abusive_account", "fake_engagement", "spam_redirect", "scraping", "fraud")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
+_NAME = re.compile(RISK_NAME_PATTERN)
 
 
 class RiskConfigError(ValueError):
     """A risk YAML that does not validate; the message names file, key and expectation."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ExtractConfig(_Strict):
@@ -36,13 +32,27 @@ class ExtractConfig(_Strict):
     min_rows: int = Field(default=1, ge=0, description="absolute floor for the quality gate")
     max_row_ratio: float = Field(default=2.0, gt=1.0)
     min_row_ratio: float = Field(default=0.5, gt=0.0, lt=1.0)
+    ddl: str = Field(default="feature_tables.hql", description=(
+        "HiveQL file under include/hql/ with the table's CREATE TABLE IF NOT EXISTS: run before each "
+        "extract, and the schema the quality gate expects"))
 
-    @field_validator("hql")
+    @field_validator("hql", "ddl")
     @classmethod
     def _hql_exists(cls, value: str) -> str:
-        if ".." in Path(value).parts or not (HQL_DIR / value).is_file():
+        if ".." in Path(value).parts or not (hql_dir() / value).is_file():
             raise ValueError(f"no HiveQL file include/hql/{value}")
         return value
+
+    @model_validator(mode="after")
+    def _table_declared(self) -> ExtractConfig:
+        from integrity_risk.features.table_schema import ddl_schema
+
+        try:
+            ddl_schema(self.table, (hql_dir() / self.ddl).read_text())
+        except ValueError:
+            raise ValueError(f"include/hql/{self.ddl} has no CREATE TABLE IF NOT EXISTS {self.table} "
+                             "(... ) PARTITIONED BY (ds STRING)") from None
+        return self
 
 
 class LabelsConfig(_Strict):
@@ -55,26 +65,6 @@ class TrainingSetConfig(_Strict):
     lookback_days: int = Field(default=21, ge=3, le=365)
     validation_days: int = Field(default=2, ge=1)
     test_days: int = Field(default=2, ge=1)
-
-
-class ModelConfig(_Strict):
-    tasks: list[str] = Field(min_length=1)
-    hidden_units: list[int] = Field(default=[128, 64], min_length=1)
-    dropout: float = Field(default=0.1, ge=0, lt=1)
-    learning_rate: float = Field(default=1e-3, gt=0, le=1)
-    batch_size: int = Field(default=256, ge=8)
-    epochs: int = Field(default=20, ge=1)
-    patience: int = Field(default=3, ge=1)
-    focal_gamma: float = Field(default=2.0, ge=0)
-    warm_start: Literal["champion"] | None = None
-
-    @field_validator("tasks")
-    @classmethod
-    def _known_tasks(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(RISK_TYPES))
-        if unknown:
-            raise ValueError(f"unknown risk types {unknown}; expected some of {list(RISK_TYPES)}")
-        return value
 
 
 class GatesConfig(_Strict):
@@ -126,22 +116,13 @@ class RiskConfig(_Strict):
 
     @model_validator(mode="after")
     def _own_task_first(self) -> RiskConfig:
-        if self.risk_type in RISK_TYPES and self.model.tasks[0] != self.risk_type:
+        if self.model.tasks[0] != self.risk_type:
             raise ValueError(f"model.tasks must start with the risk's own type {self.risk_type!r}")
         return self
 
     @property
     def dag_id(self) -> str:
         return f"integrity_{self.risk_type}"
-
-
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "missing":
-        return f"key {key!r} is missing"
-    if error["type"] == "extra_forbidden":
-        return f"key {key!r} is not a known setting"
-    return f"key {key!r}: {error['msg']} (got {error.get('input')!r})"
 
 
 def load_risk_config(path: str | Path) -> RiskConfig:
@@ -156,10 +137,15 @@ def load_risk_config(path: str | Path) -> RiskConfig:
     try:
         cfg = RiskConfig.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(_describe(e) for e in err.errors())
-        raise RiskConfigError(f"{path}: {problems}") from None
+        raise RiskConfigError(f"{path}: {describe_errors(err)}") from None
     if cfg.risk_type != path.stem:
         raise RiskConfigError(f"{path}: key 'risk_type' is {cfg.risk_type!r} but the file is named {path.stem!r}")
+    # A risk type exists when its YAML does: a head without one has no labels to learn from.
+    known = sorted(set(all_risk_types()) | {cfg.risk_type})
+    unknown = [t for t in cfg.model.tasks if t not in known]
+    if unknown:
+        raise RiskConfigError(f"{path}: key 'model.tasks': unknown risk types {unknown}; expected some of {known} "
+                              f"(a risk type is a YAML in {risks_dir()})")
     return cfg
 
 
@@ -171,4 +157,10 @@ def risk_config(risk_type: str) -> RiskConfig:
 
 
 def all_risk_types() -> list[str]:
-    return sorted(p.stem for p in risks_dir().glob("*.yaml"))
+    """The risk types: one per YAML in the risks folder (``include/risks``, env ``INTEGRITY_RISKS_DIR``).
+
+    Nothing else lists them: a modeler adds a risk type with its YAML, its HiveQL and its
+    feature view. A file whose name is not a valid risk type is left out here, and refused
+    by name when its DAG loads it.
+    """
+    return sorted(p.stem for p in risks_dir().glob("*.yaml") if _NAME.match(p.stem))

@@ -36,12 +36,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-from integrity_risk.paths import PROJECT_ROOT, local_dir
+from integrity_risk.paths import feature_repo_dir, local_dir
 
 if TYPE_CHECKING:
     from feast import FeatureStore, RepoConfig
 
-REPO_DIR = PROJECT_ROOT / "feature_repo"
 PROFILES = {
     "local": "feature_store.yaml",
     "local_redis": "feature_store.local_redis.yaml",
@@ -100,7 +99,7 @@ def settings(profile: str | None = None) -> dict[str, str]:
 
 
 def yaml_path(profile: str | None = None) -> Path:
-    return REPO_DIR / PROFILES[profile_name(profile)]
+    return feature_repo_dir() / PROFILES[profile_name(profile)]
 
 
 def _raw_config(profile: str | None = None) -> dict:
@@ -138,7 +137,7 @@ def load_config(profile: str | None = None) -> "RepoConfig":
     if profile_name(profile) != "production":
         feast_dir().mkdir(parents=True, exist_ok=True)
     config = RepoConfig(**raw)
-    config.repo_path = REPO_DIR
+    config.repo_path = feature_repo_dir()
     return config
 
 
@@ -149,7 +148,7 @@ def feature_store(profile: str | None = None) -> "FeatureStore":
     """
     from feast import FeatureStore
 
-    return FeatureStore(repo_path=str(REPO_DIR), config=load_config(profile))
+    return FeatureStore(repo_path=str(feature_repo_dir()), config=load_config(profile))
 
 
 # --- apply ------------------------------------------------------------------
@@ -158,7 +157,7 @@ def feature_store(profile: str | None = None) -> "FeatureStore":
 def repo_files() -> list[Path]:
     """The files whose content defines the registry: the repo's Python and YAML."""
     return sorted(
-        p for p in REPO_DIR.rglob("*")
+        p for p in feature_repo_dir().rglob("*")
         if p.is_file() and p.suffix in {".py", ".yaml", ".yml"} and "__pycache__" not in p.parts
     )
 
@@ -169,9 +168,9 @@ def repo_fingerprint(profile: str | None = None) -> str:
     The same files pointed at another warehouse are another registry, so the
     settings are part of the hash.
     """
-    digest = hashlib.sha256()
+    digest, root = hashlib.sha256(), feature_repo_dir()
     for path in repo_files():
-        digest.update(str(path.relative_to(REPO_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(f"profile={profile_name(profile)}\0warehouse={warehouse_dir()}".encode())
     return digest.hexdigest()
 
@@ -205,23 +204,23 @@ def _local_registry_present(registry_path: str) -> bool:
 # Module names of the repo's files: imported fresh for every parse, because the data
 # sources read the profile and warehouse from the environment when imported.
 def _repo_module_names() -> set[str]:
-    return {p.stem for p in REPO_DIR.glob("*.py")}
+    return {p.stem for p in feature_repo_dir().glob("*.py")}
 
 
 @contextlib.contextmanager
 def _importable_repo(profile: str) -> Iterator[None]:
     saved_env = os.environ.get("INTEGRITY_FEAST_PROFILE")
     os.environ["INTEGRITY_FEAST_PROFILE"] = profile
-    names = _repo_module_names()
+    names, repo = _repo_module_names(), str(feature_repo_dir())
     # Modules of the same names imported before (e.g. another "features") come back after.
     shadowed = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(REPO_DIR))
+    sys.path.insert(0, repo)
     try:
         # Feast names the repo's modules relative to the working directory.
-        with contextlib.chdir(REPO_DIR):
+        with contextlib.chdir(repo):
             yield
     finally:
-        sys.path.remove(str(REPO_DIR))
+        sys.path.remove(repo)
         for name in names:
             sys.modules.pop(name, None)
         sys.modules.update(shadowed)
@@ -260,7 +259,7 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
         applied = False
     else:
         with _importable_repo(name):
-            repo = parse_repo(REPO_DIR)
+            repo = parse_repo(feature_repo_dir())
             if not repo.projects:
                 repo.projects.append(Project(name=config.project))
             apply_total_with_repo_instance(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from integrity_risk.paths import HQL_DIR
+from integrity_risk.paths import hql_dir
 
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 
@@ -21,4 +21,4 @@ def split_statements(text: str) -> list[str]:
 
 
 def read_hql(relative_path: str | Path) -> str:
-    return (HQL_DIR / relative_path).read_text()
+    return (hql_dir() / relative_path).read_text()

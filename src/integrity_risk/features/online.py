@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 
 def default_feature_service(risk_type: str) -> str:
-    """The service a risk type's model reads unless told otherwise: ``<risk>_v1``."""
-    return f"{risk_type}_v1"
+    """The service a risk type's model reads unless told otherwise: its YAML's ``training_set.feature_service``."""
+    from integrity_risk.config.risk import risk_config
+
+    return risk_config(risk_type).training_set.feature_service
 
 
 def fetch_online_features(
@@ -35,7 +37,7 @@ def fetch_online_features(
     (the training set's names); an account unknown online, or whose rows are older
     than the view's TTL, gets nulls.
 
-    :param risk_type: e.g. ``fraud``; picks the service ``<risk>_v1`` by default.
+    :param risk_type: e.g. ``fraud``; picks the service its YAML names by default.
     :param account_pks: pseudonymized account keys.
     :param feature_service: another service to read, e.g. ``all_risks``.
     :param store: an open ``FeatureStore`` (default: the configured profile's).
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--risk", required=True, help="risk type, e.g. fraud")
     parser.add_argument("--account-pk", action="append", required=True, dest="account_pks",
                         help="pseudonymized account key; repeat for several")
-    parser.add_argument("--feature-service", default=None, help="default <risk>_v1")
+    parser.add_argument("--feature-service", default=None, help="default: the one the risk's YAML names")
     parser.add_argument("--profile", default=None, help="Feast profile: local, local_redis, production")
     args = parser.parse_args(argv)
 

@@ -140,13 +140,17 @@ def _check_sql_vars(sql_vars: Mapping[str, Any] | None) -> dict[str, int | float
 def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
     import jinja2
 
-    from integrity_risk.paths import HQL_DIR
+    from integrity_risk.config.risk import all_risk_types
+    from integrity_risk.paths import hql_dir
     from integrity_risk.features.pseudonymize import sql_hmac
 
     if "pseudonymize" not in env.globals:
-        ours = jinja2.FileSystemLoader(str(HQL_DIR))
+        ours = jinja2.FileSystemLoader(str(hql_dir()))
         env.loader = jinja2.ChoiceLoader([ours, env.loader]) if env.loader else ours
         env.globals["pseudonymize"] = sql_hmac
+        # The risk types with a YAML (lower_snake_case names, safe as SQL literals), for
+        # labels.hql: a new risk's labels come in with its YAML, no HQL edit.
+        env.globals["risk_types"] = all_risk_types
     return env
 
 
@@ -176,7 +180,7 @@ class HiveExtractOperator(BaseOperator):
     ``{{ pseudonymize('e.account_id') }}``: HMAC-SHA256 of a raw identifier with the
     key of the ``pseudonymization_conn_id`` connection. The key reaches the server only
     as session variables and is masked in logs; the rendered SQL shown in the UI holds
-    placeholders, never the key.
+    placeholders, never the key. ``risk_types()`` lists the risk types (one per risk YAML).
 
     :param hql: template path relative to ``include/hql`` (or the DAG's template
         search path) ending in ``.hql``/``.sql``, or HiveQL text. (templated)

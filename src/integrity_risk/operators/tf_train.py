@@ -15,14 +15,13 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from integrity_risk.paths import risks_dir
-
 
 # What src/integrity_risk/training/registry.py reads in the trainer to tag the version (the worker does not import `training`).
 TASK_INSTANCE_ENV = "INTEGRITY_TASK_INSTANCE"
@@ -37,8 +36,11 @@ class TFTrainOperator(BaseOperator):
 
     :param training_set: training-set folder (docs/contracts.md, "Training set"). (templated)
     :param risk_type: the risk whose model is trained and registered. (templated)
+    :param model_config: the ``model:`` section as validated JSON values (what the DAG factory
+        passes: ``ModelConfig.model_dump(mode="json")``); the trainer reads it from a file in
+        the task's temporary folder and validates it with the same model. Not with ``config``.
     :param config: risk YAML with a ``model:`` section, or a JSON/YAML file that is the
-        section; default ``include/risks/<risk_type>.yaml``. (templated)
+        section; default (neither given) ``include/risks/<risk_type>.yaml``. (templated)
     :param registered_model: registered model name; default ``integrity_<risk_type>``. (templated)
     :param run_name: MLflow run name; default ``<dag_id>__<run_id>`` of the task's run. (templated)
     :param python: interpreter that runs the trainer; default this worker's own.
@@ -59,6 +61,7 @@ class TFTrainOperator(BaseOperator):
         *,
         training_set: str,
         risk_type: str,
+        model_config: Mapping[str, Any] | None = None,
         config: str | None = None,
         registered_model: str | None = None,
         run_name: str | None = None,
@@ -68,7 +71,11 @@ class TFTrainOperator(BaseOperator):
         label_control: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if model_config is not None and config is not None:
+            raise ValueError("give the trainer model_config or config, not both")
         super().__init__(**kwargs)
+        # A JSON round trip: what the trainer will read, and an early error for a value JSON cannot hold.
+        self.model_config = json.loads(json.dumps(dict(model_config))) if model_config is not None else None
         self.training_set = training_set
         self.risk_type = risk_type
         self.config = config
@@ -101,10 +108,14 @@ class TFTrainOperator(BaseOperator):
     def command(self, result_file: Path, context: Context | None = None) -> list[str]:
         """The trainer's command line.
 
-        :param result_file: where the trainer writes its result JSON.
+        :param result_file: where the trainer writes its result JSON; ``model_config`` goes beside it.
         :param context: the task context, for the default run name.
         """
-        config = self.config or str(risks_dir() / f"{self.risk_type}.yaml")
+        if self.model_config is not None:
+            config = result_file.parent / "model_config.json"
+            config.write_text(json.dumps({"model": self.model_config}))
+        else:
+            config = Path(self.config or risks_dir() / f"{self.risk_type}.yaml")
         command = [self.python or sys.executable, "-m", "integrity_risk.training.train", "--training-set", str(self.training_set),
                    "--risk-type", self.risk_type, "--config", str(config), "--result-file", str(result_file)]
         if self.registered_model:

@@ -2,8 +2,12 @@
 
 Run as its own process (the Airflow worker never imports TensorFlow)::
 
-    python -m integrity_risk.training.train --training-set DIR --risk-type RISK --config include/risks/RISK.yaml \\
+    python -m integrity_risk.training.train --training-set DIR --risk-type RISK --config CONFIG \\
         [--registered-model integrity_RISK] [--run-name NAME] [--result-file PATH]
+
+``CONFIG`` is the ``model:`` section as the DAG validated it (a JSON file that
+``TFTrainOperator`` writes), or a risk YAML such as ``include/risks/fraud.yaml``; either
+is validated by :class:`integrity_risk.config.model.ModelConfig`.
 
 Prints progress lines; on success prints ``TRAIN_RESULT {json}`` last (and writes it
 to ``--result-file``); on failure prints ``ERROR: ...`` on stderr and exits non-zero.
@@ -270,7 +274,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m integrity_risk.training.train", description=__doc__.splitlines()[0])
     parser.add_argument("--training-set", required=True, help="training-set folder (train/validation/test parquet, manifest.json)")
     parser.add_argument("--risk-type", required=True, help="risk type whose model is trained, e.g. abusive_account")
-    parser.add_argument("--config", required=True, help="include/risks/<risk>.yaml, or a JSON/YAML file with the model section")
+    parser.add_argument("--config", required=True, help="the model section as JSON (what the DAG passes), or include/risks/<risk>.yaml")
     parser.add_argument("--registered-model", default=None, help="registered model name (default integrity_<risk>)")
     parser.add_argument("--run-name", default=None, help="MLflow run name")
     parser.add_argument("--label-control", choices=["permute", "invert"], default=None,

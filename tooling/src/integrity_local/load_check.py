@@ -155,19 +155,19 @@ def _busy_runs(api: AirflowApi, dag_ids) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     from integrity_local.airflow_services import LocalAirflow
-    from integrity_risk.config.risk import RISK_TYPES
+    from integrity_risk.config.risk import all_risk_types
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="first", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--to", dest="last", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--risk", action="append", choices=RISK_TYPES, help="default: all five")
+    parser.add_argument("--risk", action="append", choices=all_risk_types(), help="default: every risk type")
     parser.add_argument("--run-training", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--max-active-runs", type=int, default=2)
     parser.add_argument("--airflow-port", type=int, default=8080)
     args = parser.parse_args(argv)
     airflow = LocalAirflow(port=args.airflow_port)
     api = AirflowApi(airflow.url, "admin", airflow.password("admin"))
-    risks = args.risk or RISK_TYPES
+    risks = args.risk or all_risk_types()
     report = run_load(api, [f"integrity_{r}" for r in risks], args.first, args.last,
                       followers=tuple(f"integrity_{r}_online_features" for r in risks),
                       run_training=args.run_training, max_active_runs=args.max_active_runs)
