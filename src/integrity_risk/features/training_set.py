@@ -54,7 +54,7 @@ def training_sets_root() -> Path:
 
 
 def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profile: str | None = None,
-                 hive_conn_id: str = HIVE_CONN_ID) -> "pd.DataFrame":
+                 hive_conn_id: str = HIVE_CONN_ID) -> pd.DataFrame:
     """Rows of ``features.<table>`` in the partitions ``days``, only ``columns``.
 
     The local profiles read the warehouse's parquet files (what Feast reads too);
@@ -88,7 +88,7 @@ def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profil
     return frame
 
 
-def read_labels(ds: str, profile: str | None = None) -> "pd.DataFrame":
+def read_labels(ds: str, profile: str | None = None) -> pd.DataFrame:
     """The ``features.labels`` partition ``ds``: the newest label per account and risk, matured or not."""
     frame = read_extract("labels", [ds], LABEL_COLUMNS, profile)
     if frame.empty:
@@ -99,8 +99,8 @@ def read_labels(ds: str, profile: str | None = None) -> "pd.DataFrame":
 # --- building ------------------------------------------------------------------
 
 
-def labelled_rows(labels: "pd.DataFrame", tasks: Sequence[str], start: dt.datetime,
-                  end: dt.datetime) -> "pd.DataFrame":
+def labelled_rows(labels: pd.DataFrame, tasks: Sequence[str], start: dt.datetime,
+                  end: dt.datetime) -> pd.DataFrame:
     """One row per (account_pk, observed_at) with a ``label_<risk>`` float column per task.
 
     A risk without a label for the row is NaN (masked in the loss).
@@ -119,7 +119,7 @@ def labelled_rows(labels: "pd.DataFrame", tasks: Sequence[str], start: dt.dateti
     return wide if not wide.empty else pd.DataFrame(columns=["account_pk", "event_timestamp", *wide.columns])
 
 
-def matured(labels: "pd.DataFrame", end: dt.datetime, maturity_days: int) -> "pd.DataFrame":
+def matured(labels: pd.DataFrame, end: dt.datetime, maturity_days: int) -> pd.DataFrame:
     """The labels at least ``maturity_days`` old at ``end``: late appeals have had time to arrive.
 
     ``labels`` holds the newest label per account and risk, so an account whose newest
@@ -131,8 +131,8 @@ def matured(labels: "pd.DataFrame", end: dt.datetime, maturity_days: int) -> "pd
     return labels[labels["labeled_at"] < cutoff]
 
 
-def sample_negatives(candidates: "pd.DataFrame", labelled_accounts: set[str], n: int, tasks: Sequence[str],
-                     seed: int) -> "pd.DataFrame":
+def sample_negatives(candidates: pd.DataFrame, labelled_accounts: set[str], n: int, tasks: Sequence[str],
+                     seed: int) -> pd.DataFrame:
     """``n`` (account, day) rows of accounts that have no label at all, labelled 0.0 for every task.
 
     ``labelled_accounts`` must hold every account with any label event, of any risk, matured
@@ -155,7 +155,7 @@ def sample_negatives(candidates: "pd.DataFrame", labelled_accounts: set[str], n:
     return out.reset_index(drop=True)
 
 
-def split_by_time(frame: "pd.DataFrame", validation_days: int, test_days: int) -> dict[str, "pd.DataFrame"]:
+def split_by_time(frame: pd.DataFrame, validation_days: int, test_days: int) -> dict[str, pd.DataFrame]:
     """Train, validation and test by ``event_timestamp``: the last ``test_days`` days are test,
     the ``validation_days`` before them validation, everything earlier train.
 
@@ -310,7 +310,7 @@ def build_training_set(
     return manifest
 
 
-def _write_atomically(target: Path, splits: dict[str, "pd.DataFrame"], manifest: dict) -> None:
+def _write_atomically(target: Path, splits: dict[str, pd.DataFrame], manifest: dict) -> None:
     """Write into a hidden sibling folder, then rename it into place (a rename is atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 class TFTrainOperator(BaseOperator):
     """Train, evaluate and register a risk type's multi-task model in a subprocess.
 
-    :param training_set: training-set folder (docs/contracts.md, "Training set"). (templated)
+    :param training_set: training-set folder (docs/contracts.md, "Training set"); in a DAG,
+        ``training_set.output["path"]``. (templated)
     :param risk_type: the risk whose model is trained and registered. (templated)
     :param config: risk YAML with a ``model:`` section, or a JSON/YAML file that is the
         section; default ``include/risks/<risk_type>.yaml``. (templated)
