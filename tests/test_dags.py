@@ -66,6 +66,44 @@ def test_shadow_eval_takes_the_version_the_train_task_registered():
     assert dag.get_task("train").multiple_outputs  # so each key of its result is an XCom of its own
 
 
+def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
+    # Typed wiring (XComArg): no step pulls another's XCom by task id or rebuilds its paths,
+    # and each input resolves when the task renders its templates.
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    dag = _dagbag().dags["integrity_fraud"]
+    shadow, gates = ("evaluate.shadow_eval", "return_value"), ("evaluate.auto_gates", "return_value")
+    wired = {
+        "train": {"training_set": ("training_set", "path")},
+        "evaluate.shadow_eval": {"candidate_version": ("train", "version"),
+                                 "evaluation_data": ("training_set", "test_path")},
+        "evaluate.auto_gates": {"metrics": shadow},
+        "approval": {"metrics": shadow},
+        "promote": {"approval": ("approval", "return_value"), "metrics": shadow, "gates": gates},
+    }
+    xcoms = {("training_set", "path"): "/sets/fraud/2026-03-20",
+             ("training_set", "test_path"): "/sets/fraud/2026-03-20/test.parquet", ("train", "version"): 7,
+             shadow: {"overall": {}, "candidate_version": 7}, gates: {"passed": True, "gates": []},
+             ("approval", "return_value"): {"chosen_options": ["Approve"]}}
+
+    class _TaskInstance:  # the XCom store as the task runner's ti answers a pull
+        def xcom_pull(self, task_ids, key, default, map_indexes=None):
+            return xcoms.get((task_ids, key), default)
+
+    context = {"ti": _TaskInstance(), "ds": "2026-03-20", "run_id": "r", "params": {"label_control": "none"}}
+    for task_id, inputs in wired.items():
+        task = dag.get_task(task_id)
+        for name, (upstream, key) in inputs.items():
+            arg = getattr(task, name)
+            assert isinstance(arg, PlainXComArg), (task_id, name, arg)
+            assert (arg.operator.task_id, arg.key) == (upstream, key), (task_id, name)
+            assert name in task.template_fields, (task_id, name)
+        task.render_template_fields(context)
+        assert {name: getattr(task, name) for name in inputs} == {name: xcoms[src] for name, src in inputs.items()}
+    # Indexing an output by key needs each key pushed as an XCom of its own.
+    assert dag.get_task("training_set").multiple_outputs and dag.get_task("train").multiple_outputs
+
+
 def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
     # Two overwrites of one partition at once nest one in the other (dag_factory.SHARED_TABLES_POOL).
     from integrity_local.airflow_services import POOLS

@@ -180,32 +180,37 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             validation_days=cfg.training_set.validation_days, test_days=cfg.training_set.test_days,
             negatives_per_positive=cfg.labels.negatives_per_positive, maturity_days=cfg.labels.maturity_days,
         )
+        # Steps hand each other their outputs (XComArgs, resolved when the task renders its
+        # templates): no step names another's task id or rebuilds its paths.
         train = TFTrainOperator(
             task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
-            training_set="{{ ti.xcom_pull(task_ids='training_set')['path'] }}",
+            training_set=training_set.output["path"],
             model_config=cfg.model.model_dump(mode="json"),  # validated at parse; the trainer validates it again
             label_control="{{ params.label_control }}",
             multiple_outputs=True,  # train.output["version"] below is the version this run registered
         )
         with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
-            ShadowEvalOperator(
+            shadow_eval = ShadowEvalOperator(
                 task_id="shadow_eval", risk_type=risk_type, candidate_version=train.output["version"],
-                operating_fpr=ev.operating_fpr,
+                evaluation_data=training_set.output["test_path"], operating_fpr=ev.operating_fpr,
                 n_bootstrap=ev.n_bootstrap, min_slice_size=ev.min_slice_size, pool=HIVE_POOL,
-            ) >> AutoGatesOperator(
-                task_id="auto_gates", gates=ev.gates.model_dump(), shadow_eval_task_id="evaluate.shadow_eval",
+            )
+            auto_gates = AutoGatesOperator(
+                task_id="auto_gates", gates=ev.gates.model_dump(), metrics=shadow_eval.output,
             )
         approval = PromotionApprovalOperator(
             task_id="approval",
             subject=f"Promote the new {risk_type} model to production?",
-            shadow_eval_task_id="evaluate.shadow_eval",
+            metrics=shadow_eval.output,
             report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
             assigned_users=[{"id": user, "name": user} for user in cfg.approval.reviewers],
             response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
         )
+        # The approval's result is its XCom like any task's (HITLOperator returns the answer and
+        # who gave it), so the reviewer reaches promote typed too.
         promote = PromoteOperator(
-            task_id="promote", risk_type=risk_type, approval_task_id="approval",
-            shadow_eval_task_id="evaluate.shadow_eval", gates_task_id="evaluate.auto_gates",
+            task_id="promote", risk_type=risk_type, approval=approval.output, metrics=shadow_eval.output,
+            gates=auto_gates.output,
         )
         extract >> features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
         _watch(dag, exclude=(model_cycle, approval))

@@ -1,8 +1,8 @@
 """The stage operators against the real services: HiveServer2, an MLflow registry and Keras models.
 
 The lead's end-to-end test runs them under a real scheduler; here each operator's
-``execute`` runs with the few context keys it reads. ``_TaskInstance`` stands in for
-the XCom store only (it returns what upstream tasks returned).
+``execute`` runs with the few context keys it reads, and gets the upstream results as
+the DAG hands them over (``shadow_eval.output`` and the like, resolved before ``execute``).
 """
 
 import datetime as dt
@@ -23,14 +23,6 @@ from integrity_risk.promotion import champion_version, promote, read_audit  # no
 
 RISK = "abusive_account"
 CUTOFF = "2026-03-18T00:00:00+00:00"
-
-
-class _TaskInstance:
-    def __init__(self, xcoms):
-        self.xcoms = xcoms
-
-    def xcom_pull(self, task_ids):
-        return self.xcoms.get(task_ids)
 
 
 def _keras_model(weights):
@@ -106,18 +98,18 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
     html = open(metrics["report_path"]).read()
     assert html.count('<img class="plot"') == 4  # PR, histograms, slices, attributions
 
-    gates = AutoGatesOperator(task_id="auto_gates",
+    gates = AutoGatesOperator(task_id="auto_gates", metrics=metrics,
                               gates={"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3, "max_decision_flip_rate": 0.25})
     with pytest.raises(AirflowFailException, match=r"max_pr_auc_drop FAILED: PR-AUC change .* bound >= "):
-        gates.execute({"ti": _TaskInstance({"shadow_eval": metrics})})
+        gates.execute({})
     assert "**FAIL** max_pr_auc_drop" in open(metrics["summary_path"]).read()
 
     # were it approved anyway, promotion takes the evaluated version and records the reviewer
     at = dt.datetime(2026, 3, 20, 12, tzinfo=dt.timezone.utc)
     approval = {"chosen_options": ["Approve"], "params_input": {}, "responded_at": at,
                 "responded_by_user": {"id": "3", "name": "reviewer"}}
-    entry = PromoteOperator(task_id="promote", risk_type=RISK, gates_task_id=None).execute(
-        {"ti": _TaskInstance({"approval": approval, "shadow_eval": metrics}), "run_id": "manual__2026-03-20"})
+    entry = PromoteOperator(task_id="promote", risk_type=RISK, approval=approval, metrics=metrics).execute(
+        {"run_id": "manual__2026-03-20"})
     assert champion_version(RISK) == v2
     assert entry["actor"] == "reviewer" and entry["decided_at"] == at.isoformat()
     last = read_audit(risk_type=RISK)[-1]
@@ -127,10 +119,15 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
 
 def test_promote_refuses_a_rejected_answer(mlflow_registry):
     reject = {"chosen_options": ["Reject"], "responded_by_user": {"id": "3", "name": "reviewer"}}
-    op = PromoteOperator(task_id="promote", risk_type=RISK, gates_task_id=None)
+    op = PromoteOperator(task_id="promote", risk_type=RISK, approval=reject, metrics={"candidate_version": 1})
     with pytest.raises(Exception, match="not promoting"):
-        op.execute({"ti": _TaskInstance({"approval": reject, "shadow_eval": {"candidate_version": 1}}),
-                    "run_id": "r"})
+        op.execute({"run_id": "r"})
+
+
+def test_gates_without_shadow_eval_metrics_fail_saying_so():
+    op = AutoGatesOperator(task_id="auto_gates", gates={"max_pr_auc_drop": 0.02}, metrics=None)
+    with pytest.raises(AirflowFailException, match="no shadow-eval metrics to judge.*got NoneType"):
+        op.execute({})
 
 
 def test_shadow_eval_without_a_candidate_says_so(mlflow_registry, tmp_path):

@@ -302,12 +302,10 @@ def test_promotion_refuses_when_production_moved_since_the_evaluation(mlflow_reg
     # shadow_eval compared v3 with v2, but v1 is the champion now: the comparison no longer holds
     approval = {"chosen_options": ["Approve"], "responded_by_user": {"id": "3", "name": "reviewer"}}
     metrics = {"model_name": "integrity_abusive_account", "candidate_version": v3, "champion_version": v2}
-    xcoms = {"approval": approval, "shadow_eval": metrics}
-    ti = type("TI", (), {"xcom_pull": lambda self, task_ids: xcoms.get(task_ids)})()
-    op = PromoteOperator(task_id="promote", risk_type="abusive_account", gates_task_id=None)
+    op = PromoteOperator(task_id="promote", risk_type="abusive_account", approval=approval, metrics=metrics)
     with pytest.raises(Exception, match=rf"shadow_eval compared candidate version {v3} with champion version {v2}, "
                                         rf"but the champion is now version {v1}"):
-        op.execute({"ti": ti, "run_id": "manual__r3"})
+        op.execute({"run_id": "manual__r3"})
     assert champion_version("abusive_account") == v1
 
 

@@ -42,3 +42,5 @@ def test_the_candidates_own_test_split_is_cut_at_the_end_of_validation(tmp_path)
 def test_missing_evaluation_data_is_named(tmp_path):
     with pytest.raises(ShadowEvalError, match="none.parquet does not exist"):
         load_evaluation_frame(tmp_path / "none.parquet")
+    with pytest.raises(ShadowEvalError, match="no evaluation data given"):
+        load_evaluation_frame(None)

@@ -32,14 +32,10 @@ def feature_ts(ds: str) -> datetime:
 
 def _view_fields(view: str) -> dict[str, str]:
     """Field name -> Feast type name of a view in feature_repo/features.py."""
-    import importlib
+    from integrity_risk.features.feast_store import load_repo_modules
 
-    from integrity_risk.features.feast_store import _importable_repo, profile_name
-
-    with _importable_repo(profile_name()):
-        features = importlib.import_module("features")
-        fv = getattr(features, view)
-        return {f.name: str(f.dtype) for f in fv.schema if f.name != "account_pk"}
+    fv = getattr(load_repo_modules()["features"], view)
+    return {f.name: str(f.dtype) for f in fv.schema if f.name != "account_pk"}
 
 
 class Warehouse:

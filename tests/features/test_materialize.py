@@ -143,6 +143,43 @@ def test_apply_runs_only_when_the_repo_or_its_settings_change(feast_env, monkeyp
     assert apply()["applied"]
 
 
+def test_apply_deletes_what_left_the_repo_and_keeps_the_materialized_windows(feast_env):
+    from feast import FeatureService
+
+    write_two_days(feast_env)
+    apply()
+    materialize(DAY1)
+    store = feast_store.feature_store()
+    # A service registered once, since removed from feature_services.py.
+    store.apply([FeatureService(name="fraud_v0", features=[store.get_feature_view("fraud_daily")])])
+    assert "fraud_v0" in {s.name for s in feast_store.feature_store().list_feature_services()}
+    loaded_until = feast_store.materialized_until(store, "fraud_daily")
+
+    assert feast_store.apply_repo(force=True)["applied"]
+    store = feast_store.feature_store()
+    services = {s.name for s in store.list_feature_services()}
+    assert "fraud_v0" not in services and {"fraud_v1", "all_risks"} <= services
+    assert loaded_until is not None and feast_store.materialized_until(store, "fraud_daily") == loaded_until
+
+
+def test_loading_the_repo_for_a_profile_leaves_the_interpreter_as_it_was(monkeypatch):
+    import os
+    import types
+
+    other = types.ModuleType("features")  # another top-level module of a repo file's name
+    monkeypatch.setitem(sys.modules, "features", other)
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local")
+    before = (list(sys.path), list(sys.meta_path), os.getcwd())
+
+    modules = feast_store.load_repo_modules("production")
+
+    assert modules["features"].fraud_daily.batch_source.table == "features.fraud_daily"  # a Spark source
+    assert modules["feature_services"].fraud_v1.name == "fraud_v1"
+    assert (list(sys.path), list(sys.meta_path), os.getcwd()) == before
+    assert sys.modules["features"] is other and "data_sources" not in sys.modules
+    assert os.environ["INTEGRITY_FEAST_PROFILE"] == "local"
+
+
 def test_every_identifier_derived_field_is_tagged_pii(feast_env):
     apply()
     store = feast_store.feature_store()
@@ -200,8 +237,6 @@ def test_redis_online_store_holds_the_same_values_as_sqlite(feast_env, redis_ser
 
 
 def test_production_profile_reads_the_hive_tables_through_spark_and_serves_from_redis(monkeypatch):
-    import importlib
-
     from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 
     monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "production")
@@ -214,8 +249,7 @@ def test_production_profile_reads_the_hive_tables_through_spark_and_serves_from_
     monkeypatch.setenv("INTEGRITY_SPARK_MASTER", "yarn")
     config = feast_store.load_config()
     assert (config.offline_store.type, config.online_store.type) == ("spark", "redis")
-    with feast_store._importable_repo("production"):
-        source = importlib.import_module("data_sources").fraud_daily_source
+    source = feast_store.load_repo_modules("production")["data_sources"].fraud_daily_source
     assert isinstance(source, SparkSource) and source.table == "features.fraud_daily"
 
 

@@ -56,7 +56,7 @@ def spark_warehouse(hiveserver2, hive_hook, feast_env, monkeypatch):
 def test_spark_written_partitions_materialize_and_join_point_in_time(spark_warehouse):
     from integrity_risk.features.feast_store import apply_repo, feature_store, materialize_window
     from integrity_risk.features.online import fetch_online_features
-    from integrity_risk.operators.training_set import build_training_set
+    from integrity_risk.features.training_set import build_training_set
 
     apply_repo()
     store = feature_store()
@@ -104,7 +104,7 @@ def test_an_account_whose_label_is_still_maturing_is_never_sampled_as_a_negative
 
     from integrity_risk.features.feast_store import apply_repo
     from integrity_risk.operators.hive_extract import HiveExtractOperator
-    from integrity_risk.operators.training_set import build_training_set
+    from integrity_risk.features.training_set import build_training_set
     from integrity_risk.features.pseudonymize import pseudonymize
 
     monkeypatch.setenv("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", json.dumps({"conn_type": "generic", "password": KEY}))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from integrity_risk.features.feast_store import apply_repo
-from integrity_risk.operators.training_set import TrainingSetError, TrainingSetOperator, build_training_set
+from integrity_risk.features.training_set import TrainingSetError, build_training_set
+from integrity_risk.operators.training_set import TrainingSetOperator
 
 DS = "2026-03-10"
 TASKS = ["fraud", "scraping"]
@@ -127,5 +129,11 @@ def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
     op = TrainingSetOperator(task_id="training_set", risk_type="fraud", tasks=TASKS,
                              feature_service="fraud_v1", ds=DS, lookback_days=10, test_days=1)
     manifest = op.execute({})
-    assert manifest["path"] == str(world.output_root / "fraud" / DS)
+    folder = world.output_root / "fraud" / DS
+    assert manifest["path"] == str(folder)
+    # Downstream steps get the split files from the XCom, each key its own (multiple_outputs).
+    assert [manifest[f"{s}_path"] for s in ("train", "validation", "test")] == [
+        str(folder / f"{s}.parquet") for s in ("train", "validation", "test")]
+    assert all(Path(manifest[f"{s}_path"]).is_file() for s in ("train", "validation", "test"))
+    assert op.multiple_outputs
     assert op.outlets[0].uri == "integrity://training_sets/fraud"

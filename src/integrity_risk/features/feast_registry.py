@@ -20,10 +20,10 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from datetime import datetime, timezone
 
 from feast.infra.registry.file import FileRegistryStore
 from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
-from feast.utils import _utc_now
 
 
 class AtomicFileRegistryStore(FileRegistryStore):
@@ -31,7 +31,9 @@ class AtomicFileRegistryStore(FileRegistryStore):
 
     def update_registry_proto(self, registry_proto: RegistryProto) -> None:
         registry_proto.version_id = str(uuid.uuid4())
-        registry_proto.last_updated.FromDatetime(_utc_now())
+        registry_proto.last_updated.FromDatetime(datetime.now(timezone.utc))
+        # The parent's own resolved path (it has no public accessor), so that the writes land
+        # where its get_registry_proto reads.
         target = self._filepath
         target.parent.mkdir(parents=True, exist_ok=True)
         # Writers take turns (the `feast` pool); the name keeps a crashed writer's file apart.

@@ -25,16 +25,20 @@ environment, with the embedded default's values filled in when unset:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
+import importlib
+import importlib.abc
+import importlib.util
 import json
 import logging
 import os
 import re
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from integrity_risk.paths import feature_repo_dir, local_dir
 
@@ -49,6 +53,7 @@ PROFILES = {
 DEFAULT_PROFILE = "local"
 FINGERPRINT_FILE = "repo.sha256"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+logger = logging.getLogger(__name__)
 
 
 class FeastSetupError(RuntimeError):
@@ -201,28 +206,43 @@ def _local_registry_present(registry_path: str) -> bool:
     return "://" not in registry_path and registry.is_file() and registry.stat().st_size > 0
 
 
-# Module names of the repo's files: imported fresh for every parse, because the data
-# sources read the profile and warehouse from the environment when imported.
-def _repo_module_names() -> set[str]:
-    return {p.stem for p in feature_repo_dir().glob("*.py")}
+class _RepoFinder(importlib.abc.MetaPathFinder):
+    """Resolves the repo's module names, and only those, to the repo's files."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+
+    def find_spec(self, name, path=None, target=None):
+        file = self.files.get(name) if path is None else None
+        return importlib.util.spec_from_file_location(name, file) if file else None
 
 
-@contextlib.contextmanager
-def _importable_repo(profile: str) -> Iterator[None]:
+def load_repo_modules(profile: str | None = None) -> dict[str, ModuleType]:
+    """The repo's Python files, executed afresh for ``profile``: ``{"features": <module>, ...}``.
+
+    The files are written to be run as ``feast apply`` runs them, from inside the folder:
+    they import one another by bare name (``from features import ...``), and the data
+    sources read the profile from the environment when imported. So for the time of the
+    import, and only then, those names resolve to the repo's files (a finder answering for
+    them alone; ``sys.path`` and the working directory stay as they are) and
+    ``INTEGRITY_FEAST_PROFILE`` is ``profile``. Modules of the same names imported before
+    (another ``features``) are put back afterwards.
+
+    :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
+    """
+    name = profile_name(profile)
+    files = {path.stem: path for path in sorted(feature_repo_dir().glob("*.py")) if path.name != "__init__.py"}
+    finder = _RepoFinder(files)
     saved_env = os.environ.get("INTEGRITY_FEAST_PROFILE")
-    os.environ["INTEGRITY_FEAST_PROFILE"] = profile
-    names, repo = _repo_module_names(), str(feature_repo_dir())
-    # Modules of the same names imported before (e.g. another "features") come back after.
-    shadowed = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, repo)
+    shadowed = {module: sys.modules.pop(module) for module in files if module in sys.modules}
+    os.environ["INTEGRITY_FEAST_PROFILE"] = name
+    sys.meta_path.insert(0, finder)
     try:
-        # Feast names the repo's modules relative to the working directory.
-        with contextlib.chdir(repo):
-            yield
+        return {module: importlib.import_module(module) for module in files}
     finally:
-        sys.path.remove(repo)
-        for name in names:
-            sys.modules.pop(name, None)
+        sys.meta_path.remove(finder)
+        for module in files:
+            sys.modules.pop(module, None)
         sys.modules.update(shadowed)
         if saved_env is None:
             os.environ.pop("INTEGRITY_FEAST_PROFILE", None)
@@ -230,11 +250,72 @@ def _importable_repo(profile: str) -> Iterator[None]:
             os.environ["INTEGRITY_FEAST_PROFILE"] = saved_env
 
 
+def repo_objects(profile: str | None = None) -> list:
+    """The Feast objects the repo defines for ``profile``, each once: what ``feast apply`` registers.
+
+    Like ``feast apply``, every module-level object of a Feast kind counts, whatever its
+    variable's name; one imported into another file is the same object and counts once.
+    """
+    from feast import Entity, FeatureService, FeatureView, LabelView, OnDemandFeatureView, Project
+    from feast.data_source import DataSource
+    from feast.permissions.permission import Permission
+
+    kinds = (Project, DataSource, Entity, FeatureView, OnDemandFeatureView, LabelView, FeatureService, Permission)
+    objects: list = []
+    for module in load_repo_modules(profile).values():
+        for value in vars(module).values():
+            if isinstance(value, kinds) and not any(value is seen for seen in objects):
+                objects.append(value)
+    return objects
+
+
+def _sources_of(objects: Sequence) -> set[str]:
+    """Names of the data sources ``FeatureStore.apply`` registers with ``objects``: the
+    repo's own and those its views and push or stream sources carry."""
+    from feast import FeatureView, LabelView, OnDemandFeatureView
+    from feast.data_source import DataSource
+
+    sources = []
+    for obj in objects:
+        if isinstance(obj, DataSource):
+            sources += [obj, getattr(obj, "batch_source", None)]
+        elif isinstance(obj, FeatureView):
+            sources += [obj.batch_source, obj.stream_source]
+        elif isinstance(obj, OnDemandFeatureView):
+            sources += list(obj.source_request_sources.values())
+            sources += [p.batch_source for p in obj.source_feature_view_projections.values()]
+        elif isinstance(obj, LabelView):
+            sources += [obj.source, getattr(obj.source, "batch_source", None)]
+    return {source.name for source in sources if source is not None}
+
+
+def _removed_from_repo(store: "FeatureStore", objects: Sequence) -> list:
+    """The registered objects the repo no longer defines (``feast apply`` deletes them too)."""
+    from feast import Entity, FeatureService, FeatureView, LabelView, OnDemandFeatureView, StreamFeatureView
+    from feast.permissions.permission import Permission
+
+    def names(kind, but=()):
+        return {o.name for o in objects if isinstance(o, kind) and not isinstance(o, but)}
+
+    registered = [
+        (store.list_data_sources(), _sources_of(objects)),
+        (store.list_entities(), names(Entity)),
+        (store.list_feature_views(), names(FeatureView, but=StreamFeatureView)),
+        (store.list_stream_feature_views(), names(StreamFeatureView)),
+        (store.list_on_demand_feature_views(), names(OnDemandFeatureView)),
+        (store.list_label_views(), names(LabelView)),
+        (store.list_feature_services(), names(FeatureService)),
+        (store.list_permissions(), names(Permission)),
+    ]
+    return [o for listed, kept in registered for o in listed if o.name not in kept]
+
+
 def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     """``feast apply`` of ``feature_repo/``, skipped when neither the repo nor its settings changed.
 
-    Uses Feast's own repo parser and apply (what the ``feast apply`` CLI runs), so
-    objects deleted from the repo are deleted from the registry too.
+    Registers every object the repo defines and deletes from the registry the objects
+    removed from the repo, as the ``feast apply`` CLI does, through Feast's public
+    ``FeatureStore.apply`` (one registry commit, written whole by the registry store).
 
     :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
     :param force: apply even when the fingerprint matches.
@@ -248,23 +329,26 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     if not force and current == fingerprint and views and _local_registry_present(registry_path):
         return {"applied": False, "fingerprint": fingerprint, "feature_views": views}
 
-    from feast.project import Project
-    from feast.repo_operations import apply_total_with_repo_instance, parse_repo
+    from feast import FeatureView, Project
 
-    config = load_config(name)
     store = feature_store(name)
     registered = _registered_view_names(store)
     if not force and current == fingerprint and registered:
         views = sorted(registered)
         applied = False
     else:
-        with _importable_repo(name):
-            repo = parse_repo(feature_repo_dir())
-            if not repo.projects:
-                repo.projects.append(Project(name=config.project))
-            apply_total_with_repo_instance(
-                store, config.project, store.registry, repo, skip_source_validation=False
-            )
+        objects = repo_objects(name)
+        if not any(isinstance(o, Project) for o in objects):
+            objects.append(Project(name=store.project))
+        # What `feast apply` checks first: each view's offline source exists and is readable.
+        for view in objects:
+            if isinstance(view, FeatureView) and view.batch_source is not None:
+                view.batch_source.validate(store.config)
+        removed = _removed_from_repo(store, objects)
+        if removed:
+            logger.info("Removed from the repo, deleted from the registry: %s",
+                        ", ".join(f"{type(o).__name__} {o.name}" for o in removed))
+        store.apply(objects, objects_to_delete=removed, partial=False)
         views = sorted(_registered_view_names(feature_store(name)))
         applied = True
     marker = _fingerprint_path(registry_path)

@@ -16,23 +16,26 @@ class PromotionApprovalOperator(ApprovalOperator):
     within ``response_timeout`` (``defaults`` is "Reject"), skips the promotion and
     leaves production as it was.
 
-    :param shadow_eval_task_id: the task whose return value holds the metrics,
-        ``summary_path`` and ``report_path``.
+    :param metrics: the shadow evaluation's result, with ``summary_path`` and ``report_path``;
+        in a DAG, ``shadow_eval.output``. (templated)
     :param report_base_url: where a browser reaches ``<local>/reports``; default a
         ``file://`` link. The demo serves reports from the Airflow API server.
     """
 
-    def __init__(self, *, shadow_eval_task_id: str, report_base_url: str | None = None, **kwargs: Any) -> None:
+    template_fields = (*ApprovalOperator.template_fields, "metrics")
+    template_fields_renderers = {"metrics": "json"}
+
+    def __init__(self, *, metrics: dict, report_base_url: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("body", "The shadow evaluation's summary is added when the request is made.")
         kwargs.setdefault("defaults", ApprovalOperator.REJECT)
         super().__init__(**kwargs)
-        self.shadow_eval_task_id = shadow_eval_task_id
+        self.metrics = metrics
         self.report_base_url = report_base_url
 
     def execute(self, context: Any) -> Any:
         from integrity_risk.evaluation.report import approval_body
 
-        metrics = context["ti"].xcom_pull(task_ids=self.shadow_eval_task_id) or {}
+        metrics = self.metrics or {}
         self.body = approval_body(metrics, report_url=self._report_url(metrics))
         return super().execute(context)
 

@@ -19,20 +19,18 @@ class AutoGatesOperator(BaseOperator):
 
     :param gates: the ``gates:`` section, e.g. ``{"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3}``;
         see ``integrity_risk.evaluation.gates``.
-    :param metrics: the metrics dict (templated); default: the XCom of ``shadow_eval_task_id``.
-    :param shadow_eval_task_id: the task whose return value holds the metrics.
+    :param metrics: the shadow evaluation's metrics dict; in a DAG, ``shadow_eval.output``. (templated)
     :return (XCom): ``{"passed": True, "gates": [GateResult as dict, ...]}``.
     """
 
     template_fields = ("metrics",)
+    template_fields_renderers = {"metrics": "json"}
     ui_color = "#f6d5d5"
 
-    def __init__(self, *, gates: dict[str, float], metrics: dict | None = None,
-                 shadow_eval_task_id: str = "shadow_eval", **kwargs: Any) -> None:
+    def __init__(self, *, gates: dict[str, float], metrics: dict, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gates = gates
         self.metrics = metrics
-        self.shadow_eval_task_id = shadow_eval_task_id
 
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
@@ -40,9 +38,10 @@ class AutoGatesOperator(BaseOperator):
         from integrity_risk.evaluation.gates import evaluate_gates
         from integrity_risk.evaluation.report import update_summary
 
-        metrics = self.metrics or context["ti"].xcom_pull(task_ids=self.shadow_eval_task_id)
+        metrics = self.metrics
         if not isinstance(metrics, dict) or "overall" not in metrics:
-            raise AirflowFailException(f"no shadow-eval metrics from task {self.shadow_eval_task_id!r}")
+            raise AirflowFailException(f"no shadow-eval metrics to judge: expected shadow_eval's result with "
+                                       f"an 'overall' section, got {type(metrics).__name__}")
         results = evaluate_gates(metrics, self.gates)
         update_summary(metrics, [r.as_dict() for r in results])
         for r in results:

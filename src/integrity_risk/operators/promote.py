@@ -24,23 +24,26 @@ class PromoteOperator(BaseOperator):
     of a promotion that already moved the alias returns its ``completed`` entry.
 
     :param risk_type: the risk whose ``integrity_<risk>`` model is promoted.
-    :param approval_task_id: the ``ApprovalOperator`` task; its XCom names the reviewer.
-    :param shadow_eval_task_id: the task whose XCom holds the metrics and the version.
-    :param gates_task_id: the ``AutoGatesOperator`` task, whose verdicts go into the audit
-        entry (None to skip).
+    :param approval: the ``ApprovalOperator``'s result, which names the reviewer and the
+        answer; in a DAG, ``approval.output``. (templated)
+    :param metrics: the shadow evaluation's result, with the versions it compared; in a
+        DAG, ``shadow_eval.output``. (templated)
+    :param gates: the ``AutoGatesOperator``'s result, whose verdicts go into the audit
+        entry; in a DAG, ``auto_gates.output``; None leaves them out. (templated)
     :return (XCom): the audit entry (``completed``).
     """
 
+    template_fields = ("approval", "metrics", "gates")
+    template_fields_renderers = {"approval": "json", "metrics": "json", "gates": "json"}
     ui_color = "#d5f0f6"
 
-    def __init__(self, *, risk_type: str, approval_task_id: str = "approval",
-                 shadow_eval_task_id: str = "shadow_eval", gates_task_id: str | None = "auto_gates",
+    def __init__(self, *, risk_type: str, approval: dict, metrics: dict, gates: dict | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.risk_type = risk_type
-        self.approval_task_id = approval_task_id
-        self.shadow_eval_task_id = shadow_eval_task_id
-        self.gates_task_id = gates_task_id
+        self.approval = approval
+        self.metrics = metrics
+        self.gates = gates
 
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
@@ -49,16 +52,15 @@ class PromoteOperator(BaseOperator):
         from integrity_risk.tracking import configure, registered_model_name
 
         configure()
-        ti = context["ti"]
-        approver, approved_at = approver_from_hitl(ti.xcom_pull(task_ids=self.approval_task_id))
-        metrics = ti.xcom_pull(task_ids=self.shadow_eval_task_id) or {}
+        approver, approved_at = approver_from_hitl(self.approval)
+        metrics = self.metrics or {}
         if "candidate_version" not in metrics:
-            raise PromotionError(f"no evaluated candidate version in the XCom of {self.shadow_eval_task_id!r}")
+            raise PromotionError("no evaluated candidate version in the shadow evaluation's metrics "
+                                 f"(keys: {sorted(metrics) or 'none'})")
         if metrics.get("model_name") not in (None, registered_model_name(self.risk_type)):
             raise PromotionError(f"metrics are of {metrics['model_name']}, not of {registered_model_name(self.risk_type)}")
-        if self.gates_task_id:
-            gates = ti.xcom_pull(task_ids=self.gates_task_id) or {}
-            metrics = {**metrics, "gates": gates.get("gates")}
+        if self.gates is not None:
+            metrics = {**metrics, "gates": self.gates.get("gates")}
         candidate = int(metrics["candidate_version"])
         # The champion the candidate was compared with; an XCom older than that key compares with
         # whatever is champion when the promotion starts.

@@ -24,12 +24,15 @@ class ShadowEvalError(RuntimeError):
     """The evaluation could not run: no candidate, no data after the cutoff, bad input."""
 
 
-def load_evaluation_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
+def load_evaluation_frame(source: pd.DataFrame | str | Path | None) -> pd.DataFrame:
     """The evaluation rows: a DataFrame as given, or read from a parquet file or folder."""
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
+    if source is None or source == "":
+        # What an upstream output that was never pushed renders to.
+        raise ShadowEvalError("no evaluation data given (in a DAG, the training set's test_path output)")
     path = Path(source)
     if not path.exists():
         raise ShadowEvalError(f"evaluation data {path} does not exist (the training set's test split?)")
@@ -147,9 +150,9 @@ class ShadowEvalOperator(BaseOperator):
     :param risk_type: the risk type judged (its ``label_<risk>`` and ``score_<risk>`` columns).
     :param candidate_version: the model version to evaluate (templated; in the DAG, the train
         task's ``version`` output); default the version the ``candidate`` alias points at.
-    :param evaluation_data: parquet file of evaluation rows (templated); default the training
-        set's test split, ``<local>/training_sets/<risk>/<ds>/test.parquet``.
-    :param ds: the run's day: partition of the scores table and of the default data (templated).
+    :param evaluation_data: parquet file of evaluation rows; in a DAG, the training set's
+        test split, ``training_set.output["test_path"]``. (templated)
+    :param ds: the run's day: partition of the scores table (templated).
     :param model_name: registered model; default ``integrity_<risk>``.
     :param operating_fpr: false-positive rate production runs at.
     :param n_bootstrap: bootstrap resamples for the intervals.
@@ -171,8 +174,8 @@ class ShadowEvalOperator(BaseOperator):
         self,
         *,
         risk_type: str,
+        evaluation_data: str,
         candidate_version: int | str | None = None,
-        evaluation_data: str | None = None,
         ds: str = "{{ ds }}",
         model_name: str | None = None,
         operating_fpr: float = 0.01,
@@ -217,7 +220,7 @@ class ShadowEvalOperator(BaseOperator):
         versions = model_versions(name, candidate_version=self.candidate_version)
         cand_version, cand_tags = versions["candidate"]
         champ_version = versions["champion"][0] if versions["champion"] else None
-        source = self.evaluation_data or self._default_data()
+        source = self.evaluation_data
         cutoff = evaluation_cutoff(source, cand_tags)
         frame = after_cutoff(load_evaluation_frame(source), cutoff)
         self.log.info("Evaluating %s v%s against champion %s on %d rows of %s",
@@ -241,11 +244,6 @@ class ShadowEvalOperator(BaseOperator):
         metrics.update(report_path=str(report), summary_path=str(summary))
         self.log.info("Report: %s", report)
         return metrics
-
-    def _default_data(self) -> str:
-        from integrity_risk.paths import local_dir
-
-        return str(local_dir() / "training_sets" / self.risk_type / self.ds / "test.parquet")
 
     def _score(self, model_uri: str, frame: pd.DataFrame):
         from integrity_risk.training.scoring import score

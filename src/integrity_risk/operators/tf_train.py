@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 class TFTrainOperator(BaseOperator):
     """Train, evaluate and register a risk type's multi-task model in a subprocess.
 
-    :param training_set: training-set folder (docs/contracts.md, "Training set"). (templated)
+    :param training_set: training-set folder (docs/contracts.md, "Training set"); in a DAG,
+        ``training_set.output["path"]``. (templated)
     :param risk_type: the risk whose model is trained and registered. (templated)
     :param model_config: the ``model:`` section as validated JSON values (what the DAG factory
         passes: ``ModelConfig.model_dump(mode="json")``); the trainer reads it from a file in

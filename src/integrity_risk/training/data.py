@@ -20,12 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SPLITS = ("train", "validation", "test")
+# One error for a training set that cannot be built or read, whichever side finds it;
+# its module imports neither Airflow nor TensorFlow.
+from integrity_risk.features.training_set import SPLITS, TrainingSetError
+
 COUNT_NAME_HINTS = ("count", "cnt", "num_", "_n_", "total")
-
-
-class TrainingSetError(ValueError):
-    """The training set is missing a file or column, or a column has an unusable type."""
 
 
 @dataclass

@@ -1,0 +1,331 @@
+"""Training sets: matured labels joined with features as of each label's observation time.
+
+``build_training_set`` reads the extract's ``features.labels`` and ``account_daily``
+partitions, joins features point-in-time through Feast, samples negatives, splits by
+time and writes the folder of docs/contracts.md ("Training set"):
+``<local>/training_sets/<risk>/<ds>/{train,validation,test}.parquet`` and ``manifest.json``.
+``TrainingSetOperator`` (``integrity_risk.operators.training_set``) runs it for a DAG
+run's ``ds``; the trainer reads the folder (``integrity_risk.training.data``).
+
+This module imports neither Airflow nor TensorFlow at import time, so the trainer's
+process can share ``TrainingSetError`` with the builder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LABEL_COLUMNS = ("account_pk", "risk_type", "label", "labeled_at", "observed_at")
+SPLITS = ("train", "validation", "test")
+HIVE_CONN_ID = "hiveserver2_default"
+
+
+class TrainingSetError(ValueError):
+    """A training set cannot be built or read: no labels to train on, a missing split,
+    manifest or column, a column of an unusable type. A failed build writes nothing."""
+
+
+def _parse_ds(ds: str) -> dt.date:
+    # The extract's check of a day, which keeps a templated ds out of SQL text. Imported
+    # here, not at the top: it lives with the Airflow operators, and the trainer imports
+    # this module without Airflow.
+    from integrity_risk.operators.hive_extract import parse_ds
+
+    return parse_ds(ds)
+
+
+def training_sets_root() -> Path:
+    from integrity_risk.paths import local_dir
+
+    return local_dir() / "training_sets"
+
+
+# --- reading the extract's tables ----------------------------------------------
+
+
+def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profile: str | None = None,
+                 hive_conn_id: str = HIVE_CONN_ID) -> pd.DataFrame:
+    """Rows of ``features.<table>`` in the partitions ``days``, only ``columns``.
+
+    The local profiles read the warehouse's parquet files (what Feast reads too);
+    production asks HiveServer2.
+    """
+    import pandas as pd
+
+    from integrity_risk.features.feast_store import profile_name, warehouse_dir
+
+    if profile_name(profile) == "production":
+        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+        day_list = ", ".join(f"'{_parse_ds(d).isoformat()}'" for d in days)  # validated days only
+        sql = f"SELECT {', '.join(columns)} FROM features.{table} WHERE ds IN ({day_list})"
+        frame = HiveServer2Hook(hiveserver2_conn_id=hive_conn_id).get_pandas_df(sql)
+        frame.columns = [c.split(".")[-1] for c in frame.columns]
+    else:
+        import pyarrow.dataset as pads
+
+        root = warehouse_dir() / "features.db" / table
+        # Spark's data files; its _SUCCESS markers and .crc files are not data.
+        files = [str(f) for d in days for f in sorted((root / f"ds={d}").glob("*"))
+                 if f.is_file() and not f.name.startswith((".", "_"))]
+        if not files:
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+        dataset = pads.dataset(files, format="parquet")
+        frame = dataset.to_table(columns=list(columns)).to_pandas()
+    for col in ("labeled_at", "observed_at", "feature_ts"):
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def read_labels(ds: str, profile: str | None = None) -> pd.DataFrame:
+    """The ``features.labels`` partition ``ds``: the newest label per account and risk, matured or not."""
+    frame = read_extract("labels", [ds], LABEL_COLUMNS, profile)
+    if frame.empty:
+        raise TrainingSetError(f"features.labels has no rows for ds={ds}: run the labels extract first")
+    return frame
+
+
+# --- building ------------------------------------------------------------------
+
+
+def labelled_rows(labels: pd.DataFrame, tasks: Sequence[str], start: dt.datetime,
+                  end: dt.datetime) -> pd.DataFrame:
+    """One row per (account_pk, observed_at) with a ``label_<risk>`` float column per task.
+
+    A risk without a label for the row is NaN (masked in the loss).
+    """
+    import pandas as pd
+
+    window = labels[(labels["observed_at"] >= start) & (labels["observed_at"] < end)
+                    & labels["risk_type"].isin(tasks)]
+    # The extract keeps the latest label per account and risk; guard against duplicates anyway.
+    window = window.sort_values("labeled_at").drop_duplicates(
+        ["account_pk", "observed_at", "risk_type"], keep="last")
+    wide = window.pivot(index=["account_pk", "observed_at"], columns="risk_type", values="label")
+    wide = wide.reindex(columns=list(tasks)).astype("float64")
+    wide.columns = [f"label_{t}" for t in tasks]
+    wide = wide.reset_index().rename(columns={"observed_at": "event_timestamp"})
+    return wide if not wide.empty else pd.DataFrame(columns=["account_pk", "event_timestamp", *wide.columns])
+
+
+def matured(labels: pd.DataFrame, end: dt.datetime, maturity_days: int) -> pd.DataFrame:
+    """The labels at least ``maturity_days`` old at ``end``: late appeals have had time to arrive.
+
+    ``labels`` holds the newest label per account and risk, so an account whose newest
+    label is younger is left out, even if an older one of the same risk had matured.
+    """
+    import pandas as pd
+
+    cutoff = pd.Timestamp(end) - pd.Timedelta(days=maturity_days)
+    return labels[labels["labeled_at"] < cutoff]
+
+
+def sample_negatives(candidates: pd.DataFrame, labelled_accounts: set[str], n: int, tasks: Sequence[str],
+                     seed: int) -> pd.DataFrame:
+    """``n`` (account, day) rows of accounts that have no label at all, labelled 0.0 for every task.
+
+    ``labelled_accounts`` must hold every account with any label event, of any risk, matured
+    or not: an account enforced yesterday looked most abusive on the days before, and
+    drawing it as a negative would teach the model the opposite.
+
+    Each row's ``event_timestamp`` is its ``feature_ts``: the moment the day's values
+    became known, so the row joins that day's features.
+    """
+    import numpy as np
+
+    pool = candidates[~candidates["account_pk"].isin(labelled_accounts)]
+    # Sorted first, so the same seed picks the same rows whatever order the files came in.
+    pool = pool.drop_duplicates().sort_values(["feature_ts", "account_pk"]).reset_index(drop=True)
+    n = min(n, len(pool))
+    picked = pool.iloc[np.sort(np.random.default_rng(seed).choice(len(pool), size=n, replace=False))]
+    out = picked.rename(columns={"feature_ts": "event_timestamp"})[["account_pk", "event_timestamp"]]
+    for task in tasks:
+        out[f"label_{task}"] = 0.0
+    return out.reset_index(drop=True)
+
+
+def split_by_time(frame: pd.DataFrame, validation_days: int, test_days: int) -> dict[str, pd.DataFrame]:
+    """Train, validation and test by ``event_timestamp``: the last ``test_days`` days are test,
+    the ``validation_days`` before them validation, everything earlier train.
+
+    Days count back from the day after the latest row, so a label backlog does not
+    leave the test split empty.
+    """
+    last_day = frame["event_timestamp"].max().floor("D") + dt.timedelta(days=1)
+    test_from = last_day - dt.timedelta(days=test_days)
+    validation_from = test_from - dt.timedelta(days=validation_days)
+    ts = frame["event_timestamp"]
+    return {
+        "train": frame[ts < validation_from],
+        "validation": frame[(ts >= validation_from) & (ts < test_from)],
+        "test": frame[ts >= test_from],
+    }
+
+
+def build_training_set(
+    *,
+    risk_type: str,
+    tasks: Sequence[str],
+    feature_service: str,
+    ds: str,
+    lookback_days: int = 21,
+    validation_days: int = 2,
+    test_days: int = 2,
+    negatives_per_positive: float = 3.0,
+    maturity_days: int = 3,
+    seed: int = 0,
+    profile: str | None = None,
+    output_root: Path | None = None,
+) -> dict:
+    """Build and write the training set of ``risk_type`` as of day ``ds``; returns its manifest.
+
+    Labels come from the ``features.labels`` partition ``ds``: those at least ``maturity_days``
+    old at the end of ``ds`` and observed in the ``lookback_days`` days up to ``ds`` (included).
+    Negatives are drawn from accounts with no label at all in that partition, maturing
+    labels and labels of other risks included. Features are joined by Feast's
+    ``get_historical_features`` as of each row's ``event_timestamp``: no value with a
+    later ``feature_ts`` can reach a row. The folder appears whole or not at all.
+
+    :param risk_type: the risk the set is for; names the folder and counts the positives
+        that size the negatives.
+    :param tasks: risk types with a ``label_<risk>`` column, ``risk_type`` first.
+    :param feature_service: Feast feature service, e.g. ``fraud_v1`` or ``all_risks``.
+    :param ds: the run's day, ``YYYY-MM-DD``.
+    :param lookback_days: days of labels to use.
+    :param validation_days: days in the validation split.
+    :param test_days: days in the test split (the latest).
+    :param negatives_per_positive: unlabelled accounts sampled per positive of ``risk_type``.
+    :param maturity_days: days a label must have stood before it is trained on (the risk's
+        ``labels.maturity_days``): appeals that reverse it arrive within them.
+    :param seed: seed of the negative sampling.
+    :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``).
+    :param output_root: default ``<local>/training_sets``.
+    :return: the manifest, plus ``path`` (the folder) and ``train_path``, ``validation_path``,
+        ``test_path`` (its split files).
+    :raises TrainingSetError: no matured label in the window, or no labels partition.
+    """
+    import pandas as pd
+
+    from integrity_risk.features.feast_store import (
+        feature_service_version, feature_store, get_feature_service, service_feature_refs,
+    )
+
+    tasks = list(tasks)
+    day = _parse_ds(ds)
+    if risk_type not in tasks:
+        raise ValueError(f"risk_type {risk_type!r} must be one of tasks {tasks}")
+    for name, value in {"lookback_days": lookback_days, "validation_days": validation_days,
+                        "test_days": test_days}.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if isinstance(maturity_days, bool) or not isinstance(maturity_days, int) or maturity_days < 0:
+        raise ValueError(f"maturity_days must be an int >= 0, got {maturity_days!r}")
+    if validation_days + test_days >= lookback_days:
+        raise ValueError(f"lookback_days ({lookback_days}) must exceed validation_days + test_days "
+                         f"({validation_days + test_days}), or nothing is left to train on")
+    if negatives_per_positive < 0:
+        raise ValueError(f"negatives_per_positive must be >= 0, got {negatives_per_positive!r}")
+
+    store = feature_store(profile)
+    service = get_feature_service(store, feature_service)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    start = end - dt.timedelta(days=lookback_days)
+
+    labels = read_labels(day.isoformat(), profile)
+    usable = matured(labels, end, maturity_days)
+    rows = labelled_rows(usable, tasks, start, end)
+    if rows.empty:
+        raise TrainingSetError(
+            f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) and at least {maturity_days} "
+            f"days old in features.labels ds={ds} ({len(labels)} labels in the partition, {len(usable)} matured)")
+    positives = int((rows[f"label_{risk_type}"] == 1.0).sum())
+
+    # Feature days whose feature_ts falls in [start, end): partitions start-1 .. ds-1.
+    days = [(start.date() - dt.timedelta(days=1) + dt.timedelta(days=i)).isoformat() for i in range(lookback_days)]
+    candidates = read_extract("account_daily", days, ["account_pk", "feature_ts"], profile)
+    # Negatives are observed over the same span as the labels: later than the newest
+    # matured label they would fill the test days with negatives only.
+    latest = pd.to_datetime(rows["event_timestamp"], utc=True).max()
+    candidates = candidates[(candidates["feature_ts"] >= start) & (candidates["feature_ts"] < end)
+                            & (pd.to_datetime(candidates["feature_ts"], utc=True) <= latest)]
+    wanted = math.ceil(negatives_per_positive * positives)
+    negatives = sample_negatives(candidates, set(labels["account_pk"]), wanted, tasks, seed)
+
+    entity_df = pd.concat([rows, negatives], ignore_index=True)
+    entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
+    joined = store.get_historical_features(entity_df=entity_df, features=service,
+                                           full_feature_names=True).to_df()
+    features = service_feature_refs(service)
+    label_columns = [f"label_{t}" for t in tasks]
+    joined = joined[["account_pk", "event_timestamp", *features, *label_columns]]
+    joined = joined.sort_values(["event_timestamp", "account_pk"], kind="stable").reset_index(drop=True)
+
+    splits = split_by_time(joined, validation_days, test_days)
+    manifest = {
+        "risk_type": risk_type,
+        "ds": day.isoformat(),
+        "rows": {name: int(len(part)) for name, part in splits.items()},
+        "positives": {t: int((joined[f"label_{t}"] == 1.0).sum()) for t in tasks},
+        "positives_by_split": {name: {t: int((part[f"label_{t}"] == 1.0).sum()) for t in tasks}
+                               for name, part in splits.items()},
+        "negatives_sampled": int(len(negatives)),
+        # Known to enforcement but not trained on: kept out of the negatives all the same.
+        "labels_maturing": int(len(labels) - len(usable)),
+        "accounts_kept_out_of_negatives": int(labels["account_pk"].nunique()),
+        "time_range": {
+            "start": joined["event_timestamp"].min().isoformat(),
+            "end": joined["event_timestamp"].max().isoformat(),
+            **{name: [part["event_timestamp"].min().isoformat(), part["event_timestamp"].max().isoformat()]
+               if len(part) else None for name, part in splits.items()},
+        },
+        # The model sees train and validation; shadow evaluation judges only what comes after.
+        "training_cutoff": max((part["event_timestamp"].max() for name, part in splits.items()
+                                if name != "test" and len(part)), default=joined["event_timestamp"].min()).isoformat()
+        if len(joined) else None,
+        "features": features,
+        "label_columns": label_columns,
+        "feature_service": feature_service,
+        "feature_service_version": feature_service_version(store, feature_service),
+        "params": {"tasks": tasks, "lookback_days": lookback_days, "validation_days": validation_days,
+                   "test_days": test_days, "negatives_per_positive": negatives_per_positive,
+                   "maturity_days": maturity_days, "seed": seed},
+    }
+    target = (output_root or training_sets_root()) / risk_type / day.isoformat()
+    _write_atomically(target, splits, manifest)
+    # Where it was written, for the steps downstream (the train task reads the folder, the
+    # shadow evaluation the test split): they get these paths instead of rebuilding them.
+    manifest["path"] = str(target)
+    manifest.update({f"{name}_path": str(target / f"{name}.parquet") for name in SPLITS})
+    return manifest
+
+
+def _write_atomically(target: Path, splits: dict[str, pd.DataFrame], manifest: dict) -> None:
+    """Write into a hidden sibling folder, then rename it into place (a rename is atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for name, part in splits.items():
+            part.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
