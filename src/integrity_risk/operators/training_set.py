@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
-from integrity_risk.operators.hive_extract import parse_ds
+from integrity_risk.values import parse_ds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,11 +63,11 @@ def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profil
     from integrity_risk.features.feast_store import profile_name, warehouse_dir
 
     if profile_name(profile) == "production":
-        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+        from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
 
         day_list = ", ".join(f"'{parse_ds(d).isoformat()}'" for d in days)  # validated days only
         sql = f"SELECT {', '.join(columns)} FROM features.{table} WHERE ds IN ({day_list})"
-        frame = HiveServer2Hook(hiveserver2_conn_id=hive_conn_id).get_pandas_df(sql)
+        frame = IntegrityHiveServer2Hook(hiveserver2_conn_id=hive_conn_id).get_df(sql)
         frame.columns = [c.split(".")[-1] for c in frame.columns]
     else:
         import pyarrow.dataset as pads
