@@ -53,3 +53,34 @@ def test_a_file_whose_name_disagrees_with_its_risk_type_is_refused(fraud_yaml, t
     fraud_yaml.rename(other)
     with pytest.raises(RiskConfigError, match="file is named 'scraping'"):
         load_risk_config(other)
+
+
+def test_a_risk_yaml_without_its_tables_quality_rules_names_the_file(fraud_yaml):
+    text = fraud_yaml.read_text()
+    start = text.index("  quality:")
+    end = text.index("\n\n", start)
+    fraud_yaml.write_text(text[:start] + text[end + 1:])
+    with pytest.raises(RiskConfigError) as err:
+        load_risk_config(fraud_yaml)
+    assert str(fraud_yaml) in str(err.value) and "'extract.quality' is missing" in str(err.value)
+
+
+def test_quality_rules_naming_a_column_the_table_lacks_are_refused(fraud_yaml):
+    fraud_yaml.write_text(fraud_yaml.read_text().replace(
+        "volume_columns: [payment_attempts_1d]", "volume_columns: [payment_attempt_1d]"))
+    with pytest.raises(RiskConfigError, match=r"extract.*\['payment_attempt_1d'\].*features\.fraud_daily"):
+        load_risk_config(fraud_yaml)
+
+
+def test_the_shared_tables_rules_validate_and_a_bad_bound_names_file_and_key(tmp_path):
+    from integrity_risk.config.tables import SHARED_TABLES_FILE, TableRulesError, load_table_rules
+
+    rules = load_table_rules()
+    assert set(rules) == {"features.account_daily", "features.labels"}
+    assert rules["features.labels"].key_columns == ["account_pk", "risk_type"]
+    assert rules["features.account_daily"].rule("country", "string").max_null_rate == 0.5
+    broken = tmp_path / "shared.yaml"
+    broken.write_text(SHARED_TABLES_FILE.read_text().replace("max_null_rate: 0.5}", "max_null_rate: 5}", 1))
+    with pytest.raises(TableRulesError, match=rf"{broken}.*features\.account_daily.*columns\.account_age_days"
+                                              r"\.max_null_rate.*less than or equal to 1"):
+        load_table_rules(broken)

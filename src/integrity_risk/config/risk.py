@@ -9,17 +9,17 @@ expected, instead of a failure halfway through a run.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from integrity_risk.config.tables import TableQuality, describe_errors
 from integrity_risk.paths import HQL_DIR, risks_dir
+from integrity_risk.values import RISK_TYPE_PATTERN as _NAME
 
 RISK_TYPES = ("abusive_account", "fake_engagement", "spam_redirect", "scraping", "fraud")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
 
 
 class RiskConfigError(ValueError):
@@ -36,6 +36,9 @@ class ExtractConfig(_Strict):
     min_rows: int = Field(default=1, ge=0, description="absolute floor for the quality gate")
     max_row_ratio: float = Field(default=2.0, gt=1.0)
     min_row_ratio: float = Field(default=0.5, gt=0.0, lt=1.0)
+    history_wait_hours: float = Field(default=6, gt=0, le=72, description=(
+        "how long the gate waits for trailing days that have upstream data but no extract yet"))
+    quality: TableQuality = Field(description="the quality gate's rules of this risk's table")
 
     @field_validator("hql")
     @classmethod
@@ -43,6 +46,19 @@ class ExtractConfig(_Strict):
         if ".." in Path(value).parts or not (HQL_DIR / value).is_file():
             raise ValueError(f"no HiveQL file include/hql/{value}")
         return value
+
+    @model_validator(mode="after")
+    def _rules_name_real_columns(self) -> ExtractConfig:
+        from integrity_risk.features.hql import read_hql
+
+        ddl = read_hql("feature_tables.hql")
+        # A table declared elsewhere (by its own HQL) is checked by the gate's schema check.
+        if f"EXISTS {self.table} (" in ddl:
+            unknown = self.quality.unknown_columns(self.table, ddl)
+            if unknown:
+                raise ValueError(f"quality names columns {unknown} that {self.table} does not have "
+                                 "(include/hql/feature_tables.hql)")
+        return self
 
 
 class LabelsConfig(_Strict):
@@ -135,15 +151,6 @@ class RiskConfig(_Strict):
         return f"integrity_{self.risk_type}"
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "missing":
-        return f"key {key!r} is missing"
-    if error["type"] == "extra_forbidden":
-        return f"key {key!r} is not a known setting"
-    return f"key {key!r}: {error['msg']} (got {error.get('input')!r})"
-
-
 def load_risk_config(path: str | Path) -> RiskConfig:
     """Parse and validate one risk YAML; raise RiskConfigError naming file and key."""
     path = Path(path)
@@ -156,7 +163,7 @@ def load_risk_config(path: str | Path) -> RiskConfig:
     try:
         cfg = RiskConfig.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(_describe(e) for e in err.errors())
+        problems = describe_errors(err)
         raise RiskConfigError(f"{path}: {problems}") from None
     if cfg.risk_type != path.stem:
         raise RiskConfigError(f"{path}: key 'risk_type' is {cfg.risk_type!r} but the file is named {path.stem!r}")
