@@ -106,3 +106,34 @@ def test_one_model_config_gives_the_dag_and_the_trainer_the_same_settings():
     assert (defaults["batch_size"], defaults["epochs"], defaults["seed"], defaults["shuffle_buffer"]) == (256, 20, 0, 50_000)
     with pytest.raises(ConfigError, match=r"key 'model\.batch_size': .*greater than or equal to 8.*got 2"):
         resolve_config({"batch_size": 2}, "fraud")
+
+
+def test_a_risk_yaml_without_its_tables_quality_rules_names_the_file(fraud_yaml):
+    text = fraud_yaml.read_text()
+    start = text.index("  quality:")
+    end = text.index("\n\n", start)
+    fraud_yaml.write_text(text[:start] + text[end + 1:])
+    with pytest.raises(RiskConfigError) as err:
+        load_risk_config(fraud_yaml)
+    assert str(fraud_yaml) in str(err.value) and "'extract.quality' is missing" in str(err.value)
+
+
+def test_quality_rules_naming_a_column_the_table_lacks_are_refused(fraud_yaml):
+    fraud_yaml.write_text(fraud_yaml.read_text().replace(
+        "volume_columns: [payment_attempts_1d]", "volume_columns: [payment_attempt_1d]"))
+    with pytest.raises(RiskConfigError, match=r"extract.*\['payment_attempt_1d'\].*features\.fraud_daily"):
+        load_risk_config(fraud_yaml)
+
+
+def test_the_shared_tables_rules_validate_and_a_bad_bound_names_file_and_key(tmp_path):
+    from integrity_risk.config.tables import TableRulesError, load_table_rules, shared_tables_file
+
+    rules = load_table_rules()
+    assert set(rules) == {"features.account_daily", "features.labels"}
+    assert rules["features.labels"].key_columns == ["account_pk", "risk_type"]
+    assert rules["features.account_daily"].rule("country", "string").max_null_rate == 0.5
+    broken = tmp_path / "shared.yaml"
+    broken.write_text(shared_tables_file().read_text().replace("max_null_rate: 0.5}", "max_null_rate: 5}", 1))
+    with pytest.raises(TableRulesError, match=rf"{broken}.*features\.account_daily.*columns\.account_age_days"
+                                              r"\.max_null_rate.*less than or equal to 1"):
+        load_table_rules(broken)

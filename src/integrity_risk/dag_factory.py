@@ -13,17 +13,20 @@ import os
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup, task
 
+from integrity_risk.assets import table_asset
+from integrity_risk.config.tables import shared_table_rules
 from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 from integrity_risk.operators.auto_gates import AutoGatesOperator
-from integrity_risk.operators.hive_extract import HiveExtractOperator, table_asset
+from integrity_risk.operators.hive_extract import HiveExtractOperator
 from integrity_risk.operators.promote import PromoteOperator
 from integrity_risk.operators.quality_gate import QualityGateOperator
 from integrity_risk.operators.shadow_eval import ShadowEvalOperator
 from integrity_risk.operators.tf_train import TFTrainOperator
 from integrity_risk.operators.training_set import TrainingSetOperator
 from integrity_risk.paths import hql_dir
+from integrity_risk.sensors.history import TrailingPartitionsSensor
 from integrity_risk.config.risk import RiskConfig, risk_config
 
 HIVE_POOL = "hiveserver2"
@@ -80,10 +83,11 @@ _SHARED_WRITE = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rew
 
 
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
-    with TaskGroup("extract", tooltip="Hive extracts and their quality gates") as group:
+    with TaskGroup("extract", tooltip="Hive extracts, the wait for their history, and their quality gates") as group:
         gates = []
-        for table, hql, ddl in ((SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql"),
-                                (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl)):
+        shared_rules = shared_table_rules(SHARED_TABLE)
+        for table, hql, ddl, rules in ((SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql", shared_rules),
+                                       (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality)):
             short = table.split(".", 1)[1]
             # The gate, not the extract, publishes the table's Asset: a partition counts as
             # updated once it passed its checks.
@@ -91,12 +95,17 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 task_id=f"hive_extract_{short}", hql=hql, table=table, ddl=ddl, outlets=[],
                 **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
             )
-            gate = QualityGateOperator(
-                task_id=f"quality_gate_{short}", table=table, ddl=ddl, pool=HIVE_POOL, outlets=[table_asset(table)],
-                min_rows=cfg.extract.min_rows, min_row_ratio=cfg.extract.min_row_ratio,
-                max_row_ratio=cfg.extract.max_row_ratio, history_upstream=HISTORY_UPSTREAM,
+            # The gate compares with the trailing days: wait until those with upstream data are extracted.
+            wait = TrailingPartitionsSensor(
+                task_id=f"wait_history_{short}", table=table, upstream=HISTORY_UPSTREAM, pool=HIVE_POOL,
+                timeout=dt.timedelta(hours=cfg.extract.history_wait_hours), poke_interval=30,
             )
-            extract >> gate
+            gate = QualityGateOperator(
+                task_id=f"quality_gate_{short}", table=table, ddl=ddl, rules=rules, pool=HIVE_POOL,
+                outlets=[table_asset(table)], min_rows=cfg.extract.min_rows,
+                min_row_ratio=cfg.extract.min_row_ratio, max_row_ratio=cfg.extract.max_row_ratio,
+            )
+            [extract, wait] >> gate
             gates.append(gate)
         # The risk table's Asset schedules the online refresh of views that join both tables,
         # so it is published only once the shared table passed too.

@@ -11,8 +11,9 @@ import pytest
 from extract_helpers import TEST_KEY, extract, partition, run_task
 from extract_rows import at, event, label, load, profile
 from integrity_risk.operators.hive_extract import (
-    ExtractError, ExtractWindow, HiveExtractOperator, UpstreamPartitionMissing, parse_ds,
+    ExtractError, ExtractWindow, HiveExtractOperator, UpstreamPartitionMissing,
 )
+from integrity_risk.values import parse_ds
 from integrity_risk.features.hql import read_hql
 from integrity_risk.features.table_schema import ddl_schema
 from integrity_risk.features.pseudonymize import pseudonymize

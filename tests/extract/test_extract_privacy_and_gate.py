@@ -8,8 +8,11 @@ import pytest
 from extract_helpers import FEATURE_TABLES, TEST_KEY, extract, run_task
 from extract_rows import load
 from integrity_risk.features.hql import read_hql
+from integrity_risk.config.risk import risk_config
+from integrity_risk.config.tables import TableQuality, shared_table_rules
 from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator
 from integrity_risk.features.table_schema import ddl_schema
+from integrity_risk.sensors.history import TrailingPartitionsSensor
 from integrity_risk.features.pseudonymize import pseudonymize
 from integrity_local.synthetic import WorldConfig, load_world, write_world
 
@@ -44,8 +47,30 @@ def raw_identifiers(hive) -> set[str]:
     return {(ident, kind) for ident, kind in hive.get_records(union)}
 
 
+def rules_of(table: str) -> TableQuality:
+    """The rules the DAGs give the gate: the risk YAML's for a risk table, shared.yaml's for the others."""
+    if table in ("account_daily", "labels"):
+        return shared_table_rules(f"features.{table}")
+    return risk_config(table.removesuffix("_daily")).extract.quality
+
+
 def gate(table: str, ds: str, **kwargs):
+    kwargs.setdefault("rules", rules_of(table))
     return run_task(QualityGateOperator(task_id=f"gate_{table}", table=f"features.{table}", ds=ds, **kwargs), ds)
+
+
+def history_sensor(table: str, ds: str, **kwargs) -> TrailingPartitionsSensor:
+    sensor = TrailingPartitionsSensor(task_id=f"wait_history_{table}", table=f"features.{table}",
+                                      upstream="raw.user_events", ds=ds, **kwargs)
+    sensor.render_template_fields({"ds": ds, "params": {}})
+    return sensor
+
+
+class FirstTry:
+    """The task instance of a sensor's first poke, as the task runner hands it over."""
+
+    def get_first_reschedule_date(self, context):
+        return None
 
 
 @pytest.mark.reliability
@@ -81,18 +106,33 @@ def test_the_quality_gate_passes_a_day_in_line_with_its_history(extracted, histo
     assert len(result["trailing_rows"]) == 1
 
 
-def test_the_gate_waits_for_a_trailing_day_not_extracted_yet_then_fails_naming_it(extracted):
+def test_the_history_sensor_waits_for_a_trailing_day_not_extracted_yet_then_fails_naming_it(extracted):
     import datetime as dt
 
-    from airflow.sdk.exceptions import AirflowRescheduleException
+    from airflow.sdk.exceptions import AirflowRescheduleException, AirflowSensorTimeout
 
-    # raw.user_events has DAY1, but features.scraping_daily does not: its extract has not run.
-    with pytest.raises(AirflowRescheduleException):
-        gate("scraping_daily", DAY2, history_upstream="raw.user_events")
-    with pytest.raises(QualityGateError, match=f"trailing partitions .*'{DAY1}'.* still missing"):
-        gate("scraping_daily", DAY2, history_upstream="raw.user_events", history_wait=dt.timedelta(0))
-    extract("scraping_daily", DAY1)
-    assert gate("scraping_daily", DAY2, history_upstream="raw.user_events")["trailing_rows"]
+    # raw.user_events has DAY1 and DAY3, features.fake_engagement_daily only DAY2: DAY1's
+    # extract has not run. DAY3 is after ds, and a day before DAY1 has no events: neither is awaited.
+    sensor = history_sensor("fake_engagement_daily", DAY2)
+    assert sensor.mode == "reschedule"
+    assert sensor.poke({}) is False and sensor.pending == [DAY1]
+    with pytest.raises(AirflowRescheduleException):  # frees its slot until the next poke
+        sensor.execute({"ti": FirstTry()})
+    with pytest.raises(AirflowSensorTimeout, match=rf"trailing partitions \['{DAY1}'\] are still missing"):
+        history_sensor("fake_engagement_daily", DAY2, timeout=dt.timedelta(0)).execute({"ti": FirstTry()})
+    extract("fake_engagement_daily", DAY1)
+    assert history_sensor("fake_engagement_daily", DAY2).poke({}) is True
+    assert history_sensor("fake_engagement_daily", DAY1).poke({}) is True  # nothing before DAY1 to wait for
+    assert gate("fake_engagement_daily", DAY2)["trailing_rows"]
+
+
+def test_the_gate_holds_a_table_to_the_rules_it_is_given(extracted):
+    # The DAG hands over shared.yaml's rules for labels; a stricter bound fails the same partition.
+    assert rules_of("labels").key_columns == ["account_pk", "risk_type"]
+    assert gate("labels", DAY2)["rows"] > 0
+    with pytest.raises(QualityGateError, match=r"column label: max 1 is above the bound 0"):
+        gate("labels", DAY2, rules={"volume_columns": [], "key_columns": ["account_pk", "risk_type"],
+                                    "columns": {"label": {"min": 0, "max": 0}}})
 
 
 def test_a_day_with_90_percent_fewer_events_trips_the_quality_gate(hive, world, extracted, history):
@@ -121,7 +161,8 @@ def test_a_value_out_of_range_names_the_column_and_its_bound(hive, extracted):
                       "SELECT * FROM default.gate_probe",
                       "DROP TABLE default.gate_probe", "SELECT 1"])
     with pytest.raises(QualityGateError, match=r"column fail_ratio_1d: max [\d.]+ is above the bound 1"):
-        gate("account_daily", "2026-04-09", volume_columns=())
+        gate("account_daily", "2026-04-09",
+             rules=shared_table_rules("features.account_daily").model_copy(update={"volume_columns": []}))
 
 
 @pytest.mark.reliability

@@ -37,6 +37,7 @@ def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_onc
         hive, hiveserver2, worlds, monkeypatch):
     from thrift.transport.TTransport import TTransportException
 
+    from integrity_risk.hooks.hive import HiveServer2Unreachable
     from integrity_risk.operators.hive_extract import ExtractError
 
     table, hql = SPAM_REDIRECT_DAILY
@@ -53,7 +54,9 @@ def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_onc
         proxy.close()  # down before the task starts
         with pytest.raises(ExtractError, match=unreachable) as refused:
             writers.extract(table, hql, DAY, conn_id="hiveserver2_proxied")
-        assert isinstance(refused.value.__cause__, TTransportException)
+        # The hook's error names the server; below it, the transport's own.
+        assert isinstance(refused.value.__cause__, HiveServer2Unreachable)
+        assert isinstance(refused.value.__cause__.__cause__, TTransportException)
 
         # Down in the middle: the checks ran, the INSERT never reaches the server.
         proxy.open(cut_on=b"INSERT OVERWRITE")

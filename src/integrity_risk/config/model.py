@@ -14,19 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-RISK_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,48}$"  # a risk type: lower_snake_case, 2-49 characters
+from integrity_risk.config.base import StrictConfig, describe_errors
+from integrity_risk.values import RISK_TYPE_PATTERN
+
 
 
 class ConfigError(ValueError):
     """The model configuration is missing or has a bad value."""
-
-
-class StrictConfig(BaseModel):
-    """A config section: unknown keys are errors (a misspelt setting must not be ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelConfig(StrictConfig):
@@ -59,26 +55,12 @@ class ModelConfig(StrictConfig):
     @field_validator("tasks")
     @classmethod
     def _task_names(cls, value: list[str]) -> list[str]:
-        bad = [t for t in value if not re.match(RISK_NAME_PATTERN, t)]
+        bad = [t for t in value if not RISK_TYPE_PATTERN.match(t)]
         if bad:
             raise ValueError(f"risk type names must be lower_snake_case, got {bad}")
         if len(set(value)) != len(value):
             raise ValueError(f"a risk type is listed twice: {value}")
         return value
-
-
-def describe_errors(err: ValidationError, prefix: str = "") -> str:
-    """One line per problem of a pydantic error, naming the key and what was expected."""
-    problems = []
-    for error in err.errors():
-        key = ".".join([prefix] * bool(prefix) + [str(part) for part in error["loc"]]) or "(top level)"
-        if error["type"] == "missing":
-            problems.append(f"key {key!r} is missing")
-        elif error["type"] == "extra_forbidden":
-            problems.append(f"key {key!r} is not a known setting")
-        else:
-            problems.append(f"key {key!r}: {error['msg']} (got {error.get('input')!r})")
-    return "; ".join(problems)
 
 
 def load_model_config(path: str | Path, risk_type: str) -> dict[str, Any]:

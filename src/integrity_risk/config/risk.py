@@ -9,17 +9,17 @@ expected, instead of a failure halfway through a run.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from integrity_risk.config.model import RISK_NAME_PATTERN, ModelConfig, describe_errors
-from integrity_risk.config.model import StrictConfig as _Strict
+from integrity_risk.config.base import StrictConfig as _Strict
+from integrity_risk.config.base import describe_errors
+from integrity_risk.config.model import ModelConfig
+from integrity_risk.config.tables import TableQuality
 from integrity_risk.paths import hql_dir, risks_dir
-
-_NAME = re.compile(RISK_NAME_PATTERN)
+from integrity_risk.values import RISK_TYPE_PATTERN as _NAME
 
 
 class RiskConfigError(ValueError):
@@ -35,6 +35,9 @@ class ExtractConfig(_Strict):
     ddl: str = Field(default="feature_tables.hql", description=(
         "HiveQL file under include/hql/ with the table's CREATE TABLE IF NOT EXISTS: run before each "
         "extract, and the schema the quality gate expects"))
+    history_wait_hours: float = Field(default=6, gt=0, le=72, description=(
+        "how long the gate waits for trailing days that have upstream data but no extract yet"))
+    quality: TableQuality = Field(description="the quality gate's rules of this risk's table")
 
     @field_validator("hql", "ddl")
     @classmethod
@@ -44,14 +47,19 @@ class ExtractConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _table_declared(self) -> ExtractConfig:
+    def _table_declared_and_rules_name_its_columns(self) -> ExtractConfig:
         from integrity_risk.features.table_schema import ddl_schema
 
+        ddl = (hql_dir() / self.ddl).read_text()
         try:
-            ddl_schema(self.table, (hql_dir() / self.ddl).read_text())
+            ddl_schema(self.table, ddl)
         except ValueError:
             raise ValueError(f"include/hql/{self.ddl} has no CREATE TABLE IF NOT EXISTS {self.table} "
                              "(... ) PARTITIONED BY (ds STRING)") from None
+        unknown = self.quality.unknown_columns(self.table, ddl)
+        if unknown:
+            raise ValueError(f"quality names columns {unknown} that {self.table} does not have "
+                             f"(include/hql/{self.ddl})")
         return self
 
 

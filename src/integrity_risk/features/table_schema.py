@@ -1,13 +1,12 @@
-"""Table schemas: as a DDL file declares them, as HiveServer2 reports them, and how they differ."""
+"""Table schemas: as a DDL file declares them, and how two differ.
+
+What HiveServer2 reports is :meth:`integrity_risk.hooks.hive.IntegrityHiveServer2Hook.table_schema`.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
 Schema = Sequence[tuple[str, str]]
 
@@ -29,14 +28,6 @@ def ddl_schema(table: str, ddl_text: str) -> list[tuple[str, str]]:
             columns = [line.strip().rstrip(",").split() for line in match.group(2).split(",")]
             return [(parts[0].lower(), parts[1].lower()) for parts in columns if parts]
     raise ValueError(f"no CREATE TABLE for {table} in the DDL")
-
-
-def table_schema(hook: HiveServer2Hook, table: str) -> list[tuple[str, str]]:
-    """Columns ``(name, type)`` of ``table`` on the server, partition columns last."""
-    # The result header of an empty SELECT carries the types (DESCRIBE returns no
-    # result set through HiveServer2Hook); names may come prefixed by the table.
-    header = hook.get_results(f"SELECT * FROM {table} LIMIT 0")["header"]
-    return [(name.split(".")[-1].lower(), dtype.lower().removesuffix("_type")) for name, dtype, *_ in header]
 
 
 def schema_problems(actual: Schema, expected: Schema, *, extra_allowed: bool = False) -> list[str]:

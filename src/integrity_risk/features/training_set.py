@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from integrity_risk.values import parse_ds
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -33,15 +35,6 @@ HIVE_CONN_ID = "hiveserver2_default"
 class TrainingSetError(ValueError):
     """A training set cannot be built or read: no labels to train on, a missing split,
     manifest or column, a column of an unusable type. A failed build writes nothing."""
-
-
-def _parse_ds(ds: str) -> dt.date:
-    # The extract's check of a day, which keeps a templated ds out of SQL text. Imported
-    # here, not at the top: it lives with the Airflow operators, and the trainer imports
-    # this module without Airflow.
-    from integrity_risk.operators.hive_extract import parse_ds
-
-    return parse_ds(ds)
 
 
 def training_sets_root() -> Path:
@@ -65,11 +58,11 @@ def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profil
     from integrity_risk.features.feast_store import profile_name, warehouse_dir
 
     if profile_name(profile) == "production":
-        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+        from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
 
-        day_list = ", ".join(f"'{_parse_ds(d).isoformat()}'" for d in days)  # validated days only
+        day_list = ", ".join(f"'{parse_ds(d).isoformat()}'" for d in days)  # validated days only
         sql = f"SELECT {', '.join(columns)} FROM features.{table} WHERE ds IN ({day_list})"
-        frame = HiveServer2Hook(hiveserver2_conn_id=hive_conn_id).get_pandas_df(sql)
+        frame = IntegrityHiveServer2Hook(hiveserver2_conn_id=hive_conn_id).get_df(sql)
         frame.columns = [c.split(".")[-1] for c in frame.columns]
     else:
         import pyarrow.dataset as pads
@@ -222,7 +215,7 @@ def build_training_set(
     )
 
     tasks = list(tasks)
-    day = _parse_ds(ds)
+    day = parse_ds(ds)
     if risk_type not in tasks:
         raise ValueError(f"risk_type {risk_type!r} must be one of tasks {tasks}")
     for name, value in {"lookback_days": lookback_days, "validation_days": validation_days,

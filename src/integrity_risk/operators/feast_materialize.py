@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
-from integrity_risk.operators.hive_extract import table_asset
+from integrity_risk.assets import table_asset
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import Asset, BaseOperator
+from airflow.sdk import BaseOperator
 
+from integrity_risk.assets import table_asset
 from integrity_risk.features.pseudonymize import CONN_ID as PSEUDONYMIZATION_CONN_ID
+from integrity_risk.hooks.hive import HiveServer2Error, HiveServer2HookMixin
+from integrity_risk.values import check_identifier, check_table_name, parse_ds
 
 if TYPE_CHECKING:
     import jinja2
-    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
     from airflow.sdk import Context
 
-_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
-_SQL_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+T = TypeVar("T")
 DEFAULT_UPSTREAM = ("raw.user_events", "raw.account_profiles")
 DEDUP_MARGIN_DAYS = 1  # how far before the window event_id duplicates are looked for
 UPSTREAM_DDL = "upstream_tables.hql"  # the upstream owners' DDL, the extracts' contract
-T = TypeVar("T")
 # Session settings of every write: a dynamic partition insert replaces only the
 # partitions it produces, and commits them from a staging folder.
 WRITE_CONF = {
@@ -47,41 +42,6 @@ class UpstreamSchemaDrift(ExtractError):
 
 class UpstreamPartitionMissing(ExtractError):
     """A required upstream partition does not exist (yet)."""
-
-
-def parse_ds(ds: Any) -> dt.date:
-    """Return ``ds`` as a date, or raise ``ValueError`` unless it is a real ``YYYY-MM-DD`` day.
-
-    Only a value that passes this check is ever placed into SQL text, which is what
-    keeps a templated or user-supplied ``ds`` from injecting SQL.
-
-    :param ds: the day, e.g. ``"2026-03-02"``.
-    """
-    if not isinstance(ds, str) or not _DS.match(ds):
-        raise ValueError(f"ds must be a day as YYYY-MM-DD, got {ds!r}")
-    try:
-        return dt.date.fromisoformat(ds)
-    except ValueError:
-        raise ValueError(f"ds {ds!r} is not a real calendar day") from None
-
-
-def check_table_name(name: str) -> str:
-    """Return ``name`` if it is a plain ``database.table`` identifier, else raise ``ValueError``."""
-    if not isinstance(name, str) or not _TABLE.match(name):
-        raise ValueError(f"expected a table as database.table (letters, digits, _), got {name!r}")
-    return name
-
-
-def table_asset(table: str) -> Asset:
-    """The Airflow Asset of an output table: ``hive://warehouse/<database>/<table>``.
-
-    ``warehouse`` is a logical host, the same in every environment, so a downstream
-    DAG scheduled on the Asset does not depend on where HiveServer2 runs.
-
-    :param table: ``database.table``.
-    """
-    database, name = check_table_name(table).split(".")
-    return Asset(uri=f"hive://warehouse/{database}/{name}", name=table)
 
 
 @dataclass(frozen=True)
@@ -129,8 +89,7 @@ def _check_sql_vars(sql_vars: Mapping[str, Any] | None) -> dict[str, int | float
     # Numbers only: they are pasted into SQL text, so nothing else may pass.
     checked: dict[str, int | float] = {}
     for name, value in (sql_vars or {}).items():
-        if not isinstance(name, str) or not _SQL_VAR.match(name):
-            raise ValueError(f"sql_vars name {name!r} must be an identifier")
+        check_identifier(name, "sql_vars name")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"sql_vars[{name!r}] must be a finite number, got {value!r}")
         checked[name] = value
@@ -154,7 +113,7 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
     return env
 
 
-class HiveExtractOperator(BaseOperator):
+class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
     """
     Write one day (partition ``ds``) of a ``features.*`` table from a HiveQL template.
 
@@ -235,12 +194,6 @@ class HiveExtractOperator(BaseOperator):
         self.schema = schema
         self.skip_existing = skip_existing
 
-    @cached_property
-    def hook(self) -> HiveServer2Hook:
-        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
-
-        return HiveServer2Hook(hiveserver2_conn_id=self.hiveserver2_conn_id)
-
     def get_template_env(self, dag=None) -> jinja2.Environment:
         """The DAG's Jinja environment plus ``include/hql`` and the ``pseudonymize`` macro."""
         return _with_extract_macros(super().get_template_env(dag))
@@ -249,15 +202,17 @@ class HiveExtractOperator(BaseOperator):
         """Render ``ds`` first and validate it, then render the HQL with the window's variables."""
         # Airflow's task runner passes the DAG's environment, not get_template_env()'s.
         jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
-        self._do_render_template_fields(self, ("ds", "table", "skip_existing"), context, jinja_env, set())
+        for name in ("ds", "table", "skip_existing"):
+            setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
         check_table_name(self.table)
-        # The template's own ds is the validated one, whatever the run's context holds.
+        # The template's own ds is the validated one, whatever the run's context holds. The
+        # rendered HQL replaces the template in self.hql, so the UI's "Rendered" tab shows it.
         sql_context = {**context, **_check_sql_vars(self.sql_vars), **window.template_vars()}
-        self._do_render_template_fields(self, ("hql",), sql_context, jinja_env, set())
+        self.hql = self.render_template(self.hql, sql_context, jinja_env)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from integrity_risk.features.hql import read_hql, split_statements
+        from integrity_risk.features.hql import split_statements
         from integrity_risk.features.pseudonymize import IPAD_VAR, OPAD_VAR, get_key, hive_conf
 
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
@@ -265,15 +220,15 @@ class HiveExtractOperator(BaseOperator):
         if "{{" in self.hql or self.hql.rstrip().endswith(tuple(self.template_ext)):
             raise ExtractError(f"the HQL for {table} was not rendered; call render_template_fields first")
         conf = {**WRITE_CONF, **hive_conf(get_key(self.pseudonymization_conn_id))}
-        secrets = (conf[IPAD_VAR], conf[OPAD_VAR])
+        self.hook.mask_secrets(conf[IPAD_VAR], conf[OPAD_VAR])
 
         if self.ddl:
-            self._query(split_statements(read_hql(self.ddl)), "SELECT 1", conf={})
-        count_sql = f"SELECT count(*) FROM {table} WHERE ds = '{window.ds}'"
+            self._hive(lambda: self.hook.run_hql_file(self.ddl))
         # A retry or a cleared task (try 2 on) writes again: that is what clearing asks for.
         first_try = getattr(context.get("ti"), "try_number", 1) <= 1
-        if str(self.skip_existing) == "True" and first_try and self._has_partition(table, window.ds):
-            rows = self._query([], count_sql, conf={})[0][0]
+        if (str(self.skip_existing) == "True" and first_try
+                and self._hive(lambda: self.hook.partition_exists(table, window.ds, schema=self.schema))):
+            rows = self._hive(lambda: self.hook.row_count(table, window.ds, schema=self.schema))
             self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
                           "or trigger with rewrite_shared_tables, to write it again)", table, window.ds, rows)
             return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
@@ -282,8 +237,8 @@ class HiveExtractOperator(BaseOperator):
         for statement in split_statements(self.hql):
             # One session per statement: its `set` variables, the statement, then the count.
             self.log.info("Running on HiveServer2 (key as session variables):\n%s", statement)
-            with _quiet_pyhive():  # pyhive logs each `set k=v`; the masker is the second guard
-                rows = self._query([statement], count_sql, conf=conf, secrets=secrets)[0][0]
+            rows = self._hive(lambda: self.hook.row_count(table, window.ds, after=[statement], hive_conf=conf,
+                                                          schema=self.schema))
         self.log.info("Wrote %s rows to %s partition ds=%s", rows, table, window.ds)
         return {"table": table, "ds": window.ds, "rows": rows}
 
@@ -297,57 +252,26 @@ class HiveExtractOperator(BaseOperator):
             # A retyped column can still read through an implicit cast, and a dropped one
             # fails only in the middle of the HQL: check the contract before anything runs.
             expected = [*ddl_schema(upstream, upstream_ddl), ("ds", "string")]
-            problems = schema_problems(self._schema(upstream), expected, extra_allowed=True)
+            problems = schema_problems(self._hive(lambda: self.hook.table_schema(upstream)), expected,
+                                       extra_allowed=True)
             if problems:
                 raise UpstreamSchemaDrift(
                     f"upstream table {upstream} no longer has the schema of include/hql/{UPSTREAM_DDL}:\n- "
                     + "\n- ".join(problems) + f"\nnothing was written to {table} for ds={ds}")
-            if not self._has_partition(upstream, ds):
+            if not self._hive(lambda: self.hook.partition_exists(upstream, ds, schema=self.schema)):
                 raise UpstreamPartitionMissing(
                     f"upstream partition {upstream} ds={ds} does not exist; "
                     f"nothing was written to {table} for ds={ds}"
                 )
 
-    def _has_partition(self, table: str, ds: str) -> bool:
-        return bool(self._query([], f"SHOW PARTITIONS {table} PARTITION (ds='{ds}')", conf={}))
-
-    def _schema(self, table: str) -> list[tuple[str, str]]:
-        from integrity_risk.features.table_schema import table_schema
-
-        return self._call(lambda: table_schema(self.hook, table), f"SELECT * FROM {table} LIMIT 0")
-
-    def _query(self, statements: list[str], query: str, conf: Mapping[str, str], secrets=()) -> list[tuple]:
-        """Run ``statements`` then ``query`` in one session (``conf`` set first); return its rows."""
-        return self._call(
-            lambda: self.hook.get_records([*statements, query], parameters=dict(conf), schema=self.schema),
-            ";\n".join([*statements, query]), secrets)
-
-    def _call(self, call: Callable[[], T], ran: str, secrets=()) -> T:
-        """``call()``, a HiveServer2 session running ``ran``.
-
-        A failure raises :class:`ExtractError` with the statements and the server's message,
-        or, when the server cannot be reached, with its address.
-        """
-        from pyhive.exc import Error as PyHiveError
-        from thrift.transport.TTransport import TTransportException
-
+    def _hive(self, call: Callable[[], T]) -> T:
+        """``call()`` on the hook; its failure, which names the statements or the server, as an ExtractError."""
         try:
             return call()
-        except PyHiveError as err:
-            message = _server_message(err)
-            for secret in secrets:  # a server error can echo the SQL after substitution
-                message = message.replace(secret, "***").replace(secret.upper(), "***")
-            raise ExtractError(f"HiveServer2 failed running:\n{ran}\nServer message: {message}") from None
-        except (TTransportException, OSError) as err:
-            # Refused, reset or closed mid-reply: the transport's error, which names no server.
-            # A write the server had received may still complete there; it replaces the whole
-            # partition or nothing, and the retry rewrites it either way.
-            conn = self.hook.get_connection(self.hiveserver2_conn_id)
-            running = ran.strip().splitlines()[0]
-            raise ExtractError(
-                f"HiveServer2 at {conn.host}:{conn.port or 10000} (connection {self.hiveserver2_conn_id}) "
-                f"is unreachable: {type(err).__name__}: {err}; was running: {running}"
-            ) from err
+        except HiveServer2Error as err:
+            # A write the server had received may still complete there after a cut; it
+            # replaces the whole partition or nothing, and the retry rewrites it either way.
+            raise ExtractError(str(err)) from err
 
     def on_kill(self) -> None:
         # Killing the task drops its session, but Spark's Thrift server notices only when
@@ -355,23 +279,3 @@ class HiveExtractOperator(BaseOperator):
         # nothing (tests/reliability), and the retry rewrites the partition either way.
         self.log.info("extract of %s ds=%s killed; a write the server runs still replaces the whole partition "
                       "or nothing", self.table, self.ds)
-
-
-@contextmanager
-def _quiet_pyhive():
-    """Keep pyhive from logging the statements of a session whose variables hold secrets."""
-    logger = logging.getLogger("pyhive.hive")
-    previous = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
-def _server_message(err: Exception) -> str:
-    """The server's error text from a pyhive exception (it wraps the Thrift response)."""
-    resp = err.args[0] if err.args else None
-    status = getattr(resp, "status", None)
-    text = getattr(status, "errorMessage", None) or getattr(resp, "errorMessage", None)
-    return str(text or err)

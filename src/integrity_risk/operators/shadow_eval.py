@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
-import tempfile
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from integrity_risk.hooks.hive import HiveServer2HookMixin
+
 if TYPE_CHECKING:
     import pandas as pd
-    from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
     from airflow.sdk import Context
 
 SCORES_TABLE = "eval.shadow_scores"
-_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RISK = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
 
 
 class ShadowEvalError(RuntimeError):
@@ -115,36 +111,7 @@ def evaluation_cutoff(source, tags: dict[str, str]) -> str | None:
     return cutoff
 
 
-def write_shadow_scores(hook: HiveServer2Hook, scores: pd.DataFrame, risk_type: str, ds: str,
-                        table: str = SCORES_TABLE) -> None:
-    """Replace partition (risk_type, ds) of the scores table with ``scores`` (one parquet file).
-
-    ``LOAD DATA ... OVERWRITE`` swaps the partition in one metastore operation, so a
-    re-run replaces its own rows and a reader never sees a mix. ``risk_type`` and ``ds``
-    are validated before they reach SQL text.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from integrity_risk.features.hql import read_hql, split_statements
-
-    if not _RISK.match(risk_type) or not _DS.match(ds):
-        raise ValueError(f"bad partition risk_type={risk_type!r} ds={ds!r}")
-    schema = pa.schema([
-        ("account_pk", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")), ("label", pa.float64()),
-        ("candidate_version", pa.int32()), ("candidate_score", pa.float64()), ("candidate_flagged", pa.int32()),
-        ("champion_version", pa.int32()), ("champion_score", pa.float64()), ("champion_flagged", pa.int32()),
-        ("run_id", pa.string()),
-    ])
-    hook.run(split_statements(read_hql("shadow_scores.hql")))
-    with tempfile.TemporaryDirectory(prefix="shadow_scores_") as folder:
-        table_data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
-        pq.write_table(table_data, Path(folder) / "part-0.parquet")
-        hook.run(f"LOAD DATA LOCAL INPATH '{Path(folder).resolve()}' OVERWRITE INTO TABLE {table} "
-                 f"PARTITION (risk_type='{risk_type}', ds='{ds}')")
-
-
-class ShadowEvalOperator(BaseOperator):
+class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
     """Score the days after the training cutoff with champion and candidate; metrics, Hive scores, report.
 
     :param risk_type: the risk type judged (its ``label_<risk>`` and ``score_<risk>`` columns).
@@ -203,12 +170,6 @@ class ShadowEvalOperator(BaseOperator):
         self.scores_table = scores_table
         self.attribution_rows = attribution_rows
 
-    @cached_property
-    def hook(self) -> HiveServer2Hook:
-        from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
-
-        return HiveServer2Hook(hiveserver2_conn_id=self.hiveserver2_conn_id)
-
     def execute(self, context: Context) -> dict:
         from integrity_risk.evaluation.shadow import evaluate
         from integrity_risk.evaluation.report import report_dir, write_report
@@ -234,8 +195,7 @@ class ShadowEvalOperator(BaseOperator):
                        run_id=run_id, ds=self.ds, evaluation_data=str(source),
                        training_cutoff=cand_tags.get("training_cutoff"), evaluation_cutoff=cutoff,
                        scores_table=self.scores_table)
-        write_shadow_scores(self.hook, self._scores_frame(frame, metrics, cand, champ, run_id),
-                            self.risk_type, self.ds, self.scores_table)
+        self._write_scores(self._scores_frame(frame, metrics, cand, champ, run_id))
         attributions, note = self._attributions(f"models:/{name}/{cand_version}", frame)
         out = Path(self.report_dir) if self.report_dir else report_dir(self.risk_type, run_id)
         report, summary = write_report(metrics, out_dir=out, labels=frame[f"label_{self.risk_type}"],
@@ -244,6 +204,24 @@ class ShadowEvalOperator(BaseOperator):
         metrics.update(report_path=str(report), summary_path=str(summary))
         self.log.info("Report: %s", report)
         return metrics
+
+    def _write_scores(self, scores: pd.DataFrame) -> None:
+        """Replace partition (risk_type, ds) of the scores table with ``scores``.
+
+        The partition is swapped in one metastore operation, so a re-run replaces its own
+        rows and a reader never sees a mix.
+        """
+        import pyarrow as pa
+
+        schema = pa.schema([
+            ("account_pk", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")), ("label", pa.float64()),
+            ("candidate_version", pa.int32()), ("candidate_score", pa.float64()), ("candidate_flagged", pa.int32()),
+            ("champion_version", pa.int32()), ("champion_score", pa.float64()), ("champion_flagged", pa.int32()),
+            ("run_id", pa.string()),
+        ])
+        self.hook.run_hql_file("shadow_scores.hql")
+        data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
+        self.hook.load_arrow_partition(self.scores_table, data, {"risk_type": self.risk_type, "ds": self.ds})
 
     def _score(self, model_uri: str, frame: pd.DataFrame):
         from integrity_risk.training.scoring import score

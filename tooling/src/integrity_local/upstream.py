@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from integrity_risk.features.hql import read_hql, split_statements
+from integrity_risk.values import parse_ds
 
 if TYPE_CHECKING:
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
 UPSTREAM_TABLES = ("raw.user_events", "raw.account_profiles", "raw.enforcement_labels")
-_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def create_upstream_tables(hook: HiveServer2Hook) -> None:
@@ -29,8 +28,7 @@ def load_partition(hook: HiveServer2Hook, table: str, ds: str, parquet_dir: Path
     """
     if table not in UPSTREAM_TABLES:
         raise ValueError(f"{table!r} is not an upstream table; expected one of {UPSTREAM_TABLES}")
-    if not _DS.match(ds):
-        raise ValueError(f"ds must look like YYYY-MM-DD, got {ds!r}")
+    ds = parse_ds(ds).isoformat()
     path = Path(parquet_dir).resolve()
     if "'" in str(path):
         raise ValueError(f"refusing a path with a quote in it: {path}")

@@ -1,0 +1,243 @@
+"""IntegrityHiveServer2Hook: the Hive provider's HiveServer2 hook, plus what the pipelines ask of Hive.
+
+The provider's hook runs statements; this one adds the project's vocabulary on top
+(daily partitions, table schemas, HiveQL files of ``include/hql``, partition loads)
+and two guarantees every caller gets:
+
+- a failure names what ran and the server's message, or, when the server cannot be
+  reached, its host, port and connection id (the transport's own error names none);
+- secrets registered with :meth:`IntegrityHiveServer2Hook.mask_secrets` (the
+  pseudonymization pads, sent as session variables) never reach a log line nor an
+  error message, even when the server echoes the SQL after substitution.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
+
+from integrity_risk.values import check_identifier, check_table_name, parse_ds
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+DEFAULT_PORT = 10000  # pyhive's default when the connection has none
+_PARTITION_VALUE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a partition value other than ds, e.g. a risk type
+
+
+class HiveServer2Error(RuntimeError):
+    """A statement failed on HiveServer2; the message names the statements and the server's text."""
+
+
+class HiveServer2Unreachable(HiveServer2Error):
+    """HiveServer2 could not be reached (refused, reset, closed mid-reply); the message names host and port."""
+
+
+class IntegrityHiveServer2Hook(HiveServer2Hook):
+    """
+    ``HiveServer2Hook`` that knows the pipelines' tables: partitions by ``ds``, schemas,
+    HiveQL files and partition loads; its errors name the server and never hold a secret.
+
+    Every table, day and partition value is validated (:mod:`integrity_risk.values`)
+    before it is placed into SQL text.
+
+    :param hiveserver2_conn_id: Airflow connection of HiveServer2.
+    :param schema: Hive database name.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._secrets: set[str] = set()
+
+    # --- secrets and errors ------------------------------------------------------
+
+    def mask_secrets(self, *secrets: str) -> None:
+        """Keep ``secrets`` out of every log (Airflow's masker) and out of this hook's errors.
+
+        While any is registered, pyhive's own logger, which writes each statement of a
+        session (its ``set name=value`` lines included), is held at WARNING: the masker
+        is the second guard, not the only one.
+        """
+        from airflow.sdk.log import mask_secret
+
+        for secret in secrets:
+            if secret:
+                mask_secret(secret)
+                self._secrets.update({secret, secret.upper(), secret.lower()})
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``***``."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def _translated(self, sql: str | Iterable[str]) -> Iterator[None]:
+        from pyhive.exc import Error as PyHiveError
+        from thrift.transport.TTransport import TTransportException
+
+        ran = sql if isinstance(sql, str) else ";\n".join(sql)
+        try:
+            with self._quiet_pyhive():
+                yield
+        except PyHiveError as err:
+            # A server error can echo the SQL after substitution: the secrets go.
+            raise HiveServer2Error(
+                f"HiveServer2 failed running:\n{self.redact(ran)}\nServer message: {self.redact(_server_message(err))}"
+            ) from None
+        except (TTransportException, OSError) as err:
+            # Refused, reset or closed mid-reply: the transport's error names no server.
+            conn = self.get_connection(self.get_conn_id())
+            running = ran.strip().splitlines()[0] if ran.strip() else "(nothing)"
+            raise HiveServer2Unreachable(
+                f"HiveServer2 at {conn.host}:{conn.port or DEFAULT_PORT} (connection {self.get_conn_id()}) "
+                f"is unreachable: {type(err).__name__}: {self.redact(str(err))}; was running: {self.redact(running)}"
+            ) from err
+
+    @contextmanager
+    def _quiet_pyhive(self) -> Iterator[None]:
+        logger = logging.getLogger("pyhive.hive")
+        previous = logger.level
+        if self._secrets:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            logger.setLevel(previous)
+
+    # --- the provider's calls, with the errors translated ------------------------
+
+    def get_results(self, sql: str | list[str], schema: str = "default", fetch_size: int | None = None,
+                    hive_conf: Iterable | Mapping | None = None) -> dict[str, Any]:
+        """The provider's ``get_results``; raises :class:`HiveServer2Error` naming what failed."""
+        with self._translated(sql):
+            return super().get_results(sql, schema=schema, fetch_size=fetch_size, hive_conf=hive_conf)
+
+    def run(self, sql: str | Iterable[str], *args: Any, **kwargs: Any) -> Any:
+        """The provider's ``run``; raises :class:`HiveServer2Error` naming what failed."""
+        statements = [sql] if isinstance(sql, str) else list(sql)
+        with self._translated(statements):
+            return super().run(statements, *args, **kwargs)
+
+    # --- HiveQL files --------------------------------------------------------------
+
+    def run_hql_file(self, relative_path: str | Path) -> None:
+        """Run every statement of a HiveQL file under ``include/hql`` (DDL, typically)."""
+        from integrity_risk.features.hql import read_hql, split_statements
+
+        self.run(split_statements(read_hql(relative_path)))
+
+    # --- partitions ---------------------------------------------------------------
+
+    def partition_exists(self, table: str, ds: str, *, schema: str = "default") -> bool:
+        """Whether ``table`` has the partition ``ds``."""
+        table, day = check_table_name(table), parse_ds(ds).isoformat()
+        return bool(self.get_records(f"SHOW PARTITIONS {table} PARTITION (ds='{day}')", schema=schema))
+
+    def partition_days(self, table: str) -> list[str]:
+        """The ``ds`` of every partition of ``table``, sorted (other partition keys ignored)."""
+        rows = self.get_records(f"SHOW PARTITIONS {check_table_name(table)}")
+        days = {part.split("=", 1)[1] for row in rows if row for part in str(row[0]).split("/")
+                if part.startswith("ds=")}
+        return sorted(days)
+
+    def row_count(self, table: str, ds: str, *, after: Sequence[str] = (), hive_conf: Mapping[str, str] | None = None,
+                  schema: str = "default") -> int:
+        """Rows in partition ``ds`` of ``table``, counted in the session that first runs ``after``.
+
+        One session, so ``after`` (an ``INSERT OVERWRITE``, say) sees the ``hive_conf``
+        session variables and the count sees what it wrote.
+        """
+        table, day = check_table_name(table), parse_ds(ds).isoformat()
+        count = f"SELECT count(*) FROM {table} WHERE ds = '{day}'"
+        return int(self.get_records([*after, count], parameters=dict(hive_conf or {}), schema=schema)[0][0])
+
+    def partition_volumes(self, table: str, first: str, before: str,
+                          sum_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Per partition with ``first <= ds < before``: ``{"ds", "rows", "volumes": {column: sum}}``, by day.
+
+        :param sum_columns: columns summed per partition (as DOUBLE); plain identifiers.
+        """
+        table, first, before = check_table_name(table), parse_ds(first).isoformat(), parse_ds(before).isoformat()
+        for column in sum_columns:
+            check_identifier(column, "column")
+        sums = "".join(f", sum(CAST({c} AS DOUBLE))" for c in sum_columns)
+        rows = self.get_records(f"SELECT ds, count(*){sums} FROM {table} WHERE ds >= '{first}' AND ds < '{before}' "
+                                f"GROUP BY ds ORDER BY ds")
+        return [{"ds": r[0], "rows": r[1], "volumes": dict(zip(sum_columns, r[2:]))} for r in rows]
+
+    def load_partition(self, table: str, folder: str | Path, partition: Mapping[str, str]) -> None:
+        """Replace one partition of ``table`` with the files in ``folder`` (on the server's file system).
+
+        ``LOAD DATA ... OVERWRITE`` swaps the partition in one metastore operation, so a
+        reader sees the old or the new partition, never a mix.
+
+        :param partition: ``{key: value}``, e.g. ``{"risk_type": "fraud", "ds": "2026-03-02"}``;
+            a ``ds`` must be a real day, other values lower_snake_case.
+        """
+        table = check_table_name(table)
+        if not partition:
+            raise ValueError(f"load_partition of {table} needs the partition's keys and values")
+        for key, value in partition.items():
+            check_identifier(key, "partition key")
+            if key == "ds":
+                parse_ds(value)
+            elif not isinstance(value, str) or not _PARTITION_VALUE.match(value):
+                raise ValueError(f"bad partition value {key}={value!r} for {table} (expected lower_snake_case)")
+        path = Path(folder).resolve()
+        if "'" in str(path):
+            raise ValueError(f"refusing a path with a quote in it: {path}")
+        spec = ", ".join(f"{key}='{value}'" for key, value in partition.items())
+        self.run(f"LOAD DATA LOCAL INPATH '{path}' OVERWRITE INTO TABLE {table} PARTITION ({spec})")
+
+    def load_arrow_partition(self, table: str, data: pa.Table, partition: Mapping[str, str]) -> None:
+        """Replace one partition of ``table`` with the rows of ``data``, written as one parquet file.
+
+        The table must be ``STORED AS PARQUET`` with ``data``'s columns, in order; the
+        partition is swapped in as :meth:`load_partition` does.
+        """
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="hive_load_") as folder:
+            pq.write_table(data, Path(folder) / "part-0.parquet")
+            self.load_partition(table, folder, partition)
+
+    # --- schemas ----------------------------------------------------------------------
+
+    def table_schema(self, table: str) -> list[tuple[str, str]]:
+        """Columns ``(name, type)`` of ``table`` on the server, partition columns last."""
+        # The result header of an empty SELECT carries the types (DESCRIBE returns no
+        # result set through HiveServer2Hook); names may come prefixed by the table.
+        header = self.get_results(f"SELECT * FROM {check_table_name(table)} LIMIT 0")["header"]
+        return [(name.split(".")[-1].lower(), dtype.lower().removesuffix("_type")) for name, dtype, *_ in header]
+
+
+class HiveServer2HookMixin:
+    """For operators and sensors that talk to HiveServer2: they hold only ``hiveserver2_conn_id``.
+
+    The hook is built on first use, in ``execute`` or ``poke``, so a DAG file that only
+    constructs the task never opens a connection.
+    """
+
+    hiveserver2_conn_id: str
+
+    @cached_property
+    def hook(self) -> IntegrityHiveServer2Hook:
+        return IntegrityHiveServer2Hook(hiveserver2_conn_id=self.hiveserver2_conn_id)
+
+
+def _server_message(err: Exception) -> str:
+    """The server's error text from a pyhive exception (it wraps the Thrift response)."""
+    resp = err.args[0] if err.args else None
+    status = getattr(resp, "status", None)
+    text = getattr(status, "errorMessage", None) or getattr(resp, "errorMessage", None)
+    return str(text or err)
