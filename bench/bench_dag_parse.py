@@ -40,7 +40,7 @@ with DAG(dag_id="bench_empty", schedule=None):
 '''
 
 # Run in a fresh interpreter: argv[1] is the DAG file. Prints one JSON line.
-PARSE_CHILD = '''\
+PARSE_CHILD = """\
 import json, os, sys, time
 os.environ["_AIRFLOW_PROCESS_CONTEXT"] = "client"  # as _parse_file_entrypoint sets it
 from pathlib import Path
@@ -55,22 +55,23 @@ result = processor._parse_file(msg, log)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "dags": len(result.serialized_dags),
                   "errors": {str(k): str(v)[-400:] for k, v in (result.import_errors or {}).items()}}))
-'''
+"""
 
-COLD_CHILD = '''\
+COLD_CHILD = """\
 import time
 t0 = time.perf_counter()
 import runpy, sys, json
 sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0])  # the bundle folder, as the dag-processor adds it
 runpy.run_path(sys.argv[1], run_name="__bench_dag__")
 print(json.dumps({"seconds": time.perf_counter() - t0}))
-'''
+"""
 
 
 def child(code: str, path: Path, env: dict[str, str]) -> dict:
     """Run ``code`` on ``path`` in a fresh interpreter and return its JSON line."""
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"measuring {path} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -105,22 +106,34 @@ def main() -> None:
         empty = Path(tmp) / "dags" / "empty_dag.py"
         empty.parent.mkdir()
         empty.write_text(EMPTY_DAG)
-        env = dict(os.environ, AIRFLOW_HOME=str(Path(tmp) / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-                   AIRFLOW__CORE__DAGS_FOLDER=str(args.dags.resolve()))
+        env = dict(
+            os.environ,
+            AIRFLOW_HOME=str(Path(tmp) / "airflow"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__DAGS_FOLDER=str(args.dags.resolve()),
+        )
         base_parse, base_cold, _ = measure(empty, args.repeats, env)
         rows = [(path.name, *measure(path, args.repeats, env)) for path in files]
 
-    print(f"DAG parse time, median of {args.repeats} fresh interpreters each "
-          f"(parse = dag-processor child's _parse_file; cold = runpy in a bare interpreter)")
-    head = (f"{'file':32s} {'dags':>4s} {'parse s':>8s} {'empty s':>8s} {'ratio':>6s} "
-            f"{'cold s':>7s} {'empty s':>8s} {'ratio':>6s}")
+    print(
+        f"DAG parse time, median of {args.repeats} fresh interpreters each "
+        f"(parse = dag-processor child's _parse_file; cold = runpy in a bare interpreter)"
+    )
+    head = (
+        f"{'file':32s} {'dags':>4s} {'parse s':>8s} {'empty s':>8s} {'ratio':>6s} "
+        f"{'cold s':>7s} {'empty s':>8s} {'ratio':>6s}"
+    )
     print(head)
     print("-" * len(head))
-    print(f"{'(empty DAG, one EmptyOperator)':32s} {1:4d} {base_parse:8.3f} {base_parse:8.3f} {1:6.1f} "
-          f"{base_cold:7.3f} {base_cold:8.3f} {1:6.1f}")
+    print(
+        f"{'(empty DAG, one EmptyOperator)':32s} {1:4d} {base_parse:8.3f} {base_parse:8.3f} {1:6.1f} "
+        f"{base_cold:7.3f} {base_cold:8.3f} {1:6.1f}"
+    )
     for name, parse_s, cold_s, dags in rows:
-        print(f"{name:32s} {dags:4d} {parse_s:8.3f} {base_parse:8.3f} {parse_s / base_parse:6.1f} "
-              f"{cold_s:7.3f} {base_cold:8.3f} {cold_s / base_cold:6.1f}")
+        print(
+            f"{name:32s} {dags:4d} {parse_s:8.3f} {base_parse:8.3f} {parse_s / base_parse:6.1f} "
+            f"{cold_s:7.3f} {base_cold:8.3f} {cold_s / base_cold:6.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ import secrets
 import shutil
 import statistics
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PORT = 10160
 _INSERT = re.compile(r"INSERT\s+OVERWRITE\s+TABLE\s+\S+\s+PARTITION\s*\(\s*ds\s*\)", re.IGNORECASE)
@@ -93,8 +96,10 @@ def duckdb_connection(world_dir: Path, threads: int):
     con.execute("CREATE SCHEMA raw")
     for table in ("user_events", "account_profiles"):
         glob = world_dir / "raw" / table / "ds=*" / "*.parquet"
-        con.execute(f"CREATE VIEW raw.{table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true, "
-                    "hive_types = {'ds': VARCHAR})")
+        con.execute(
+            f"CREATE VIEW raw.{table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true, "
+            "hive_types = {'ds': VARCHAR})"
+        )
     for macro in DUCKDB_MACROS:
         con.execute(macro)
     return con
@@ -109,8 +114,10 @@ def compare(con, hive_glob: str, duck_file: Path) -> tuple[int, int, int]:
             continue
         if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL"):
             # both set: beyond the tolerance; one or both NULL: unless both are
-            checks.append(f"coalesce(NOT abs(h.{name} - d.{name}) <= 1e-9 * (1 + abs(h.{name})), "
-                          f"h.{name} IS DISTINCT FROM d.{name})")
+            checks.append(
+                f"coalesce(NOT abs(h.{name} - d.{name}) <= 1e-9 * (1 + abs(h.{name})), "
+                f"h.{name} IS DISTINCT FROM d.{name})"
+            )
         elif kind.startswith("TIMESTAMP"):
             checks.append(f"epoch_us(h.{name}::TIMESTAMP) IS DISTINCT FROM epoch_us(d.{name}::TIMESTAMP)")
         else:
@@ -141,8 +148,8 @@ def main() -> None:
     # output. Read when Airflow configures its logging, so before the first import.
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-    from integrity_risk.paths import local_dir
     from integrity_local.synthetic import RISK_TYPES, WorldConfig, write_world
+    from integrity_risk.paths import local_dir
 
     if args.risk not in RISK_TYPES:
         parser.error(f"--risk must be one of {', '.join(RISK_TYPES)}")
@@ -152,7 +159,8 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow"))
     # A fresh random key for this run; the Airflow connection is how the operator reads it.
     os.environ["AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"] = json.dumps(
-        {"conn_type": "generic", "password": secrets.token_hex(16)})
+        {"conn_type": "generic", "password": secrets.token_hex(16)}
+    )
     os.environ.pop("INTEGRITY_ALLOW_DEMO_KEY", None)
 
     from integrity_local.hiveserver2 import LocalHiveServer
@@ -179,9 +187,9 @@ def run(args, files, server, root: Path) -> None:
     """Load the world, time both engines on both extracts, print the table."""
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
-    from integrity_risk.operators.hive_extract import ExtractWindow, HiveExtractOperator
-    from integrity_risk.features.pseudonymize import get_key, hmac_pads
     from integrity_local.synthetic import load_world
+    from integrity_risk.features.pseudonymize import get_key, hmac_pads
+    from integrity_risk.operators.hive_extract import ExtractWindow, HiveExtractOperator
 
     print(f"HiveServer2 on {server.uri} started in {server.start():.1f} s")
     os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = server.uri
@@ -192,8 +200,11 @@ def run(args, files, server, root: Path) -> None:
     ds = files.days()[-1]
     window = ExtractWindow.for_ds(ds)
     first = window.day - dt.timedelta(days=window.lookback_days - 1)
-    events = sum(p.rows for p in files.partitions
-                 if p.table == "user_events" and first <= dt.date.fromisoformat(p.ds) <= window.day)
+    events = sum(
+        p.rows
+        for p in files.partitions
+        if p.table == "user_events" and first <= dt.date.fromisoformat(p.ds) <= window.day
+    )
     ipad, opad = hmac_pads(get_key())
     con = duckdb_connection(files.out_dir, args.threads)
     check = con.execute(f"SELECT count(*) FROM raw.user_events WHERE ds BETWEEN '{first}' AND '{ds}'").fetchone()[0]
@@ -201,8 +212,10 @@ def run(args, files, server, root: Path) -> None:
         raise RuntimeError(f"DuckDB sees {check} events in the window, the world wrote {events}")
 
     results = []
-    for table, hql in (("account_daily", "features/account_daily.hql"),
-                       (f"{args.risk}_daily", f"features/{args.risk}.hql")):
+    for table, hql in (
+        ("account_daily", "features/account_daily.hql"),
+        (f"{args.risk}_daily", f"features/{args.risk}.hql"),
+    ):
         hive_s = []
         for i in range(args.repeats):
             op = HiveExtractOperator(task_id=f"extract_{table}_{i}", hql=hql, table=f"features.{table}", ds=ds)
@@ -226,22 +239,32 @@ def run(args, files, server, root: Path) -> None:
         results.append((table, hive_s, duck_s, hive_rows, duck_rows, mismatched))
 
     print()
-    print(f"extract of ds={ds}: {events:,} raw.user_events rows read (partitions {first}..{ds}, "
-          f"{len(files.days())} of the 7-day window exist), {args.accounts:,} accounts")
-    print(f"Hive: HiveExtractOperator.execute on the local Spark Thrift Server (local[2]); "
-          f"DuckDB {_duckdb_version()}: same template, {args.threads} threads; {args.repeats} run(s) each, "
-          "median (first run in brackets)")
-    head = (f"{'extract':22s} {'Hive s':>14s} {'Hive ev/s':>11s} {'DuckDB s':>14s} {'DuckDB ev/s':>12s} "
-            f"{'Hive/DuckDB':>11s} {'rows Hive':>10s} {'rows DuckDB':>11s} {'rows differ':>11s}")
+    print(
+        f"extract of ds={ds}: {events:,} raw.user_events rows read (partitions {first}..{ds}, "
+        f"{len(files.days())} of the 7-day window exist), {args.accounts:,} accounts"
+    )
+    print(
+        f"Hive: HiveExtractOperator.execute on the local Spark Thrift Server (local[2]); "
+        f"DuckDB {_duckdb_version()}: same template, {args.threads} threads; {args.repeats} run(s) each, "
+        "median (first run in brackets)"
+    )
+    head = (
+        f"{'extract':22s} {'Hive s':>14s} {'Hive ev/s':>11s} {'DuckDB s':>14s} {'DuckDB ev/s':>12s} "
+        f"{'Hive/DuckDB':>11s} {'rows Hive':>10s} {'rows DuckDB':>11s} {'rows differ':>11s}"
+    )
     print(head)
     print("-" * len(head))
     for table, hive_s, duck_s, hive_rows, duck_rows, mismatched in results:
         h, d = statistics.median(hive_s), statistics.median(duck_s)
-        print(f"{table:22s} {h:6.2f} ({hive_s[0]:5.2f}) {events / h:11,.0f} {d:6.2f} ({duck_s[0]:5.2f}) "
-              f"{events / d:12,.0f} {h / d:10.1f}x {hive_rows:10,} {duck_rows:11,} {mismatched:11,}")
-    print("Hive/DuckDB: how many times longer the Hive extract takes than the single-node reference; "
-          "rows differ: rows missing on one side or with a different value (account_pk is the same keyed "
-          "HMAC-SHA256 on both)")
+        print(
+            f"{table:22s} {h:6.2f} ({hive_s[0]:5.2f}) {events / h:11,.0f} {d:6.2f} ({duck_s[0]:5.2f}) "
+            f"{events / d:12,.0f} {h / d:10.1f}x {hive_rows:10,} {duck_rows:11,} {mismatched:11,}"
+        )
+    print(
+        "Hive/DuckDB: how many times longer the Hive extract takes than the single-node reference; "
+        "rows differ: rows missing on one side or with a different value (account_pk is the same keyed "
+        "HMAC-SHA256 on both)"
+    )
 
 
 def _duckdb_version() -> str:

@@ -23,8 +23,11 @@ import shutil
 import sqlite3
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DS = "2026-03-01"
 
@@ -41,27 +44,51 @@ def write_day(warehouse: Path, accounts: list[str]) -> int:
 
     rng = np.random.default_rng(0)
     n = len(accounts)
-    ts = pa.array([datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(),
-                                    timezone.utc)] * n, pa.timestamp("us", tz="UTC"))
-    ints = lambda: pa.array(rng.integers(0, 50, n), pa.int64())  # noqa: E731
-    floats = lambda: pa.array(rng.random(n), pa.float64())  # noqa: E731
+    ts = pa.array(
+        [datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(), UTC)] * n,
+        pa.timestamp("us", tz="UTC"),
+    )
+    ints = lambda: pa.array(rng.integers(0, 50, n), pa.int64())
+    floats = lambda: pa.array(rng.random(n), pa.float64())
     tables = {
         "account_daily": {
-            "has_profile": pa.array(np.ones(n, "int32")), "account_age_days": floats(),
+            "has_profile": pa.array(np.ones(n, "int32")),
+            "account_age_days": floats(),
             "phone_verified": pa.array(rng.integers(0, 2, n).astype("int32")),
             "is_business": pa.array(rng.integers(0, 2, n).astype("int32")),
             "country": pa.array(rng.choice(["US", "BR", "IN", "DE"], n)),
-            **{c: ints() for c in ("events_1d", "events_7d", "max_events_1h", "active_hours_1d",
-                                   "distinct_event_types_1d", "distinct_devices_1d", "distinct_ips_1d",
-                                   "device_shared_accounts_1d", "ip_shared_accounts_1d")},
+            **{
+                c: ints()
+                for c in (
+                    "events_1d",
+                    "events_7d",
+                    "max_events_1h",
+                    "active_hours_1d",
+                    "distinct_event_types_1d",
+                    "distinct_devices_1d",
+                    "distinct_ips_1d",
+                    "device_shared_accounts_1d",
+                    "ip_shared_accounts_1d",
+                )
+            },
             **{c: floats() for c in ("fail_ratio_1d", "country_mismatch_ratio_1d", "automation_ua_ratio_1d")},
         },
         "fraud_daily": {
-            **{c: ints() for c in ("payment_attempts_1d", "payment_attempts_7d", "max_payments_1h",
-                                   "payment_devices_7d")},
-            **{c: floats() for c in ("payment_fail_ratio_1d", "payment_fail_ratio_7d", "payment_amount_sum_1d",
-                                     "payment_amount_max_1d", "payment_amount_sum_7d",
-                                     "payment_country_mismatch_ratio_7d")},
+            **{
+                c: ints()
+                for c in ("payment_attempts_1d", "payment_attempts_7d", "max_payments_1h", "payment_devices_7d")
+            },
+            **{
+                c: floats()
+                for c in (
+                    "payment_fail_ratio_1d",
+                    "payment_fail_ratio_7d",
+                    "payment_amount_sum_1d",
+                    "payment_amount_max_1d",
+                    "payment_amount_sum_7d",
+                    "payment_country_mismatch_ratio_7d",
+                )
+            },
         },
     }
     for table, columns in tables.items():
@@ -96,7 +123,7 @@ def main() -> None:
     rows = write_day(root / "warehouse", accounts)
     feast_store.apply_repo()
     store = feast_store.feature_store()
-    end = datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(), timezone.utc)
+    end = datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(), UTC)
 
     t0 = time.perf_counter()
     feast_store.materialize_window(store, ["account_daily", "fraud_daily"], end - timedelta(days=1), end)
@@ -114,10 +141,16 @@ def main() -> None:
 
     # Reference: plain executemany of the same (key, feature, value, ts) rows.
     db = sqlite3.connect(store.config.online_store.path)
-    db.execute("CREATE TABLE bench_plain (entity_key BLOB, feature_name TEXT, value BLOB, event_ts TIMESTAMP, "
-               "PRIMARY KEY (entity_key, feature_name))")
-    plain = [(ek.SerializeToString(), name, val.SerializeToString(), ts)
-             for _, data in write_batches.values() for ek, values, ts, _ in data for name, val in values.items()]
+    db.execute(
+        "CREATE TABLE bench_plain (entity_key BLOB, feature_name TEXT, value BLOB, event_ts TIMESTAMP, "
+        "PRIMARY KEY (entity_key, feature_name))"
+    )
+    plain = [
+        (ek.SerializeToString(), name, val.SerializeToString(), ts)
+        for _, data in write_batches.values()
+        for ek, values, ts, _ in data
+        for name, val in values.items()
+    ]
     t0 = time.perf_counter()
     with db:
         db.executemany("INSERT OR REPLACE INTO bench_plain VALUES (?, ?, ?, ?)", plain)
@@ -127,8 +160,10 @@ def main() -> None:
     print(f"  {'feast materialize':28s} {rows / materialize_s:12,.0f} rows/s  ({materialize_s:.2f} s)")
     print(f"  {'feast online_write_batch':28s} {rows / feast_write_s:12,.0f} rows/s  ({feast_write_s:.2f} s)")
     print(f"  {'plain sqlite executemany':28s} {rows / plain_s:12,.0f} rows/s  ({plain_s:.2f} s)  reference")
-    print(f"  ratio materialize / reference: {plain_s / materialize_s:.3f} (throughput), "
-          f"online_write_batch / reference: {plain_s / feast_write_s:.3f}")
+    print(
+        f"  ratio materialize / reference: {plain_s / materialize_s:.3f} (throughput), "
+        f"online_write_batch / reference: {plain_s / feast_write_s:.3f}"
+    )
 
     tables = [f"{store.config.project}_{view}" for view in ("account_daily", "fraud_daily")]
     keys = dict(_entity_keys(store, accounts))
@@ -147,13 +182,21 @@ def main() -> None:
             marks = ",".join("?" * len(blobs))
             t0 = time.perf_counter()
             for table in tables:
-                db.execute(f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" '
-                           f"WHERE entity_key IN ({marks})", blobs).fetchall()
+                db.execute(
+                    f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" WHERE entity_key IN ({marks})',
+                    blobs,
+                ).fetchall()
             plain_ms.append((time.perf_counter() - t0) * 1000)
-        f50, f99, p50, p99 = (percentile(feast_ms, 50), percentile(feast_ms, 99),
-                              percentile(plain_ms, 50), percentile(plain_ms, 99))
-        print(f"  {batch:3d} account(s): feast p50 {f50:7.2f} ms  p99 {f99:7.2f} ms | "
-              f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ratio p50 {f50 / p50:6.1f}x  p99 {f99 / p99:6.1f}x")
+        f50, f99, p50, p99 = (
+            percentile(feast_ms, 50),
+            percentile(feast_ms, 99),
+            percentile(plain_ms, 50),
+            percentile(plain_ms, 99),
+        )
+        print(
+            f"  {batch:3d} account(s): feast p50 {f50:7.2f} ms  p99 {f99:7.2f} ms | "
+            f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ratio p50 {f50 / p50:6.1f}x  p99 {f99 / p99:6.1f}x"
+        )
     db.close()
     shutil.rmtree(root, ignore_errors=True)
 

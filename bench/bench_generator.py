@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     from integrity_local.synthetic import WorldConfig, build_world, generate_day
 
     cfg = WorldConfig(seed=args.seed, start_ds=args.start, days=args.days, n_accounts=args.accounts)
-    print(f"config: {args.accounts} accounts, {args.days} days, seed {args.seed}, "
-          f"dirty_share {cfg.dirty_share}, drift {cfg.drift}; {os.cpu_count()} CPUs visible")
+    print(
+        f"config: {args.accounts} accounts, {args.days} days, seed {args.seed}, "
+        f"dirty_share {cfg.dirty_share}, drift {cfg.drift}; {os.cpu_count()} CPUs visible"
+    )
     t0 = time.perf_counter()
     world = build_world(cfg)
     build_s = time.perf_counter() - t0
@@ -67,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{int(events):,} events in {total_s:.1f}s")
     print(f"{'':<32}{'events/s':>12}{'events/min':>14}{'target/min':>12}{'ratio':>8}")
     for name, per_s in rows:
-        print(f"{name:<32}{per_s:>12,.0f}{per_s * 60:>14,.0f}{TARGET_PER_MINUTE:>12,}{per_s * 60 / TARGET_PER_MINUTE:>7.1f}x")
+        print(
+            f"{name:<32}{per_s:>12,.0f}{per_s * 60:>14,.0f}{TARGET_PER_MINUTE:>12,}{per_s * 60 / TARGET_PER_MINUTE:>7.1f}x"
+        )
     return 0
 
 

@@ -18,11 +18,9 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
 
 
 def short_world(first: dt.date, model_day_index: int):
@@ -30,10 +28,13 @@ def short_world(first: dt.date, model_day_index: int):
     from integrity_local.deployment import small_world_yaml
 
     def edit(risk: str, text: str) -> str:
-        return (small_world_yaml(text)
-                .replace("start_date: 2026-03-01", f"start_date: {first}\nmodel_cycle_days: {model_day_index + 1}")
-                .replace("epochs: 15", "epochs: 3")
-                .replace("response_timeout_hours: 48", "response_timeout_hours: 0.01"))
+        return (
+            small_world_yaml(text)
+            .replace("start_date: 2026-03-01", f"start_date: {first}\nmodel_cycle_days: {model_day_index + 1}")
+            .replace("epochs: 15", "epochs: 3")
+            .replace("response_timeout_hours: 48", "response_timeout_hours: 0.01")
+        )
+
     return edit
 
 
@@ -57,20 +58,25 @@ def main() -> int:
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
     from integrity_local.demo import demo_connections, demo_world
-    from integrity_local.load_check import run_load
     from integrity_local.deployment import api, local_deployment
     from integrity_local.hiveserver2 import LocalHiveServer
-    from integrity_risk.paths import local_dir
-    from integrity_risk.config.risk import RISK_TYPES
+    from integrity_local.load_check import run_load
     from integrity_local.synthetic import load_world, write_world
+    from integrity_risk.config.risk import RISK_TYPES
+    from integrity_risk.paths import local_dir
 
-    first = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=args.days)
+    first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=args.days)
     last = first + dt.timedelta(days=args.days - 1)
     server = LocalHiveServer(port=args.hs2_port, state_dir=local_dir() / "hiveserver2" / str(args.hs2_port))
     server.stop()
     # From nothing: what an earlier run registered, materialized or trained must not count.
-    for state in (server.state_dir, local_dir() / "feast", local_dir() / "mlflow-bench-load",
-                  local_dir() / "training_sets", local_dir() / "reports"):
+    for state in (
+        server.state_dir,
+        local_dir() / "feast",
+        local_dir() / "mlflow-bench-load",
+        local_dir() / "training_sets",
+        local_dir() / "reports",
+    ):
         shutil.rmtree(state, ignore_errors=True)
     server = LocalHiveServer(port=args.hs2_port, state_dir=local_dir() / "hiveserver2" / str(args.hs2_port))
     print(f"HiveServer2 up in {server.start():.0f}s")
@@ -82,10 +88,17 @@ def main() -> int:
         risks = local_dir() / "bench-risks"
         risks.mkdir(parents=True, exist_ok=True)
         dag_ids = [f"integrity_{risk}" for risk in RISK_TYPES]
-        with local_deployment("bench-load", args.airflow_port, server, risks,
-                              short_world(first, args.days - 2)) as airflow:
-            report = run_load(api(airflow, "admin"), dag_ids, first, last - dt.timedelta(days=1),
-                              followers=tuple(f"{d}_online_features" for d in dag_ids), timeout=6 * 3600)
+        with local_deployment(
+            "bench-load", args.airflow_port, server, risks, short_world(first, args.days - 2)
+        ) as airflow:
+            report = run_load(
+                api(airflow, "admin"),
+                dag_ids,
+                first,
+                last - dt.timedelta(days=1),
+                followers=tuple(f"{d}_online_features" for d in dag_ids),
+                timeout=6 * 3600,
+            )
         nested = nested_partitions(server.warehouse_dir)
     finally:
         server.stop()
@@ -93,8 +106,11 @@ def main() -> int:
     print("\n".join("  " + line for line in report.lines()))
     trained = report.task_states[("train", "success")]
     print(f"  trainings that succeeded: {trained} of {len(dag_ids)}")
-    exceeded = [pool for pool, slots in report.pool_slots.items()
-                if max(report.peak_overlap.get(pool, 0), report.peak_running.get(pool, 0)) > slots]
+    exceeded = [
+        pool
+        for pool, slots in report.pool_slots.items()
+        if max(report.peak_overlap.get(pool, 0), report.peak_running.get(pool, 0)) > slots
+    ]
     print(f"  partitions written twice at once (nested): {len(nested)} {nested[:5]}")
     if exceeded:
         print(f"POOLS EXCEEDED: {exceeded}")

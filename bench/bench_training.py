@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,17 +33,25 @@ def main() -> None:
     import pandas as pd
     import tensorflow as tf
 
+    from integrity_local.training_data import TASKS, make_frame, write_training_set
+    from integrity_risk.config.model import resolve_config
     from integrity_risk.training import data
     from integrity_risk.training.baseline import train_and_evaluate
-    from integrity_risk.config.model import resolve_config
     from integrity_risk.training.holdout import binary_metrics
     from integrity_risk.training.model import build_model
-    from integrity_local.training_data import TASKS, make_frame, write_training_set
     from integrity_risk.training.train import choose_strategy
 
     strategy, hardware = choose_strategy()
-    cfg = resolve_config({"tasks": list(TASKS), "hidden_units": [int(u) for u in args.hidden_units.split(",")],
-                          "batch_size": args.batch_size, "epochs": args.epochs, "learning_rate": 0.003}, TASKS[0])
+    cfg = resolve_config(
+        {
+            "tasks": list(TASKS),
+            "hidden_units": [int(u) for u in args.hidden_units.split(",")],
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "learning_rate": 0.003,
+        },
+        TASKS[0],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_training_set(Path(tmp) / "ts", make_frame(args.rows, seed=7), row_group_size=50_000)
         schemas = data.check_training_set(folder, cfg["tasks"])
@@ -73,7 +80,9 @@ def main() -> None:
             timed = timer.times[1:] or timer.times
             return model, train_rows * len(timed) / sum(timed)
 
-        streamed = data.parquet_dataset(folder / "train.parquet", spec, args.batch_size, shuffle_buffer=cfg["shuffle_buffer"])
+        streamed = data.parquet_dataset(
+            folder / "train.parquet", spec, args.batch_size, shuffle_buffer=cfg["shuffle_buffer"]
+        )
         start = time.perf_counter()
         for _ in streamed:  # the pipeline alone: the most it can feed any device
             pass
@@ -94,8 +103,10 @@ def main() -> None:
         labels = data.read_labels(folder / "test.parquet", spec)
         baseline = train_and_evaluate(folder, spec)
 
-    print(f"device: {hardware}; TensorFlow {tf.__version__}; train rows {train_rows}, batch {args.batch_size}, "
-          f"hidden {cfg['hidden_units']}, timed epochs {max(args.epochs - 1, 1)}, best of {args.repeats}")
+    print(
+        f"device: {hardware}; TensorFlow {tf.__version__}; train rows {train_rows}, batch {args.batch_size}, "
+        f"hidden {cfg['hidden_units']}, timed epochs {max(args.epochs - 1, 1)}, best of {args.repeats}"
+    )
     print(f"{'input':<22}{'examples/s':>14}")
     print(f"{'parquet (streaming)':<22}{parquet_rate:>14,.0f}")
     print(f"{'in-memory tensors':<22}{memory_rate:>14,.0f}")

@@ -48,7 +48,10 @@ if os.environ["KERAS_BACKEND"] == "jax":
     sys.meta_path.insert(0, _NoTensorFlow())
 # A GPU machine with JAX may have neither TensorFlow nor the project installed: read the
 # two packages from the checkout.
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__file__).resolve().parents[1] / "tooling" / "src")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1] / "src"),
+    str(Path(__file__).resolve().parents[1] / "tooling" / "src"),
+]
 
 
 def one_hot_categoricals(frames: list, columns: list[str], max_vocab: int) -> tuple[list, list[str]]:
@@ -86,25 +89,34 @@ def main() -> None:
     import numpy as np
     import pyarrow as pa
 
-    from integrity_risk.training import data
+    from integrity_local.training_data import FEATURES, TASKS, make_frame
     from integrity_risk.config.model import resolve_config
+    from integrity_risk.training import data
     from integrity_risk.training.holdout import binary_metrics
     from integrity_risk.training.model import SHARED_PREFIX, build_model
-    from integrity_local.training_data import FEATURES, TASKS, make_frame
 
     device = jax.devices()[0]
     on_gpu = device.platform == "gpu"
     precisions = ["mixed_float16" if on_gpu else "float32"] if args.precision == "auto" else args.precision.split(",")
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    print(f"backend {keras.backend.backend()}, Keras {keras.__version__}, JAX {jax.__version__}; "
-          f"devices {jax.devices()}", flush=True)
+    print(
+        f"backend {keras.backend.backend()}, Keras {keras.__version__}, JAX {jax.__version__}; devices {jax.devices()}",
+        flush=True,
+    )
 
     start = time.perf_counter()
     frame = make_frame(args.rows, seed=7)  # in time order, as the trainer's splits are
     n = len(frame)
-    train, test = frame.iloc[: int(n * 0.7)], frame.iloc[int(n * 0.85):]
-    cfg = resolve_config({"tasks": list(TASKS), "hidden_units": [int(u) for u in args.hidden_units.split(",")],
-                          "epochs": args.epochs, "learning_rate": 0.003}, TASKS[0])
+    train, test = frame.iloc[: int(n * 0.7)], frame.iloc[int(n * 0.85) :]
+    cfg = resolve_config(
+        {
+            "tasks": list(TASKS),
+            "hidden_units": [int(u) for u in args.hidden_units.split(",")],
+            "epochs": args.epochs,
+            "learning_rate": 0.003,
+        },
+        TASKS[0],
+    )
 
     def feature_spec(features):
         sample = train.sample(n=min(cfg["adapt_rows"], len(train)), random_state=0)
@@ -117,8 +129,11 @@ def main() -> None:
     x_train = data.frame_to_inputs(train, spec.numeric, spec.categorical)
     y_train, w_train = data.frame_to_targets(train, spec)
     x_test = data.frame_to_inputs(test, spec.numeric, spec.categorical)
-    print(f"data: {len(train)} train rows, {len(test)} test rows, {len(spec.numeric)} numeric inputs "
-          f"({len(one_hot)} one-hot of {categorical}), made in {time.perf_counter() - start:.1f} s", flush=True)
+    print(
+        f"data: {len(train)} train rows, {len(test)} test rows, {len(spec.numeric)} numeric inputs "
+        f"({len(one_hot)} one-hot of {categorical}), made in {time.perf_counter() - start:.1f} s",
+        flush=True,
+    )
 
     class Timer(keras.callbacks.Callback):
         def __init__(self):
@@ -141,32 +156,60 @@ def main() -> None:
             model = build_model(cfg, spec, sample)
             assert model.get_layer(f"{SHARED_PREFIX}dense_0").dtype_policy.name == precision
             timer = Timer()
-            history = model.fit(x_train, y_train, sample_weight=w_train, batch_size=batch, epochs=args.epochs,
-                                shuffle=True, verbose=0, callbacks=[timer])
+            history = model.fit(
+                x_train,
+                y_train,
+                sample_weight=w_train,
+                batch_size=batch,
+                epochs=args.epochs,
+                shuffle=True,
+                verbose=0,
+                callbacks=[timer],
+            )
             timed = timer.times[1:] or timer.times
             rate = len(train) * len(timed) / sum(timed)
             predictions = model.predict(x_test, batch_size=max(batch, 8192), verbose=0)
-            pr_auc = {t: binary_metrics(test[spec.labels[t]].to_numpy(), np.asarray(predictions[t]).reshape(-1))
-                      for t in cfg["tasks"]}
+            pr_auc = {
+                t: binary_metrics(test[spec.labels[t]].to_numpy(), np.asarray(predictions[t]).reshape(-1))
+                for t in cfg["tasks"]
+            }
             stats = device.memory_stats() or {}
             peak = stats.get("peak_bytes_in_use")
-            row = {"precision": precision, "batch": batch, "first": timer.times[0], "rate": rate,
-                   "loss": history.history["loss"][-1], "pr_auc": pr_auc, "peak": peak}
+            row = {
+                "precision": precision,
+                "batch": batch,
+                "first": timer.times[0],
+                "rate": rate,
+                "loss": history.history["loss"][-1],
+                "pr_auc": pr_auc,
+                "peak": peak,
+            }
             rows.append(row)
-            print(f"{precision} batch {batch}: epochs {', '.join(f'{t:.2f}' for t in timer.times)} s; "
-                  f"{rate:,.0f} examples/s; loss {row['loss']:.4f}; "
-                  + "; ".join(f"{t} PR-AUC {m['pr_auc']:.4f}" for t, m in pr_auc.items())
-                  + (f"; peak {peak / 2**20:,.0f} MiB" if peak is not None else ""), flush=True)
+            print(
+                f"{precision} batch {batch}: epochs {', '.join(f'{t:.2f}' for t in timer.times)} s; "
+                f"{rate:,.0f} examples/s; loss {row['loss']:.4f}; "
+                + "; ".join(f"{t} PR-AUC {m['pr_auc']:.4f}" for t, m in pr_auc.items())
+                + (f"; peak {peak / 2**20:,.0f} MiB" if peak is not None else ""),
+                flush=True,
+            )
 
-    print(f"\ndevice: {device.device_kind} ({device.platform}); train rows {len(train)}, hidden {cfg['hidden_units']}, "
-          f"timed epochs {max(args.epochs - 1, 1)}; tensorflow loaded: {'tensorflow' in sys.modules}")
+    print(
+        f"\ndevice: {device.device_kind} ({device.platform}); train rows {len(train)}, hidden {cfg['hidden_units']}, "
+        f"timed epochs {max(args.epochs - 1, 1)}; tensorflow loaded: {'tensorflow' in sys.modules}"
+    )
     heads = list(cfg["tasks"])
-    print(f"{'precision':<15}{'batch':>7}{'1st epoch s':>13}{'examples/s':>14}"
-          + "".join(f"{'PR-AUC ' + t:>24}" for t in heads) + f"{'peak MiB':>10}")
+    print(
+        f"{'precision':<15}{'batch':>7}{'1st epoch s':>13}{'examples/s':>14}"
+        + "".join(f"{'PR-AUC ' + t:>24}" for t in heads)
+        + f"{'peak MiB':>10}"
+    )
     for r in rows:
         peak = f"{r['peak'] / 2**20:,.0f}" if r["peak"] is not None else "n/a"
-        print(f"{r['precision']:<15}{r['batch']:>7}{r['first']:>13.2f}{r['rate']:>14,.0f}"
-              + "".join(f"{r['pr_auc'][t]['pr_auc']:>24.4f}" for t in heads) + f"{peak:>10}")
+        print(
+            f"{r['precision']:<15}{r['batch']:>7}{r['first']:>13.2f}{r['rate']:>14,.0f}"
+            + "".join(f"{r['pr_auc'][t]['pr_auc']:>24.4f}" for t in heads)
+            + f"{peak:>10}"
+        )
     print("prevalence (test): " + ", ".join(f"{t} {rows[0]['pr_auc'][t]['prevalence']:.4f}" for t in heads))
 
 

@@ -16,11 +16,14 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from integrity_risk.evaluation import metrics as m
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def score_model(spec: str, frame: pd.DataFrame, risk: str) -> np.ndarray:
@@ -50,11 +53,21 @@ def lightgbm_scores(folder: Path, features: list[str], label: str, test: pd.Data
     train, val = train[train[label].notna()], val[val[label].notna()]
     x_train = x(train)
     cats = {n: list(x_train[n].cat.categories) for n in features if isinstance(x_train[n].dtype, pd.CategoricalDtype)}
-    booster = lgb.train({"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "verbose": -1,
-                         "n_jobs": 2, "seed": 0, "metric": "average_precision"},
-                        lgb.Dataset(x_train, label=train[label]), num_boost_round=500,
-                        valid_sets=[lgb.Dataset(x(val, cats), label=val[label])],
-                        callbacks=[lgb.early_stopping(30, verbose=False)])
+    booster = lgb.train(
+        {
+            "objective": "binary",
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "verbose": -1,
+            "n_jobs": 2,
+            "seed": 0,
+            "metric": "average_precision",
+        },
+        lgb.Dataset(x_train, label=train[label]),
+        num_boost_round=500,
+        valid_sets=[lgb.Dataset(x(val, cats), label=val[label])],
+        callbacks=[lgb.early_stopping(30, verbose=False)],
+    )
     return booster.predict(x(test, cats), num_iteration=booster.best_iteration or None)
 
 
@@ -75,16 +88,23 @@ def main() -> None:
     test = test[test[label].notna()].reset_index(drop=True)
     y = test[label].to_numpy(dtype=float)
     accounts = m.group_codes(test["account_pk"])
-    scores = {"a": score_model(args.a, test, args.risk), "b": score_model(args.b, test, args.risk),
-              "lightgbm": lightgbm_scores(args.training_set, manifest["features"], label, test)}
-    print(f"{args.training_set}: {len(y)} labelled test rows, {int(y.sum())} positive, "
-          f"{int(accounts.max()) + 1} accounts; {args.n_bootstrap} resamples of accounts, 90% intervals")
+    scores = {
+        "a": score_model(args.a, test, args.risk),
+        "b": score_model(args.b, test, args.risk),
+        "lightgbm": lightgbm_scores(args.training_set, manifest["features"], label, test),
+    }
+    print(
+        f"{args.training_set}: {len(y)} labelled test rows, {int(y.sum())} positive, "
+        f"{int(accounts.max()) + 1} accounts; {args.n_bootstrap} resamples of accounts, 90% intervals"
+    )
     common = dict(target_fpr=args.fpr, n_bootstrap=args.n_bootstrap, seed=args.seed, groups=accounts)
     for name, s in scores.items():
         ci = m.bootstrap_metrics(y, s, **common)
-        print(f"  {name:9s} PR-AUC {m.pr_auc(y, s):.3f} [{ci['candidate_pr_auc'][0]:.3f}, {ci['candidate_pr_auc'][1]:.3f}]"
-              f"  recall at FPR {args.fpr} {m.operating_point(y, s, args.fpr).recall:.3f} "
-              f"[{ci['candidate_recall_at_fpr'][0]:.3f}, {ci['candidate_recall_at_fpr'][1]:.3f}]")
+        print(
+            f"  {name:9s} PR-AUC {m.pr_auc(y, s):.3f} [{ci['candidate_pr_auc'][0]:.3f}, {ci['candidate_pr_auc'][1]:.3f}]"
+            f"  recall at FPR {args.fpr} {m.operating_point(y, s, args.fpr).recall:.3f} "
+            f"[{ci['candidate_recall_at_fpr'][0]:.3f}, {ci['candidate_recall_at_fpr'][1]:.3f}]"
+        )
     for new, old in (("b", "a"), ("b", "lightgbm"), ("a", "lightgbm")):
         ci = m.bootstrap_metrics(y, scores[new], scores[old], **common)["pr_auc_delta"]
         delta = m.pr_auc(y, scores[new]) - m.pr_auc(y, scores[old])

@@ -37,7 +37,9 @@ def main() -> None:
 
     key = (args.state / "secrets" / "pseudonymization.key").read_text().strip().encode()
     (world,) = (args.state / "synthetic").iterdir()
-    raw = pads.dataset(world / "raw" / "enforcement_labels", format="parquet", partitioning="hive").to_table().to_pandas()
+    raw = (
+        pads.dataset(world / "raw" / "enforcement_labels", format="parquet", partitioning="hive").to_table().to_pandas()
+    )
     end = pd.Timestamp(dt.date.fromisoformat(args.ds) + dt.timedelta(days=1))
     raw = raw[raw["account_id"].notna() & (pd.to_datetime(raw["labeled_at"]) < end)]
     raw["account_pk"] = [pseudonymize(key, a) for a in raw["account_id"]]
@@ -45,17 +47,22 @@ def main() -> None:
     enforced = set(raw.loc[raw["label"] == 1, "account_pk"])
 
     wrong = negatives[negatives["account_pk"].isin(known)]
-    print(f"{args.risk} training set of {args.ds}: {len(rows)} rows, {len(negatives)} all-zero rows "
-          f"(negatives_sampled {manifest['negatives_sampled']})")
-    print(f"  all-zero rows of accounts with a label event by the end of {args.ds}: {len(wrong)} "
-          f"({wrong['account_pk'].nunique()} accounts)")
-    print(f"  ... of accounts with a positive label (any risk): "
-          f"{int(negatives['account_pk'].isin(enforced).sum())}")
+    print(
+        f"{args.risk} training set of {args.ds}: {len(rows)} rows, {len(negatives)} all-zero rows "
+        f"(negatives_sampled {manifest['negatives_sampled']})"
+    )
+    print(
+        f"  all-zero rows of accounts with a label event by the end of {args.ds}: {len(wrong)} "
+        f"({wrong['account_pk'].nunique()} accounts)"
+    )
+    print(f"  ... of accounts with a positive label (any risk): {int(negatives['account_pk'].isin(enforced).sum())}")
     for split in ("train", "validation", "test"):
         part = pd.read_parquet(folder / f"{split}.parquet")
         zero = part[(part[labels] == 0.0).all(axis=1)]
-        print(f"  {split}: {int(zero['account_pk'].isin(enforced).sum())} of {len(zero)} all-zero rows "
-              f"are accounts with a positive label")
+        print(
+            f"  {split}: {int(zero['account_pk'].isin(enforced).sum())} of {len(zero)} all-zero rows "
+            f"are accounts with a positive label"
+        )
 
 
 if __name__ == "__main__":

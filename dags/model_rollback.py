@@ -41,10 +41,8 @@ with DAG(
     max_active_runs=1,  # two rollbacks racing on one alias would make the audit trail ambiguous
     params={
         "risk_type": Param(type="string", enum=all_risk_types(), description="the risk type to roll back"),
-        "version": Param(type="integer", minimum=1,
-                         description="the former champion to make champion again"),
-        "reason": Param(type="string", minLength=1, pattern=r"\S",
-                        description="why: goes into the audit record"),
+        "version": Param(type="integer", minimum=1, description="the former champion to make champion again"),
+        "reason": Param(type="string", minLength=1, pattern=r"\S", description="why: goes into the audit record"),
     },
 ) as dag:
 
@@ -62,7 +60,12 @@ with DAG(
         from integrity_risk.tracking import configure
 
         configure()
-        return rollback_champion(params["risk_type"], int(params["version"]), reason=params["reason"],
-                                 requested_by=requested_by, dag_run_id=run_id)
+        return rollback_champion(
+            params["risk_type"],
+            int(params["version"]),
+            reason=params["reason"],
+            requested_by=requested_by,
+            dag_run_id=run_id,
+        )
 
     rollback(authorize())

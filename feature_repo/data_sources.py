@@ -18,7 +18,8 @@ from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import 
 PROFILE = os.environ.get("INTEGRITY_FEAST_PROFILE", "local")
 WAREHOUSE = os.environ.get("INTEGRITY_FEATURE_WAREHOUSE") or str(
     Path(os.environ.get("INTEGRITY_LOCAL_DIR", Path(__file__).resolve().parents[1] / ".local"))
-    / "hiveserver2" / "warehouse"
+    / "hiveserver2"
+    / "warehouse"
 )
 
 

@@ -7,7 +7,6 @@ under it.
 """
 
 from feast import FeatureService
-
 from features import (
     abusive_account_daily,
     account_daily,

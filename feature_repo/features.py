@@ -15,10 +15,6 @@ INT is Int32, DOUBLE is Float64.
 from datetime import timedelta
 
 import pandas as pd
-from feast import FeatureView, Field
-from feast.on_demand_feature_view import on_demand_feature_view
-from feast.types import Float64, Int32, Int64, String
-
 from data_sources import (
     abusive_account_daily_source,
     account_daily_source,
@@ -28,6 +24,9 @@ from data_sources import (
     spam_redirect_daily_source,
 )
 from entities import account
+from feast import FeatureView, Field
+from feast.on_demand_feature_view import on_demand_feature_view
+from feast.types import Float64, Int32, Int64, String
 
 PII_DERIVED = {"pii": "derived"}
 DAILY_TTL = timedelta(days=2)
@@ -219,7 +218,9 @@ def fraud_ratios(inputs: pd.DataFrame) -> pd.DataFrame:
         return (num / den.where(den > 0)).where(den.isna() | (den > 0), 0.0)
 
     attempts = inputs["payment_attempts_7d"]
-    return pd.DataFrame({
-        "payment_amount_per_attempt_7d": ratio(inputs["payment_amount_sum_7d"], attempts),
-        "payment_attempts_1d_share_7d": ratio(inputs["payment_attempts_1d"], attempts),
-    })
+    return pd.DataFrame(
+        {
+            "payment_amount_per_attempt_7d": ratio(inputs["payment_amount_sum_7d"], attempts),
+            "payment_attempts_1d_share_7d": ratio(inputs["payment_attempts_1d"], attempts),
+        }
+    )

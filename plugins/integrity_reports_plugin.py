@@ -19,5 +19,7 @@ reports_app.mount("/", StaticFiles(directory=local_dir() / "reports", html=True,
 
 
 class IntegrityReportsPlugin(AirflowPlugin):
+    """Serves the shadow-evaluation reports under ``/integrity/reports`` of the API server."""
+
     name = "integrity_reports"
     fastapi_apps = [{"app": reports_app, "url_prefix": "/integrity/reports", "name": "Integrity risk reports"}]

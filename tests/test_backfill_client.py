@@ -54,8 +54,9 @@ def no_sleep(monkeypatch):
 
 def test_a_backfill_answered_503_is_posted_again_only_once_no_backfill_is_open():
     api = ScriptedApi([503, 200])
-    demo.backfill(api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no",
-                  reprocess="completed")
+    demo.backfill(
+        api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no", reprocess="completed"
+    )
     assert api.posts == [(503, 0), (200, 0)]
     assert api.open_polls == 0  # the open one was waited out, not posted over
 
@@ -63,16 +64,28 @@ def test_a_backfill_answered_503_is_posted_again_only_once_no_backfill_is_open()
 def test_a_backfill_refused_for_another_reason_fails_at_once_naming_it():
     api = ScriptedApi([400])
     with pytest.raises(AirflowApiError, match="HTTP 400"):
-        demo.backfill(api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no",
-                      reprocess="completed")
+        demo.backfill(
+            api,
+            "integrity_fraud",
+            dt.date(2026, 11, 24),
+            dt.date(2026, 11, 26),
+            run_training="no",
+            reprocess="completed",
+        )
     assert len(api.posts) == 1
 
 
 def test_a_backfill_still_refused_after_five_tries_fails():
     api = ScriptedApi([409] * 5)
     with pytest.raises(AirflowApiError, match="HTTP 409"):
-        demo.backfill(api, "integrity_fraud", dt.date(2026, 11, 24), dt.date(2026, 11, 26), run_training="no",
-                      reprocess="completed")
+        demo.backfill(
+            api,
+            "integrity_fraud",
+            dt.date(2026, 11, 24),
+            dt.date(2026, 11, 26),
+            run_training="no",
+            reprocess="completed",
+        )
     assert len(api.posts) == 5
 
 

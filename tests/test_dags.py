@@ -27,15 +27,27 @@ def _dagbag():
 def test_every_dag_file_imports_without_errors():
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == ({f"integrity_{risk}" for risk in RISK_TYPES} | {"model_rollback"}
-                                | {f"integrity_{risk}_online_features" for risk in RISK_TYPES})
+    assert set(bag.dag_ids) == (
+        {f"integrity_{risk}" for risk in RISK_TYPES}
+        | {"model_rollback"}
+        | {f"integrity_{risk}_online_features" for risk in RISK_TYPES}
+    )
 
 
 def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     dag = _dagbag().dags["integrity_fraud"]
-    order = ["extract.quality_gate_account_daily", "extract.quality_gate_fraud_daily", "features.feast_apply",
-             "training_set", "train", "evaluate.shadow_eval", "evaluate.auto_gates", "approval", "promote"]
-    for before, after in zip(order, order[1:]):
+    order = [
+        "extract.quality_gate_account_daily",
+        "extract.quality_gate_fraud_daily",
+        "features.feast_apply",
+        "training_set",
+        "train",
+        "evaluate.shadow_eval",
+        "evaluate.auto_gates",
+        "approval",
+        "promote",
+    ]
+    for before, after in zip(order, order[1:], strict=False):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), (before, after)
     train = dag.get_task("train")
     assert (train.queue, train.pool) == ("gpu", "gpu")
@@ -75,16 +87,22 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
     shadow, gates = ("evaluate.shadow_eval", "return_value"), ("evaluate.auto_gates", "return_value")
     wired = {
         "train": {"training_set": ("training_set", "path")},
-        "evaluate.shadow_eval": {"candidate_version": ("train", "version"),
-                                 "evaluation_data": ("training_set", "test_path")},
+        "evaluate.shadow_eval": {
+            "candidate_version": ("train", "version"),
+            "evaluation_data": ("training_set", "test_path"),
+        },
         "evaluate.auto_gates": {"metrics": shadow},
         "approval": {"metrics": shadow},
         "promote": {"approval": ("approval", "return_value"), "metrics": shadow, "gates": gates},
     }
-    xcoms = {("training_set", "path"): "/sets/fraud/2026-03-20",
-             ("training_set", "test_path"): "/sets/fraud/2026-03-20/test.parquet", ("train", "version"): 7,
-             shadow: {"overall": {}, "candidate_version": 7}, gates: {"passed": True, "gates": []},
-             ("approval", "return_value"): {"chosen_options": ["Approve"]}}
+    xcoms = {
+        ("training_set", "path"): "/sets/fraud/2026-03-20",
+        ("training_set", "test_path"): "/sets/fraud/2026-03-20/test.parquet",
+        ("train", "version"): 7,
+        shadow: {"overall": {}, "candidate_version": 7},
+        gates: {"passed": True, "gates": []},
+        ("approval", "return_value"): {"chosen_options": ["Approve"]},
+    }
 
     class _TaskInstance:  # the XCom store as the task runner's ti answers a pull
         def xcom_pull(self, task_ids, key, default, map_indexes=None):
@@ -109,9 +127,13 @@ def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
     from integrity_local.airflow_services import POOLS
 
     bag = _dagbag()
-    writers = {(dag_id, t.task_id): t.pool for dag_id, dag in bag.dags.items() for t in dag.tasks
-               if getattr(t, "table", None) in ("features.account_daily", "features.labels")
-               and type(t).__name__ == "HiveExtractOperator"}
+    writers = {
+        (dag_id, t.task_id): t.pool
+        for dag_id, dag in bag.dags.items()
+        for t in dag.tasks
+        if getattr(t, "table", None) in ("features.account_daily", "features.labels")
+        and type(t).__name__ == "HiveExtractOperator"
+    }
     assert len(writers) == 2 * len(RISK_TYPES)
     assert set(writers.values()) == {"shared_tables"} and POOLS["shared_tables"][0] == 1
     used = {t.pool for dag in bag.dags.values() for t in dag.tasks} - {"default_pool"}
@@ -119,7 +141,6 @@ def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
     init = (PROJECT_ROOT / "docker" / "airflow" / "init.sh").read_text()
     assert all(f"airflow pools set {pool} " in init for pool in used)
     assert "airflow pools set shared_tables 1 " in init and "airflow pools set feast 1 " in init
-
 
 
 def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reaches_it():
@@ -134,13 +155,15 @@ def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reache
 def test_the_gated_risk_table_schedules_the_online_refresh_of_its_features():
     bag = _dagbag()
     pipeline, online = bag.dags["integrity_fraud"], bag.dags["integrity_fraud_online_features"]
-    published = {t.task_id: [a.uri for a in t.outlets] for t in pipeline.tasks
-                 if t.outlets and t.task_id.startswith("extract.")}
-    assert published == {"extract.quality_gate_account_daily": ["hive://warehouse/features/account_daily"],
-                         "extract.quality_gate_fraud_daily": ["hive://warehouse/features/fraud_daily"],
-                         "extract.hive_extract_labels": ["hive://warehouse/features/labels"]}
-    assert [a.uri for a in online.timetable.asset_condition.objects] == [
-        "hive://warehouse/features/fraud_daily"]
+    published = {
+        t.task_id: [a.uri for a in t.outlets] for t in pipeline.tasks if t.outlets and t.task_id.startswith("extract.")
+    }
+    assert published == {
+        "extract.quality_gate_account_daily": ["hive://warehouse/features/account_daily"],
+        "extract.quality_gate_fraud_daily": ["hive://warehouse/features/fraud_daily"],
+        "extract.hive_extract_labels": ["hive://warehouse/features/labels"],
+    }
+    assert [a.uri for a in online.timetable.asset_condition.objects] == ["hive://warehouse/features/fraud_daily"]
     materialize = online.get_task("feast_materialize")
     assert materialize.feature_service == "fraud_v1" and materialize.pool == "feast"
     assert "feast_materialize" not in {t.task_id.split(".")[-1] for t in pipeline.tasks}
@@ -152,8 +175,14 @@ def test_the_materialized_window_spans_the_days_the_asset_events_name():
     from integrity_risk.operators.feast_materialize import days_of_asset_events
 
     asset = "hive://warehouse/features/fraud_daily"
-    events = {asset: [SimpleNamespace(extra={"ds": "2026-05-03"}), SimpleNamespace(extra={"ds": "2026-05-01"}),
-                      SimpleNamespace(extra={}), SimpleNamespace(extra={"ds": "2026-05-03"})]}
+    events = {
+        asset: [
+            SimpleNamespace(extra={"ds": "2026-05-03"}),
+            SimpleNamespace(extra={"ds": "2026-05-01"}),
+            SimpleNamespace(extra={}),
+            SimpleNamespace(extra={"ds": "2026-05-03"}),
+        ]
+    }
     assert [d.isoformat() for d in days_of_asset_events(events)] == ["2026-05-01", "2026-05-03"]
     assert days_of_asset_events({}) == []
 
@@ -171,8 +200,9 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
     error = next(iter(bag.import_errors.values()))
     assert str(broken) in error and "model.batch_size" in error and "valid integer" in error
     others = [r for r in RISK_TYPES if r != "fraud"]
-    assert set(bag.dag_ids) == ({f"integrity_{r}" for r in others} | {f"integrity_{r}_online_features" for r in others}
-                                | {"model_rollback"})
+    assert set(bag.dag_ids) == (
+        {f"integrity_{r}" for r in others} | {f"integrity_{r}_online_features" for r in others} | {"model_rollback"}
+    )
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))

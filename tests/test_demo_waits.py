@@ -40,22 +40,37 @@ def no_sleep(monkeypatch):
 
 
 def test_a_last_day_that_trains_counts_as_done_once_its_features_passed():
-    api = ScriptedRuns({"2026-11-26": ("success", "success", False), "2026-11-27": ("success", "success", False),
-                        # the scheduler's run of a model-cycle day: waits for a reviewer, never "success" yet
-                        "2026-11-28": ("running", "success", True)})
+    api = ScriptedRuns(
+        {
+            "2026-11-26": ("success", "success", False),
+            "2026-11-27": ("success", "success", False),
+            # the scheduler's run of a model-cycle day: waits for a reviewer, never "success" yet
+            "2026-11-28": ("running", "success", True),
+        }
+    )
     demo.wait_for_days(api, "integrity_fraud", FIRST, LAST)
     assert demo.is_training_run(api, "integrity_fraud", api.runs_by_day("d")["2026-11-28"])
     assert not demo.is_training_run(api, "integrity_fraud", api.runs_by_day("d")["2026-11-27"])
 
 
 def test_a_training_day_stopped_by_its_gates_still_has_its_features():
-    api = ScriptedRuns({"2026-11-26": ("success", "success", False), "2026-11-27": ("success", "success", False),
-                        "2026-11-28": ("failed", "success", True)})
+    api = ScriptedRuns(
+        {
+            "2026-11-26": ("success", "success", False),
+            "2026-11-27": ("success", "success", False),
+            "2026-11-28": ("failed", "success", True),
+        }
+    )
     demo.wait_for_days(api, "integrity_fraud", FIRST, LAST)
 
 
 def test_a_day_whose_features_failed_fails_the_wait_naming_it():
-    api = ScriptedRuns({"2026-11-26": ("success", "success", False), "2026-11-27": ("failed", "upstream_failed", None),
-                        "2026-11-28": ("success", "success", False)})
+    api = ScriptedRuns(
+        {
+            "2026-11-26": ("success", "success", False),
+            "2026-11-27": ("failed", "upstream_failed", None),
+            "2026-11-28": ("success", "success", False),
+        }
+    )
     with pytest.raises(RuntimeError, match=r"the runs of \['2026-11-27'\] failed"):
         demo.wait_for_days(api, "integrity_fraud", FIRST, LAST)

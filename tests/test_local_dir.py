@@ -11,9 +11,18 @@ from integrity_risk.paths import PROJECT_ROOT, local_dir
 def test_the_readme_commands_make_a_relative_state_folder_absolute_from_where_they_ran(tmp_path):
     env = {**os.environ, "INTEGRITY_LOCAL_DIR": "state/demo", "INTEGRITY_TEST_LOCAL_DIR": "state/test"}
     out = subprocess.run(
-        ["bash", "-c", f'source {PROJECT_ROOT}/scripts/env.sh >/dev/null && '
-                       'echo "$INTEGRITY_LOCAL_DIR" && echo "$INTEGRITY_TEST_LOCAL_DIR" && pwd'],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=300,
+        [
+            "bash",
+            "-c",
+            f"source {PROJECT_ROOT}/scripts/env.sh >/dev/null && "
+            'echo "$INTEGRITY_LOCAL_DIR" && echo "$INTEGRITY_TEST_LOCAL_DIR" && pwd',
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout.split()
     # env.sh then works from the project root, where the relative paths would mean another folder.
     assert out == [str(tmp_path / "state/demo"), str(tmp_path / "state/test"), str(PROJECT_ROOT)]

@@ -16,11 +16,14 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from integrity_risk.paths import project_root
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DAY = "2026-06-15"  # far from the other tests' days: no trailing partitions, so no history to wait for
 PREVIOUS = "2026-06-14"
@@ -71,43 +74,62 @@ def project(tmp_path, monkeypatch):
     """A copy of the project with the risk type promo_abuse added by configuration only."""
     root = tmp_path / "project"
     for folder in ("include", "feature_repo", "dags"):
-        shutil.copytree(project_root() / folder, root / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(project_root() / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     hql = root / "include" / "hql"
     # The table's DDL, in a file the YAML names: the fraud table's columns under a new name.
-    fraud_ddl = re.search(r"CREATE TABLE IF NOT EXISTS features\.fraud_daily .*?;",
-                          (hql / "feature_tables.hql").read_text(), re.DOTALL).group(0)
+    fraud_ddl = re.search(
+        r"CREATE TABLE IF NOT EXISTS features\.fraud_daily .*?;", (hql / "feature_tables.hql").read_text(), re.DOTALL
+    ).group(0)
     (hql / "features" / "promo_abuse_table.hql").write_text(
-        "CREATE DATABASE IF NOT EXISTS features;\n\n" + fraud_ddl.replace("fraud_daily", "promo_abuse_daily") + "\n")
+        "CREATE DATABASE IF NOT EXISTS features;\n\n" + fraud_ddl.replace("fraud_daily", "promo_abuse_daily") + "\n"
+    )
     (hql / "features" / "promo_abuse.hql").write_text(
-        _replace((hql / "features" / "fraud.hql").read_text(), "features.fraud_daily", "features.promo_abuse_daily"))
+        _replace((hql / "features" / "fraud.hql").read_text(), "features.fraud_daily", "features.promo_abuse_daily")
+    )
     risks = root / "include" / "risks"
     text = (risks / "fraud.yaml").read_text()
-    for old, new in (("risk_type: fraud", f"risk_type: {RISK}"),
-                     ("hql: features/fraud.hql", "hql: features/promo_abuse.hql\n  ddl: features/promo_abuse_table.hql"),
-                     ("table: features.fraud_daily", "table: features.promo_abuse_daily"),
-                     ("feature_service: fraud_v1", "feature_service: promo_abuse_v1"),
-                     ("tasks: [fraud, abusive_account]", "tasks: [promo_abuse, fraud]"),
-                     ("retries: 2", "retries: 0")):  # a failure fails the test now, not after the retry delays
+    for old, new in (
+        ("risk_type: fraud", f"risk_type: {RISK}"),
+        ("hql: features/fraud.hql", "hql: features/promo_abuse.hql\n  ddl: features/promo_abuse_table.hql"),
+        ("table: features.fraud_daily", "table: features.promo_abuse_daily"),
+        ("feature_service: fraud_v1", "feature_service: promo_abuse_v1"),
+        ("tasks: [fraud, abusive_account]", "tasks: [promo_abuse, fraud]"),
+        ("retries: 2", "retries: 0"),
+    ):  # a failure fails the test now, not after the retry delays
         text = _replace(text, old, new)
     (risks / f"{RISK}.yaml").write_text(text)
     (root / "feature_repo" / f"{RISK}.py").write_text(FEATURE_VIEW)
     (root / "dags" / f"integrity_{RISK}.py").write_text(
-        _replace((root / "dags" / "integrity_fraud.py").read_text(), "fraud", RISK))
+        _replace((root / "dags" / "integrity_fraud.py").read_text(), "fraud", RISK)
+    )
     monkeypatch.setenv("INTEGRITY_PROJECT_DIR", str(root))
     monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
     # dag.test() stores the DAGs of the configured bundles before it runs: this copy's, with the new one.
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([{
-        "name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-        "kwargs": {"path": str(root / "dags")}}]))
+    monkeypatch.setenv(
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
+        json.dumps(
+            [
+                {
+                    "name": "dags-folder",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(root / "dags")},
+                }
+            ]
+        ),
+    )
     return root
 
 
 @pytest.fixture(scope="module")
 def airflow_db():
     """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
-                   env=dict(os.environ), timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -115,17 +137,21 @@ def upstream(hiveserver2, hive_hook, tmp_path, monkeypatch):
     """One generated day of raw.* on the test HiveServer2, plus labels of the new risk and of a made-up one."""
     from integrity_local.synthetic import WorldConfig, load_world, write_world
 
-    monkeypatch.setenv("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION",
-                       json.dumps({"conn_type": "generic", "password": TEST_KEY}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", json.dumps({"conn_type": "generic", "password": TEST_KEY})
+    )
     monkeypatch.delenv("INTEGRITY_ALLOW_DEMO_KEY", raising=False)
     out = tmp_path / "world"
     write_world(WorldConfig(seed=5, start_ds=DAY, days=1, n_accounts=150), out)
     load_world(hive_hook, out)
-    hive_hook.get_records([
-        f"INSERT OVERWRITE TABLE raw.enforcement_labels PARTITION (ds='{PREVIOUS}') "
-        f"SELECT 'acct-promo', '{RISK}', 1, 'reviewer', TIMESTAMP '{PREVIOUS} 10:00:00' "
-        f"UNION ALL SELECT 'acct-other', 'made_up_risk', 1, 'reviewer', TIMESTAMP '{PREVIOUS} 11:00:00'",
-        "SELECT 1"])
+    hive_hook.get_records(
+        [
+            f"INSERT OVERWRITE TABLE raw.enforcement_labels PARTITION (ds='{PREVIOUS}') "
+            f"SELECT 'acct-promo', '{RISK}', 1, 'reviewer', TIMESTAMP '{PREVIOUS} 10:00:00' "
+            f"UNION ALL SELECT 'acct-other', 'made_up_risk', 1, 'reviewer', TIMESTAMP '{PREVIOUS} 11:00:00'",
+            "SELECT 1",
+        ]
+    )
     # Feast reads the extract's parquet from the test server's warehouse; the registry is this test's.
     monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(hiveserver2.warehouse_dir))
     monkeypatch.setenv("INTEGRITY_FEAST_DIR", str(tmp_path / "feast"))
@@ -154,8 +180,13 @@ def test_a_new_risk_type_needs_only_configuration_and_its_dag_runs_a_feature_day
 
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state) == "success", states
-    for task_id in ("extract.hive_extract_promo_abuse_daily", "extract.quality_gate_promo_abuse_daily",
-                    "extract.quality_gate_account_daily", "extract.hive_extract_labels", "features.feast_apply"):
+    for task_id in (
+        "extract.hive_extract_promo_abuse_daily",
+        "extract.quality_gate_promo_abuse_daily",
+        "extract.quality_gate_account_daily",
+        "extract.hive_extract_labels",
+        "features.feast_apply",
+    ):
         assert states[task_id] == "success", states
     assert states["training_set"] == "skipped"
 

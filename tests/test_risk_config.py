@@ -61,9 +61,12 @@ def test_a_file_whose_name_disagrees_with_its_risk_type_is_refused(fraud_yaml, t
 def test_the_risk_types_are_the_yamls_in_the_risks_folder(tmp_path, monkeypatch):
     risks = tmp_path / "risks"
     shutil.copytree(INCLUDE_DIR / "risks", risks)
-    (risks / "promo_abuse.yaml").write_text((risks / "fraud.yaml").read_text().replace(
-        "risk_type: fraud", "risk_type: promo_abuse").replace("tasks: [fraud, abusive_account]",
-                                                              "tasks: [promo_abuse, fraud]"))
+    (risks / "promo_abuse.yaml").write_text(
+        (risks / "fraud.yaml")
+        .read_text()
+        .replace("risk_type: fraud", "risk_type: promo_abuse")
+        .replace("tasks: [fraud, abusive_account]", "tasks: [promo_abuse, fraud]")
+    )
     (risks / "Not-A-Risk.yaml").write_text("{}")
     monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
     assert all_risk_types() == sorted([*FIVE, "promo_abuse"])
@@ -78,17 +81,23 @@ def test_the_risk_types_are_the_yamls_in_the_risks_folder(tmp_path, monkeypatch)
 
 
 def test_the_table_must_be_declared_in_its_ddl(fraud_yaml):
-    fraud_yaml.write_text(fraud_yaml.read_text().replace("table: features.fraud_daily",
-                                                         "table: features.fraud_dayly"))
-    with pytest.raises(RiskConfigError, match=r"extract.*feature_tables\.hql has no CREATE TABLE IF NOT EXISTS "
-                                              r"features\.fraud_dayly"):
+    fraud_yaml.write_text(fraud_yaml.read_text().replace("table: features.fraud_daily", "table: features.fraud_dayly"))
+    with pytest.raises(
+        RiskConfigError,
+        match=r"extract.*feature_tables\.hql has no CREATE TABLE IF NOT EXISTS "
+        r"features\.fraud_dayly",
+    ):
         load_risk_config(fraud_yaml)
 
 
 def test_trainer_settings_are_accepted_in_the_yaml_and_checked(fraud_yaml):
     text = fraud_yaml.read_text()
-    fraud_yaml.write_text(text.replace("  focal_gamma: 2.0\n", "  focal_gamma: 2.0\n  focal_alpha: 0.25\n"
-                                       "  embedding_dim: 4\n  seed: 7\n  baseline: false\n"))
+    fraud_yaml.write_text(
+        text.replace(
+            "  focal_gamma: 2.0\n",
+            "  focal_gamma: 2.0\n  focal_alpha: 0.25\n  embedding_dim: 4\n  seed: 7\n  baseline: false\n",
+        )
+    )
     model = load_risk_config(fraud_yaml).model
     assert (model.focal_alpha, model.embedding_dim, model.seed, model.baseline) == (0.25, 4, 7, False)
     fraud_yaml.write_text(text.replace("  focal_gamma: 2.0\n", "  focal_gamma: 2.0\n  focal_alpha: 1.5\n"))
@@ -103,7 +112,12 @@ def test_one_model_config_gives_the_dag_and_the_trainer_the_same_settings():
         assert resolve_config(model.model_dump(mode="json"), risk) == model.model_dump(mode="json")
     defaults = resolve_config({}, "fraud")
     assert defaults == {**ModelConfig(tasks=["fraud"]).model_dump(mode="json")}
-    assert (defaults["batch_size"], defaults["epochs"], defaults["seed"], defaults["shuffle_buffer"]) == (256, 20, 0, 50_000)
+    assert (defaults["batch_size"], defaults["epochs"], defaults["seed"], defaults["shuffle_buffer"]) == (
+        256,
+        20,
+        0,
+        50_000,
+    )
     with pytest.raises(ConfigError, match=r"key 'model\.batch_size': .*greater than or equal to 8.*got 2"):
         resolve_config({"batch_size": 2}, "fraud")
 
@@ -112,15 +126,16 @@ def test_a_risk_yaml_without_its_tables_quality_rules_names_the_file(fraud_yaml)
     text = fraud_yaml.read_text()
     start = text.index("  quality:")
     end = text.index("\n\n", start)
-    fraud_yaml.write_text(text[:start] + text[end + 1:])
+    fraud_yaml.write_text(text[:start] + text[end + 1 :])
     with pytest.raises(RiskConfigError) as err:
         load_risk_config(fraud_yaml)
     assert str(fraud_yaml) in str(err.value) and "'extract.quality' is missing" in str(err.value)
 
 
 def test_quality_rules_naming_a_column_the_table_lacks_are_refused(fraud_yaml):
-    fraud_yaml.write_text(fraud_yaml.read_text().replace(
-        "volume_columns: [payment_attempts_1d]", "volume_columns: [payment_attempt_1d]"))
+    fraud_yaml.write_text(
+        fraud_yaml.read_text().replace("volume_columns: [payment_attempts_1d]", "volume_columns: [payment_attempt_1d]")
+    )
     with pytest.raises(RiskConfigError, match=r"extract.*\['payment_attempt_1d'\].*features\.fraud_daily"):
         load_risk_config(fraud_yaml)
 
@@ -134,6 +149,9 @@ def test_the_shared_tables_rules_validate_and_a_bad_bound_names_file_and_key(tmp
     assert rules["features.account_daily"].rule("country", "string").max_null_rate == 0.5
     broken = tmp_path / "shared.yaml"
     broken.write_text(shared_tables_file().read_text().replace("max_null_rate: 0.5}", "max_null_rate: 5}", 1))
-    with pytest.raises(TableRulesError, match=rf"{broken}.*features\.account_daily.*columns\.account_age_days"
-                                              r"\.max_null_rate.*less than or equal to 1"):
+    with pytest.raises(
+        TableRulesError,
+        match=rf"{broken}.*features\.account_daily.*columns\.account_age_days"
+        r"\.max_null_rate.*less than or equal to 1",
+    ):
         load_table_rules(broken)

@@ -12,25 +12,42 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from integrity_risk.paths import HQL_DIR
 from integrity_local.synthetic import (
-    DIRTY_KINDS, EVENT_TYPES, RISK_TYPES, SCHEMAS, WorldConfig, build_world, generate_day, load_world,
+    DIRTY_KINDS,
+    EVENT_TYPES,
+    RISK_TYPES,
+    SCHEMAS,
+    WorldConfig,
+    build_world,
+    generate_day,
+    load_world,
     write_world,
 )
 from integrity_local.synthetic.__main__ import main as cli_main
+from integrity_risk.paths import HQL_DIR
 
-SHARES = {"abusive_account": 0.04, "fake_engagement": 0.03, "spam_redirect": 0.03, "scraping": 0.02,
-          "fraud": 0.03}
+SHARES = {"abusive_account": 0.04, "fake_engagement": 0.03, "spam_redirect": 0.03, "scraping": 0.02, "fraud": 0.03}
 HEADLESS = re.compile(r"HeadlessChrome|python-requests|curl/|Scrapy|Go-http-client")
-HIVE_TYPE_NAMES = {pa.string(): "STRING_TYPE", pa.timestamp("us"): "TIMESTAMP_TYPE", pa.float64(): "DOUBLE_TYPE",
-                   pa.int32(): "INT_TYPE", pa.bool_(): "BOOLEAN_TYPE"}
-HIVE_TO_ARROW = {"STRING": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
-                 "INT": pa.int32(), "BOOLEAN": pa.bool_()}
+HIVE_TYPE_NAMES = {
+    pa.string(): "STRING_TYPE",
+    pa.timestamp("us"): "TIMESTAMP_TYPE",
+    pa.float64(): "DOUBLE_TYPE",
+    pa.int32(): "INT_TYPE",
+    pa.bool_(): "BOOLEAN_TYPE",
+}
+HIVE_TO_ARROW = {
+    "STRING": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "INT": pa.int32(),
+    "BOOLEAN": pa.bool_(),
+}
 
 
 def small_config(**overrides) -> WorldConfig:
-    params = dict(seed=11, start_ds="2026-03-01", days=4, n_accounts=1500, attack_shares=SHARES,
-                  drift=0.3, dirty_share=0.0)
+    params = dict(
+        seed=11, start_ds="2026-03-01", days=4, n_accounts=1500, attack_shares=SHARES, drift=0.3, dirty_share=0.0
+    )
     params.update(overrides)
     return WorldConfig(**params)
 
@@ -42,11 +59,13 @@ def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
     files = write_world(cfg, out)
     truth = pq.read_table(files.ground_truth).to_pandas()
-    events = pd.concat([pq.read_table(p.path).to_pandas().assign(ds=p.ds)
-                        for p in files.partitions if p.table == "user_events"])
+    events = pd.concat(
+        [pq.read_table(p.path).to_pandas().assign(ds=p.ds) for p in files.partitions if p.table == "user_events"]
+    )
     profiles = build_world(cfg).profiles.to_pandas()
     joined = events.merge(truth, on="account_id", how="left").merge(
-        profiles[["account_id", "country"]].rename(columns={"country": "profile_country"}), on="account_id")
+        profiles[["account_id", "country"]].rename(columns={"country": "profile_country"}), on="account_id"
+    )
     return cfg, files, truth, joined
 
 
@@ -59,8 +78,7 @@ def ddl_columns(table: str) -> list[tuple[str, str]]:
 
 
 def file_digests(out) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*.parquet"))}
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.parquet"))}
 
 
 # --- schema and determinism ---------------------------------------------------------------
@@ -129,12 +147,16 @@ def test_every_attack_family_is_active_in_the_events(world):
 
 
 def per_account_day(events: pd.DataFrame) -> pd.DataFrame:
-    return events.groupby(["truth", "account_id", "ds"]).agg(
-        events=("event_id", "size"),
-        views=("event_type", lambda s: s.isin(["view", "api_request"]).sum()),
-        targets=("target_account_id", "nunique"),
-        ips=("ip", "nunique"),
-    ).reset_index()
+    return (
+        events.groupby(["truth", "account_id", "ds"])
+        .agg(
+            events=("event_id", "size"),
+            views=("event_type", lambda s: s.isin(["view", "api_request"]).sum()),
+            targets=("target_account_id", "nunique"),
+            ips=("ip", "nunique"),
+        )
+        .reset_index()
+    )
 
 
 def test_scrapers_view_many_targets_fast_from_rotating_ips_with_headless_agents(world):
@@ -162,6 +184,7 @@ def test_fake_engagement_rings_like_the_same_targets_in_bursts(world):
     assert top_share.median() > 0.5
     benign_likes = events[(events.truth == "benign") & (events.event_type == "like")]
     assert benign_likes.target_account_id.value_counts().head(6).sum() / len(benign_likes) < 0.2
+
     # Bursts: most of a ring's likes and follows of a day fall in one two-hour window.
     def burst_share(times):
         hours = np.bincount(times.dt.hour, minlength=24)
@@ -190,7 +213,10 @@ def test_bulk_created_accounts_are_young_unverified_and_share_devices(world):
 def test_spammers_link_to_rotating_spam_domains_and_small_businesses_post_links(world):
     _, _, _, events = world
     linked = events[events.url.notna() & events.event_type.isin(["post", "comment", "message"])]
-    link_rate = linked.groupby("truth").size() / events[events.event_type.isin(["post", "comment", "message"])].groupby("truth").size()
+    link_rate = (
+        linked.groupby("truth").size()
+        / events[events.event_type.isin(["post", "comment", "message"])].groupby("truth").size()
+    )
     assert link_rate["spam_redirect"] > 0.5 > link_rate["benign"]
     domains = linked.url.str.extract(r"https://([^/]+)/")[0]
     spam_domains = set(domains[linked.truth == "spam_redirect"])
@@ -254,8 +280,9 @@ def test_profiles_snapshot_every_account_existing_at_the_end_of_each_day(world):
 
 
 def all_labels(files) -> pd.DataFrame:
-    return pd.concat([pq.read_table(p.path).to_pandas().assign(ds=p.ds)
-                      for p in files.partitions if p.table == "enforcement_labels"])
+    return pd.concat(
+        [pq.read_table(p.path).to_pandas().assign(ds=p.ds) for p in files.partitions if p.table == "enforcement_labels"]
+    )
 
 
 def test_labels_arrive_after_the_abuse_are_incomplete_and_use_the_fixed_vocabulary(world):
@@ -283,8 +310,11 @@ def test_labels_include_noise_and_appeal_reversals_and_cleared_benign_accounts()
     appeals = labels[labels.source == "appeal"]
     assert len(appeals) > 0 and (appeals.label == 0).all()
     for _, appeal in appeals.iterrows():
-        earlier = labels[(labels.account_id == appeal.account_id) & (labels.risk_type == appeal.risk_type)
-                         & (labels.labeled_at < appeal.labeled_at)]
+        earlier = labels[
+            (labels.account_id == appeal.account_id)
+            & (labels.risk_type == appeal.risk_type)
+            & (labels.labeled_at < appeal.labeled_at)
+        ]
         assert (earlier.label == 1).any()
     cleared = labels[(labels.source == "reviewer") & (labels.label == 0) & (labels.truth == "benign")]
     assert len(cleared) > 0
@@ -349,7 +379,8 @@ def test_loading_takes_only_the_partitions_of_the_last_world_written_there(tmp_p
     write_world(small_config(n_accounts=200, days=3), tmp_path)
     write_world(small_config(n_accounts=200, days=2), tmp_path)
     assert [(t, ds) for t, ds, _ in written_partitions(tmp_path)] == [
-        (t, ds) for ds in ("2026-03-01", "2026-03-02") for t in SCHEMAS]
+        (t, ds) for ds in ("2026-03-01", "2026-03-02") for t in SCHEMAS
+    ]
 
 
 def test_a_bad_config_is_refused_with_the_reason():
@@ -377,8 +408,10 @@ def test_generation_runs_at_more_than_a_million_events_a_minute():
 
 
 def test_the_cli_writes_the_partitions_and_the_ground_truth(tmp_path, capsys):
-    assert cli_main(["--start", "2026-03-01", "--days", "2", "--seed", "3", "--accounts", "300",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        cli_main(["--start", "2026-03-01", "--days", "2", "--seed", "3", "--accounts", "300", "--out", str(tmp_path)])
+        == 0
+    )
     assert "user_events:" in capsys.readouterr().out
     for table in SCHEMAS:
         assert sorted(p.name for p in (tmp_path / "raw" / table).iterdir()) == ["ds=2026-03-01", "ds=2026-03-02"]
@@ -392,27 +425,37 @@ def test_two_days_load_into_hiveserver2_and_count_back(hive_hook, tmp_path):
     for table, schema in SCHEMAS.items():
         header = hive_hook.get_results(f"SELECT * FROM raw.{table} LIMIT 0")["header"]
         assert [(name.split(".")[-1], kind) for name, kind, *_ in header] == [
-            (f.name, HIVE_TYPE_NAMES[f.type]) for f in schema] + [("ds", "STRING_TYPE")]
+            (f.name, HIVE_TYPE_NAMES[f.type]) for f in schema
+        ] + [("ds", "STRING_TYPE")]
     # Other tests share the session's HiveServer2: count this world's days only.
     days = ", ".join(f"'{ds}'" for ds in cfg.day_list())
-    counts = hive_hook.get_records(" UNION ALL ".join(
-        f"SELECT '{table}', ds, count(*) FROM raw.{table} WHERE ds IN ({days}) GROUP BY ds" for table in SCHEMAS))
-    assert sorted(counts) == sorted((table, ds, files.rows(table, ds)) for table in SCHEMAS
-                                    for ds in cfg.day_list() if files.rows(table, ds))
+    counts = hive_hook.get_records(
+        " UNION ALL ".join(
+            f"SELECT '{table}', ds, count(*) FROM raw.{table} WHERE ds IN ({days}) GROUP BY ds" for table in SCHEMAS
+        )
+    )
+    assert sorted(counts) == sorted(
+        (table, ds, files.rows(table, ds)) for table in SCHEMAS for ds in cfg.day_list() if files.rows(table, ds)
+    )
     # Values, not just counts: timestamps, NULLs and doubles read back as written.
     events = pq.read_table(tmp_path / "raw/user_events/ds=2026-03-02").to_pandas()
     times = events.event_time.dropna()
     got = hive_hook.get_records(
         "SELECT CAST(min(event_time) AS STRING), CAST(max(event_time) AS STRING), "
         "count(DISTINCT event_id), sum(CASE WHEN account_id IS NULL THEN 1 ELSE 0 END), "
-        "round(sum(amount), 2) FROM raw.user_events WHERE ds = '2026-03-02'")
-    (first, last, distinct_ids, null_accounts, amount), = got
+        "round(sum(amount), 2) FROM raw.user_events WHERE ds = '2026-03-02'"
+    )
+    ((first, last, distinct_ids, null_accounts, amount),) = got
     assert (pd.Timestamp(first), pd.Timestamp(last)) == (times.min(), times.max())
     assert (distinct_ids, null_accounts) == (events.event_id.nunique(), int(events.account_id.isna().sum()))
     assert amount == pytest.approx(float(events.amount.sum()), rel=1e-9)
     profile = pq.read_table(tmp_path / "raw/account_profiles/ds=2026-03-02").to_pandas().iloc[0]
-    (created_at, verified, business), = hive_hook.get_records(
+    ((created_at, verified, business),) = hive_hook.get_records(
         "SELECT CAST(created_at AS STRING), phone_verified, is_business FROM raw.account_profiles "
-        f"WHERE ds = '2026-03-02' AND account_id = '{profile.account_id}'")
+        f"WHERE ds = '2026-03-02' AND account_id = '{profile.account_id}'"
+    )
     assert (pd.Timestamp(created_at), verified, business) == (
-        profile.created_at, bool(profile.phone_verified), bool(profile.is_business))
+        profile.created_at,
+        bool(profile.phone_verified),
+        bool(profile.is_business),
+    )

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from typing import Any
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup, task
+from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, task
 
 from integrity_risk.assets import table_asset
+from integrity_risk.config.risk import RiskConfig, risk_config
 from integrity_risk.config.tables import shared_table_rules
 from integrity_risk.operators.approval import PromotionApprovalOperator
+from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
-from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.hive_extract import HiveExtractOperator
 from integrity_risk.operators.promote import PromoteOperator
 from integrity_risk.operators.quality_gate import QualityGateOperator
@@ -27,7 +29,6 @@ from integrity_risk.operators.tf_train import TFTrainOperator
 from integrity_risk.operators.training_set import TrainingSetOperator
 from integrity_risk.paths import hql_dir
 from integrity_risk.sensors.history import TrailingPartitionsSensor
-from integrity_risk.config.risk import RiskConfig, risk_config
 
 HIVE_POOL = "hiveserver2"
 GPU_POOL = "gpu"
@@ -79,31 +80,57 @@ def _default_args(cfg: RiskConfig) -> dict:
     }
 
 
-_SHARED_WRITE = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rewrite_shared_tables }}"}
+_SHARED_WRITE: dict[str, Any] = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rewrite_shared_tables }}"}
+
+
+def _output(task: BaseOperator, key: str | None = None) -> Any:
+    """What ``task`` returns (its ``key``), as another task's argument.
+
+    An XComArg, which Airflow resolves when the receiving task renders its templates; typed
+    Any because the receiving operator declares the type of the resolved value.
+    """
+    output: Any = task.output
+    return output if key is None else output[key]
 
 
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
     with TaskGroup("extract", tooltip="Hive extracts, the wait for their history, and their quality gates") as group:
         gates = []
         shared_rules = shared_table_rules(SHARED_TABLE)
-        for table, hql, ddl, rules in ((SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql", shared_rules),
-                                       (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality)):
+        for table, hql, ddl, rules in (
+            (SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql", shared_rules),
+            (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality),
+        ):
             short = table.split(".", 1)[1]
             # The gate, not the extract, publishes the table's Asset: a partition counts as
             # updated once it passed its checks.
             extract = HiveExtractOperator(
-                task_id=f"hive_extract_{short}", hql=hql, table=table, ddl=ddl, outlets=[],
+                task_id=f"hive_extract_{short}",
+                hql=hql,
+                table=table,
+                ddl=ddl,
+                outlets=[],
                 **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
             )
             # The gate compares with the trailing days: wait until those with upstream data are extracted.
             wait = TrailingPartitionsSensor(
-                task_id=f"wait_history_{short}", table=table, upstream=HISTORY_UPSTREAM, pool=HIVE_POOL,
-                timeout=dt.timedelta(hours=cfg.extract.history_wait_hours), poke_interval=30,
+                task_id=f"wait_history_{short}",
+                table=table,
+                upstream=HISTORY_UPSTREAM,
+                pool=HIVE_POOL,
+                timeout=dt.timedelta(hours=cfg.extract.history_wait_hours),
+                poke_interval=30,
             )
             gate = QualityGateOperator(
-                task_id=f"quality_gate_{short}", table=table, ddl=ddl, rules=rules, pool=HIVE_POOL,
-                outlets=[table_asset(table)], min_rows=cfg.extract.min_rows,
-                min_row_ratio=cfg.extract.min_row_ratio, max_row_ratio=cfg.extract.max_row_ratio,
+                task_id=f"quality_gate_{short}",
+                table=table,
+                ddl=ddl,
+                rules=rules,
+                pool=HIVE_POOL,
+                outlets=[table_asset(table)],
+                min_rows=cfg.extract.min_rows,
+                min_row_ratio=cfg.extract.min_row_ratio,
+                max_row_ratio=cfg.extract.max_row_ratio,
             )
             [extract, wait] >> gate
             gates.append(gate)
@@ -111,7 +138,10 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         # so it is published only once the shared table passed too.
         gates[0] >> gates[1]
         HiveExtractOperator(
-            task_id="hive_extract_labels", hql="labels.hql", table="features.labels", **_SHARED_WRITE,
+            task_id="hive_extract_labels",
+            hql="labels.hql",
+            table="features.labels",
+            **_SHARED_WRITE,
             required_partitions=("raw.enforcement_labels",),
         )
     return group
@@ -134,17 +164,26 @@ def build_risk_pipeline(risk_type: str) -> DAG:
     """The DAG ``integrity_<risk_type>``; raises RiskConfigError naming the YAML on a bad config."""
     cfg = risk_config(risk_type)
     ev = cfg.evaluation
-    doc = DOC.format(risk=risk_type, description=cfg.description, owner=cfg.owner, table=cfg.extract.table,
-                     shared=SHARED_TABLE, maturity=cfg.labels.maturity_days, tasks=", ".join(cfg.model.tasks),
-                     reviewers=", ".join(cfg.approval.reviewers), timeout=cfg.approval.response_timeout_hours,
-                     dag_id=cfg.dag_id, cycle=cfg.model_cycle_days)
+    doc = DOC.format(
+        risk=risk_type,
+        description=cfg.description,
+        owner=cfg.owner,
+        table=cfg.extract.table,
+        shared=SHARED_TABLE,
+        maturity=cfg.labels.maturity_days,
+        tasks=", ".join(cfg.model.tasks),
+        reviewers=", ".join(cfg.approval.reviewers),
+        timeout=cfg.approval.response_timeout_hours,
+        dag_id=cfg.dag_id,
+        cycle=cfg.model_cycle_days,
+    )
     with DAG(
         dag_id=cfg.dag_id,
         description=cfg.description,
         doc_md=doc,
         # A run for day D covers [D, D+1): ds, the data interval and a backfill agree.
         schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC") if cfg.schedule else None,
-        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
+        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=cfg.catchup,
         max_active_runs=cfg.max_active_runs,
         default_args=_default_args(cfg),
@@ -153,21 +192,24 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         dagrun_timeout=dt.timedelta(hours=72),
         params={
             "run_training": Param(
-                "auto", enum=["auto", "yes", "no"],
+                "auto",
+                enum=["auto", "yes", "no"],
                 description=f"Train, evaluate and ask for approval in this run: auto = every "
-                            f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
+                f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
             ),
             "rewrite_shared_tables": Param(
-                False, type="boolean",
+                False,
+                type="boolean",
                 description=f"Write this day's {SHARED_TABLE} and features.labels again even if another "
-                            "risk's run wrote them (after a change to their HQL or a late upstream day); "
-                            "clearing their extract tasks does too.",
+                "risk's run wrote them (after a change to their HQL or a late upstream day); "
+                "clearing their extract tasks does too.",
             ),
             "label_control": Param(
-                "none", enum=["none", "permute", "invert"],
+                "none",
+                enum=["none", "permute", "invert"],
                 description="Control run that checks the gates: train on permuted or inverted labels. "
-                            "An inverted candidate is worse than chance, and the automatic gates must "
-                            "stop it before anyone is asked to approve.",
+                "An inverted candidate is worse than chance, and the automatic gates must "
+                "stop it before anyone is asked to approve.",
             ),
         },
     ) as dag:
@@ -178,39 +220,59 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             # whatever the model cycle.
             FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL)
         model_cycle = ShortCircuitOperator(
-            task_id="model_cycle", python_callable=is_model_day,
-            op_kwargs={"run_training": "{{ params.run_training }}", "ds": "{{ ds }}",
-                       "start_ds": cfg.start_date.isoformat(), "cycle_days": cfg.model_cycle_days},
+            task_id="model_cycle",
+            python_callable=is_model_day,
+            op_kwargs={
+                "run_training": "{{ params.run_training }}",
+                "ds": "{{ ds }}",
+                "start_ds": cfg.start_date.isoformat(),
+                "cycle_days": cfg.model_cycle_days,
+            },
             doc_md="Skips training and evaluation on days that only refresh features.",
         )
         training_set = TrainingSetOperator(
-            task_id="training_set", risk_type=risk_type, tasks=cfg.model.tasks,
-            feature_service=cfg.training_set.feature_service, lookback_days=cfg.training_set.lookback_days,
-            validation_days=cfg.training_set.validation_days, test_days=cfg.training_set.test_days,
-            negatives_per_positive=cfg.labels.negatives_per_positive, maturity_days=cfg.labels.maturity_days,
+            task_id="training_set",
+            risk_type=risk_type,
+            tasks=cfg.model.tasks,
+            feature_service=cfg.training_set.feature_service,
+            lookback_days=cfg.training_set.lookback_days,
+            validation_days=cfg.training_set.validation_days,
+            test_days=cfg.training_set.test_days,
+            negatives_per_positive=cfg.labels.negatives_per_positive,
+            maturity_days=cfg.labels.maturity_days,
         )
         # Steps hand each other their outputs (XComArgs, resolved when the task renders its
         # templates): no step names another's task id or rebuilds its paths.
         train = TFTrainOperator(
-            task_id="train", risk_type=risk_type, queue=GPU_QUEUE, pool=GPU_POOL,
-            training_set=training_set.output["path"],
+            task_id="train",
+            risk_type=risk_type,
+            queue=GPU_QUEUE,
+            pool=GPU_POOL,
+            training_set=_output(training_set, "path"),
             model_config=cfg.model.model_dump(mode="json"),  # validated at parse; the trainer validates it again
             label_control="{{ params.label_control }}",
-            multiple_outputs=True,  # train.output["version"] below is the version this run registered
+            multiple_outputs=True,  # _output(train, "version") below is the version this run registered
         )
         with TaskGroup("evaluate", tooltip="Shadow evaluation against production and automatic gates") as evaluate:
             shadow_eval = ShadowEvalOperator(
-                task_id="shadow_eval", risk_type=risk_type, candidate_version=train.output["version"],
-                evaluation_data=training_set.output["test_path"], operating_fpr=ev.operating_fpr,
-                n_bootstrap=ev.n_bootstrap, min_slice_size=ev.min_slice_size, pool=HIVE_POOL,
+                task_id="shadow_eval",
+                risk_type=risk_type,
+                candidate_version=_output(train, "version"),
+                evaluation_data=_output(training_set, "test_path"),
+                operating_fpr=ev.operating_fpr,
+                n_bootstrap=ev.n_bootstrap,
+                min_slice_size=ev.min_slice_size,
+                pool=HIVE_POOL,
             )
             auto_gates = AutoGatesOperator(
-                task_id="auto_gates", gates=ev.gates.model_dump(), metrics=shadow_eval.output,
+                task_id="auto_gates",
+                gates=ev.gates.model_dump(),
+                metrics=_output(shadow_eval),
             )
         approval = PromotionApprovalOperator(
             task_id="approval",
             subject=f"Promote the new {risk_type} model to production?",
-            metrics=shadow_eval.output,
+            metrics=_output(shadow_eval),
             report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
             assigned_users=[{"id": user, "name": user} for user in cfg.approval.reviewers],
             response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
@@ -218,8 +280,11 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         # The approval's result is its XCom like any task's (HITLOperator returns the answer and
         # who gave it), so the reviewer reaches promote typed too.
         promote = PromoteOperator(
-            task_id="promote", risk_type=risk_type, approval=approval.output, metrics=shadow_eval.output,
-            gates=auto_gates.output,
+            task_id="promote",
+            risk_type=risk_type,
+            approval=_output(approval),
+            metrics=_output(shadow_eval),
+            gates=_output(auto_gates),
         )
         extract >> features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
         _watch(dag, exclude=(model_cycle, approval))
@@ -245,7 +310,7 @@ def _watch(dag: DAG, exclude) -> None:
     everything after it.
     """
     skipping = {t.task_id for t in exclude}
-    watch = watcher()
+    watch: Any = watcher()  # an XComArg of the watcher task
     for upstream in list(dag.tasks):
         if upstream.task_id not in skipping and upstream is not watch.operator:
             upstream >> watch
@@ -270,10 +335,16 @@ def build_online_features(risk_type: str) -> DAG:
     with DAG(
         dag_id=f"{cfg.dag_id}_online_features",
         description=f"Materialize {risk_type} features online after each gated extract",
-        doc_md=ONLINE_DOC.format(risk=risk_type, service=cfg.training_set.feature_service, dag_id=cfg.dag_id,
-                                 table=cfg.extract.table, shared=SHARED_TABLE, owner=cfg.owner),
+        doc_md=ONLINE_DOC.format(
+            risk=risk_type,
+            service=cfg.training_set.feature_service,
+            dag_id=cfg.dag_id,
+            table=cfg.extract.table,
+            shared=SHARED_TABLE,
+            owner=cfg.owner,
+        ),
         schedule=[table_asset(cfg.extract.table)],
-        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.timezone.utc),
+        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=False,
         max_active_runs=1,
         default_args=_default_args(cfg),
@@ -281,7 +352,9 @@ def build_online_features(risk_type: str) -> DAG:
         dagrun_timeout=dt.timedelta(hours=12),
     ) as dag:
         FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL) >> FeastMaterializeOperator(
-            task_id="feast_materialize", risk_type=risk_type, feature_service=cfg.training_set.feature_service,
+            task_id="feast_materialize",
+            risk_type=risk_type,
+            feature_service=cfg.training_set.feature_service,
             pool=FEAST_POOL,
         )
     return dag

@@ -16,7 +16,8 @@ _EDITABLE_ROOT = Path(__file__).resolve().parents[2]
 
 def project_root() -> Path:
     """The deployment's folder with include/, dags/ and feature_repo/ (env ``INTEGRITY_PROJECT_DIR``;
-    an image that installs the package sets it)."""
+    an image that installs the package sets it).
+    """
     return Path(os.environ.get("INTEGRITY_PROJECT_DIR") or _EDITABLE_ROOT)
 
 

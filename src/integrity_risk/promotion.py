@@ -36,7 +36,6 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,8 @@ from integrity_risk.paths import local_dir
 from integrity_risk.tracking import CHAMPION_ALIAS, registered_model_name, tracking_uri
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mlflow import MlflowClient
 
 PROMOTE = "promote"
@@ -80,8 +81,10 @@ class ChampionMovedError(PromotionError):
 
     def __init__(self, model_name: str, version: int, expected: int | None, actual: int | None) -> None:
         self.model_name, self.version, self.expected, self.actual = model_name, version, expected, actual
-        super().__init__(f"the champion of {model_name} is {_describe(actual)}, not {_describe(expected)} as "
-                         f"expected: it moved since that was read; version {version} was not made champion")
+        super().__init__(
+            f"the champion of {model_name} is {_describe(actual)}, not {_describe(expected)} as "
+            f"expected: it moved since that was read; version {version} was not made champion"
+        )
 
 
 def _describe(version: int | None) -> str:
@@ -166,8 +169,10 @@ def _moves_of(risk_type: str, audit_path: Path | None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise PromotionError(f"another move of the champion of {risk_type} has been running for over "
-                                         f"{_LOCK_WAIT_S:.0f} s (lock next to {path}); try again later") from None
+                    raise PromotionError(
+                        f"another move of the champion of {risk_type} has been running for over "
+                        f"{_LOCK_WAIT_S:.0f} s (lock next to {path}); try again later"
+                    ) from None
                 time.sleep(0.5)
         yield
     finally:
@@ -247,7 +252,7 @@ def headline(metrics: dict | None) -> dict:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _jsonable(entry: dict) -> dict:
@@ -255,8 +260,15 @@ def _jsonable(entry: dict) -> dict:
     return json.loads(json.dumps(entry, default=_json_default))
 
 
-def _end(entry: dict, status: str, audit_path: Path | None, *, error: BaseException | str | None = None,
-         note: str | None = None, **fields: Any) -> dict:
+def _end(
+    entry: dict,
+    status: str,
+    audit_path: Path | None,
+    *,
+    error: BaseException | str | None = None,
+    note: str | None = None,
+    **fields: Any,
+) -> dict:
     """Append the entry that ends ``entry``'s event with ``status``; return it as read back.
 
     :param error: what went wrong, if anything (an exception or its text).
@@ -275,9 +287,12 @@ def _end(entry: dict, status: str, audit_path: Path | None, *, error: BaseExcept
 
 def _tag_version(client: MlflowClient, name: str, entry: dict) -> None:
     """The version tags of a move that reached the alias: ``audit_<action>_<event>`` and ``last_<action>``."""
-    tag = json.dumps({k: entry.get(k) for k in ("event_id", "actor", "decided_at", "dag_run_id", "reason",
-                                                "previous_champion")} | {"metrics": entry.get("metrics") or {}},
-                     default=_json_default, sort_keys=True)
+    tag = json.dumps(
+        {k: entry.get(k) for k in ("event_id", "actor", "decided_at", "dag_run_id", "reason", "previous_champion")}
+        | {"metrics": entry.get("metrics") or {}},
+        default=_json_default,
+        sort_keys=True,
+    )
     version, action = str(entry["version"]), entry["action"]
     client.set_model_version_tag(name, version, f"audit_{action}_{entry['event_id']}", tag[:7900])
     client.set_model_version_tag(name, version, f"last_{action}", entry["event_id"])
@@ -299,7 +314,7 @@ def _after_creation(entry: dict, model_version) -> bool:
     except ValueError:
         return True
     if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.timezone.utc)
+        at = at.replace(tzinfo=dt.UTC)
     return at.timestamp() * 1000 >= int(created)
 
 
@@ -328,8 +343,9 @@ def _reconcile(risk_type: str, client: MlflowClient, audit_path: Path | None) ->
         entry = {k: v for k, v in start.items() if k not in ("status", "recorded_at")}
         name = start.get("model_name") or registered_model_name(risk_type)
         version = start.get("version")
-        later = next((e for e in entries[i + 1:]
-                      if e.get("status") == STARTED and e["event_id"] != start["event_id"]), None)
+        later = next(
+            (e for e in entries[i + 1 :] if e.get("status") == STARTED and e["event_id"] != start["event_id"]), None
+        )
         if later is None:
             in_place = _read_champion(client, name)
             how = "read from the registry, no later move of this risk being logged"
@@ -337,28 +353,46 @@ def _reconcile(risk_type: str, client: MlflowClient, audit_path: Path | None) ->
             in_place = later["previous_champion"]
             how = f"the champion event {later['event_id']} found when it started"
         else:
-            settled.append(_end(entry, UNKNOWN, audit_path, reconciled=True,
-                                note=f"reconciled: event {later['event_id']} came later but does not say which "
-                                     "champion it found; this move's outcome cannot be established"))
+            settled.append(
+                _end(
+                    entry,
+                    UNKNOWN,
+                    audit_path,
+                    reconciled=True,
+                    note=f"reconciled: event {later['event_id']} came later but does not say which "
+                    "champion it found; this move's outcome cannot be established",
+                )
+            )
             continue
         reached = in_place == version
-        note = (f"reconciled: this move was interrupted; the champion it left is {_describe(in_place)} ({how}): "
-                f"{'it reached the alias' if reached else 'it did not take effect'}")
+        note = (
+            f"reconciled: this move was interrupted; the champion it left is {_describe(in_place)} ({how}): "
+            f"{'it reached the alias' if reached else 'it did not take effect'}"
+        )
         if reached and later is None:
             try:
                 _tag_version(client, name, start)
             except Exception as exc:  # the audit file is the record; the tags only mirror it
                 note += f"; writing the version tags failed ({type(exc).__name__}: {exc})"
-        end = _end(entry, COMPLETED if reached else FAILED, audit_path, reconciled=True,
-                   champion_in_place=in_place, note=note)
-        log.warning("audit event %s (%s of %s version %s) was unfinished: recorded as %s; %s",
-                    end["event_id"], end.get("action"), name, version, end["status"], note)
+        end = _end(
+            entry, COMPLETED if reached else FAILED, audit_path, reconciled=True, champion_in_place=in_place, note=note
+        )
+        log.warning(
+            "audit event %s (%s of %s version %s) was unfinished: recorded as %s; %s",
+            end["event_id"],
+            end.get("action"),
+            name,
+            version,
+            end["status"],
+            note,
+        )
         settled.append(end)
     return settled
 
 
-def reconcile_unfinished(risk_type: str | None = None, client: MlflowClient | None = None,
-                         audit_path: Path | None = None) -> list[dict]:
+def reconcile_unfinished(
+    risk_type: str | None = None, client: MlflowClient | None = None, audit_path: Path | None = None
+) -> list[dict]:
     """Append, for every unfinished event, an end entry with the outcome the registry shows.
 
     Each risk is settled under its move lock, so a move still running is never taken for
@@ -371,14 +405,14 @@ def reconcile_unfinished(risk_type: str | None = None, client: MlflowClient | No
     :param audit_path: the JSON-lines log; default ``audit_log_path()``.
     :return: the end entries appended, oldest event first (empty when nothing was unfinished).
     """
-    risks = sorted({e["risk_type"] for e in unfinished_events(audit_path, risk_type=risk_type)
-                    if e.get("risk_type")})
+    risks = sorted({e["risk_type"] for e in unfinished_events(audit_path, risk_type=risk_type) if e.get("risk_type")})
     settled: list[dict] = []
-    if risks:
-        client = _client(client)
+    if not risks:
+        return settled
+    mlflow = _client(client)
     for risk in risks:
         with _moves_of(risk, audit_path):
-            settled += _reconcile(risk, client, audit_path)
+            settled += _reconcile(risk, mlflow, audit_path)
     return settled
 
 
@@ -415,8 +449,9 @@ def _control_label(model_version) -> str | None:
     return None if value.strip().lower() == "none" else value
 
 
-def rollback_targets(risk_type: str, *, client: MlflowClient | None = None,
-                     audit_path: Path | None = None) -> list[int]:
+def rollback_targets(
+    risk_type: str, *, client: MlflowClient | None = None, audit_path: Path | None = None
+) -> list[int]:
     """The versions ``risk_type``'s champion may be rolled back to.
 
     Former champions according to the audit (see ``_former_champions``), minus control
@@ -428,39 +463,57 @@ def rollback_targets(risk_type: str, *, client: MlflowClient | None = None,
     client = _client(client)
     name = registered_model_name(risk_type)
     current = _read_champion(client, name)
-    return [v for v, mv in _former_champions(client, name, risk_type, audit_path).items()
-            if v != current and _control_label(mv) is None]
+    return [
+        v
+        for v, mv in _former_champions(client, name, risk_type, audit_path).items()
+        if v != current and _control_label(mv) is None
+    ]
 
 
-def _require_rollback_target(client: MlflowClient, name: str, risk_type: str, model_version,
-                             current: int | None, audit_path: Path | None) -> None:
+def _require_rollback_target(
+    client: MlflowClient, name: str, risk_type: str, model_version, current: int | None, audit_path: Path | None
+) -> None:
     """Refuse a rollback to anything but a former champion that is no control model."""
     version = int(model_version.version)
     formers = _former_champions(client, name, risk_type, audit_path)
     allowed = [v for v, mv in formers.items() if v != current and _control_label(mv) is None]
-    listing = (f"versions that may be rolled back to: {allowed}" if allowed else
-               "no version may be rolled back to (no other former champion in the audit)")
+    listing = (
+        f"versions that may be rolled back to: {allowed}"
+        if allowed
+        else "no version may be rolled back to (no other former champion in the audit)"
+    )
     control = _control_label(model_version)
     if control is not None:
-        raise PromotionError(f"{name} version {version} is a control model ({CONTROL_TAG}={control}), trained to "
-                             f"prove the gates stop it: never rolled back to; {listing}")
+        raise PromotionError(
+            f"{name} version {version} is a control model ({CONTROL_TAG}={control}), trained to "
+            f"prove the gates stop it: never rolled back to; {listing}"
+        )
     if version == current:
         raise PromotionError(f"{name} version {version} is already the champion: nothing to roll back; {listing}")
     if version not in formers:
-        raise PromotionError(f"{name} version {version} was never champion according to the audit "
-                             f"({Path(audit_path or audit_log_path())}): a rollback only goes back to a former "
-                             f"champion; {listing}")
+        raise PromotionError(
+            f"{name} version {version} was never champion according to the audit "
+            f"({Path(audit_path or audit_log_path())}): a rollback only goes back to a former "
+            f"champion; {listing}"
+        )
 
 
-def _completed_of_run(risk_type: str, dag_run_id: str | None, action: str, model_version,
-                      audit_path: Path | None) -> dict | None:
+def _completed_of_run(
+    risk_type: str, dag_run_id: str | None, action: str, model_version, audit_path: Path | None
+) -> dict | None:
     """The latest ``completed`` entry of this run, action and version, if any (an Airflow retry's earlier try)."""
     if not dag_run_id:
         return None
     version = int(model_version.version)
-    done = [e for e in read_audit(audit_path, risk_type=risk_type)
-            if e.get("status") == COMPLETED and e.get("dag_run_id") == dag_run_id and e.get("action") == action
-            and e.get("version") == version and _after_creation(e, model_version)]
+    done = [
+        e
+        for e in read_audit(audit_path, risk_type=risk_type)
+        if e.get("status") == COMPLETED
+        and e.get("dag_run_id") == dag_run_id
+        and e.get("action") == action
+        and e.get("version") == version
+        and _after_creation(e, model_version)
+    ]
     return done[-1] if done else None
 
 
@@ -531,20 +584,51 @@ def move_champion(
         current = _read_champion(client, name)
         earlier = _completed_of_run(risk_type, dag_run_id, action, model_version, audit_path)
         if earlier is not None and current == version:
-            log.info("%s of %s version %s was already completed by run %s (audit event %s): not moved again",
-                     action, name, version, dag_run_id, earlier["event_id"])
+            log.info(
+                "%s of %s version %s was already completed by run %s (audit event %s): not moved again",
+                action,
+                name,
+                version,
+                dag_run_id,
+                earlier["event_id"],
+            )
             return earlier
         if action == ROLLBACK:
             _require_rollback_target(client, name, risk_type, model_version, current, audit_path)
         expected = current if expected is _READ_AT_START else (None if expected is None else int(expected))
-        return _move(client, name, risk_type, version, action=action, actor=actor, dag_run_id=dag_run_id,
-                     reason=reason, decided_at=decided_at, metrics=metrics, previous=current, expected=expected,
-                     audit_path=audit_path)
+        return _move(
+            client,
+            name,
+            risk_type,
+            version,
+            action=action,
+            actor=actor,
+            dag_run_id=dag_run_id,
+            reason=reason,
+            decided_at=decided_at,
+            metrics=metrics,
+            previous=current,
+            expected=expected,
+            audit_path=audit_path,
+        )
 
 
-def _move(client: MlflowClient, name: str, risk_type: str, version: int, *, action: str, actor: str,
-          dag_run_id: str | None, reason: str | None, decided_at: dt.datetime | str | None, metrics: dict | None,
-          previous: int | None, expected: int | None, audit_path: Path | None) -> dict:
+def _move(
+    client: MlflowClient,
+    name: str,
+    risk_type: str,
+    version: int,
+    *,
+    action: str,
+    actor: str,
+    dag_run_id: str | None,
+    reason: str | None,
+    decided_at: dt.datetime | str | None,
+    metrics: dict | None,
+    previous: int | None,
+    expected: int | None,
+    audit_path: Path | None,
+) -> dict:
     """Steps 4 to 6 of ``move_champion``, under its lock."""
     now = _now()
     entry = {
@@ -564,8 +648,13 @@ def _move(client: MlflowClient, name: str, risk_type: str, version: int, *, acti
     try:
         in_place = _read_champion(client, name)
     except Exception as exc:
-        _end(entry, FAILED, audit_path, error=exc,
-             note="the champion could not be read again right before the move; this move did not touch the alias")
+        _end(
+            entry,
+            FAILED,
+            audit_path,
+            error=exc,
+            note="the champion could not be read again right before the move; this move did not touch the alias",
+        )
         raise PromotionError(f"{action} of {name} version {version} failed before the move: {exc}") from exc
     if in_place != expected:
         err = ChampionMovedError(name, version, expected, in_place)
@@ -578,51 +667,105 @@ def _move(client: MlflowClient, name: str, risk_type: str, version: int, *, acti
         try:
             in_place = _read_champion(client, name)
         except Exception as read_exc:
-            log.error("%s of %s version %s: the alias move raised %r and reading it back raised %r; audit event %s "
-                      "stays unfinished until reconciled", action, name, version, exc, read_exc, entry["event_id"])
-            raise PromotionError(f"{action} of {name} version {version}: the alias move raised {exc!r} and the "
-                                 f"champion could not be read back ({read_exc!r}): outcome unknown; audit event "
-                                 f"{entry['event_id']} stays unfinished until reconcile_unfinished settles it") from exc
+            log.error(
+                "%s of %s version %s: the alias move raised %r and reading it back raised %r; audit event %s "
+                "stays unfinished until reconciled",
+                action,
+                name,
+                version,
+                exc,
+                read_exc,
+                entry["event_id"],
+            )
+            raise PromotionError(
+                f"{action} of {name} version {version}: the alias move raised {exc!r} and the "
+                f"champion could not be read back ({read_exc!r}): outcome unknown; audit event "
+                f"{entry['event_id']} stays unfinished until reconcile_unfinished settles it"
+            ) from exc
         if in_place != version:
             _end(entry, FAILED, audit_path, error=exc, champion_in_place=in_place)
-            raise PromotionError(f"{action} of {name} version {version} failed: {exc}; the champion is still "
-                                 f"{_describe(in_place)}") from exc
+            raise PromotionError(
+                f"{action} of {name} version {version} failed: {exc}; the champion is still {_describe(in_place)}"
+            ) from exc
         problems.append(("the registry reported an error but the alias did move", exc))
     try:
         _tag_version(client, name, entry)
     except Exception as exc:  # the alias moved: the move is done; the audit file keeps what the tags would
         problems.append(("the alias moved, then writing the version tags failed", exc))
     if problems:
-        log.warning("%s of %s version %s completed with errors: %s", action, name, version,
-                    "; ".join(f"{what}: {exc!r}" for what, exc in problems))
-    return _end(entry, COMPLETED, audit_path, champion_in_place=version,
-                error="; ".join(f"{type(exc).__name__}: {exc}" for _, exc in problems) or None,
-                note="; ".join(what for what, _ in problems) or None)
+        log.warning(
+            "%s of %s version %s completed with errors: %s",
+            action,
+            name,
+            version,
+            "; ".join(f"{what}: {exc!r}" for what, exc in problems),
+        )
+    return _end(
+        entry,
+        COMPLETED,
+        audit_path,
+        champion_in_place=version,
+        error="; ".join(f"{type(exc).__name__}: {exc}" for _, exc in problems) or None,
+        note="; ".join(what for what, _ in problems) or None,
+    )
 
 
-def promote(risk_type: str, version: int, *, approved_by: str, dag_run_id: str | None,
-            approved_at: dt.datetime | str | None = None, metrics: dict | None = None,
-            expected: int | None = _READ_AT_START, client: MlflowClient | None = None,
-            audit_path: Path | None = None) -> dict:
+def promote(
+    risk_type: str,
+    version: int,
+    *,
+    approved_by: str,
+    dag_run_id: str | None,
+    approved_at: dt.datetime | str | None = None,
+    metrics: dict | None = None,
+    expected: int | None = _READ_AT_START,
+    client: MlflowClient | None = None,
+    audit_path: Path | None = None,
+) -> dict:
     """Make the approved candidate ``version`` the champion; see ``move_champion``.
 
     :param expected: the champion the candidate was evaluated against (None: none);
         default the champion when the promotion starts.
     """
-    return move_champion(risk_type, version, action=PROMOTE, actor=approved_by, dag_run_id=dag_run_id,
-                         decided_at=approved_at, metrics=metrics, expected=expected, client=client,
-                         audit_path=audit_path)
+    return move_champion(
+        risk_type,
+        version,
+        action=PROMOTE,
+        actor=approved_by,
+        dag_run_id=dag_run_id,
+        decided_at=approved_at,
+        metrics=metrics,
+        expected=expected,
+        client=client,
+        audit_path=audit_path,
+    )
 
 
-def rollback(risk_type: str, version: int, *, reason: str, requested_by: str, dag_run_id: str | None,
-             client: MlflowClient | None = None, audit_path: Path | None = None) -> dict:
+def rollback(
+    risk_type: str,
+    version: int,
+    *,
+    reason: str,
+    requested_by: str,
+    dag_run_id: str | None,
+    client: MlflowClient | None = None,
+    audit_path: Path | None = None,
+) -> dict:
     """Move the champion back to a former champion ``version``, with a reason; see ``move_champion``.
 
     Refused, before any audit entry, for a version that was never champion according to
     the audit, a control model, or the current champion; the message lists ``rollback_targets``.
     """
-    return move_champion(risk_type, version, action=ROLLBACK, actor=requested_by, dag_run_id=dag_run_id,
-                         reason=reason, client=client, audit_path=audit_path)
+    return move_champion(
+        risk_type,
+        version,
+        action=ROLLBACK,
+        actor=requested_by,
+        dag_run_id=dag_run_id,
+        reason=reason,
+        client=client,
+        audit_path=audit_path,
+    )
 
 
 def require_reviewer(risk_type: str, user: str | None) -> str:
@@ -637,8 +780,10 @@ def require_reviewer(risk_type: str, user: str | None) -> str:
 
     reviewers = risk_config(risk_type).approval.reviewers
     if not user or user not in reviewers:
-        raise PromotionError(f"{user or 'an unknown user'!s} may not move the champion of {risk_type}: only its "
-                             f"reviewers may ({', '.join(reviewers)}; approval.reviewers of {risk_type}.yaml)")
+        raise PromotionError(
+            f"{user or 'an unknown user'!s} may not move the champion of {risk_type}: only its "
+            f"reviewers may ({', '.join(reviewers)}; approval.reviewers of {risk_type}.yaml)"
+        )
     return user
 
 

@@ -27,11 +27,21 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKER = ROOT / "docker"
 
 AIRFLOW_SERVICES = {
-    "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-    "airflow-triggerer", "airflow-worker", "airflow-worker-gpu",
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-worker-gpu",
 }
 SERVICES = AIRFLOW_SERVICES | {
-    "postgres", "celery-broker", "feast-online-store", "hive-metastore", "hiveserver2", "mlflow",
+    "postgres",
+    "celery-broker",
+    "feast-online-store",
+    "hive-metastore",
+    "hiveserver2",
+    "mlflow",
 }
 # Environment keys that hold a credential, and URLs that carry one (scheme://user:password@host).
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$|REDISCLI_AUTH", re.IGNORECASE)
@@ -41,15 +51,17 @@ URL_CREDENTIAL = re.compile(r"://[^/:@\s]*:([^@\s]+)@")
 def _docker_compose() -> str:
     exe = shutil.which("docker-compose")
     if exe is None:
-        pytest.fail("docker-compose is not installed: `apt-get install -y docker-compose` (scripts/test.sh installs it)")
+        pytest.fail(
+            "docker-compose is not installed: `apt-get install -y docker-compose` (scripts/test.sh installs it)"
+        )
     return exe
 
 
 def _example_env() -> dict[str, str]:
     """The variables .env.example documents, each with its placeholder value."""
     values = {}
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        line = line.strip()
+    for raw in ENV_EXAMPLE.read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")
             values[name] = value
@@ -61,7 +73,12 @@ def _compose_config(env_file: Path, tmp_path: Path) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")}
     return subprocess.run(
         [_docker_compose(), "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -94,16 +111,14 @@ def test_compose_config_passes_with_the_documented_env_example(tmp_path):
 
 def test_compose_config_refuses_a_missing_password_and_names_it(tmp_path):
     env_file = tmp_path / "incomplete.env"
-    env_file.write_text("".join(
-        f"{k}={v}\n" for k, v in _example_env().items() if k != "POSTGRES_PASSWORD"
-    ))
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in _example_env().items() if k != "POSTGRES_PASSWORD"))
     result = _compose_config(env_file, tmp_path)
     assert result.returncode != 0
     assert "set POSTGRES_PASSWORD in .env" in result.stderr
 
 
 def test_every_service_of_the_topology_exists(resolved):
-    assert SERVICES <= set(resolved["services"]), SERVICES - set(resolved["services"])
+    assert set(resolved["services"]) >= SERVICES, SERVICES - set(resolved["services"])
 
 
 def test_every_airflow_component_runs_the_celery_executor_on_postgres_and_redis(resolved):
@@ -148,8 +163,10 @@ def test_cpu_worker_takes_the_default_queue_with_the_cpu_build_and_no_gpu(resolv
 def test_airflow_image_extends_the_pinned_airflow_and_installs_the_project_with_constraints():
     dockerfile = (DOCKER / "airflow" / "Dockerfile").read_text()
     assert "ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11" in dockerfile
-    assert re.search(r"-r /opt/airflow/requirements/\$\{REQUIREMENTS\}\s+\\\s+-c /opt/airflow/requirements/constraints.txt",
-                     dockerfile)
+    assert re.search(
+        r"-r /opt/airflow/requirements/\$\{REQUIREMENTS\}\s+\\\s+-c /opt/airflow/requirements/constraints.txt",
+        dockerfile,
+    )
     for folder in ("dags", "plugins", "include", "feature_repo"):
         assert f"COPY --chown=airflow:0 {folder} /opt/airflow/{folder}" in dockerfile, folder
     # The library is installed as a package; the local tooling never reaches the image.
@@ -168,8 +185,10 @@ def test_workers_reach_hiveserver2_mlflow_and_feast_production_through_connectio
         assert env["INTEGRITY_FEAST_PROFILE"] == "production"
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         assert "airflow_conn_integrity_pseudonymization" in {s["source"] for s in services[name]["secrets"]}
-    targets = {int(p["target"]) if isinstance(p, dict) else int(str(p).split(":")[-1])
-               for p in services["hiveserver2"]["ports"]}
+    targets = {
+        int(p["target"]) if isinstance(p, dict) else int(str(p).split(":")[-1])
+        for p in services["hiveserver2"]["ports"]
+    }
     assert 10000 in targets
 
 
@@ -219,8 +238,8 @@ def test_no_credential_in_the_resolved_topology_comes_from_anywhere_but_the_env_
     sentinels = set(sentinel_env.values())
     found = 0
     for name, service in resolved["services"].items():
-        for key, value in _env(service).items():
-            value = str(value)
+        for key, raw in _env(service).items():
+            value = str(raw)
             for password in URL_CREDENTIAL.findall(value):
                 found += 1
                 assert password in sentinels, f"{name}: {key} carries a literal password in its URL"
@@ -234,8 +253,9 @@ def test_no_credential_in_the_resolved_topology_comes_from_anywhere_but_the_env_
 def test_committed_files_hold_placeholders_only():
     for name, value in _example_env().items():
         assert value.startswith("change-me"), f".env.example: {name} must be a change-me placeholder"
-    tracked = subprocess.run(["git", "ls-files", "--", ".env", "docker/secrets"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", ".env", "docker/secrets"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert set(tracked) <= {"docker/secrets/README.md", "docker/secrets/.gitignore"}, tracked
 
 
@@ -255,8 +275,14 @@ def test_entrypoint_turns_the_docker_secret_into_the_pseudonymization_connection
     env = dict(os.environ, INTEGRITY_SECRETS_DIR=str(secrets_dir), INTEGRITY_NEXT_ENTRYPOINT=sys.executable)
     env.pop("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", None)
     env.pop("INTEGRITY_ALLOW_DEMO_KEY", None)
-    result = subprocess.run(["bash", str(DOCKER / "airflow" / "entrypoint.sh"), str(probe)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", str(DOCKER / "airflow" / "entrypoint.sh"), str(probe)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("key matches")
     assert "k3y-fr0m-the-secret" not in result.stdout + result.stderr
@@ -265,15 +291,25 @@ def test_entrypoint_turns_the_docker_secret_into_the_pseudonymization_connection
 def _airflow_env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "airflow"
     home.mkdir()
-    env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db")
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+    )
     env.pop("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", None)
     return env
 
 
 def test_init_refuses_to_start_without_the_pseudonymization_secret(tmp_path):
-    result = subprocess.run(["bash", str(DOCKER / "airflow" / "init.sh")], env=_airflow_env(tmp_path),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(DOCKER / "airflow" / "init.sh")],
+        env=_airflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0
     assert "airflow_conn_integrity_pseudonymization is missing" in result.stderr
     assert not (tmp_path / "airflow" / "airflow.db").exists(), "init migrated before checking its secrets"
@@ -283,8 +319,9 @@ def test_init_migrates_the_database_and_creates_the_hiveserver2_and_gpu_pools(tm
     env = _airflow_env(tmp_path)
     env["AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"] = json.dumps({"conn_type": "generic", "password": "x"})
     env["INTEGRITY_POOL_HIVESERVER2_SLOTS"] = "3"
-    result = subprocess.run(["bash", str(DOCKER / "airflow" / "init.sh")], env=env,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        ["bash", str(DOCKER / "airflow" / "init.sh")], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     with sqlite3.connect(tmp_path / "airflow" / "airflow.db") as db:
         pools = dict(db.execute("SELECT pool, slots FROM slot_pool"))
@@ -304,14 +341,17 @@ def test_metastore_entrypoint_writes_the_password_into_its_private_config_never_
         script.chmod(0o755)
     password = 'p&ss<w"rd>'
     env = dict(os.environ, HIVE_HOME=str(hive_home), HIVE_METASTORE_DB_PASSWORD=password)
-    result = subprocess.run(["bash", str(DOCKER / "hive-metastore" / "entrypoint.sh")], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(DOCKER / "hive-metastore" / "entrypoint.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     site = hive_home / "conf" / "hive-site.xml"
-    properties = {
-        p.findtext("name"): p.findtext("value")
-        for p in ElementTree.parse(site).getroot()
-    }
+    properties = {p.findtext("name"): p.findtext("value") for p in ElementTree.parse(site).getroot()}
     assert properties["javax.jdo.option.ConnectionPassword"] == password
     assert properties["javax.jdo.option.ConnectionURL"] == "jdbc:postgresql://postgres:5432/metastore"
     assert site.stat().st_mode & 0o077 == 0, "hive-site.xml holds a password: only its owner may read it"

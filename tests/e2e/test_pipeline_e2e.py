@@ -36,7 +36,7 @@ def world(hiveserver2, hive_hook):
     from integrity_local.demo import demo_world
     from integrity_local.synthetic import load_world, write_world
 
-    first = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=DAYS)
+    first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DAYS)
     cfg = demo_world(first.isoformat(), DAYS, ACCOUNTS, seed=11)
     write_world(cfg, local_dir() / "e2e-world")
     load_world(hive_hook, local_dir() / "e2e-world")
@@ -55,9 +55,12 @@ def airflow(world, hiveserver2, tmp_path_factory):
         if risk != RISK:
             return text
         assert "start_date: 2026-03-01" in text
-        return (small_world_yaml(text).replace("operating_fpr: 0.01", "operating_fpr: 0.05")
-                .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
-                .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\ncatchup: true"))
+        return (
+            small_world_yaml(text)
+            .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
+            .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
+            .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\ncatchup: true")
+        )
 
     port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))
     with local_deployment("e2e", port, hiveserver2, tmp_path_factory.mktemp("risks"), small_world) as deployment:
@@ -73,8 +76,7 @@ def history(airflow, world):
     first, last = world
     modeler = api(airflow, "modeler")
     api(airflow, "admin").unpause(ONLINE_DAG_ID)
-    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=SCHEDULED_DAYS), run_training="no",
-             max_active_runs=2)
+    backfill(modeler, DAG_ID, first, last - dt.timedelta(days=SCHEDULED_DAYS), run_training="no", max_active_runs=2)
     # Unpaused with catchup from its start date, the DAG's own schedule runs the last days; their
     # quality gates wait for the backfill to extract the trailing days they compare with.
     api(airflow, "admin").unpause(DAG_ID)
@@ -147,8 +149,10 @@ def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
 def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow, history, hive_hook):
     from integrity_risk.features.online import fetch_online_features
 
-    rows = hive_hook.get_records(f"SELECT account_pk, payment_attempts_7d FROM features.{RISK}_daily "
-                                 f"WHERE ds = '{history}' ORDER BY account_pk LIMIT 20")
+    rows = hive_hook.get_records(
+        f"SELECT account_pk, payment_attempts_7d FROM features.{RISK}_daily "
+        f"WHERE ds = '{history}' ORDER BY account_pk LIMIT 20"
+    )
     admin = api(airflow, "admin")
     deadline = time.monotonic() + 600
     while True:
@@ -164,24 +168,34 @@ def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow
 
 
 def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_runs(
-        airflow, history, scheduled_partitions, hive_hook):
-    from integrity_local.demo import wait_for_backfills_to_close, backfill, wait_for_days
+    airflow, history, scheduled_partitions, hive_hook
+):
+    from integrity_local.demo import backfill, wait_for_backfills_to_close, wait_for_days
 
     days = _scheduled_days(history)
     modeler = api(airflow, "modeler")
-    backfill(modeler, DAG_ID, days[0], days[-1], run_training="no", reprocess="completed",
-             conf={"rewrite_shared_tables": True})
+    backfill(
+        modeler,
+        DAG_ID,
+        days[0],
+        days[-1],
+        run_training="no",
+        reprocess="completed",
+        conf={"rewrite_shared_tables": True},
+    )
     wait_for_backfills_to_close(modeler, DAG_ID, timeout=1200)
     wait_for_days(modeler, DAG_ID, days[0], days[-1])
 
     runs = modeler.runs_by_day(DAG_ID)
-    assert {day: r["run_type"] for day, r in runs.items() if day >= days[0].isoformat()} \
-        == {d.isoformat(): "backfill" for d in days}
+    assert {day: r["run_type"] for day, r in runs.items() if day >= days[0].isoformat()} == {
+        d.isoformat(): "backfill" for d in days
+    }
     for (day, table), rows in scheduled_partitions.items():
         again = _partition(hive_hook, table, day)
         assert rows and again == rows, (
             f"{table} ds={day}: {len(rows)} rows scheduled, {len(again)} backfilled; only scheduled: "
-            f"{sorted(set(rows) - set(again))[:5]}; only backfilled: {sorted(set(again) - set(rows))[:5]}")
+            f"{sorted(set(rows) - set(again))[:5]}; only backfilled: {sorted(set(again) - set(rows))[:5]}"
+        )
 
 
 @pytest.mark.reliability
@@ -192,8 +206,11 @@ def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, his
     _wait_for_approval(airflow, run_id)
     admin = api(airflow, "admin")
     candidate = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/train/xcomEntries/return_value")
-    version = int(json.loads(candidate["value"])["version"] if isinstance(candidate["value"], str)
-                  else candidate["value"]["version"])
+    version = int(
+        json.loads(candidate["value"])["version"]
+        if isinstance(candidate["value"], str)
+        else candidate["value"]["version"]
+    )
 
     with pytest.raises(Exception, match="403"):
         api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")
@@ -227,8 +244,9 @@ def test_a_candidate_trained_on_inverted_labels_is_stopped_by_the_gates(airflow,
     champion = _champion()
     run_id = _model_run(airflow, history, label_control="invert")
     admin = api(airflow, "admin")
-    admin.wait_for(DAG_ID, run_id, task_id="evaluate.auto_gates", states={"success", "failed", "upstream_failed"},
-                   timeout=2400)
+    admin.wait_for(
+        DAG_ID, run_id, task_id="evaluate.auto_gates", states={"success", "failed", "upstream_failed"}, timeout=2400
+    )
     states = admin.task_states(DAG_ID, run_id)
     assert states["train"] == "success" and states["evaluate.auto_gates"] == "failed"
     run = admin.wait_for(DAG_ID, run_id, timeout=300)
@@ -247,8 +265,12 @@ def test_only_a_reviewer_may_roll_back_and_only_to_a_former_champion(airflow, hi
     from integrity_risk.tracking import registered_model_name, tracking_uri
 
     champion = _champion()
-    versions = {int(v.version): v.tags for v in MlflowClient(tracking_uri=tracking_uri()).search_model_versions(
-        f"name = '{registered_model_name(RISK)}'")}
+    versions = {
+        int(v.version): v.tags
+        for v in MlflowClient(tracking_uri=tracking_uri()).search_model_versions(
+            f"name = '{registered_model_name(RISK)}'"
+        )
+    }
     control = max(v for v, tags in versions.items() if tags.get("label_control") == "invert")
     conf = {"risk_type": RISK, "reason": "e2e: back to the previous model"}
     admin, reviewer = api(airflow, "admin"), api(airflow, "reviewer")
@@ -259,14 +281,18 @@ def test_only_a_reviewer_may_roll_back_and_only_to_a_former_champion(airflow, hi
     run = admin.wait_for("model_rollback", refused["dag_run_id"], timeout=600)
     assert run["state"] == "failed"
     assert admin.task_states("model_rollback", refused["dag_run_id"]) == {
-        "authorize": "failed", "rollback": "upstream_failed"}
+        "authorize": "failed",
+        "rollback": "upstream_failed",
+    }
 
     # The inverted-label control model the gates stopped was never champion: refused too.
     to_control = reviewer.trigger("model_rollback", conf=conf | {"version": control})
     run = admin.wait_for("model_rollback", to_control["dag_run_id"], timeout=600)
     assert run["state"] == "failed"
     assert admin.task_states("model_rollback", to_control["dag_run_id"]) == {
-        "authorize": "success", "rollback": "failed"}
+        "authorize": "success",
+        "rollback": "failed",
+    }
     assert _champion() == champion and len(read_audit(risk_type=RISK)) == entries
 
     # Once another version has been champion, the first one is a former champion to go back to.
@@ -277,7 +303,12 @@ def test_only_a_reviewer_may_roll_back_and_only_to_a_former_champion(airflow, hi
     assert run["state"] == "success" and _champion() == champion
     entry = read_audit(risk_type=RISK)[-1]
     assert (entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]) == (
-        "rollback", "completed", "reviewer", champion, newer)
+        "rollback",
+        "completed",
+        "reviewer",
+        champion,
+        newer,
+    )
 
 
 @pytest.mark.reliability
@@ -289,5 +320,7 @@ def test_no_log_of_the_whole_run_holds_the_pseudonymization_key(airflow, history
     secrets = [key.decode(), *hmac_pads(key)]
     logs = [p for p in (*airflow.home.rglob("*"), hiveserver2.log_file) if p.is_file() and p.suffix in (".log", ".out")]
     assert len([p for p in logs if "task_id=" in str(p)]) > 50, "the task logs are not where this test looks"
-    leaks = [(str(p), n) for p in logs for n, s in enumerate(secrets) if s.lower() in p.read_text(errors="replace").lower()]
+    leaks = [
+        (str(p), n) for p in logs for n, s in enumerate(secrets) if s.lower() in p.read_text(errors="replace").lower()
+    ]
     assert not leaks

@@ -53,7 +53,8 @@ def _register_versions(risk_type: str, shifts: list[float]) -> list[int]:
     versions = []
     for shift in shifts:
         with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(name="model", python_model=Model(shift),
-                                           registered_model_name=f"integrity_{risk_type}")
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=Model(shift), registered_model_name=f"integrity_{risk_type}"
+            )
         versions.append(int(info.registered_model_version))
     return versions

@@ -4,22 +4,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from integrity_risk.evaluation.shadow import evaluate
 from integrity_risk.evaluation.gates import GateFailure, check_gates, evaluate_gates, validate_gates
+from integrity_risk.evaluation.shadow import evaluate
 
-GATES = {"max_pr_auc_drop": 0.01, "min_recall_at_fpr": 0.2, "max_slice_recall_drop": 0.15,
-         "max_decision_flip_rate": 0.05}
+GATES = {
+    "max_pr_auc_drop": 0.01,
+    "min_recall_at_fpr": 0.2,
+    "max_slice_recall_drop": 0.15,
+    "max_decision_flip_rate": 0.05,
+}
 
 
 def _world(n=6000, seed=0):
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.15).astype(float)
-    frame = pd.DataFrame({
-        "label_spam_redirect": y,
-        "account_daily__country": rng.choice(["DE", "US"], size=n),
-        "account_daily__account_age_days": rng.integers(0, 1500, size=n),
-        "account_daily__is_business": rng.integers(0, 2, size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "label_spam_redirect": y,
+            "account_daily__country": rng.choice(["DE", "US"], size=n),
+            "account_daily__account_age_days": rng.integers(0, 1500, size=n),
+            "account_daily__is_business": rng.integers(0, 2, size=n),
+        }
+    )
 
     def model(labels, noise_seed):
         r = np.random.default_rng(noise_seed)
@@ -50,8 +56,12 @@ def test_a_candidate_as_good_as_the_champion_passes():
     candidate = np.clip(champion + np.random.default_rng(5).normal(0, 0.002, size=y.size), 0, 1)
     metrics = evaluate(frame, "spam_redirect", candidate, champion, operating_fpr=0.02, n_bootstrap=50)
     results = check_gates(metrics, GATES)
-    assert [r.gate for r in results] == ["min_recall_at_fpr", "max_pr_auc_drop", "max_slice_recall_drop",
-                                         "max_decision_flip_rate"]
+    assert [r.gate for r in results] == [
+        "min_recall_at_fpr",
+        "max_pr_auc_drop",
+        "max_slice_recall_drop",
+        "max_decision_flip_rate",
+    ]
     assert all(r.passed for r in results)
 
 
@@ -119,12 +129,14 @@ def _equally_good_pair(seed, n=3000):
     """Two models of one quality on a population whose slices hold 10 to 60 positives."""
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.06).astype(float)
-    frame = pd.DataFrame({
-        "label_fraud": y,
-        "account_daily__country": rng.choice(["DE", "US", "BR", "IN"], size=n, p=[0.4, 0.3, 0.2, 0.1]),
-        "account_daily__account_age_days": rng.integers(0, 1500, size=n),
-        "account_daily__is_business": rng.integers(0, 2, size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "label_fraud": y,
+            "account_daily__country": rng.choice(["DE", "US", "BR", "IN"], size=n, p=[0.4, 0.3, 0.2, 0.1]),
+            "account_daily__account_age_days": rng.integers(0, 1500, size=n),
+            "account_daily__is_business": rng.integers(0, 2, size=n),
+        }
+    )
     return frame, rng.normal(size=n) + 2.0 * y, rng.normal(size=n) + 2.0 * y
 
 
@@ -132,8 +144,17 @@ def test_the_slice_gate_passes_equally_good_models():
     failed = 0
     for seed in range(40):
         frame, candidate, champion = _equally_good_pair(seed)
-        metrics = evaluate(frame, "fraud", candidate, champion, operating_fpr=0.05, n_bootstrap=200,
-                           min_slice_size=30, min_slice_positives=10, seed=seed)
+        metrics = evaluate(
+            frame,
+            "fraud",
+            candidate,
+            champion,
+            operating_fpr=0.05,
+            n_bootstrap=200,
+            min_slice_size=30,
+            min_slice_positives=10,
+            seed=seed,
+        )
         (gate,) = evaluate_gates(metrics, {"max_slice_recall_drop": 0.15})
         failed += gate.passed is False
     assert failed <= 2  # 5 % of pairs at the intervals' one-sided level; the point estimates failed 7 of 40
@@ -143,8 +164,16 @@ def test_the_slice_gate_fails_a_candidate_that_loses_one_slice():
     frame, candidate, champion = _equally_good_pair(1, n=6000)
     in_de = (frame["account_daily__country"] == "DE").to_numpy()
     candidate = np.where(in_de, np.random.default_rng(9).normal(size=len(frame)), candidate)  # blind in DE
-    metrics = evaluate(frame, "fraud", candidate, champion, operating_fpr=0.05, n_bootstrap=200,
-                       min_slice_size=30, min_slice_positives=10)
+    metrics = evaluate(
+        frame,
+        "fraud",
+        candidate,
+        champion,
+        operating_fpr=0.05,
+        n_bootstrap=200,
+        min_slice_size=30,
+        min_slice_positives=10,
+    )
     (gate,) = evaluate_gates(metrics, {"max_slice_recall_drop": 0.15})
     assert gate.passed is False and "country=DE" in gate.message and "interval" in gate.message
     assert gate.figure > 0.15

@@ -79,7 +79,7 @@ def test_psi_is_zero_for_one_distribution_and_large_for_a_shifted_one():
     rng = np.random.default_rng(0)
     a = rng.random(20_000)
     assert m.psi(a, rng.random(20_000)) < 0.01
-    assert m.psi(a, a ** 4) > 0.5
+    assert m.psi(a, a**4) > 0.5
 
 
 def test_decision_flip_rate_counts_accounts_flagged_by_one_model_only():
@@ -102,14 +102,16 @@ def _frame(n=4000, seed=0):
     rng = np.random.default_rng(seed + 100)  # not _data's stream, or the NaNs hit exactly the positives
     y, s = _data(n, seed=seed)
     y[rng.random(n) < 0.1] = np.nan  # unlabeled rows are scored, not judged
-    return pd.DataFrame({
-        "account_pk": [f"{i:064x}" for i in range(n)],
-        "label_fraud": y,
-        # "XS" is a tiny country: too small to judge, but listed
-        "account_daily__country": rng.choice(["DE", "US", "BR", "XS"], size=n, p=[0.4, 0.4, 0.195, 0.005]),
-        "account_daily__account_age_days": rng.integers(0, 2000, size=n),
-        "account_daily__is_business": rng.integers(0, 2, size=n),
-    }), s
+    return pd.DataFrame(
+        {
+            "account_pk": [f"{i:064x}" for i in range(n)],
+            "label_fraud": y,
+            # "XS" is a tiny country: too small to judge, but listed
+            "account_daily__country": rng.choice(["DE", "US", "BR", "XS"], size=n, p=[0.4, 0.4, 0.195, 0.005]),
+            "account_daily__account_age_days": rng.integers(0, 2000, size=n),
+            "account_daily__is_business": rng.integers(0, 2, size=n),
+        }
+    ), s
 
 
 def test_evaluate_marks_small_slices_and_keeps_them_listed():
@@ -131,12 +133,12 @@ def test_evaluate_marks_small_slices_and_keeps_them_listed():
 
 def test_evaluate_without_a_champion_says_so_and_judges_the_candidate_alone():
     frame, s = _frame()
-    out = evaluate(frame.drop(columns=["account_daily__country"]), "fraud", s, None,
-                   operating_fpr=0.05, n_bootstrap=20)
+    out = evaluate(frame.drop(columns=["account_daily__country"]), "fraud", s, None, operating_fpr=0.05, n_bootstrap=20)
     assert out["has_champion"] is False and "no champion" in out["note"]
     assert out["overall"]["champion"] is None and "flip_rate" not in out["overall"]
     assert out["slice_dimensions_missing"] == ["country"]
     import json
+
     json.dumps(out, allow_nan=False)  # XCom-able: no NaN/inf
 
 

@@ -18,7 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
 
 from integrity_risk.operators.auto_gates import AutoGatesOperator  # noqa: E402
 from integrity_risk.operators.promote import PromoteOperator  # noqa: E402
-from integrity_risk.operators.shadow_eval import ShadowEvalOperator, ShadowEvalError  # noqa: E402
+from integrity_risk.operators.shadow_eval import ShadowEvalError, ShadowEvalOperator  # noqa: E402
 from integrity_risk.promotion import champion_version, promote, read_audit  # noqa: E402
 
 RISK = "abusive_account"
@@ -41,7 +41,9 @@ def _register(model):
     from integrity_risk.training.registry import log_and_register
 
     with mlflow.start_run():
-        return int(log_and_register(model, f"integrity_{RISK}", {"risk_type": RISK, "training_cutoff": CUTOFF})["version"])
+        return int(
+            log_and_register(model, f"integrity_{RISK}", {"risk_type": RISK, "training_cutoff": CUTOFF})["version"]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +51,37 @@ def evaluation_parquet(tmp_path_factory):
     rng = np.random.default_rng(0)
     n = 1500
     y = (rng.random(n) < 0.2).astype(float)
-    frame = pd.DataFrame({
-        "account_pk": [f"{i:064x}" for i in range(n)],
-        # the first 100 rows are before the cutoff: the candidate trained on them
-        "event_timestamp": pd.to_datetime("2026-03-19", utc=True) - pd.to_timedelta(
-            np.where(np.arange(n) < 100, 3, 0), unit="D") + pd.to_timedelta(rng.integers(0, 86400, n), unit="s"),
-        "account_daily__signal": rng.normal(size=n) + 2.5 * y,
-        "account_daily__noise": rng.normal(size=n),
-        "account_daily__country": rng.choice(["DE", "US", "LU"], size=n, p=[0.5, 0.48, 0.02]),
-        "account_daily__account_age_days": rng.integers(0, 1500, size=n).astype(float),
-        "account_daily__is_business": rng.integers(0, 2, size=n),
-        f"label_{RISK}": np.where(rng.random(n) < 0.05, np.nan, y),
-    })
+    frame = pd.DataFrame(
+        {
+            "account_pk": [f"{i:064x}" for i in range(n)],
+            # the first 100 rows are before the cutoff: the candidate trained on them
+            "event_timestamp": pd.to_datetime("2026-03-19", utc=True)
+            - pd.to_timedelta(np.where(np.arange(n) < 100, 3, 0), unit="D")
+            + pd.to_timedelta(rng.integers(0, 86400, n), unit="s"),
+            "account_daily__signal": rng.normal(size=n) + 2.5 * y,
+            "account_daily__noise": rng.normal(size=n),
+            "account_daily__country": rng.choice(["DE", "US", "LU"], size=n, p=[0.5, 0.48, 0.02]),
+            "account_daily__account_age_days": rng.integers(0, 1500, size=n).astype(float),
+            "account_daily__is_business": rng.integers(0, 2, size=n),
+            f"label_{RISK}": np.where(rng.random(n) < 0.05, np.nan, y),
+        }
+    )
     path = tmp_path_factory.mktemp("eval") / "test.parquet"
     frame.to_parquet(path)
     return path
 
 
 def _shadow_eval(path, tmp_path, **kwargs):
-    op = ShadowEvalOperator(task_id="shadow_eval", risk_type=RISK, evaluation_data=str(path), ds="2026-03-20",
-                            n_bootstrap=30, min_slice_size=50, operating_fpr=0.05, **kwargs)
+    op = ShadowEvalOperator(
+        task_id="shadow_eval",
+        risk_type=RISK,
+        evaluation_data=str(path),
+        ds="2026-03-20",
+        n_bootstrap=30,
+        min_slice_size=50,
+        operating_fpr=0.05,
+        **kwargs,
+    )
     return op.execute({"run_id": "manual__2026-03-20"})
 
 
@@ -90,7 +103,8 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
     rows = hive_hook.get_records(
         "SELECT count(*), count(champion_score), sum(candidate_flagged), max(candidate_version), "
         "min(event_timestamp) > CAST('2026-03-18' AS TIMESTAMP) FROM eval.shadow_scores "
-        f"WHERE risk_type = '{RISK}' AND ds = '2026-03-20'")
+        f"WHERE risk_type = '{RISK}' AND ds = '2026-03-20'"
+    )
     assert rows[0][:2] == (1400, 1400) and rows[0][3] == v2 and rows[0][4] is True
     _shadow_eval(evaluation_parquet, tmp_path)  # a re-run replaces its partition
     assert hive_hook.get_first(f"SELECT count(*) FROM eval.shadow_scores WHERE risk_type = '{RISK}'")[0] == 1400
@@ -98,18 +112,26 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
     html = open(metrics["report_path"]).read()
     assert html.count('<img class="plot"') == 4  # PR, histograms, slices, attributions
 
-    gates = AutoGatesOperator(task_id="auto_gates", metrics=metrics,
-                              gates={"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3, "max_decision_flip_rate": 0.25})
+    gates = AutoGatesOperator(
+        task_id="auto_gates",
+        metrics=metrics,
+        gates={"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3, "max_decision_flip_rate": 0.25},
+    )
     with pytest.raises(AirflowFailException, match=r"max_pr_auc_drop FAILED: PR-AUC change .* bound >= "):
         gates.execute({})
     assert "**FAIL** max_pr_auc_drop" in open(metrics["summary_path"]).read()
 
     # were it approved anyway, promotion takes the evaluated version and records the reviewer
-    at = dt.datetime(2026, 3, 20, 12, tzinfo=dt.timezone.utc)
-    approval = {"chosen_options": ["Approve"], "params_input": {}, "responded_at": at,
-                "responded_by_user": {"id": "3", "name": "reviewer"}}
+    at = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)
+    approval = {
+        "chosen_options": ["Approve"],
+        "params_input": {},
+        "responded_at": at,
+        "responded_by_user": {"id": "3", "name": "reviewer"},
+    }
     entry = PromoteOperator(task_id="promote", risk_type=RISK, approval=approval, metrics=metrics).execute(
-        {"run_id": "manual__2026-03-20"})
+        {"run_id": "manual__2026-03-20"}
+    )
     assert champion_version(RISK) == v2
     assert entry["actor"] == "reviewer" and entry["decided_at"] == at.isoformat()
     last = read_audit(risk_type=RISK)[-1]
@@ -131,14 +153,19 @@ def test_gates_without_shadow_eval_metrics_fail_saying_so():
 
 
 def test_shadow_eval_without_a_candidate_says_so(mlflow_registry, tmp_path):
-    op = ShadowEvalOperator(task_id="shadow_eval", risk_type="scraping", model_name="integrity_nothing_here",
-                            evaluation_data=str(tmp_path / "none.parquet"))
+    op = ShadowEvalOperator(
+        task_id="shadow_eval",
+        risk_type="scraping",
+        model_name="integrity_nothing_here",
+        evaluation_data=str(tmp_path / "none.parquet"),
+    )
     with pytest.raises(ShadowEvalError, match="no version with alias 'candidate'"):
         op.execute({"run_id": "r"})
 
 
 def test_shadow_eval_scores_the_version_its_train_task_registered_not_a_later_candidate(
-        mlflow_registry, hive_hook, evaluation_parquet, tmp_path):
+    mlflow_registry, hive_hook, evaluation_parquet, tmp_path
+):
     trained = _register(_keras_model([2.0, 0.0, -2.0]))
     later = _register(_keras_model([0.0, 2.0, -2.0]))  # registered since: `candidate` now points at it
     metrics = _shadow_eval(evaluation_parquet, tmp_path, candidate_version=trained)

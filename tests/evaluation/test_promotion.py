@@ -6,23 +6,43 @@ import json
 import pytest
 
 from integrity_risk.promotion import (
-    PromotionError, append_audit, approver_from_hitl, champion_version, promote, read_audit, rollback,
+    PromotionError,
+    append_audit,
+    approver_from_hitl,
+    champion_version,
+    promote,
+    read_audit,
+    rollback,
     unfinished_events,
 )
 
-METRICS = {"operating_fpr": 0.01, "labeled_rows": 900, "positives": 90, "report_path": "/r/report.html",
-           "overall": {"candidate": {"pr_auc": 0.61, "recall_at_fpr": 0.42, "threshold": 0.7,
-                                     "precision_at_threshold": 0.8}, "champion": None},
-           "slices": []}
+METRICS = {
+    "operating_fpr": 0.01,
+    "labeled_rows": 900,
+    "positives": 90,
+    "report_path": "/r/report.html",
+    "overall": {
+        "candidate": {"pr_auc": 0.61, "recall_at_fpr": 0.42, "threshold": 0.7, "precision_at_threshold": 0.8},
+        "champion": None,
+    },
+    "slices": [],
+}
 
 
 def test_promotion_moves_the_alias_and_writes_the_audit_entry_first(mlflow_registry, register_versions, tmp_path):
     audit = tmp_path / "promotions.jsonl"
     (v1,) = register_versions("scraping", [0.0])
     assert champion_version("scraping") is None
-    at = dt.datetime(2026, 3, 20, 9, 15, tzinfo=dt.timezone.utc)
-    done = promote("scraping", v1, approved_by="reviewer", approved_at=at,
-                   dag_run_id="scheduled__2026-03-20", metrics=METRICS, audit_path=audit)
+    at = dt.datetime(2026, 3, 20, 9, 15, tzinfo=dt.UTC)
+    done = promote(
+        "scraping",
+        v1,
+        approved_by="reviewer",
+        approved_at=at,
+        dag_run_id="scheduled__2026-03-20",
+        metrics=METRICS,
+        audit_path=audit,
+    )
     assert champion_version("scraping") == v1
     entries = read_audit(audit)
     assert [e["status"] for e in entries] == ["started", "completed"]
@@ -42,8 +62,14 @@ def test_rollback_moves_the_champion_back_with_its_own_entry(mlflow_registry, re
     promote("fraud", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     promote("fraud", v2, approved_by="bob", dag_run_id="r2", audit_path=audit)
     assert champion_version("fraud") == v2
-    done = rollback("fraud", v1, reason="v2 flags too many business accounts", requested_by="oncall",
-                    dag_run_id="manual__rb", audit_path=audit)
+    done = rollback(
+        "fraud",
+        v1,
+        reason="v2 flags too many business accounts",
+        requested_by="oncall",
+        dag_run_id="manual__rb",
+        audit_path=audit,
+    )
     assert champion_version("fraud") == v1
     assert done["action"] == "rollback" and done["previous_champion"] == v2
     last = read_audit(audit, risk_type="fraud")[-1]
@@ -51,7 +77,9 @@ def test_rollback_moves_the_champion_back_with_its_own_entry(mlflow_registry, re
     assert "last_rollback" in mlflow_registry.get_model_version("integrity_fraud", str(v1)).tags
 
 
-def test_rollback_refuses_a_version_that_does_not_exist_and_changes_nothing(mlflow_registry, register_versions, tmp_path):
+def test_rollback_refuses_a_version_that_does_not_exist_and_changes_nothing(
+    mlflow_registry, register_versions, tmp_path
+):
     audit = tmp_path / "promotions.jsonl"
     (v1,) = register_versions("spam_redirect", [0.0])
     promote("spam_redirect", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
@@ -73,9 +101,13 @@ def test_a_crash_between_the_audit_entry_and_the_alias_move_is_visible(tmp_path)
 
 
 def test_approver_comes_from_the_approval_operators_return_value():
-    at = dt.datetime(2026, 3, 20, 9, 15, tzinfo=dt.timezone.utc)
-    response = {"chosen_options": ["Approve"], "params_input": {}, "responded_at": at,
-                "responded_by_user": {"id": "7", "name": "reviewer"}}
+    at = dt.datetime(2026, 3, 20, 9, 15, tzinfo=dt.UTC)
+    response = {
+        "chosen_options": ["Approve"],
+        "params_input": {},
+        "responded_at": at,
+        "responded_by_user": {"id": "7", "name": "reviewer"},
+    }
     assert approver_from_hitl(response) == ("reviewer", at.isoformat())
     with pytest.raises(PromotionError, match="not promoting"):
         approver_from_hitl(response | {"chosen_options": ["Reject"]})
@@ -84,6 +116,7 @@ def test_approver_comes_from_the_approval_operators_return_value():
 
 
 # --- Registry and audit must agree whatever the registry does (issue #14, point 4) ---
+
 
 class FlakyClient:
     """Delegates to a real ``MlflowClient``, but one chosen call misbehaves.
@@ -134,12 +167,16 @@ def _attempt(fn, *args, **kwargs):
 
 
 def _version_tags(client, risk_type, version):
-    return {k for k in client.get_model_version(f"integrity_{risk_type}", str(version)).tags
-            if k.startswith(("last_", "audit_"))}
+    return {
+        k
+        for k in client.get_model_version(f"integrity_{risk_type}", str(version)).tags
+        if k.startswith(("last_", "audit_"))
+    }
 
 
 def test_an_error_after_the_alias_moved_is_recorded_as_the_outcome_reached(
-        mlflow_registry, register_versions, tmp_path):
+    mlflow_registry, register_versions, tmp_path
+):
     audit = tmp_path / "promotions.jsonl"
     v1, v2 = register_versions("scraping", [0.0, 1.0])
     promote("scraping", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
@@ -157,14 +194,19 @@ def test_an_error_after_the_alias_moved_is_recorded_as_the_outcome_reached(
 
 
 def test_a_refused_alias_move_leaves_no_tag_and_says_which_champion_is_in_place(
-        mlflow_registry, register_versions, tmp_path):
+    mlflow_registry, register_versions, tmp_path
+):
     from mlflow.exceptions import MlflowException
 
     audit = tmp_path / "promotions.jsonl"
     v1, v2 = register_versions("scraping", [0.0, 1.0])
     promote("scraping", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
-    refused = FlakyClient(mlflow_registry, "set_registered_model_alias", "before",
-                          MlflowException("alias update refused: permission denied"))
+    refused = FlakyClient(
+        mlflow_registry,
+        "set_registered_model_alias",
+        "before",
+        MlflowException("alias update refused: permission denied"),
+    )
 
     with pytest.raises(PromotionError, match="alias update refused"):
         promote("scraping", v2, approved_by="bob", dag_run_id="r2", client=refused, audit_path=audit)
@@ -177,7 +219,8 @@ def test_a_refused_alias_move_leaves_no_tag_and_says_which_champion_is_in_place(
 
 
 def test_a_retry_after_the_completed_line_was_lost_keeps_the_true_previous_champion(
-        mlflow_registry, register_versions, tmp_path, monkeypatch):
+    mlflow_registry, register_versions, tmp_path, monkeypatch
+):
     from integrity_risk import promotion
 
     audit = tmp_path / "promotions.jsonl"
@@ -219,7 +262,8 @@ def test_unfinished_events_are_reconciled_with_the_registry(mlflow_registry, reg
     done = reconcile_unfinished("abusive_account", audit_path=audit)
 
     assert [(e["event_id"], e["status"], e["champion_in_place"], e["reconciled"]) for e in done] == [
-        (crashed["event_id"], "failed", v1, True)]
+        (crashed["event_id"], "failed", v1, True)
+    ]
     assert read_audit(audit)[-1] == done[0]
     assert unfinished_events(audit) == [] and reconcile_unfinished("abusive_account", audit_path=audit) == []
 
@@ -238,9 +282,13 @@ def test_a_move_first_settles_an_interrupted_move_of_its_risk(mlflow_registry, r
     assert done["previous_champion"] == v2 and champion_version("spam_redirect") == v3
     settled = [e for e in read_audit(audit) if e["event_id"] == crashed["event_id"]]
     assert [(e["status"], e.get("reconciled"), e.get("champion_in_place")) for e in settled] == [
-        ("started", None, None), ("completed", True, v2)]
+        ("started", None, None),
+        ("completed", True, v2),
+    ]
     assert _version_tags(mlflow_registry, "spam_redirect", v2) == {
-        "last_promote", f"audit_promote_{crashed['event_id']}"}
+        "last_promote",
+        f"audit_promote_{crashed['event_id']}",
+    }
     assert unfinished_events(audit) == []
 
 
@@ -250,20 +298,39 @@ def test_an_interrupted_move_followed_by_others_is_settled_by_what_the_next_one_
     audit = tmp_path / "promotions.jsonl"  # an old log: later moves did not reconcile first
     moves = [("e1", 5, 4, False), ("e2", 6, 5, True), ("e3", 8, 6, False), ("e4", 9, 6, True), ("e5", 10, None, False)]
     for event_id, version, previous, completed in moves:
-        entry = {"event_id": event_id, "action": "promote", "risk_type": "fraud", "model_name": "integrity_fraud",
-                 "version": version, "previous_champion": previous}
+        entry = {
+            "event_id": event_id,
+            "action": "promote",
+            "risk_type": "fraud",
+            "model_name": "integrity_fraud",
+            "version": version,
+            "previous_champion": previous,
+        }
         append_audit(entry | {"status": "started"}, audit)
         if completed:
             append_audit(entry | {"status": "completed"}, audit)
-    append_audit({"event_id": "e6", "action": "promote", "risk_type": "fraud", "model_name": "integrity_fraud",
-                  "version": 999, "status": "started"}, audit)  # a hand-written line: no previous_champion
+    append_audit(
+        {
+            "event_id": "e6",
+            "action": "promote",
+            "risk_type": "fraud",
+            "model_name": "integrity_fraud",
+            "version": 999,
+            "status": "started",
+        },
+        audit,
+    )  # a hand-written line: no previous_champion
 
     done = reconcile_unfinished(audit_path=audit)
 
     # e2 found 5 (e1 had moved the alias), e4 found 6 (e3 had not), e6 does not say what it found;
     # e6, the last, is settled from the registry, where version 999 is not champion
     assert [(e["event_id"], e["status"]) for e in done] == [
-        ("e1", "completed"), ("e3", "failed"), ("e5", "unknown"), ("e6", "failed")]
+        ("e1", "completed"),
+        ("e3", "failed"),
+        ("e5", "unknown"),
+        ("e6", "failed"),
+    ]
     assert [e.get("champion_in_place") for e in done[:3]] == [5, 6, None]
     assert done[3]["champion_in_place"] == champion_version("fraud")
     assert unfinished_events(audit) == []
@@ -279,8 +346,11 @@ def test_the_alias_does_not_move_over_a_champion_changed_by_someone_else(mlflow_
 
     # the first read (previous_champion) sees v1; the champion moves to v3 before the move
     racing = FlakyClient(mlflow_registry, "get_model_version_by_alias", "before", someone_else_moves_it, skip=1)
-    with pytest.raises(PromotionError, match=rf"champion of integrity_abusive_account is version {v3}, "
-                                             rf"not version {v1} as expected"):
+    with pytest.raises(
+        PromotionError,
+        match=rf"champion of integrity_abusive_account is version {v3}, "
+        rf"not version {v1} as expected",
+    ):
         promote("abusive_account", v2, approved_by="bob", dag_run_id="r2", client=racing, audit_path=audit)
 
     assert racing.fired and champion_version("abusive_account") == v3
@@ -303,13 +373,17 @@ def test_promotion_refuses_when_production_moved_since_the_evaluation(mlflow_reg
     approval = {"chosen_options": ["Approve"], "responded_by_user": {"id": "3", "name": "reviewer"}}
     metrics = {"model_name": "integrity_abusive_account", "candidate_version": v3, "champion_version": v2}
     op = PromoteOperator(task_id="promote", risk_type="abusive_account", approval=approval, metrics=metrics)
-    with pytest.raises(Exception, match=rf"shadow_eval compared candidate version {v3} with champion version {v2}, "
-                                        rf"but the champion is now version {v1}"):
+    with pytest.raises(
+        Exception,
+        match=rf"shadow_eval compared candidate version {v3} with champion version {v2}, "
+        rf"but the champion is now version {v1}",
+    ):
         op.execute({"run_id": "manual__r3"})
     assert champion_version("abusive_account") == v1
 
 
 # --- Rollback only to a former champion (issue #14, point 5) ---
+
 
 def test_rollback_only_to_a_former_champion_and_never_to_a_control_model(mlflow_registry, register_versions, tmp_path):
     import re
@@ -323,8 +397,9 @@ def test_rollback_only_to_a_former_champion_and_never_to_a_control_model(mlflow_
     before = read_audit(audit)
 
     with pytest.raises(PromotionError, match=rf"version {v4} was never champion") as never:
-        rollback("fraud", v4, reason="gated out, but looks fine", requested_by="oncall", dag_run_id="x",
-                 audit_path=audit)
+        rollback(
+            "fraud", v4, reason="gated out, but looks fine", requested_by="oncall", dag_run_id="x", audit_path=audit
+        )
     with pytest.raises(PromotionError, match=rf"version {v3} is a control model \(label_control=invert\)") as control:
         rollback("fraud", v3, reason="it was champion", requested_by="oncall", dag_run_id="x", audit_path=audit)
 
@@ -333,5 +408,9 @@ def test_rollback_only_to_a_former_champion_and_never_to_a_control_model(mlflow_
         assert v1 in allowed and not {v2, v3, v4} & set(allowed)
     assert champion_version("fraud") == v2
     assert read_audit(audit) == before
-    assert rollback("fraud", v1, reason="v2 over-flags", requested_by="oncall", dag_run_id="x",
-                    audit_path=audit)["previous_champion"] == v2
+    assert (
+        rollback("fraud", v1, reason="v2 over-flags", requested_by="oncall", dag_run_id="x", audit_path=audit)[
+            "previous_champion"
+        ]
+        == v2
+    )

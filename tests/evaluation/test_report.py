@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from integrity_risk.evaluation.shadow import evaluate
 from integrity_risk.evaluation.gates import evaluate_gates
 from integrity_risk.evaluation.report import approval_body, report_dir, update_summary, write_report
+from integrity_risk.evaluation.shadow import evaluate
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -19,44 +19,70 @@ def _metrics(with_champion=True, n=3000):
     rng = np.random.default_rng(0)
     y = (rng.random(n) < 0.15).astype(float)
     y[rng.random(n) < 0.05] = np.nan
-    frame = pd.DataFrame({
-        "label_fraud": y,
-        "account_daily__country": rng.choice(["DE", "US", "BR", "IS"], size=n, p=[0.45, 0.45, 0.09, 0.01]),
-        "account_daily__account_age_days": rng.integers(0, 1500, size=n),
-        "account_daily__is_business": rng.integers(0, 2, size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "label_fraud": y,
+            "account_daily__country": rng.choice(["DE", "US", "BR", "IS"], size=n, p=[0.45, 0.45, 0.09, 0.01]),
+            "account_daily__account_age_days": rng.integers(0, 1500, size=n),
+            "account_daily__is_business": rng.integers(0, 2, size=n),
+        }
+    )
     signal = np.nan_to_num(y)
     champ = 1 / (1 + np.exp(-(rng.normal(size=n) + 2.5 * signal - 2)))
     cand = 1 / (1 + np.exp(-(rng.normal(size=n) + 2.8 * signal - 2)))
-    metrics = evaluate(frame, "fraud", cand, champ if with_champion else None, operating_fpr=0.02,
-                       n_bootstrap=50, min_slice_size=100)
-    metrics.update(candidate_version=2, champion_version=1 if with_champion else None,
-                   model_name="integrity_fraud", run_id="manual__2026-03-20T00:00:00+00:00")
+    metrics = evaluate(
+        frame, "fraud", cand, champ if with_champion else None, operating_fpr=0.02, n_bootstrap=50, min_slice_size=100
+    )
+    metrics.update(
+        candidate_version=2,
+        champion_version=1 if with_champion else None,
+        model_name="integrity_fraud",
+        run_id="manual__2026-03-20T00:00:00+00:00",
+    )
     return metrics, y, cand, (champ if with_champion else None)
 
 
 def _chromium(*args, tmp_path):
     if CHROMIUM is None:
         pytest.fail("chromium is not installed (Debian package chromium; scripts/test.sh installs it)")
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_the_report_renders_in_headless_chromium_with_its_plots(tmp_path):
     metrics, y, cand, champ = _metrics()
     out = report_dir("fraud", metrics["run_id"])
-    attributions = {"features": ["fraud_daily__failed_payments_1h", "account_daily__account_age_days"],
-                    "mean_abs": [0.3, 0.1], "completeness_gap": 0.0, "rows": 100}
-    report, summary = write_report(metrics, out_dir=out, labels=y, candidate_scores=cand, champion_scores=champ,
-                                   attributions=attributions)
+    attributions = {
+        "features": ["fraud_daily__failed_payments_1h", "account_daily__account_age_days"],
+        "mean_abs": [0.3, 0.1],
+        "completeness_gap": 0.0,
+        "rows": 100,
+    }
+    report, summary = write_report(
+        metrics, out_dir=out, labels=y, candidate_scores=cand, champion_scores=champ, attributions=attributions
+    )
     assert ":" not in out.name and report.name == "report.html"
 
     dom = _chromium("--dump-dom", report.as_uri(), tmp_path=tmp_path).stdout
     images = re.findall(r'<img class="plot" alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', dom)
-    assert [alt for alt, _ in images] == ["Precision-recall curves", "Score histograms",
-                                          "Recall per slice (90% bootstrap intervals)", "Feature attributions"]
+    assert [alt for alt, _ in images] == [
+        "Precision-recall curves",
+        "Score histograms",
+        "Recall per slice (90% bootstrap intervals)",
+        "Feature attributions",
+    ]
     assert all(len(data) > 5000 for _, data in images)  # real PNGs, not placeholders
     assert "too small" in dom and "<td>IS</td>" in dom  # the tiny country is listed and marked
 
@@ -70,8 +96,13 @@ def test_the_report_renders_in_headless_chromium_with_its_plots(tmp_path):
 
 def test_a_report_without_champion_or_keras_model_says_so(tmp_path):
     metrics, y, cand, _ = _metrics(with_champion=False)
-    report, summary = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=cand,
-                                   attribution_note="the model could not be loaded as Keras (pyfunc)")
+    report, summary = write_report(
+        metrics,
+        out_dir=tmp_path,
+        labels=y,
+        candidate_scores=cand,
+        attribution_note="the model could not be loaded as Keras (pyfunc)",
+    )
     html = report.read_text()
     assert "No champion yet" in html and "could not be loaded as Keras" in html
     assert html.count('<img class="plot"') == 3

@@ -25,24 +25,34 @@ def rollback_dag():
 @pytest.fixture(scope="module")
 def airflow_db():
     """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
-                   env=dict(os.environ), timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
 
 
 def test_parsing_the_dag_file_imports_nothing_heavy():
-    code = (f"import runpy, sys; runpy.run_path({str(DAG_FILE)!r}); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'pandas', 'tensorflow', 'keras'}))")
+    code = (
+        f"import runpy, sys; runpy.run_path({str(DAG_FILE)!r}); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'pandas', 'tensorflow', 'keras'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("conf, problem", [
-    ({"risk_type": "phishing", "version": 2, "reason": "x"}, "risk_type"),
-    ({"risk_type": "fraud", "version": 0, "reason": "x"}, "version"),
-    ({"risk_type": "fraud", "version": "two", "reason": "x"}, "version"),
-    ({"risk_type": "fraud", "version": 2, "reason": "   "}, "reason"),
-    ({"risk_type": "fraud", "version": 2}, "reason"),
-])
+@pytest.mark.parametrize(
+    ("conf", "problem"),
+    [
+        ({"risk_type": "phishing", "version": 2, "reason": "x"}, "risk_type"),
+        ({"risk_type": "fraud", "version": 0, "reason": "x"}, "version"),
+        ({"risk_type": "fraud", "version": "two", "reason": "x"}, "version"),
+        ({"risk_type": "fraud", "version": 2, "reason": "   "}, "reason"),
+        ({"risk_type": "fraud", "version": 2}, "reason"),
+    ],
+)
 def test_params_are_validated_by_their_schema(rollback_dag, conf, problem):
     from airflow.exceptions import ParamValidationError
     from airflow.serialization.serialized_objects import DagSerialization
@@ -74,7 +84,8 @@ def reviewers(tmp_path, monkeypatch):
 
 
 def test_a_rollback_run_moves_the_champion_back_and_a_bad_version_fails_the_run(
-        mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers):
+    mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers
+):
     reviewers("dag_test")
     v1, v2 = register_versions("fake_engagement", [0.0, 1.0])
     promote("fake_engagement", v1, approved_by="alice", dag_run_id="r1")
@@ -83,7 +94,12 @@ def test_a_rollback_run_moves_the_champion_back_and_a_bad_version_fails_the_run(
     assert str(run.state) == "success"
     assert champion_version("fake_engagement") == v1
     last = read_audit(risk_type="fake_engagement")[-1]
-    assert (last["action"], last["status"], last["version"], last["previous_champion"]) == ("rollback", "completed", v1, v2)
+    assert (last["action"], last["status"], last["version"], last["previous_champion"]) == (
+        "rollback",
+        "completed",
+        v1,
+        v2,
+    )
     assert last["reason"] == "v2 over-flags" and last["dag_run_id"] == run.run_id
 
     bad = rollback_dag.test(run_conf={"risk_type": "fake_engagement", "version": 999, "reason": "typo"})
@@ -93,7 +109,8 @@ def test_a_rollback_run_moves_the_champion_back_and_a_bad_version_fails_the_run(
 
 
 def test_a_rollback_triggered_by_someone_not_a_reviewer_fails_before_anything_moves(
-        mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers):
+    mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers
+):
     reviewers("alice", "bob")
     v1, v2 = register_versions("fake_engagement", [0.0, 1.0])
     promote("fake_engagement", v2, approved_by="bob", dag_run_id="r3")
@@ -118,7 +135,8 @@ def test_only_a_listed_reviewer_passes_the_check():
 
 
 def test_a_rollback_to_a_version_that_never_was_champion_fails_before_anything_moves(
-        mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers):
+    mlflow_registry, register_versions, airflow_db, rollback_dag, reviewers
+):
     reviewers("dag_test")
     v1, v2, v3, v4 = register_versions("fake_engagement", [0.0, 1.0, 2.0, 3.0])
     mlflow_registry.set_model_version_tag("integrity_fake_engagement", str(v3), "label_control", "invert")
@@ -132,6 +150,8 @@ def test_a_rollback_to_a_version_that_never_was_champion_fails_before_anything_m
 
         assert str(run.state) == "failed"
         assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {
-            "authorize": "success", "rollback": "failed"}
+            "authorize": "success",
+            "rollback": "failed",
+        }
         assert champion_version("fake_engagement") == v2
         assert len(read_audit()) == entries

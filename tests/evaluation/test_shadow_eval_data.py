@@ -9,9 +9,12 @@ from integrity_risk.operators.shadow_eval import ShadowEvalError, after_cutoff, 
 
 
 def _frame():
-    return pd.DataFrame({"account_pk": ["a", "b", "c"],
-                         "event_timestamp": pd.to_datetime(["2026-03-17 10:00", "2026-03-18 00:00", "2026-03-19 08:00"],
-                                                           utc=True)})
+    return pd.DataFrame(
+        {
+            "account_pk": ["a", "b", "c"],
+            "event_timestamp": pd.to_datetime(["2026-03-17 10:00", "2026-03-18 00:00", "2026-03-19 08:00"], utc=True),
+        }
+    )
 
 
 def test_rows_at_or_before_the_cutoff_are_dropped():
@@ -29,8 +32,16 @@ def test_the_candidates_own_test_split_is_cut_at_the_end_of_validation(tmp_path)
     folder = tmp_path / "training_sets" / "fraud" / "2026-03-20"
     folder.mkdir(parents=True)
     _frame().to_parquet(folder / "test.parquet")
-    (folder / "manifest.json").write_text(json.dumps({"time_range": {
-        "end": "2026-03-19T08:00:00+00:00", "validation": ["2026-03-16T00:00:00+00:00", "2026-03-17T10:00:00+00:00"]}}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "time_range": {
+                    "end": "2026-03-19T08:00:00+00:00",
+                    "validation": ["2026-03-16T00:00:00+00:00", "2026-03-17T10:00:00+00:00"],
+                }
+            }
+        )
+    )
     # the trainer's tag is the end of the whole set, test days included
     tags = {"training_cutoff": "2026-03-19T08:00:00+00:00", "training_set": str(folder)}
     assert evaluation_cutoff(str(folder / "test.parquet"), tags) == "2026-03-17T10:00:00+00:00"

@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-
 from extract_helpers import TEST_KEY
 
 

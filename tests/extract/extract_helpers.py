@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 TEST_KEY = "extract-tests-key-0123456789"
-FEATURE_TABLES = ("account_daily", "abusive_account_daily", "fake_engagement_daily", "spam_redirect_daily",
-                  "scraping_daily", "fraud_daily")
+FEATURE_TABLES = (
+    "account_daily",
+    "abusive_account_daily",
+    "fake_engagement_daily",
+    "spam_redirect_daily",
+    "scraping_daily",
+    "fraud_daily",
+)
 
 
 def run_task(operator, ds: str):

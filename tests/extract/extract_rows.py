@@ -21,8 +21,16 @@ def at(ds: str, hour: int = 12, minute: int = 0) -> dt.datetime:
     return dt.datetime.fromisoformat(ds) + dt.timedelta(hours=hour, minutes=minute)
 
 
-def event(account_id: str, ds: str, event_type: str = "view", *, hour: int = 12, minute: int = 0,
-          event_id: str | None | object = _AUTO, **columns) -> dict:
+def event(
+    account_id: str,
+    ds: str,
+    event_type: str = "view",
+    *,
+    hour: int = 12,
+    minute: int = 0,
+    event_id: str | None | object = _AUTO,
+    **columns,
+) -> dict:
     """One raw.user_events row with sensible defaults; keyword columns override them."""
     row = {
         "event_id": f"ev-{next(_ids)}" if event_id is _AUTO else event_id,
@@ -59,8 +67,13 @@ def profile(account_id: str, *, created: str = "2026-01-01", **columns) -> dict:
 
 
 def label(account_id: str, risk_type: str, value: int, labeled_at: dt.datetime, source: str = "reviewer") -> dict:
-    return {"account_id": account_id, "risk_type": risk_type, "label": value, "source": source,
-            "labeled_at": labeled_at}
+    return {
+        "account_id": account_id,
+        "risk_type": risk_type,
+        "label": value,
+        "source": source,
+        "labeled_at": labeled_at,
+    }
 
 
 def load(hook, table: str, ds: str, rows: list[dict]) -> None:

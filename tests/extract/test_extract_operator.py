@@ -7,16 +7,19 @@ import math
 from types import SimpleNamespace
 
 import pytest
-
 from extract_helpers import TEST_KEY, extract, partition, run_task
 from extract_rows import at, event, label, load, profile
+
+from integrity_risk.features.hql import read_hql
+from integrity_risk.features.pseudonymize import pseudonymize
+from integrity_risk.features.table_schema import ddl_schema
 from integrity_risk.operators.hive_extract import (
-    ExtractError, ExtractWindow, HiveExtractOperator, UpstreamPartitionMissing,
+    ExtractError,
+    ExtractWindow,
+    HiveExtractOperator,
+    UpstreamPartitionMissing,
 )
 from integrity_risk.values import parse_ds
-from integrity_risk.features.hql import read_hql
-from integrity_risk.features.table_schema import ddl_schema
-from integrity_risk.features.pseudonymize import pseudonymize
 
 D0, D = "2026-03-01", "2026-03-02"
 
@@ -38,17 +41,52 @@ def clean_events() -> dict[str, list[dict]]:
             event("alice", D, "payment_attempt", hour=9, minute=10, amount=math.nan, event_id="a6"),
             event("alice", D, "payment_attempt", hour=9, minute=15, amount=-3.0, event_id="a7"),
             # NULLs in columns that are not keys: counted as an event, skew no ratio
-            event("alice", D, "view", hour=10, country=None, status=None, user_agent=None, device_id=None,
-                  ip=None, event_id="a8"),
+            event(
+                "alice",
+                D,
+                "view",
+                hour=10,
+                country=None,
+                status=None,
+                user_agent=None,
+                device_id=None,
+                ip=None,
+                event_id="a8",
+            ),
             event("bob", D, "post", hour=11, url="https://spam.example.com/a", country="US", event_id="b1"),
-            event("bob", D, "message", hour=11, minute=30, url="http://SPAM.example.com/b",
-                  target_account_id="alice", country="FR", event_id="b2"),
-            event("bob", D, "comment", hour=11, minute=40, url="https://other.example.org/", country="FR",
-                  event_id="b3"),
-            event("carol", D, "api_request", hour=12, user_agent="python-requests/2.31", device_id="dev-alice",
-                  event_id="c1"),
-            event("carol", D, "view", hour=12, minute=5, user_agent="Mozilla/5.0 HeadlessChrome/120",
-                  target_account_id="alice", event_id="c2"),
+            event(
+                "bob",
+                D,
+                "message",
+                hour=11,
+                minute=30,
+                url="http://SPAM.example.com/b",
+                target_account_id="alice",
+                country="FR",
+                event_id="b2",
+            ),
+            event(
+                "bob", D, "comment", hour=11, minute=40, url="https://other.example.org/", country="FR", event_id="b3"
+            ),
+            event(
+                "carol",
+                D,
+                "api_request",
+                hour=12,
+                user_agent="python-requests/2.31",
+                device_id="dev-alice",
+                event_id="c1",
+            ),
+            event(
+                "carol",
+                D,
+                "view",
+                hour=12,
+                minute=5,
+                user_agent="Mozilla/5.0 HeadlessChrome/120",
+                target_account_id="alice",
+                event_id="c2",
+            ),
         ],
     }
 
@@ -78,8 +116,16 @@ def dirty_events() -> dict[str, list[dict]]:
 def load_day(hook, events: dict[str, list[dict]]) -> None:
     for ds, rows in events.items():
         load(hook, "user_events", ds, rows)
-    load(hook, "account_profiles", D, [profile("alice", created="2026-02-01"), profile("bob", country="FR"),
-                                       profile("dave", created="2026-03-01 12:00:00", phone_verified=False)])
+    load(
+        hook,
+        "account_profiles",
+        D,
+        [
+            profile("alice", created="2026-02-01"),
+            profile("bob", country="FR"),
+            profile("dave", created="2026-03-01 12:00:00", phone_verified=False),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +137,30 @@ def clean_day(hive):
 
 
 def rows_by_account(rows, columns):
-    return {r[0]: dict(zip(columns, r)) for r in rows}
+    return {r[0]: dict(zip(columns, r, strict=False)) for r in rows}
 
 
-ACCOUNT_DAILY = ["account_pk", "feature_ts", "has_profile", "account_age_days", "phone_verified", "is_business",
-                 "country", "events_1d", "events_7d", "max_events_1h", "active_hours_1d",
-                 "distinct_event_types_1d", "distinct_devices_1d", "distinct_ips_1d", "device_shared_accounts_1d",
-                 "ip_shared_accounts_1d", "fail_ratio_1d", "country_mismatch_ratio_1d", "automation_ua_ratio_1d"]
+ACCOUNT_DAILY = [
+    "account_pk",
+    "feature_ts",
+    "has_profile",
+    "account_age_days",
+    "phone_verified",
+    "is_business",
+    "country",
+    "events_1d",
+    "events_7d",
+    "max_events_1h",
+    "active_hours_1d",
+    "distinct_event_types_1d",
+    "distinct_devices_1d",
+    "distinct_ips_1d",
+    "device_shared_accounts_1d",
+    "ip_shared_accounts_1d",
+    "fail_ratio_1d",
+    "country_mismatch_ratio_1d",
+    "automation_ua_ratio_1d",
+]
 
 
 def test_account_daily_features_of_a_hand_made_day(clean_day):
@@ -118,9 +181,20 @@ def test_account_daily_features_of_a_hand_made_day(clean_day):
 
 @pytest.mark.reliability
 def test_absurd_payment_amounts_count_as_attempts_but_add_nothing(clean_day):
-    cols = ["account_pk", "feature_ts", "payment_attempts_1d", "payment_attempts_7d", "payment_fail_ratio_1d",
-            "payment_fail_ratio_7d", "payment_amount_sum_1d", "payment_amount_max_1d", "payment_amount_sum_7d",
-            "max_payments_1h", "payment_devices_7d", "payment_country_mismatch_ratio_7d"]
+    cols = [
+        "account_pk",
+        "feature_ts",
+        "payment_attempts_1d",
+        "payment_attempts_7d",
+        "payment_fail_ratio_1d",
+        "payment_fail_ratio_7d",
+        "payment_amount_sum_1d",
+        "payment_amount_max_1d",
+        "payment_amount_sum_7d",
+        "max_payments_1h",
+        "payment_devices_7d",
+        "payment_country_mismatch_ratio_7d",
+    ]
     alice = rows_by_account(clean_day["fraud_daily"], cols)[pk("alice")]
     assert alice["payment_attempts_1d"] == 4 and alice["max_payments_1h"] == 4
     assert (alice["payment_amount_sum_1d"], alice["payment_amount_max_1d"]) == (12.5, 12.5)
@@ -147,8 +221,9 @@ def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewri
         extract("account_daily", D, skip_existing="False")
         assert partition(hive, "account_daily", D) != clean_day["account_daily"]
         load_day(hive, clean_events())
-        cleared = HiveExtractOperator(task_id="x", hql="features/account_daily.hql", table="features.account_daily",
-                                      ds=D, skip_existing="True")
+        cleared = HiveExtractOperator(
+            task_id="x", hql="features/account_daily.hql", table="features.account_daily", ds=D, skip_existing="True"
+        )
         cleared.render_template_fields({"ds": D, "params": {}})
         assert "skipped" not in cleared.execute({"ds": D, "params": {}, "ti": SimpleNamespace(try_number=2)})
         assert partition(hive, "account_daily", D) == clean_day["account_daily"]
@@ -161,9 +236,12 @@ def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewri
 @pytest.mark.reliability
 def test_a_failed_query_names_statement_and_server_message_and_keeps_the_partition(hive, clean_day):
     op = HiveExtractOperator(
-        task_id="broken", table="features.account_daily", ds=D,
+        task_id="broken",
+        table="features.account_daily",
+        ds=D,
         hql="INSERT OVERWRITE TABLE features.account_daily PARTITION (ds = '{{ ds }}') "
-            "SELECT no_such_column FROM raw.user_events WHERE ds = '{{ ds }}'")
+        "SELECT no_such_column FROM raw.user_events WHERE ds = '{{ ds }}'",
+    )
     with pytest.raises(ExtractError) as err:
         run_task(op, D)
     message = str(err.value)
@@ -177,10 +255,13 @@ def test_a_query_failing_halfway_through_its_job_keeps_the_previous_partition(hi
     columns = ddl_schema("features.account_daily", read_hql("feature_tables.hql"))
     select = ", ".join(f"CAST(NULL AS {dtype}) AS {name}" for name, dtype in columns)
     op = HiveExtractOperator(
-        task_id="fails_at_runtime", table="features.account_daily", ds=D,
+        task_id="fails_at_runtime",
+        table="features.account_daily",
+        ds=D,
         hql=f"INSERT OVERWRITE TABLE features.account_daily PARTITION (ds) SELECT {select}, '{{{{ ds }}}}' AS ds "
-            "FROM raw.user_events WHERE ds = '{{ ds }}' "
-            "AND raise_error(concat('simulated failure at event ', event_id)) IS NULL")
+        "FROM raw.user_events WHERE ds = '{{ ds }}' "
+        "AND raise_error(concat('simulated failure at event ', event_id)) IS NULL",
+    )
     with pytest.raises(ExtractError, match="simulated failure at event"):
         run_task(op, D)
     assert partition(hive, "account_daily", D) == clean_day["account_daily"]
@@ -209,28 +290,36 @@ def test_a_day_without_upstream_partition_fails_naming_table_and_day_and_writes_
 
 
 def test_labels_keep_the_newest_label_per_account_and_risk_matured_or_not(hive):
-    load(hive, "enforcement_labels", D, [
-        label("alice", "fraud", 1, at("2026-02-15")),
-        label("alice", "fraud", 0, at("2026-02-18"), source="appeal"),  # reversal, matured
-        label("bob", "spam_redirect", 1, at("2026-02-20")),
-        label("carol", "scraping", 1, at("2026-02-20")),
-        label("carol", "scraping", 0, at("2026-03-01"), source="appeal"),  # newest, still maturing
-        label("dave", "fraud", 1, at("2026-03-01")),  # still maturing
-        label(None, "fraud", 1, at("2026-02-10")),
-        label("bob", "made_up_risk", 1, at("2026-02-10")),
-        label("bob", "scraping", 2, at("2026-02-10")),
-        label("bob", "fraud", 1, None),
-    ])
+    load(
+        hive,
+        "enforcement_labels",
+        D,
+        [
+            label("alice", "fraud", 1, at("2026-02-15")),
+            label("alice", "fraud", 0, at("2026-02-18"), source="appeal"),  # reversal, matured
+            label("bob", "spam_redirect", 1, at("2026-02-20")),
+            label("carol", "scraping", 1, at("2026-02-20")),
+            label("carol", "scraping", 0, at("2026-03-01"), source="appeal"),  # newest, still maturing
+            label("dave", "fraud", 1, at("2026-03-01")),  # still maturing
+            label(None, "fraud", 1, at("2026-02-10")),
+            label("bob", "made_up_risk", 1, at("2026-02-10")),
+            label("bob", "scraping", 2, at("2026-02-10")),
+            label("bob", "fraud", 1, None),
+        ],
+    )
     load(hive, "enforcement_labels", "2026-03-05", [label("erin", "fraud", 1, at("2026-03-05"))])  # after ds
     # Maturity is each training set's rule (its risk's maturity_days); the table keeps every
     # account known to enforcement, so none is ever drawn as a negative.
     assert extract("labels", D)["rows"] == 4
-    assert partition(hive, "labels", D) == sorted([
-        (pk("alice"), "fraud", 0, at("2026-02-18"), dt.datetime(2026, 2, 18), D),
-        (pk("bob"), "spam_redirect", 1, at("2026-02-20"), dt.datetime(2026, 2, 20), D),
-        (pk("carol"), "scraping", 0, at("2026-03-01"), dt.datetime(2026, 3, 1), D),
-        (pk("dave"), "fraud", 1, at("2026-03-01"), dt.datetime(2026, 3, 1), D),
-    ], key=repr)
+    assert partition(hive, "labels", D) == sorted(
+        [
+            (pk("alice"), "fraud", 0, at("2026-02-18"), dt.datetime(2026, 2, 18), D),
+            (pk("bob"), "spam_redirect", 1, at("2026-02-20"), dt.datetime(2026, 2, 20), D),
+            (pk("carol"), "scraping", 0, at("2026-03-01"), dt.datetime(2026, 3, 1), D),
+            (pk("dave"), "fraud", 1, at("2026-03-01"), dt.datetime(2026, 3, 1), D),
+        ],
+        key=repr,
+    )
 
 
 @pytest.mark.parametrize("bad", ["2026-02-30", "2026-3-02", "2026-03-02' OR '1'='1", "", None, "{{ ds }}x"])
@@ -239,23 +328,33 @@ def test_a_bad_ds_is_refused_before_any_sql(bad):
     with pytest.raises(ValueError, match="ds"):
         parse_ds(bad)
     op = HiveExtractOperator(task_id="x", hql="features/fraud.hql", table="features.fraud_daily", ds=bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ds"):
         op.render_template_fields({"ds": "2026-03-02"})
 
 
 @pytest.mark.reliability
 def test_sql_vars_accept_numbers_only():
-    op = HiveExtractOperator(task_id="x", hql="labels.hql", table="features.labels", ds=D,
-                             sql_vars={"maturity_days": "7 DAYS; DROP TABLE raw.user_events"})
+    op = HiveExtractOperator(
+        task_id="x",
+        hql="labels.hql",
+        table="features.labels",
+        ds=D,
+        sql_vars={"maturity_days": "7 DAYS; DROP TABLE raw.user_events"},
+    )
     with pytest.raises(ValueError, match="maturity_days"):
         op.render_template_fields({"ds": D})
 
 
 def test_window_variables_of_a_day():
     assert ExtractWindow.for_ds("2026-03-02").template_vars() == {
-        "ds": "2026-03-02", "window_start": "2026-03-02 00:00:00", "window_end": "2026-03-03 00:00:00",
-        "feature_ts": "2026-03-03 00:00:00", "lookback_start": "2026-02-24 00:00:00",
-        "lookback_start_ds": "2026-02-24", "dedup_start": "2026-02-23 00:00:00", "dedup_start_ds": "2026-02-23",
+        "ds": "2026-03-02",
+        "window_start": "2026-03-02 00:00:00",
+        "window_end": "2026-03-03 00:00:00",
+        "feature_ts": "2026-03-03 00:00:00",
+        "lookback_start": "2026-02-24 00:00:00",
+        "lookback_start_ds": "2026-02-24",
+        "dedup_start": "2026-02-23 00:00:00",
+        "dedup_start_ds": "2026-02-23",
     }
 
 
@@ -269,13 +368,20 @@ def test_a_retried_event_whose_first_copy_is_before_the_window_is_not_counted_in
     # Day 2026-03-12: its 7-day window starts 03-06. Event r1 happened at 03-05 23:59 and the
     # client's retry was stamped 03-06 00:01, in the next partition: one event, outside the window.
     load(hive, "user_events", "2026-03-05", [event("zed", "2026-03-05", hour=23, minute=59, event_id="r1")])
-    load(hive, "user_events", "2026-03-06", [
-        event("zed", "2026-03-06", hour=0, minute=1, event_id="r1"),
-        event("zed", "2026-03-06", hour=12, event_id="r2"),
-    ])
+    load(
+        hive,
+        "user_events",
+        "2026-03-06",
+        [
+            event("zed", "2026-03-06", hour=0, minute=1, event_id="r1"),
+            event("zed", "2026-03-06", hour=12, event_id="r2"),
+        ],
+    )
     load(hive, "user_events", "2026-03-12", [event("zed", "2026-03-12", hour=9, event_id="r3")])
     load(hive, "account_profiles", "2026-03-12", [profile("zed")])
     extract("account_daily", "2026-03-12")
-    rows = hive.get_records("SELECT events_1d, events_7d FROM features.account_daily "
-                            f"WHERE ds = '2026-03-12' AND account_pk = '{pk('zed')}'")
+    rows = hive.get_records(
+        "SELECT events_1d, events_7d FROM features.account_daily "
+        f"WHERE ds = '2026-03-12' AND account_pk = '{pk('zed')}'"
+    )
     assert rows == [(1, 2)]  # r2 and r3; r1 falls before the window through its first copy

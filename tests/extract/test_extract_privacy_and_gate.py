@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
-
 from extract_helpers import FEATURE_TABLES, TEST_KEY, extract, run_task
 from extract_rows import load
-from integrity_risk.features.hql import read_hql
+
+from integrity_local.synthetic import WorldConfig, load_world, write_world
 from integrity_risk.config.risk import risk_config
 from integrity_risk.config.tables import TableQuality, shared_table_rules
-from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator
-from integrity_risk.features.table_schema import ddl_schema
-from integrity_risk.sensors.history import TrailingPartitionsSensor
+from integrity_risk.features.hql import read_hql
 from integrity_risk.features.pseudonymize import pseudonymize
-from integrity_local.synthetic import WorldConfig, load_world, write_world
+from integrity_risk.features.table_schema import ddl_schema
+from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator
+from integrity_risk.sensors.history import TrailingPartitionsSensor
 
 DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
 ALL_TABLES = (*FEATURE_TABLES, "labels")
@@ -39,11 +39,16 @@ def extracted(hive, world):
 
 def raw_identifiers(hive) -> set[str]:
     """Every identifier in the upstream tables (all partitions, whoever loaded them)."""
-    sources = {"raw.user_events": ("account_id", "device_id", "ip", "target_account_id"),
-               "raw.account_profiles": ("account_id", "signup_ip", "signup_device_id"),
-               "raw.enforcement_labels": ("account_id",)}
-    union = " UNION ".join(f"SELECT {c} AS id, '{c}' AS kind FROM {t} WHERE {c} IS NOT NULL AND {c} <> ''"
-                           for t, columns in sources.items() for c in columns)
+    sources = {
+        "raw.user_events": ("account_id", "device_id", "ip", "target_account_id"),
+        "raw.account_profiles": ("account_id", "signup_ip", "signup_device_id"),
+        "raw.enforcement_labels": ("account_id",),
+    }
+    union = " UNION ".join(
+        f"SELECT {c} AS id, '{c}' AS kind FROM {t} WHERE {c} IS NOT NULL AND {c} <> ''"
+        for t, columns in sources.items()
+        for c in columns
+    )
     return {(ident, kind) for ident, kind in hive.get_records(union)}
 
 
@@ -60,8 +65,9 @@ def gate(table: str, ds: str, **kwargs):
 
 
 def history_sensor(table: str, ds: str, **kwargs) -> TrailingPartitionsSensor:
-    sensor = TrailingPartitionsSensor(task_id=f"wait_history_{table}", table=f"features.{table}",
-                                      upstream="raw.user_events", ds=ds, **kwargs)
+    sensor = TrailingPartitionsSensor(
+        task_id=f"wait_history_{table}", table=f"features.{table}", upstream="raw.user_events", ds=ds, **kwargs
+    )
     sensor.render_template_fields({"ds": ds, "params": {}})
     return sensor
 
@@ -131,8 +137,15 @@ def test_the_gate_holds_a_table_to_the_rules_it_is_given(extracted):
     assert rules_of("labels").key_columns == ["account_pk", "risk_type"]
     assert gate("labels", DAY2)["rows"] > 0
     with pytest.raises(QualityGateError, match=r"column label: max 1 is above the bound 0"):
-        gate("labels", DAY2, rules={"volume_columns": [], "key_columns": ["account_pk", "risk_type"],
-                                    "columns": {"label": {"min": 0, "max": 0}}})
+        gate(
+            "labels",
+            DAY2,
+            rules={
+                "volume_columns": [],
+                "key_columns": ["account_pk", "risk_type"],
+                "columns": {"label": {"min": 0, "max": 0}},
+            },
+        )
 
 
 def test_a_day_with_90_percent_fewer_events_trips_the_quality_gate(hive, world, extracted, history):
@@ -151,24 +164,35 @@ def test_a_day_with_90_percent_fewer_events_trips_the_quality_gate(hive, world, 
 @pytest.mark.reliability
 def test_a_value_out_of_range_names_the_column_and_its_bound(hive, extracted):
     columns = [name for name, _ in ddl_schema("features.account_daily", read_hql("feature_tables.hql"))]
-    select = ", ".join("fail_ratio_1d + 1.5" if c == "fail_ratio_1d" else
-                       "TIMESTAMP '2026-04-10 00:00:00'" if c == "feature_ts" else c for c in columns)
+    select = ", ".join(
+        "fail_ratio_1d + 1.5" if c == "fail_ratio_1d" else "TIMESTAMP '2026-04-10 00:00:00'" if c == "feature_ts" else c
+        for c in columns
+    )
     # Spark refuses to overwrite a table it reads in the same statement: stage the rows first.
-    hive.get_records(["DROP TABLE IF EXISTS default.gate_probe",
-                      f"CREATE TABLE default.gate_probe STORED AS PARQUET AS "
-                      f"SELECT {select} FROM features.account_daily WHERE ds = '{extracted}'",
-                      "INSERT OVERWRITE TABLE features.account_daily PARTITION (ds = '2026-04-09') "
-                      "SELECT * FROM default.gate_probe",
-                      "DROP TABLE default.gate_probe", "SELECT 1"])
+    hive.get_records(
+        [
+            "DROP TABLE IF EXISTS default.gate_probe",
+            f"CREATE TABLE default.gate_probe STORED AS PARQUET AS "
+            f"SELECT {select} FROM features.account_daily WHERE ds = '{extracted}'",
+            "INSERT OVERWRITE TABLE features.account_daily PARTITION (ds = '2026-04-09') "
+            "SELECT * FROM default.gate_probe",
+            "DROP TABLE default.gate_probe",
+            "SELECT 1",
+        ]
+    )
     with pytest.raises(QualityGateError, match=r"column fail_ratio_1d: max [\d.]+ is above the bound 1"):
-        gate("account_daily", "2026-04-09",
-             rules=shared_table_rules("features.account_daily").model_copy(update={"volume_columns": []}))
+        gate(
+            "account_daily",
+            "2026-04-09",
+            rules=shared_table_rules("features.account_daily").model_copy(update={"volume_columns": []}),
+        )
 
 
 @pytest.mark.reliability
 def test_a_schema_that_drifted_from_the_ddl_names_the_column(extracted, tmp_path):
     ddl = read_hql("feature_tables.hql").replace(
-        "automation_ua_ratio_1d    DOUBLE\n)", "automation_ua_ratio_1d    DOUBLE,\n  new_feature BIGINT\n)")
+        "automation_ua_ratio_1d    DOUBLE\n)", "automation_ua_ratio_1d    DOUBLE,\n  new_feature BIGINT\n)"
+    )
     (tmp_path / "drifted.hql").write_text(ddl)
     with pytest.raises(QualityGateError, match="column new_feature: missing"):
         gate("account_daily", extracted, ddl=str(tmp_path / "drifted.hql"))

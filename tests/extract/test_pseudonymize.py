@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from extract_helpers import TEST_KEY
+
 from integrity_risk.features import pseudonymize as p
 from integrity_risk.operators.hive_extract import HiveExtractOperator
 
@@ -14,8 +14,10 @@ IDS = ["acct_000001", "10.1.2.3", "2001:db8::1", "dev-ü-ß-漢字", "x" * 300, 
 @pytest.mark.parametrize("key", [TEST_KEY.encode(), b"k", b"long-key-" * 20], ids=["test", "short", "over-64-bytes"])
 def test_sql_hmac_equals_python_hmac(hive, key):
     values = ", ".join(f"'{v}'" for v in IDS)
-    sql = (f"SELECT v, {p.sql_hmac('v')} FROM (SELECT explode(array({values})) AS v) t "
-           f"UNION ALL SELECT 'NULL', {p.sql_hmac('CAST(NULL AS STRING)')}")
+    sql = (
+        f"SELECT v, {p.sql_hmac('v')} FROM (SELECT explode(array({values})) AS v) t "
+        f"UNION ALL SELECT 'NULL', {p.sql_hmac('CAST(NULL AS STRING)')}"
+    )
     got = dict(hive.get_records(sql, parameters=p.hive_conf(key)))
     assert got.pop("NULL") is None
     assert got == {v: p.pseudonymize(key, v) for v in IDS}
@@ -43,8 +45,9 @@ def test_the_key_never_reaches_sql_text_and_is_masked_in_logs(hive):
     key = p.get_key()
     conf = p.hive_conf(key)
     secrets = [TEST_KEY, conf[p.IPAD_VAR], conf[p.OPAD_VAR]]
-    op = HiveExtractOperator(task_id="x", hql="features/account_daily.hql", table="features.account_daily",
-                             ds="2026-03-02")
+    op = HiveExtractOperator(
+        task_id="x", hql="features/account_daily.hql", table="features.account_daily", ds="2026-03-02"
+    )
     op.render_template_fields({"ds": "2026-03-02"})
     assert "${integrity_hmac_ipad}" in op.hql
     assert not any(s in op.hql or s.upper() in op.hql for s in secrets)
@@ -57,15 +60,19 @@ def test_the_key_never_reaches_sql_text_and_is_masked_in_logs(hive):
 
 @pytest.mark.reliability
 def test_a_server_error_that_echoes_the_substituted_sql_shows_no_key(hive):
-    from integrity_risk.operators.hive_extract import ExtractError
-
     from extract_helpers import run_task
+
+    from integrity_risk.operators.hive_extract import ExtractError
 
     conf = p.hive_conf(p.get_key())
     op = HiveExtractOperator(
-        task_id="broken", table="features.labels", ds="2026-03-02", required_partitions=(),
+        task_id="broken",
+        table="features.labels",
+        ds="2026-03-02",
+        required_partitions=(),
         hql="INSERT OVERWRITE TABLE features.labels PARTITION (ds = '{{ ds }}') "
-            "SELECT {{ pseudonymize('account_id') }} FROM WHERE GROUP")
+        "SELECT {{ pseudonymize('account_id') }} FROM WHERE GROUP",
+    )
     with pytest.raises(ExtractError) as err:
         run_task(op, "2026-03-02")
     message = str(err.value)

@@ -12,22 +12,29 @@ import shutil
 import socket
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
 from integrity_risk.paths import local_dir
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 VIEW_TABLES = [
-    "account_daily", "abusive_account_daily", "fake_engagement_daily",
-    "spam_redirect_daily", "scraping_daily", "fraud_daily",
+    "account_daily",
+    "abusive_account_daily",
+    "fake_engagement_daily",
+    "spam_redirect_daily",
+    "scraping_daily",
+    "fraud_daily",
 ]
 
 
 def feature_ts(ds: str) -> datetime:
     """The contract's ``feature_ts`` of a partition: ``ds`` + 1 day, 00:00 UTC."""
-    return datetime.combine(date.fromisoformat(ds) + timedelta(days=1), datetime.min.time(), timezone.utc)
+    return datetime.combine(date.fromisoformat(ds) + timedelta(days=1), datetime.min.time(), UTC)
 
 
 def _view_fields(view: str) -> dict[str, str]:
@@ -97,10 +104,14 @@ class Warehouse:
         part.mkdir(parents=True)
         table_ = pa.Table.from_pandas(frame, preserve_index=False)
         # Spark writes TIMESTAMP_MICROS adjusted to UTC; so do we.
-        table_ = table_.cast(pa.schema([
-            pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
-            for f in table_.schema
-        ]))
+        table_ = table_.cast(
+            pa.schema(
+                [
+                    pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
+                    for f in table_.schema
+                ]
+            )
+        )
         pq.write_table(table_, part / "part-00000.snappy.parquet")
         (part / "_SUCCESS").touch()
         return part
@@ -136,7 +147,8 @@ def redis_server():
     port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

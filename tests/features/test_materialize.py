@@ -33,8 +33,9 @@ def write_two_days(warehouse) -> None:
 
 
 def materialize(ds: str, **kwargs) -> dict:
-    op = FeastMaterializeOperator(task_id="feast_materialize", risk_type="fraud",
-                                  **({"feature_service": "fraud_v1"} | kwargs))
+    op = FeastMaterializeOperator(
+        task_id="feast_materialize", risk_type="fraud", **({"feature_service": "fraud_v1"} | kwargs)
+    )
     return op.execute(interval(ds))
 
 
@@ -75,9 +76,15 @@ def test_views_being_materialized_keep_serving_their_last_values_online_and_offl
     online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")
     assert online.loc[ACCOUNTS[0], "account_daily__account_age_days"] == 0.5  # day 1's value
     entities = pd.DataFrame({"account_pk": ACCOUNTS[:2], "event_timestamp": [feature_ts(DAY2)] * 2})
-    offline = store.get_historical_features(
-        entity_df=entities, features=feast_store.get_feature_service(store, "fraud_v1"), full_feature_names=True,
-    ).to_df().set_index("account_pk")
+    offline = (
+        store.get_historical_features(
+            entity_df=entities,
+            features=feast_store.get_feature_service(store, "fraud_v1"),
+            full_feature_names=True,
+        )
+        .to_df()
+        .set_index("account_pk")
+    )
     assert offline.loc[ACCOUNTS[1], "fraud_daily__payment_attempts_7d"] == 11  # day 2's value
 
     materialize(DAY2)
@@ -100,10 +107,12 @@ def test_materializing_one_day_loads_that_day_not_everything_up_to_now(feast_env
 def test_long_window_is_materialized_in_chunks(feast_env):
     write_two_days(feast_env)
     apply()
-    op = FeastMaterializeOperator(task_id="m", risk_type="fraud", feature_views=["account_daily"],
-                                  chunk=timedelta(hours=12))
-    result = op.execute({"data_interval_start": feature_ts(DAY1) - timedelta(days=1),
-                         "data_interval_end": feature_ts(DAY2)})
+    op = FeastMaterializeOperator(
+        task_id="m", risk_type="fraud", feature_views=["account_daily"], chunk=timedelta(hours=12)
+    )
+    result = op.execute(
+        {"data_interval_start": feature_ts(DAY1) - timedelta(days=1), "data_interval_end": feature_ts(DAY2)}
+    )
     assert len(result["windows"]["account_daily"]) == 5  # 54 h in 12 h chunks
     online = fetch_online_features("fraud", ACCOUNTS[:1]).set_index("account_pk")
     assert online.loc[ACCOUNTS[0], "account_daily__account_age_days"] == 10.5
@@ -132,8 +141,10 @@ def test_apply_runs_only_when_the_repo_or_its_settings_change(feast_env, monkeyp
     assert "fraud_daily" in second["feature_views"]
     assert FeastApplyOperator(task_id="a", force=True).execute({})["applied"]
     # Every risk DAG run asks; unchanged, the answer comes without importing Feast (seconds).
-    check = ("import sys; from integrity_risk.features.feast_store import apply_repo; "
-             "print(apply_repo()['applied'], 'feast' in sys.modules)")
+    check = (
+        "import sys; from integrity_risk.features.feast_store import apply_repo; "
+        "print(apply_repo()['applied'], 'feast' in sys.modules)"
+    )
     answer = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert answer.stdout.split() == ["False", "False"]
     (feast_env.feast_dir / "registry.db").unlink()  # a lost registry is applied again
@@ -192,10 +203,14 @@ def test_every_identifier_derived_field_is_tagged_pii(feast_env):
 
 def test_online_ratio_is_computed_at_request_time(feast_env):
     feast_env.write("account_daily", DAY1, [{"account_pk": pk} for pk in ACCOUNTS[:2]])
-    feast_env.write("fraud_daily", DAY1, [
-        {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
-        {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
-    ])
+    feast_env.write(
+        "fraud_daily",
+        DAY1,
+        [
+            {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
+            {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
+        ],
+    )
     apply()
     materialize(DAY1)
     online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")

@@ -34,8 +34,9 @@ def insert_partition(hive_hook, table: str, ds: str, accounts: dict[str, int]) -
             else:
                 values.append(f"CAST({base} AS {dtype})")
         selects.append("SELECT " + ", ".join(values))
-    hive_hook.get_records([f"INSERT OVERWRITE TABLE features.{table} PARTITION (ds='{ds}') "
-                           + " UNION ALL ".join(selects), "SELECT 1"])
+    hive_hook.get_records(
+        [f"INSERT OVERWRITE TABLE features.{table} PARTITION (ds='{ds}') " + " UNION ALL ".join(selects), "SELECT 1"]
+    )
 
 
 @pytest.fixture
@@ -44,11 +45,13 @@ def spark_warehouse(hiveserver2, hive_hook, feast_env, monkeypatch):
     for table in ("account_daily", "fraud_daily"):
         insert_partition(hive_hook, table, DAY1, {A: 1, B: 2})
         insert_partition(hive_hook, table, DAY2, {A: 11, B: 12})
-    hive_hook.get_records([
-        "INSERT OVERWRITE TABLE features.labels PARTITION (ds='2026-03-02') SELECT "
-        f"'{A}', 'fraud', 1, TIMESTAMP '2026-03-02 10:00:00', TIMESTAMP '2026-03-02 00:00:00'",
-        "SELECT 1",
-    ])
+    hive_hook.get_records(
+        [
+            "INSERT OVERWRITE TABLE features.labels PARTITION (ds='2026-03-02') SELECT "
+            f"'{A}', 'fraud', 1, TIMESTAMP '2026-03-02 10:00:00', TIMESTAMP '2026-03-02 00:00:00'",
+            "SELECT 1",
+        ]
+    )
     monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(hiveserver2.warehouse_dir))
     return feast_env
 
@@ -67,9 +70,18 @@ def test_spark_written_partitions_materialize_and_join_point_in_time(spark_wareh
     assert online.loc[B, "fraud_daily__payment_attempts_7d"] == 12
     assert online.loc[A, "account_daily__phone_verified"] == 11  # INT column, served as Int32
 
-    manifest = build_training_set(risk_type="fraud", tasks=["fraud"], feature_service="fraud_v1", ds=DAY2,
-                                  lookback_days=3, validation_days=1, test_days=1, negatives_per_positive=1,
-                                  maturity_days=0, output_root=spark_warehouse.output_root)
+    manifest = build_training_set(
+        risk_type="fraud",
+        tasks=["fraud"],
+        feature_service="fraud_v1",
+        ds=DAY2,
+        lookback_days=3,
+        validation_days=1,
+        test_days=1,
+        negatives_per_positive=1,
+        maturity_days=0,
+        output_root=spark_warehouse.output_root,
+    )
     import pandas as pd
 
     rows = pd.read_parquet(f"{manifest['path']}/test.parquet")
@@ -91,47 +103,69 @@ def _raw_labels(hive_hook, rows: list[tuple[str, str, int, str, str]]) -> None:
     by_day: dict[str, list[str]] = {}
     for account, risk, value, source, labeled_at in rows:
         by_day.setdefault(labeled_at[:10], []).append(
-            f"SELECT '{account}', '{risk}', {value}, '{source}', TIMESTAMP '{labeled_at}'")
-    hive_hook.get_records([f"INSERT OVERWRITE TABLE raw.enforcement_labels PARTITION (ds='{day}') "
-                           + " UNION ALL ".join(selects) for day, selects in by_day.items()] + ["SELECT 1"])
+            f"SELECT '{account}', '{risk}', {value}, '{source}', TIMESTAMP '{labeled_at}'"
+        )
+    hive_hook.get_records(
+        [
+            f"INSERT OVERWRITE TABLE raw.enforcement_labels PARTITION (ds='{day}') " + " UNION ALL ".join(selects)
+            for day, selects in by_day.items()
+        ]
+        + ["SELECT 1"]
+    )
 
 
 def test_an_account_whose_label_is_still_maturing_is_never_sampled_as_a_negative(
-        hiveserver2, hive_hook, feast_env, monkeypatch):
+    hiveserver2, hive_hook, feast_env, monkeypatch
+):
     import json
 
     import pandas as pd
 
     from integrity_risk.features.feast_store import apply_repo
-    from integrity_risk.operators.hive_extract import HiveExtractOperator
-    from integrity_risk.features.training_set import build_training_set
     from integrity_risk.features.pseudonymize import pseudonymize
+    from integrity_risk.features.training_set import build_training_set
+    from integrity_risk.operators.hive_extract import HiveExtractOperator
 
     monkeypatch.setenv("AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION", json.dumps({"conn_type": "generic", "password": KEY}))
     monkeypatch.delenv("INTEGRITY_ALLOW_DEMO_KEY", raising=False)
     monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(hiveserver2.warehouse_dir))
-    pk = {name: pseudonymize(KEY.encode(), name) for name in
-          ("judged", "fraud_enforced", "abuse_enforced", "appealed", "b1", "b2", "b3")}
+    pk = {
+        name: pseudonymize(KEY.encode(), name)
+        for name in ("judged", "fraud_enforced", "abuse_enforced", "appealed", "b1", "b2", "b3")
+    }
     hive_hook.get_records([*split_statements(read_hql("feature_tables.hql")), "SELECT 1"])
     for day in ("2026-06-30", "2026-07-01", "2026-07-02", "2026-07-03", "2026-07-04"):
         for table in ("account_daily", "fraud_daily"):
             insert_partition(hive_hook, table, day, {p: i for i, p in enumerate(pk.values())})
-    _raw_labels(hive_hook, [
-        ("judged", "fraud", 1, "reviewer", "2026-07-05 10:00:00"),  # matured by 07-08 (3 days)
-        ("fraud_enforced", "fraud", 1, "reviewer", "2026-07-07 09:00:00"),  # enforced, still maturing
-        ("abuse_enforced", "abusive_account", 1, "reviewer", "2026-07-08 11:00:00"),  # another risk, maturing
-        ("appealed", "fraud", 1, "reviewer", "2026-06-30 12:00:00"),
-        ("appealed", "fraud", 0, "appeal", "2026-07-07 16:00:00"),  # the appeal is still maturing
-    ])
-    labels = HiveExtractOperator(task_id="hive_extract_labels", hql="labels.hql", table="features.labels",
-                                 ds=LABELS_DS, required_partitions=())
+    _raw_labels(
+        hive_hook,
+        [
+            ("judged", "fraud", 1, "reviewer", "2026-07-05 10:00:00"),  # matured by 07-08 (3 days)
+            ("fraud_enforced", "fraud", 1, "reviewer", "2026-07-07 09:00:00"),  # enforced, still maturing
+            ("abuse_enforced", "abusive_account", 1, "reviewer", "2026-07-08 11:00:00"),  # another risk, maturing
+            ("appealed", "fraud", 1, "reviewer", "2026-06-30 12:00:00"),
+            ("appealed", "fraud", 0, "appeal", "2026-07-07 16:00:00"),  # the appeal is still maturing
+        ],
+    )
+    labels = HiveExtractOperator(
+        task_id="hive_extract_labels", hql="labels.hql", table="features.labels", ds=LABELS_DS, required_partitions=()
+    )
     labels.render_template_fields({"ds": LABELS_DS, "params": {}})
     labels.execute({"ds": LABELS_DS, "params": {}})
     apply_repo()
 
-    manifest = build_training_set(risk_type="fraud", tasks=["fraud"], feature_service="fraud_v1", ds=LABELS_DS,
-                                  lookback_days=8, validation_days=1, test_days=1, negatives_per_positive=100,
-                                  maturity_days=3, output_root=feast_env.output_root)
+    manifest = build_training_set(
+        risk_type="fraud",
+        tasks=["fraud"],
+        feature_service="fraud_v1",
+        ds=LABELS_DS,
+        lookback_days=8,
+        validation_days=1,
+        test_days=1,
+        negatives_per_positive=100,
+        maturity_days=3,
+        output_root=feast_env.output_root,
+    )
     rows = pd.concat([pd.read_parquet(f"{manifest['path']}/{s}.parquet") for s in ("train", "validation", "test")])
     positives = rows[rows["label_fraud"] == 1.0]
     negatives = rows[rows["label_fraud"] == 0.0]

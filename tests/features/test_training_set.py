@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from integrity_risk.features.feast_store import apply_repo
 from integrity_risk.features.training_set import TrainingSetError, build_training_set
 from integrity_risk.operators.training_set import TrainingSetOperator
@@ -29,35 +30,58 @@ def world(feast_env):
     for ds in days("2026-02-28", 11):  # feature_ts 03-01 .. 03-11
         feast_env.write("account_daily", ds, [{"account_pk": pk, "base": i} for i, pk in enumerate(everyone)])
         attempts = 3 if ds < "2026-03-05" else 99  # known from feature_ts 03-06 on
-        feast_env.write("fraud_daily", ds, [
-            {"account_pk": FRAUDSTER, "payment_attempts_7d": attempts, "payment_amount_sum_7d": 6.0},
-            *({"account_pk": pk, "payment_attempts_7d": 1, "payment_amount_sum_7d": 1.0} for pk in everyone[1:]),
-        ])
-    feast_env.write_labels(DS, [
-        # Judged on 03-05 15:00: observed_at 03-05 00:00, so the features known then (3 attempts).
-        {"account_pk": FRAUDSTER, "risk_type": "fraud", "label": 1, "labeled_at": "2026-03-05T15:00:00Z"},
-        {"account_pk": CLEARED, "risk_type": "fraud", "label": 0, "labeled_at": "2026-03-08T09:00:00Z"},
-        {"account_pk": SCRAPER, "risk_type": "scraping", "label": 1, "labeled_at": "2026-03-09T23:00:00Z"},
-        {"account_pk": SCRAPER, "risk_type": "fraud", "label": 0, "labeled_at": "2026-03-09T01:00:00Z"},
-        {"account_pk": BYSTANDERS[0], "risk_type": "spam_redirect", "label": 1,
-         "labeled_at": "2026-03-02T00:00:00Z"},
-    ])
+        feast_env.write(
+            "fraud_daily",
+            ds,
+            [
+                {"account_pk": FRAUDSTER, "payment_attempts_7d": attempts, "payment_amount_sum_7d": 6.0},
+                *({"account_pk": pk, "payment_attempts_7d": 1, "payment_amount_sum_7d": 1.0} for pk in everyone[1:]),
+            ],
+        )
+    feast_env.write_labels(
+        DS,
+        [
+            # Judged on 03-05 15:00: observed_at 03-05 00:00, so the features known then (3 attempts).
+            {"account_pk": FRAUDSTER, "risk_type": "fraud", "label": 1, "labeled_at": "2026-03-05T15:00:00Z"},
+            {"account_pk": CLEARED, "risk_type": "fraud", "label": 0, "labeled_at": "2026-03-08T09:00:00Z"},
+            {"account_pk": SCRAPER, "risk_type": "scraping", "label": 1, "labeled_at": "2026-03-09T23:00:00Z"},
+            {"account_pk": SCRAPER, "risk_type": "fraud", "label": 0, "labeled_at": "2026-03-09T01:00:00Z"},
+            {
+                "account_pk": BYSTANDERS[0],
+                "risk_type": "spam_redirect",
+                "label": 1,
+                "labeled_at": "2026-03-02T00:00:00Z",
+            },
+        ],
+    )
     apply_repo()
     return feast_env
 
 
 def build(world, **kwargs):
-    params = dict(risk_type="fraud", tasks=TASKS, feature_service="fraud_v1", ds=DS, lookback_days=10,
-                  validation_days=2, test_days=1, negatives_per_positive=3, seed=7,
-                  maturity_days=0, output_root=world.output_root)  # maturity has its own test
+    params = dict(
+        risk_type="fraud",
+        tasks=TASKS,
+        feature_service="fraud_v1",
+        ds=DS,
+        lookback_days=10,
+        validation_days=2,
+        test_days=1,
+        negatives_per_positive=3,
+        seed=7,
+        maturity_days=0,
+        output_root=world.output_root,
+    )  # maturity has its own test
     return build_training_set(**(params | kwargs))
 
 
 def read(manifest) -> pd.DataFrame:
     from pathlib import Path
 
-    return pd.concat([pd.read_parquet(Path(manifest["path"]) / f"{s}.parquet")
-                      for s in ("train", "validation", "test")], ignore_index=True)
+    return pd.concat(
+        [pd.read_parquet(Path(manifest["path"]) / f"{s}.parquet") for s in ("train", "validation", "test")],
+        ignore_index=True,
+    )
 
 
 def test_a_feature_that_changed_after_the_label_time_does_not_leak(world):
@@ -95,8 +119,12 @@ def test_negatives_are_unlabelled_accounts_sampled_with_the_seed(world):
 def test_splits_are_by_time_and_the_manifest_follows_the_contract(world):
     manifest = build(world)
     path = world.output_root / "fraud" / DS
-    assert sorted(p.name for p in path.iterdir()) == ["manifest.json", "test.parquet", "train.parquet",
-                                                      "validation.parquet"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "manifest.json",
+        "test.parquet",
+        "train.parquet",
+        "validation.parquet",
+    ]
     assert json.loads((path / "manifest.json").read_text())["rows"] == manifest["rows"]
     splits = {s: pd.read_parquet(path / f"{s}.parquet") for s in ("train", "validation", "test")}
     assert splits["train"]["event_timestamp"].max() < splits["validation"]["event_timestamp"].min()
@@ -106,8 +134,12 @@ def test_splits_are_by_time_and_the_manifest_follows_the_contract(world):
     assert manifest["label_columns"] == ["label_fraud", "label_scraping"]
     assert manifest["feature_service"] == "fraud_v1" and len(manifest["feature_service_version"]) == 16
     assert "fraud_daily__payment_attempts_7d" in manifest["features"]
-    assert list(splits["test"].columns) == ["account_pk", "event_timestamp", *manifest["features"],
-                                            *manifest["label_columns"]]
+    assert list(splits["test"].columns) == [
+        "account_pk",
+        "event_timestamp",
+        *manifest["features"],
+        *manifest["label_columns"],
+    ]
     assert {"start", "end", "train", "validation", "test"} <= set(manifest["time_range"])
 
 
@@ -126,14 +158,22 @@ def test_missing_labels_partition_fails_naming_it(world):
 
 def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
     monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(world.output_root.parent))
-    op = TrainingSetOperator(task_id="training_set", risk_type="fraud", tasks=TASKS,
-                             feature_service="fraud_v1", ds=DS, lookback_days=10, test_days=1)
+    op = TrainingSetOperator(
+        task_id="training_set",
+        risk_type="fraud",
+        tasks=TASKS,
+        feature_service="fraud_v1",
+        ds=DS,
+        lookback_days=10,
+        test_days=1,
+    )
     manifest = op.execute({})
     folder = world.output_root / "fraud" / DS
     assert manifest["path"] == str(folder)
     # Downstream steps get the split files from the XCom, each key its own (multiple_outputs).
     assert [manifest[f"{s}_path"] for s in ("train", "validation", "test")] == [
-        str(folder / f"{s}.parquet") for s in ("train", "validation", "test")]
+        str(folder / f"{s}.parquet") for s in ("train", "validation", "test")
+    ]
     assert all(Path(manifest[f"{s}_path"]).is_file() for s in ("train", "validation", "test"))
     assert op.multiple_outputs
     assert op.outlets[0].uri == "integrity://training_sets/fraud"

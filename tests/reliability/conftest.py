@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 import faults
+import pytest
 from faults import ServerLog
 from stores import PREVIOUS_DAY, Warehouse, features_fixtures
+
+if TYPE_CHECKING:
+    import subprocess
 
 # The Feast tests' real redis-server on a free port ("127.0.0.1:<port>"), for this folder too.
 redis_server = features_fixtures.redis_server
@@ -51,8 +53,9 @@ def hive(hive_hook):
     from integrity_local.upstream import create_upstream_tables
 
     # Another suite's key may already be set for the session; any key will do here.
-    os.environ.setdefault(PSEUDONYMIZATION_CONN, json.dumps({"conn_type": "generic",
-                                                             "password": "reliability-key-0123456789"}))
+    os.environ.setdefault(
+        PSEUDONYMIZATION_CONN, json.dumps({"conn_type": "generic", "password": "reliability-key-0123456789"})
+    )
     create_upstream_tables(hive_hook)
     return hive_hook
 
@@ -65,9 +68,12 @@ def worlds(tmp_path_factory) -> dict[str, Path]:
 
     out = tmp_path_factory.mktemp("worlds")
     sizes = {"old": (1, 300), "new": (2, 450)}
-    return {name: write_world(WorldConfig(seed=seed, start_ds=PREVIOUS_DAY, days=2, n_accounts=accounts),
-                              out / name).out_dir
-            for name, (seed, accounts) in sizes.items()}
+    return {
+        name: write_world(
+            WorldConfig(seed=seed, start_ds=PREVIOUS_DAY, days=2, n_accounts=accounts), out / name
+        ).out_dir
+        for name, (seed, accounts) in sizes.items()
+    }
 
 
 @pytest.fixture(scope="session")

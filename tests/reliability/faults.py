@@ -7,6 +7,7 @@ process or in another connection, as they would in a deployment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,7 +18,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,10 +74,8 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             sockets, self._sockets = self._sockets, set()
         for sock in ([listener] if listener else []) + list(sockets):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() or recv()
-            except OSError:
-                pass
             sock.close()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -103,7 +105,7 @@ class TcpProxy:
             while data := source.recv(65536):
                 if from_client and self._cut_on:
                     window = tail + data  # the marker may straddle two reads
-                    tail = window[-len(self._cut_on):]
+                    tail = window[-len(self._cut_on) :]
                     if self._cut_on in window:
                         self._seen += 1
                         if self._seen > self._cut_after:
@@ -178,7 +180,7 @@ class Sampler:
         while not self._stop.is_set():
             try:
                 self.samples.append(self.read())
-            except Exception as err:  # noqa: BLE001  (recorded, asserted on by the test)
+            except Exception as err:
                 self.samples.append(("error", f"{type(err).__name__}: {err}"[:500]))
             self._stop.wait(self.pause)
 
@@ -197,11 +199,18 @@ def spawn(call: str, log: Path, **kwargs: Any) -> subprocess.Popen:
     A fresh interpreter, as an Airflow worker runs each task try; its output goes to ``log``.
     (Tests use the ``spawn`` fixture, which also kills what a failed test left running.)
     """
-    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import writers; "
-            f"writers.{call}(**json.loads(sys.argv[1]))")
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import writers; "
+        f"writers.{call}(**json.loads(sys.argv[1]))"
+    )
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-c", code, json.dumps(kwargs)], env=dict(os.environ),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(kwargs)],
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def sigkill(child: subprocess.Popen) -> None:
@@ -212,8 +221,9 @@ def sigkill(child: subprocess.Popen) -> None:
     assert child.wait(timeout=30) == -signal.SIGKILL
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, child: subprocess.Popen | None = None,
-               pause: float = 0.02) -> Any:
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, child: subprocess.Popen | None = None, pause: float = 0.02
+) -> Any:
     """Poll ``condition`` until it returns something true; fail early if ``child`` exits first."""
     deadline = time.monotonic() + timeout
     while not (result := condition()):

@@ -76,9 +76,12 @@ def sqlite_online_rows(feast_dir: Path) -> dict[str, list[tuple]]:
     """
     db = sqlite3.connect(feast_dir / "online_store.db", timeout=30)
     try:
-        return {table: db.execute(f"SELECT entity_key, feature_name, value, event_ts FROM {table} "
-                                  "ORDER BY entity_key, feature_name").fetchall()
-                for table in ONLINE_TABLES}
+        return {
+            table: db.execute(
+                f"SELECT entity_key, feature_name, value, event_ts FROM {table} ORDER BY entity_key, feature_name"
+            ).fetchall()
+            for table in ONLINE_TABLES
+        }
     finally:
         db.close()
 
@@ -127,8 +130,10 @@ def registry_state(model_name: str) -> list[tuple]:
     aliases: dict[str, list[str]] = {}
     for alias, version in client.get_registered_model(model_name).aliases.items():
         aliases.setdefault(str(version), []).append(alias)
-    return sorted((v.tags.get(AIRFLOW_TASK_TAG), sorted(aliases.get(str(v.version), [])), str(v.status))
-                  for v in client.search_model_versions(f"name = '{model_name}'"))
+    return sorted(
+        (v.tags.get(AIRFLOW_TASK_TAG), sorted(aliases.get(str(v.version), [])), str(v.status))
+        for v in client.search_model_versions(f"name = '{model_name}'")
+    )
 
 
 def load_version(model_name: str, version: str):

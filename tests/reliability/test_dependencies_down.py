@@ -18,13 +18,20 @@ import subprocess
 import sys
 
 import pytest
-
 import writers
 from faults import TcpProxy, free_port, wait_listening
-from integrity_local.synthetic import load_world
 from stores import (
-    DAY, PREVIOUS_DAY, SPAM_REDIRECT_DAILY, interval, load_version, partition, redis_contents, write_day,
+    DAY,
+    PREVIOUS_DAY,
+    SPAM_REDIRECT_DAILY,
+    interval,
+    load_version,
+    partition,
+    redis_contents,
+    write_day,
 )
+
+from integrity_local.synthetic import load_world
 
 MODEL = "integrity_reliability"
 EXPERIMENT = "integrity_reliability_training"
@@ -34,7 +41,8 @@ EXPERIMENT = "integrity_reliability_training"
 
 
 def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_once_back_succeeds(
-        hive, hiveserver2, worlds, monkeypatch):
+    hive, hiveserver2, worlds, monkeypatch
+):
     from thrift.transport.TTransport import TTransportException
 
     from integrity_risk.hooks.hive import HiveServer2Unreachable
@@ -78,7 +86,8 @@ def test_hiveserver2_cut_off_during_an_extract_fails_naming_it_and_the_retry_onc
 
 
 def test_redis_cut_off_during_materialization_fails_naming_it_and_the_retry_once_back_succeeds(
-        feast_env, redis_server, monkeypatch, tmp_path):
+    feast_env, redis_server, monkeypatch, tmp_path
+):
     from integrity_risk.features.feast_store import OnlineStoreUnavailable, apply_repo
 
     redis_port = int(redis_server.rsplit(":", 1)[1])
@@ -137,8 +146,11 @@ def test_a_locked_mlflow_store_fails_registration_naming_it_and_the_retry_once_f
         lock = sqlite3.connect(mlflow_home / "mlflow.db", isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")
         try:
-            with pytest.raises(RegistryUnavailable, match=rf"MLflow tracking store at {re.escape(tracking_uri())} "
-                                                          r"is locked or unreachable .*candidate did not move"):
+            with pytest.raises(
+                RegistryUnavailable,
+                match=rf"MLflow tracking store at {re.escape(tracking_uri())} "
+                r"is locked or unreachable .*candidate did not move",
+            ):
                 log_and_register(writers.small_model(), MODEL, {"risk_type": "reliability"})
         finally:
             lock.rollback()
@@ -155,10 +167,26 @@ def mlflow_server(tmp_path):
     port = free_port()
     with open(tmp_path / "server.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-             "--artifacts-destination", str(tmp_path / "server_artifacts")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{tmp_path / 'server.db'}",
+                "--artifacts-destination",
+                str(tmp_path / "server_artifacts"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_listening(port, timeout=120)
         yield port
@@ -168,7 +196,8 @@ def mlflow_server(tmp_path):
 
 
 def test_an_unreachable_mlflow_server_fails_registration_naming_it_and_the_retry_once_back_succeeds(
-        mlflow_home, mlflow_server, monkeypatch):
+    mlflow_home, mlflow_server, monkeypatch
+):
     import mlflow
 
     from integrity_risk.tracking import configure
@@ -185,8 +214,11 @@ def test_an_unreachable_mlflow_server_fails_registration_naming_it_and_the_retry
         configure(EXPERIMENT)
         with mlflow.start_run():
             proxy.close()
-            with pytest.raises(RegistryUnavailable, match=rf"MLflow tracking store at {re.escape(uri)} "
-                                                          r"is locked or unreachable .*candidate did not move"):
+            with pytest.raises(
+                RegistryUnavailable,
+                match=rf"MLflow tracking store at {re.escape(uri)} "
+                r"is locked or unreachable .*candidate did not move",
+            ):
                 log_and_register(writers.small_model(), MODEL, {"risk_type": "reliability"})
             proxy.open()
 
@@ -208,17 +240,17 @@ def test_every_writing_task_is_retried_with_exponential_back_off_as_the_schedule
     from airflow.models.taskinstance import TaskInstance
     from airflow.serialization.serialized_objects import DagSerialization
 
+    from integrity_risk.config.risk import all_risk_types, risk_config
     from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
     from integrity_risk.operators.hive_extract import HiveExtractOperator
     from integrity_risk.operators.tf_train import TFTrainOperator
     from integrity_risk.paths import PROJECT_ROOT
-    from integrity_risk.config.risk import RISK_TYPES, risk_config
 
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), safe_mode=False)
     assert bag.import_errors == {}
-    failed_at = dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc)
+    failed_at = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
     checked = set()
-    for risk in RISK_TYPES:
+    for risk in all_risk_types():
         cfg = risk_config(risk)
         assert cfg.retries >= 1
         for dag in (d for d in bag.dags.values() if d.dag_id.startswith(f"integrity_{risk}")):
@@ -226,8 +258,9 @@ def test_every_writing_task_is_retried_with_exponential_back_off_as_the_schedule
             for task in dag.tasks:
                 if not isinstance(task, (HiveExtractOperator, FeastMaterializeOperator, TFTrainOperator)):
                     continue
-                ti = TaskInstance(task=scheduled.get_task(task.task_id), run_id="scheduled__2026-03-02",
-                                  dag_version_id=uuid.uuid4())
+                ti = TaskInstance(
+                    task=scheduled.get_task(task.task_id), run_id="scheduled__2026-03-02", dag_version_id=uuid.uuid4()
+                )
                 ti.end_date = failed_at
                 delays = []
                 for try_number in range(1, cfg.retries + 1):
@@ -236,7 +269,7 @@ def test_every_writing_task_is_retried_with_exponential_back_off_as_the_schedule
                 assert task.retries == cfg.retries, task.task_id
                 # Each wait is drawn from [d, 2d), d doubling per try from retry_delay, capped at 30 min.
                 for n, delay in enumerate(delays):
-                    first = cfg.retry_delay_seconds * 2 ** n
+                    first = cfg.retry_delay_seconds * 2**n
                     assert min(first, 1800) <= delay <= min(2 * first, 1800), (dag.dag_id, task.task_id, delays)
                 checked.add(type(task).__name__)
     assert checked == {"HiveExtractOperator", "FeastMaterializeOperator", "TFTrainOperator"}

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from integrity_local.deployment import api, local_deployment
-from integrity_risk.config.risk import RISK_TYPES
 
-DAG_IDS = [f"integrity_{risk}" for risk in RISK_TYPES]
+from integrity_local.deployment import api, local_deployment
+from integrity_risk.config.risk import all_risk_types
+
+DAG_IDS = [f"integrity_{risk}" for risk in all_risk_types()]
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,9 @@ def airflow(hiveserver2, hive_hook, tmp_path_factory):
 
     create_upstream_tables(hive_hook)  # what an injected DROP TABLE would destroy
     port = int(os.environ.get("INTEGRITY_TEST_PARAMS_AIRFLOW_PORT", "18280"))
-    with local_deployment("params", port, hiveserver2, tmp_path_factory.mktemp("risks"),
-                          lambda risk, text: text) as deployment:
+    with local_deployment(
+        "params", port, hiveserver2, tmp_path_factory.mktemp("risks"), lambda risk, text: text
+    ) as deployment:
         for dag_id in DAG_IDS:
             api(deployment, "admin").wait_for_dag(dag_id)
         yield deployment
@@ -39,12 +41,21 @@ def _runs_and_backfills(admin, dag_id):
     return runs, admin.request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})["total_entries"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"from_date": INJECTED_DS, "to_date": "2026-01-02T00:00:00Z"}, "from_date"),
-    ({"from_date": "2026-01-02T00:00:00Z", "to_date": "2026-01-01T00:00:00Z"}, "from_date"),
-    ({"from_date": "2026-01-01T00:00:00Z", "to_date": "2026-01-02T00:00:00Z",
-      "dag_run_conf": {"run_training": "yes; rm -rf /"}}, "run_training"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"from_date": INJECTED_DS, "to_date": "2026-01-02T00:00:00Z"}, "from_date"),
+        ({"from_date": "2026-01-02T00:00:00Z", "to_date": "2026-01-01T00:00:00Z"}, "from_date"),
+        (
+            {
+                "from_date": "2026-01-01T00:00:00Z",
+                "to_date": "2026-01-02T00:00:00Z",
+                "dag_run_conf": {"run_training": "yes; rm -rf /"},
+            },
+            "run_training",
+        ),
+    ],
+)
 def test_a_backfill_with_a_hostile_or_wrong_range_is_refused_and_nothing_runs(airflow, hive_hook, body, field):
     from integrity_local.airflow_api import AirflowApiError
 

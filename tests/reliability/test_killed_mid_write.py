@@ -12,19 +12,29 @@ import re
 import time
 
 import pytest
-
 import writers
 from faults import Sampler, sigkill, wait_until
-from integrity_local.synthetic import load_world
 from stores import (
-    ACCOUNT_DAILY, DAY, airflow_try, days_from, interval, partition, registry_state, row_count,
-    sqlite_online_rows, sqlite_writing_over_rows, write_day,
+    ACCOUNT_DAILY,
+    DAY,
+    airflow_try,
+    days_from,
+    interval,
+    partition,
+    registry_state,
+    row_count,
+    sqlite_online_rows,
+    sqlite_writing_over_rows,
+    write_day,
 )
+
+from integrity_local.synthetic import load_world
 
 
 @pytest.mark.slow  # 50-100 s: four extracts on a 2-core machine
 def test_an_extract_killed_mid_write_then_retried_leaves_a_clean_runs_partition_and_no_reader_sees_less(
-        hive, hive_log, worlds, spawn):
+    hive, hive_log, worlds, spawn
+):
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
     table, hql = ACCOUNT_DAILY
@@ -40,8 +50,10 @@ def test_an_extract_killed_mid_write_then_retried_leaves_a_clean_runs_partition_
     hive_log.mark()
     with Sampler(lambda: row_count(reader, table, DAY), pause=0.1) as counts:
         child = spawn("extract", table=table, hql=hql, ds=DAY)
-        running = hive_log.wait_for(r"Submitting query 'INSERT OVERWRITE TABLE features\.account_daily.*?' "
-                                    r"with ([0-9a-f-]{36})")
+        running = hive_log.wait_for(
+            r"Submitting query 'INSERT OVERWRITE TABLE features\.account_daily.*?' "
+            r"with ([0-9a-f-]{36})"
+        )
         sigkill(child)
         # Killing the client does not stop the server-side Spark job: Spark's Thrift
         # server notices the dead session only when it answers, so the job runs on and
@@ -62,7 +74,8 @@ def test_an_extract_killed_mid_write_then_retried_leaves_a_clean_runs_partition_
 
 
 def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_online_rows(
-        feast_env, spawn, monkeypatch, tmp_path):
+    feast_env, spawn, monkeypatch, tmp_path
+):
     from feast.feature_view import FeatureViewState
 
     from integrity_risk.features.feast_store import apply_repo, feature_store
@@ -78,8 +91,13 @@ def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_onl
     child = spawn("materialize", chunk_hours=24, **window)
     # Killed inside a chunk's transaction, after an earlier chunk committed: SQLite's
     # journal must undo the torn one, leaving whole chunks only.
-    wait_until(lambda: sqlite_writing_over_rows(feast_env.feast_dir), timeout=180,
-               what="a write over committed rows", child=child, pause=0.01)
+    wait_until(
+        lambda: sqlite_writing_over_rows(feast_env.feast_dir),
+        timeout=180,
+        what="a write over committed rows",
+        child=child,
+        pause=0.01,
+    )
     sigkill(child)
     killed = sqlite_online_rows(feast_env.feast_dir)
     # A load killed after its view turned MATERIALIZING leaves it so until the next load; readers
@@ -106,7 +124,8 @@ def test_a_materialization_killed_mid_write_then_retried_leaves_a_clean_runs_onl
 
 
 def test_a_registration_killed_before_candidate_moved_is_removed_by_the_retry(
-        mlflow_home, spawn, monkeypatch, tmp_path):
+    mlflow_home, spawn, monkeypatch, tmp_path
+):
     import mlflow
 
     from integrity_risk.training.registry import AIRFLOW_TRY_TAG, load_registered
@@ -122,8 +141,7 @@ def test_a_registration_killed_before_candidate_moved_is_removed_by_the_retry(
     paused = tmp_path / "paused"
     with Sampler(candidate, pause=0.05) as seen:
         airflow_try(monkeypatch, "scheduled__2026-03-02", 1)
-        child = spawn("register", model_name=model, experiment=experiment,
-                      pause_before_alias=str(paused))
+        child = spawn("register", model_name=model, experiment=experiment, pause_before_alias=str(paused))
         # The alias moves milliseconds after the version is created, too soon to aim a
         # kill at from outside; the child waits there instead (its only change).
         wait_until(paused.exists, timeout=180, what="the version registered", child=child)
@@ -155,14 +173,23 @@ def test_the_trainer_tags_its_version_with_its_own_task_try_never_an_inherited_o
     from types import SimpleNamespace
 
     from integrity_risk.operators.tf_train import TFTrainOperator
-    from integrity_risk.training.registry import AIRFLOW_TASK_TAG, AIRFLOW_TRY_TAG, TASK_INSTANCE_ENV, airflow_attempt_tags
+    from integrity_risk.training.registry import (
+        AIRFLOW_TASK_TAG,
+        AIRFLOW_TRY_TAG,
+        TASK_INSTANCE_ENV,
+        airflow_attempt_tags,
+    )
 
     op = TFTrainOperator(task_id="train", training_set="unused", risk_type="fraud")
     monkeypatch.setenv(TASK_INSTANCE_ENV, "integrity_scraping/train/manual__1")  # left in the worker's env
-    context = {"ti": SimpleNamespace(dag_id="integrity_fraud", task_id="train", try_number=2),
-               "dag_run": SimpleNamespace(run_id="scheduled__2026-03-02T00:00:00+00:00")}
+    context = {
+        "ti": SimpleNamespace(dag_id="integrity_fraud", task_id="train", try_number=2),
+        "dag_run": SimpleNamespace(run_id="scheduled__2026-03-02T00:00:00+00:00"),
+    }
     assert airflow_attempt_tags(op.trainer_env(context)) == {
-        AIRFLOW_TASK_TAG: "integrity_fraud/train/scheduled__2026-03-02T00:00:00+00:00", AIRFLOW_TRY_TAG: "2"}
+        AIRFLOW_TASK_TAG: "integrity_fraud/train/scheduled__2026-03-02T00:00:00+00:00",
+        AIRFLOW_TRY_TAG: "2",
+    }
     assert airflow_attempt_tags(op.trainer_env({})) == {}
 
 

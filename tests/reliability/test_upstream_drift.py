@@ -9,13 +9,16 @@ of a dirty day equal those of the clean day.)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import writers
 from stores import DAY, SPAM_REDIRECT_DAILY, partition
 
 from integrity_local.synthetic import load_world
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 UPSTREAM = "raw.user_events"
 
@@ -24,15 +27,17 @@ UPSTREAM = "raw.user_events"
 def drifted_upstream(hive, world, edit) -> Iterator[None]:
     """``raw.user_events`` replaced by a table whose columns are ``edit(columns)``, holding
     the world's files; the real table is put back afterwards, whatever happened."""
+    from integrity_local.upstream import load_partition
     from integrity_risk.features.hql import read_hql
     from integrity_risk.features.table_schema import ddl_schema
-    from integrity_local.upstream import load_partition
 
     columns = edit(ddl_schema(UPSTREAM, read_hql("upstream_tables.hql")))
     hive.run(f"ALTER TABLE {UPSTREAM} RENAME TO raw.user_events_kept")
     try:
-        hive.run(f"CREATE TABLE {UPSTREAM} ({', '.join(f'{n} {t}' for n, t in columns)}) "
-                 "PARTITIONED BY (ds STRING) STORED AS PARQUET")
+        hive.run(
+            f"CREATE TABLE {UPSTREAM} ({', '.join(f'{n} {t}' for n, t in columns)}) "
+            "PARTITIONED BY (ds STRING) STORED AS PARQUET"
+        )
         for day in sorted((world / "raw" / "user_events").glob("ds=*")):
             load_partition(hive, UPSTREAM, day.name.removeprefix("ds="), day)
         yield
@@ -48,12 +53,20 @@ def written(hive, worlds):
     return partition(hive, table, DAY)
 
 
-@pytest.mark.parametrize("edit, problem", [
-    (lambda cols: [(n, t) for n, t in cols if n != "url"], "column url: missing (expected string)"),
-    (lambda cols: [(n, "string" if n == "amount" else t) for n, t in cols], "column amount: type string, expected double"),
-], ids=["dropped", "retyped"])
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda cols: [(n, t) for n, t in cols if n != "url"], "column url: missing (expected string)"),
+        (
+            lambda cols: [(n, "string" if n == "amount" else t) for n, t in cols],
+            "column amount: type string, expected double",
+        ),
+    ],
+    ids=["dropped", "retyped"],
+)
 def test_a_dropped_or_retyped_upstream_column_fails_the_extract_naming_it_and_writes_nothing(
-        hive, worlds, written, edit, problem):
+    hive, worlds, written, edit, problem
+):
     from integrity_risk.operators.hive_extract import UpstreamSchemaDrift
 
     table, hql = SPAM_REDIRECT_DAILY

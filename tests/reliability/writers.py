@@ -17,8 +17,9 @@ def extract(table: str, hql: str, ds: str, conn_id: str = "hiveserver2_default")
     """``HiveExtractOperator`` for ``ds``, rendered and executed as the task runner does."""
     from integrity_risk.operators.hive_extract import HiveExtractOperator
 
-    op = HiveExtractOperator(task_id=f"hive_extract_{table.split('.')[1]}", hql=hql, table=table, ds=ds,
-                             hiveserver2_conn_id=conn_id)
+    op = HiveExtractOperator(
+        task_id=f"hive_extract_{table.split('.')[1]}", hql=hql, table=table, ds=ds, hiveserver2_conn_id=conn_id
+    )
     context = {"ds": ds, "params": {}}
     op.render_template_fields(context)
     return op.execute(context)
@@ -28,10 +29,15 @@ def materialize(start: str, end: str, chunk_hours: float = 24.0, risk_type: str 
     """``FeastMaterializeOperator`` over the data interval ``[start, end]`` (ISO times, UTC)."""
     from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 
-    op = FeastMaterializeOperator(task_id="feast_materialize", risk_type=risk_type,
-                                  feature_service=f"{risk_type}_v1", chunk=timedelta(hours=chunk_hours))
-    return op.execute({"data_interval_start": datetime.fromisoformat(start),
-                       "data_interval_end": datetime.fromisoformat(end)})
+    op = FeastMaterializeOperator(
+        task_id="feast_materialize",
+        risk_type=risk_type,
+        feature_service=f"{risk_type}_v1",
+        chunk=timedelta(hours=chunk_hours),
+    )
+    return op.execute(
+        {"data_interval_start": datetime.fromisoformat(start), "data_interval_end": datetime.fromisoformat(end)}
+    )
 
 
 def register(model_name: str, experiment: str, pause_before_alias: str | None = None) -> dict[str, Any]:
@@ -47,6 +53,7 @@ def register(model_name: str, experiment: str, pause_before_alias: str | None = 
     from integrity_risk.training.registry import log_and_register
 
     if pause_before_alias:
+
         def blocked(*args, **kwargs):
             Path(pause_before_alias).write_text("version registered; candidate not moved yet")
             time.sleep(600)
@@ -65,7 +72,9 @@ def small_model():
     return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
 
 
-def registry_updates(path: str, entities: int, store: str = "integrity_risk.features.feast_registry.AtomicFileRegistryStore") -> None:
+def registry_updates(
+    path: str, entities: int, store: str = "integrity_risk.features.feast_registry.AtomicFileRegistryStore"
+) -> None:
     """Rewrite a Feast file registry of ``entities`` entities through ``store``, forever."""
     from feast.infra.registry.registry import get_registry_store_class_from_type
     from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto

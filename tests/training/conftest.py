@@ -36,7 +36,7 @@ def fresh_registry():
 
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     shutil.rmtree(mlflow_dir(), ignore_errors=True)
-    yield mlflow_dir()
+    return mlflow_dir()
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +66,9 @@ def trained(training_set, config_file, fresh_registry):
     """One real training run through the operator: its XCom result."""
     from integrity_risk.operators.tf_train import TFTrainOperator
 
-    op = TFTrainOperator(task_id="train", training_set=str(training_set), risk_type=RISK, config=str(config_file),
-                         run_name="pytest")
+    op = TFTrainOperator(
+        task_id="train", training_set=str(training_set), risk_type=RISK, config=str(config_file), run_name="pytest"
+    )
     return op.execute(context={})
 
 

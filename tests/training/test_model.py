@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from integrity_local.training_data import FEATURES, make_frame, write_training_set
 from integrity_risk.config import model as config_mod
 from integrity_risk.training import data
-from integrity_local.training_data import FEATURES, make_frame, write_training_set
 
 RISK = "abusive_account"
 
@@ -93,7 +93,9 @@ def test_warm_start_copies_the_champion_shared_tower(trained, client, training_s
         report = warm_start_from(model, champion)
         assert report["copied"] == ["shared_dense_0", "shared_bn_0", "shared_dense_1", "shared_bn_1"]
         for layer in report["copied"]:
-            for mine, theirs in zip(model.get_layer(layer).get_weights(), champion.get_layer(layer).get_weights()):
+            for mine, theirs in zip(
+                model.get_layer(layer).get_weights(), champion.get_layer(layer).get_weights(), strict=False
+            ):
                 np.testing.assert_array_equal(mine, theirs)
         # A different tower shape copies what still fits and skips the rest.
         wider = build_model({**cfg, "hidden_units": [32, 8]}, spec, sample)
@@ -158,8 +160,7 @@ def test_early_stopping_watches_a_metric_keras_actually_logs(training_set, cfg, 
     assert f"val_{RISK}_pr_auc" in with_head_names({k: v[0] for k, v in logs.items()}, tasks)
 
 
-def test_training_goes_on_while_the_heads_validation_pr_auc_stays_at_its_best(
-        tmp_path, cfg, client):
+def test_training_goes_on_while_the_heads_validation_pr_auc_stays_at_its_best(tmp_path, cfg, client):
     from integrity_risk.training.train import run_training
 
     frame = make_frame(1200, seed=3)
@@ -180,8 +181,7 @@ def test_training_goes_on_while_the_heads_validation_pr_auc_stays_at_its_best(
     assert val_loss[-1] < val_loss[2]
 
 
-def test_a_sqlite_registry_keeps_its_artifacts_beside_the_database_not_in_the_working_directory(
-        tmp_path, monkeypatch):
+def test_a_sqlite_registry_keeps_its_artifacts_beside_the_database_not_in_the_working_directory(tmp_path, monkeypatch):
     from integrity_risk.tracking import artifact_root
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'e2e' / 'mlflow.db'}")
@@ -202,7 +202,7 @@ def _drive_early_stopping(pr_aucs, losses, patience=2):
     early.set_model(model)
     early.on_train_begin()
     epochs = 0
-    for epoch, (pr_auc, loss) in enumerate(zip(pr_aucs, losses)):
+    for epoch, (pr_auc, loss) in enumerate(zip(pr_aucs, losses, strict=False)):
         model.set_weights([np.full((1, 1), float(epoch))])
         early.on_epoch_end(epoch, {"val_pr_auc": pr_auc, "val_loss": loss})
         epochs += 1
@@ -221,6 +221,7 @@ def test_a_slow_decline_within_the_tie_tolerance_stops_and_keeps_the_best_epochs
 
 
 def test_tied_epochs_at_a_saturated_pr_auc_keep_the_weights_with_the_lowest_validation_loss():
-    epochs, restored = _drive_early_stopping([1.0, 0.99999994, 1.0, 1.0, 1.0, 0.8, 0.8],
-                                             [0.5, 0.4, 0.3, 0.35, 0.32, 0.2, 0.2], patience=2)
+    epochs, restored = _drive_early_stopping(
+        [1.0, 0.99999994, 1.0, 1.0, 1.0, 0.8, 0.8], [0.5, 0.4, 0.3, 0.35, 0.32, 0.2, 0.2], patience=2
+    )
     assert epochs == 7 and restored == 2

@@ -59,7 +59,9 @@ def test_registered_model_reloads_and_gives_the_same_scores_in_row_order(trained
 
     from integrity_risk.training.scoring import score
 
-    before = pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=trained["run_id"], artifact_path="evaluation/test_scores.parquet"))
+    before = pd.read_parquet(
+        mlflow.artifacts.download_artifacts(run_id=trained["run_id"], artifact_path="evaluation/test_scores.parquet")
+    )
     test = pd.read_parquet(training_set / "test.parquet")
     after = score(f"models:/integrity_{RISK}@candidate", test)
     assert list(after.columns) == [f"score_{t}" for t in TASKS]
@@ -74,9 +76,23 @@ def test_missing_feature_column_fails_with_a_message_naming_it(tmp_path, frame, 
     missing = "abusive_account_daily__follow_ratio_7d"
     folder = write_training_set(tmp_path / "ts", frame.drop(columns=[missing]), features=FEATURES)
     proc = subprocess.run(
-        [sys.executable, "-m", "integrity_risk.training.train", "--training-set", str(folder), "--risk-type", RISK,
-         "--config", str(config_file), "--registered-model", "integrity_missing_test"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "integrity_risk.training.train",
+            "--training-set",
+            str(folder),
+            "--risk-type",
+            RISK,
+            "--config",
+            str(config_file),
+            "--registered-model",
+            "integrity_missing_test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert missing in proc.stderr and "train.parquet" in proc.stderr
@@ -88,8 +104,13 @@ def test_nan_loss_fails_the_task_and_registers_nothing(tmp_path, config_file, cl
     broken = make_frame(1500, seed=2)
     broken.loc[broken.index[::20], "fake_engagement_daily__like_burst_score_1d"] = np.inf
     folder = write_training_set(tmp_path / "ts", broken)
-    op = TFTrainOperator(task_id="train", training_set=str(folder), risk_type=RISK, config=str(config_file),
-                         registered_model="integrity_nan_test")
+    op = TFTrainOperator(
+        task_id="train",
+        training_set=str(folder),
+        risk_type=RISK,
+        config=str(config_file),
+        registered_model="integrity_nan_test",
+    )
     with pytest.raises(AirflowException, match="NaN loss") as err:
         op.execute(context={})
     assert "exit status 3" in str(err.value)
@@ -102,8 +123,13 @@ def test_on_kill_stops_the_trainer_process(training_set, config_file):
 
     from integrity_risk.operators.tf_train import TFTrainOperator
 
-    op = TFTrainOperator(task_id="train", training_set=str(training_set), risk_type=RISK, config=str(config_file),
-                         registered_model="integrity_kill_test")
+    op = TFTrainOperator(
+        task_id="train",
+        training_set=str(training_set),
+        risk_type=RISK,
+        config=str(config_file),
+        registered_model="integrity_kill_test",
+    )
     failures = []
 
     def run():
@@ -126,11 +152,10 @@ def test_on_kill_stops_the_trainer_process(training_set, config_file):
 
 
 def test_control_copies_permute_or_invert_only_the_train_and_validation_labels(tmp_path):
-    import numpy as np
     import pandas as pd
 
-    from integrity_risk.training.data import control_copy, split_path
     from integrity_local.training_data import make_frame, write_training_set
+    from integrity_risk.training.data import control_copy, split_path
 
     source = write_training_set(tmp_path / "set", make_frame(2000, seed=3))
     label = "label_abusive_account"
@@ -138,11 +163,14 @@ def test_control_copies_permute_or_invert_only_the_train_and_validation_labels(t
 
     original = pd.read_parquet(split_path(source, "train"))
     permuted = pd.read_parquet(split_path(copy, "train"))
-    counts = lambda col: (int(col.isna().sum()), int((col == 1).sum()), int((col == 0).sum()))  # noqa: E731
+    counts = lambda col: (int(col.isna().sum()), int((col == 1).sum()), int((col == 0).sum()))
     assert counts(original[label]) == counts(permuted[label])
     assert not original[label].equals(permuted[label])
-    features = [c for c in original.columns if c not in (label,) and original[c].dtype.kind == "f"
-                and not c.startswith("label_")]
+    features = [
+        c
+        for c in original.columns
+        if c not in (label,) and original[c].dtype.kind == "f" and not c.startswith("label_")
+    ]
     assert original[features].equals(permuted[features])
     assert pd.read_parquet(split_path(copy, "test")).equals(pd.read_parquet(split_path(source, "test")))
 

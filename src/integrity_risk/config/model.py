@@ -9,7 +9,6 @@ reads with the same model, so a setting the trainer knows is one the YAML accept
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from pydantic import Field, ValidationError, field_validator
 
 from integrity_risk.config.base import StrictConfig, describe_errors
 from integrity_risk.values import RISK_TYPE_PATTERN
-
 
 
 class ConfigError(ValueError):
@@ -36,19 +34,24 @@ class ModelConfig(StrictConfig):
     epochs: int = Field(default=20, ge=1)
     patience: int = Field(default=3, ge=1, description="epochs without a better validation PR-AUC of the own head")
     focal_gamma: float = Field(default=2.0, ge=0)
-    focal_alpha: float | None = Field(default=None, gt=0, lt=1,
-                                      description="focal loss weight of the positives; null: no class balancing")
+    focal_alpha: float | None = Field(
+        default=None, gt=0, lt=1, description="focal loss weight of the positives; null: no class balancing"
+    )
     shuffle_buffer: int = Field(default=50_000, ge=1, description="rows shuffled together while streaming")
     adapt_rows: int = Field(default=100_000, ge=1, description="rows read to fit normalization and vocabularies")
     embedding_dim: int = Field(default=8, ge=1, description="largest embedding size of a categorical feature")
     max_vocab: int = Field(default=1000, ge=1, description="most frequent values kept per categorical feature")
     log_features: list[str] | None = Field(
-        default=None, description="count-like features to log1p; null: the trainer picks non-negative skewed ones")
+        default=None, description="count-like features to log1p; null: the trainer picks non-negative skewed ones"
+    )
     warm_start: str | None = Field(
-        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
-        description='"champion" (or another alias) to start the shared tower from that registered version')
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description='"champion" (or another alias) to start the shared tower from that registered version',
+    )
     warm_start_model: str | None = Field(
-        default=None, description="registered model to warm start from; default the one being trained")
+        default=None, description="registered model to warm start from; default the one being trained"
+    )
     seed: int = Field(default=0, ge=0)
     baseline: bool = Field(default=True, description="also train and log a LightGBM baseline on the same set")
 

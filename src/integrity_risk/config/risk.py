@@ -14,8 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from integrity_risk.config.base import StrictConfig as _Strict
-from integrity_risk.config.base import describe_errors
+from integrity_risk.config.base import StrictConfig as _Strict, describe_errors
 from integrity_risk.config.model import ModelConfig
 from integrity_risk.config.tables import TableQuality
 from integrity_risk.paths import hql_dir, risks_dir
@@ -27,16 +26,26 @@ class RiskConfigError(ValueError):
 
 
 class ExtractConfig(_Strict):
+    """``extract:``: the risk table's HiveQL, its DDL and its quality gate's bounds and rules."""
+
     hql: str = Field(description="HiveQL template under include/hql/, e.g. features/fraud.hql")
     table: str = Field(pattern=r"^features\.[a-z][a-z0-9_]*$")
     min_rows: int = Field(default=1, ge=0, description="absolute floor for the quality gate")
     max_row_ratio: float = Field(default=2.0, gt=1.0)
     min_row_ratio: float = Field(default=0.5, gt=0.0, lt=1.0)
-    ddl: str = Field(default="feature_tables.hql", description=(
-        "HiveQL file under include/hql/ with the table's CREATE TABLE IF NOT EXISTS: run before each "
-        "extract, and the schema the quality gate expects"))
-    history_wait_hours: float = Field(default=6, gt=0, le=72, description=(
-        "how long the gate waits for trailing days that have upstream data but no extract yet"))
+    ddl: str = Field(
+        default="feature_tables.hql",
+        description=(
+            "HiveQL file under include/hql/ with the table's CREATE TABLE IF NOT EXISTS: run before each "
+            "extract, and the schema the quality gate expects"
+        ),
+    )
+    history_wait_hours: float = Field(
+        default=6,
+        gt=0,
+        le=72,
+        description=("how long the gate waits for trailing days that have upstream data but no extract yet"),
+    )
     quality: TableQuality = Field(description="the quality gate's rules of this risk's table")
 
     @field_validator("hql", "ddl")
@@ -54,21 +63,28 @@ class ExtractConfig(_Strict):
         try:
             ddl_schema(self.table, ddl)
         except ValueError:
-            raise ValueError(f"include/hql/{self.ddl} has no CREATE TABLE IF NOT EXISTS {self.table} "
-                             "(... ) PARTITIONED BY (ds STRING)") from None
+            raise ValueError(
+                f"include/hql/{self.ddl} has no CREATE TABLE IF NOT EXISTS {self.table} "
+                "(... ) PARTITIONED BY (ds STRING)"
+            ) from None
         unknown = self.quality.unknown_columns(self.table, ddl)
         if unknown:
-            raise ValueError(f"quality names columns {unknown} that {self.table} does not have "
-                             f"(include/hql/{self.ddl})")
+            raise ValueError(
+                f"quality names columns {unknown} that {self.table} does not have (include/hql/{self.ddl})"
+            )
         return self
 
 
 class LabelsConfig(_Strict):
+    """``labels:``: when a label counts as matured, and how many negatives to draw."""
+
     maturity_days: int = Field(default=3, ge=0, le=60)
     negatives_per_positive: float = Field(default=3.0, ge=0)
 
 
 class TrainingSetConfig(_Strict):
+    """``training_set:``: the feature service and the days of each split."""
+
     feature_service: str
     lookback_days: int = Field(default=21, ge=3, le=365)
     validation_days: int = Field(default=2, ge=1)
@@ -76,14 +92,19 @@ class TrainingSetConfig(_Strict):
 
 
 class GatesConfig(_Strict):
-    max_pr_auc_drop: float = Field(default=0.0, ge=0,
-                                   description="fails when the paired interval of the PR-AUC change lies below minus this")
+    """``evaluation.gates:``: the automatic gates a candidate must pass before a reviewer is asked."""
+
+    max_pr_auc_drop: float = Field(
+        default=0.0, ge=0, description="fails when the paired interval of the PR-AUC change lies below minus this"
+    )
     min_recall_at_fpr: float = Field(default=0.3, ge=0, le=1)
     max_slice_recall_drop: float = Field(default=0.15, ge=0, le=1)
     max_decision_flip_rate: float = Field(default=0.2, ge=0, le=1)
 
 
 class EvaluationConfig(_Strict):
+    """``evaluation:``: the operating point, the bootstrap and the slices of the shadow evaluation."""
+
     operating_fpr: float = Field(default=0.01, gt=0, lt=0.5)
     n_bootstrap: int = Field(default=200, ge=20, le=5000)
     min_slice_size: int = Field(default=30, ge=1)
@@ -91,21 +112,30 @@ class EvaluationConfig(_Strict):
 
 
 class ApprovalConfig(_Strict):
+    """``approval:``: who may approve a promotion, and how long the request waits."""
+
     reviewers: list[str] = Field(min_length=1, description="Airflow user names allowed to answer")
     response_timeout_hours: float = Field(default=48, gt=0)
 
 
 class RiskConfig(_Strict):
+    """One risk type's pipeline: ``include/risks/<risk>.yaml``, validated."""
+
     risk_type: str
     owner: str
     description: str
     schedule: str | None = "@daily"
     start_date: dt.date
-    catchup: bool = Field(default=False, description=(
-        "on unpause, run every interval since start_date; off: only the latest, and older days by backfill"))
+    catchup: bool = Field(
+        default=False,
+        description=(
+            "on unpause, run every interval since start_date; off: only the latest, and older days by backfill"
+        ),
+    )
     max_active_runs: int = Field(default=1, ge=1, le=16)
-    model_cycle_days: int = Field(default=7, ge=1, le=90,
-                                  description="train and evaluate every N days; features are extracted daily")
+    model_cycle_days: int = Field(
+        default=7, ge=1, le=90, description="train and evaluate every N days; features are extracted daily"
+    )
     retries: int = Field(default=2, ge=0, le=10)
     retry_delay_seconds: int = Field(default=120, ge=1, le=3600, description="first retry delay; doubles each try")
     extract: ExtractConfig
@@ -152,8 +182,10 @@ def load_risk_config(path: str | Path) -> RiskConfig:
     known = sorted(set(all_risk_types()) | {cfg.risk_type})
     unknown = [t for t in cfg.model.tasks if t not in known]
     if unknown:
-        raise RiskConfigError(f"{path}: key 'model.tasks': unknown risk types {unknown}; expected some of {known} "
-                              f"(a risk type is a YAML in {risks_dir()})")
+        raise RiskConfigError(
+            f"{path}: key 'model.tasks': unknown risk types {unknown}; expected some of {known} "
+            f"(a risk type is a YAML in {risks_dir()})"
+        )
     return cfg
 
 

@@ -16,7 +16,6 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from integrity_risk.config.base import StrictConfig, describe_errors
-
 from integrity_risk.paths import include_dir
 from integrity_risk.values import IDENTIFIER_PATTERN, check_table_name
 
@@ -117,8 +116,10 @@ def load_table_rules(path: str | Path | None = None) -> dict[str, TableQuality]:
             raise TableRulesError(f"{path}: table {table!r}: {problems}") from None
         unknown = rules[table].unknown_columns(table, ddl)
         if unknown:
-            raise TableRulesError(f"{path}: table {table!r}: columns {unknown} are not in its CREATE TABLE "
-                                  "(include/hql/feature_tables.hql)")
+            raise TableRulesError(
+                f"{path}: table {table!r}: columns {unknown} are not in its CREATE TABLE "
+                "(include/hql/feature_tables.hql)"
+            )
     return rules
 
 

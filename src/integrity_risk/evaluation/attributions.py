@@ -79,15 +79,18 @@ def integrated_gradients(
         raise ValueError("the model has no numeric inputs to attribute")
 
     # NaN means "missing" to the model; its path has no gradient, so it is held fixed (baseline = x).
-    base = {k: np.where(np.isnan(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0).astype("float32")
-            for k, v in numeric.items()}
+    base = {
+        k: np.where(np.isnan(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0).astype("float32")
+        for k, v in numeric.items()
+    }
     alphas = ((np.arange(steps) + 0.5) / steps).astype("float32")  # midpoint rule
 
     def tiled(a):
         return np.tile(a, (steps, 1))
 
-    path = {k: tiled(base[k]) + np.repeat(alphas, n)[:, None] * tiled(np.nan_to_num(numeric[k] - base[k]))
-            for k in numeric}
+    path = {
+        k: tiled(base[k]) + np.repeat(alphas, n)[:, None] * tiled(np.nan_to_num(numeric[k] - base[k])) for k in numeric
+    }
     tensors = {k: tf.convert_to_tensor(v) for k, v in path.items()}
     strings = {k: tf.convert_to_tensor(tiled(v).astype(str)) for k, v in fixed.items()}
     with tf.GradientTape() as tape:
@@ -96,15 +99,22 @@ def integrated_gradients(
         total = tf.reduce_sum(y)
     grads = tape.gradient(total, tensors)
     attributions = {}
-    for k, g in grads.items():
-        g = np.zeros((steps * n, 1), "float32") if g is None else np.nan_to_num(g.numpy())
+    for k, grad in grads.items():
+        g = np.zeros((steps * n, 1), "float32") if grad is None else np.nan_to_num(grad.numpy())
         avg = g.reshape(steps, n).mean(axis=0)
-        attributions[k] = np.nan_to_num((numeric[k][:, 0] - base[k][:, 0])) * avg
+        attributions[k] = np.nan_to_num(numeric[k][:, 0] - base[k][:, 0]) * avg
 
     def f(inputs):
-        out = _select_output(model({**{k: tf.convert_to_tensor(v) for k, v in inputs.items()},
-                                    **{k: tf.convert_to_tensor(v.astype(str)) for k, v in fixed.items()}},
-                                   training=False), output)
+        out = _select_output(
+            model(
+                {
+                    **{k: tf.convert_to_tensor(v) for k, v in inputs.items()},
+                    **{k: tf.convert_to_tensor(v.astype(str)) for k, v in fixed.items()},
+                },
+                training=False,
+            ),
+            output,
+        )
         return np.asarray(out).reshape(-1)
 
     gap = np.abs(sum(attributions.values()) - (f(numeric) - f(base)))

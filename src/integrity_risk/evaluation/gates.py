@@ -40,6 +40,8 @@ class GateFailure(Exception):
 
 @dataclass(frozen=True)
 class GateResult:
+    """One gate's verdict on a candidate: the figure, the bound, and why."""
+
     gate: str
     passed: bool | None  # None: the gate does not apply (e.g. no champion)
     figure: float | None
@@ -96,14 +98,23 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
         elif name == "min_pr_auc":
             results.append(_result(name, cand["pr_auc"], bound, at_most=False, what="candidate PR-AUC"))
         elif name == "min_recall_at_fpr":
-            results.append(_result(name, cand["recall_at_fpr"], bound, at_most=False,
-                                   what=f"candidate recall at FPR {metrics['operating_fpr']}"))
+            results.append(
+                _result(
+                    name,
+                    cand["recall_at_fpr"],
+                    bound,
+                    at_most=False,
+                    what=f"candidate recall at FPR {metrics['operating_fpr']}",
+                )
+            )
         elif name == "max_pr_auc_drop":
             results.append(_pr_auc_drop_gate(overall, bound, metrics.get("level", 0.9)))
         elif name == "max_decision_flip_rate":
             results.append(_result(name, overall.get("flip_rate"), bound, at_most=True, what="decision flip rate"))
         elif name == "max_psi":
-            results.append(_result(name, overall.get("psi"), bound, at_most=True, what="PSI of candidate vs champion scores"))
+            results.append(
+                _result(name, overall.get("psi"), bound, at_most=True, what="PSI of candidate vs champion scores")
+            )
         elif name == "max_slice_recall_drop":
             results.append(_slice_gate(metrics, bound))
     return results
@@ -118,8 +129,10 @@ def _pr_auc_drop_gate(overall: dict, bound: float, level: float) -> GateResult:
     name = "max_pr_auc_drop"
     delta = overall.get("pr_auc_delta")
     low, high = overall.get("pr_auc_delta_ci") or [None, None]
-    what = (f"PR-AUC change {_signed(delta)} vs the champion, {_pct(level)} paired interval "
-            f"[{_signed(low)}, {_signed(high)}]; the interval's high end")
+    what = (
+        f"PR-AUC change {_signed(delta)} vs the champion, {_pct(level)} paired interval "
+        f"[{_signed(low)}, {_signed(high)}]; the interval's high end"
+    )
     return _result(name, high, -bound, at_most=False, what=what)
 
 
@@ -130,15 +143,18 @@ def _signed(x) -> str:
 def _slice_gate(metrics: dict, bound: float) -> GateResult:
     """The slice whose paired interval of the recall drop reaches highest, over the slices large enough to judge."""
     name = "max_slice_recall_drop"
-    judged = [s for s in metrics["slices"] if s.get("status") == "ok"
-              and (s.get("recall_drop_ci") or [None])[0] is not None]
+    judged = [
+        s for s in metrics["slices"] if s.get("status") == "ok" and (s.get("recall_drop_ci") or [None])[0] is not None
+    ]
     if not judged:
         return GateResult(name, None, None, bound, f"{name} not applied: no slice large enough to judge")
     worst = max(judged, key=lambda s: s["recall_drop_ci"][0])
     low, high = worst["recall_drop_ci"]
-    what = (f"recall drop in slice {worst['dimension']}={worst['value']} {_f(worst['recall_drop'])} "
-            f"({worst['positives']} positives), {_pct(metrics.get('level', 0.9))} paired interval "
-            f"[{_f(low)}, {_f(high)}]; the interval's low end")
+    what = (
+        f"recall drop in slice {worst['dimension']}={worst['value']} {_f(worst['recall_drop'])} "
+        f"({worst['positives']} positives), {_pct(metrics.get('level', 0.9))} paired interval "
+        f"[{_f(low)}, {_f(high)}]; the interval's low end"
+    )
     return _result(name, low, bound, at_most=True, what=what)
 
 

@@ -199,8 +199,9 @@ def group_codes(keys) -> np.ndarray | None:
     return pd.factorize(np.asarray(keys), sort=False)[0].astype(np.int64)
 
 
-def bootstrap_mean(values, *, n_bootstrap: int = 200, level: float = 0.9, seed: int = 0,
-                   groups: np.ndarray | None = None) -> list[float | None]:
+def bootstrap_mean(
+    values, *, n_bootstrap: int = 200, level: float = 0.9, seed: int = 0, groups: np.ndarray | None = None
+) -> list[float | None]:
     """Percentile bootstrap interval of the mean of ``values`` (e.g. 0/1 decision flips).
 
     :param groups: integer code of each row's account (``group_codes``): accounts are resampled.

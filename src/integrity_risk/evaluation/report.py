@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,33 +68,43 @@ def _figures(metrics: dict, y, candidate, champion, attributions: dict | None) -
         if point["recall_at_fpr"] is not None and point["precision_at_threshold"] is not None:
             ax.plot(point["recall_at_fpr"], point["precision_at_threshold"], "o", color=color)
     ax.axhline(y[labeled].mean(), color="grey", ls=":", label="base rate")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
-           title=f"Precision-recall (dots: operating FPR {metrics['operating_fpr']})")
+    ax.set(
+        xlabel="recall",
+        ylabel="precision",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title=f"Precision-recall (dots: operating FPR {metrics['operating_fpr']})",
+    )
     ax.legend(loc="upper right", fontsize=8)
     figs.append(("Precision-recall curves", _png(fig)))
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    bins = np.linspace(0, 1, 41) if all(0 <= s.min() and s.max() <= 1 for _, s, _ in models) else 40
+    bins: Any = np.linspace(0, 1, 41) if all(s.min() >= 0 and s.max() <= 1 for _, s, _ in models) else 40
     for name, s, color in models:
         ax.hist(s, bins=bins, alpha=0.5, color=color, label=name)
         t = metrics["overall"][name]["threshold"]
         if t is not None:
             ax.axvline(t, color=color, ls="--")
     psi = metrics["overall"].get("psi")
-    ax.set(xlabel="score", ylabel="accounts", yscale="log",
-           title="Score distributions" + (f" (PSI {_fmt(psi)})" if psi is not None else ""))
+    ax.set(
+        xlabel="score",
+        ylabel="accounts",
+        yscale="log",
+        title="Score distributions" + (f" (PSI {_fmt(psi)})" if psi is not None else ""),
+    )
     ax.legend(fontsize=8)
     figs.append(("Score histograms", _png(fig)))
 
     dims = sorted({s["dimension"] for s in metrics["slices"]})
     if dims:
         fig, axes = plt.subplots(len(dims), 1, figsize=(7, 2.6 * len(dims)), squeeze=False)
-        for ax, dim in zip(axes[:, 0], dims):
+        for ax, dim in zip(axes[:, 0], dims, strict=False):
             rows = [s for s in metrics["slices"] if s["dimension"] == dim]
             x = np.arange(len(rows))
             width = 0.38 if champion is not None else 0.6
             for k, (name, _, color) in enumerate(models):
-                vals, errs = [], [[], []]
+                vals: list[float] = []
+                errs: list[list[float]] = [[], []]
                 for s in rows:
                     block = s.get(name) or {}
                     v = block.get("recall")
@@ -101,8 +112,9 @@ def _figures(metrics: dict, y, candidate, champion, attributions: dict | None) -
                     vals.append(0.0 if v is None else v)
                     errs[0].append(0.0 if v is None or lo is None else max(v - lo, 0))
                     errs[1].append(0.0 if v is None or hi is None else max(hi - v, 0))
-                ax.bar(x + (k - (len(models) - 1) / 2) * width, vals, width, yerr=errs, capsize=3,
-                       color=color, label=name)
+                ax.bar(
+                    x + (k - (len(models) - 1) / 2) * width, vals, width, yerr=errs, capsize=3, color=color, label=name
+                )
             for i, s in enumerate(rows):
                 if s["status"] != "ok":
                     ax.text(i, 0.02, "too small", rotation=90, ha="center", va="bottom", fontsize=8, color="grey")
@@ -113,7 +125,7 @@ def _figures(metrics: dict, y, candidate, champion, attributions: dict | None) -
         figs.append(("Recall per slice (90% bootstrap intervals)", _png(fig)))
 
     if attributions:
-        top = list(zip(attributions["features"], attributions["mean_abs"]))[:15][::-1]
+        top = list(zip(attributions["features"], attributions["mean_abs"], strict=False))[:15][::-1]
         fig, ax = plt.subplots(figsize=(6, 0.3 * len(top) + 1))
         ax.barh([f for f, _ in top], [v for _, v in top], color="tab:blue")
         ax.set(xlabel="mean |integrated gradients|", title="Top feature attributions (candidate)")
@@ -134,26 +146,41 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> s
         f"## Shadow evaluation: {metrics['risk_type']}",
         "",
         f"Candidate version **{metrics.get('candidate_version', '?')}**"
-        + (f" vs champion version **{metrics.get('champion_version')}**" if h else " (no champion yet: evaluated alone)"),
+        + (
+            f" vs champion version **{metrics.get('champion_version')}**"
+            if h
+            else " (no champion yet: evaluated alone)"
+        ),
         f"on {metrics['labeled_rows']} labeled accounts ({metrics['positives']} positive) of {metrics['rows']} scored;"
         f" operating FPR {metrics['operating_fpr']}.",
         "",
         "| metric | candidate | champion |",
         "|---|---|---|",
     ]
-    for label, key, ci in (("PR-AUC", "pr_auc", "pr_auc_ci"), ("recall at FPR", "recall_at_fpr", "recall_at_fpr_ci"),
-                           ("precision at threshold", "precision_at_threshold", None), ("threshold", "threshold", None)):
-        lines.append(f"| {label} | {_fmt(c[key])}{_ci(c.get(ci)) if ci else ''} | "
-                     f"{(_fmt(h[key]) + (_ci(h.get(ci)) if ci else '')) if h else '-'} |")
+    for label, key, ci in (
+        ("PR-AUC", "pr_auc", "pr_auc_ci"),
+        ("recall at FPR", "recall_at_fpr", "recall_at_fpr_ci"),
+        ("precision at threshold", "precision_at_threshold", None),
+        ("threshold", "threshold", None),
+    ):
+        lines.append(
+            f"| {label} | {_fmt(c[key])}{_ci(c.get(ci)) if ci else ''} | "
+            f"{(_fmt(h[key]) + (_ci(h.get(ci)) if ci else '')) if h else '-'} |"
+        )
     if h:
-        lines += ["", f"PR-AUC change {_fmt(o['pr_auc_delta'])}{_ci(o.get('pr_auc_delta_ci'))}; "
-                      f"decision flips {_fmt(o['flip_rate'])}{_ci(o.get('flip_rate_ci'))}; PSI {_fmt(o['psi'])}."]
+        lines += [
+            "",
+            f"PR-AUC change {_fmt(o['pr_auc_delta'])}{_ci(o.get('pr_auc_delta_ci'))}; "
+            f"decision flips {_fmt(o['flip_rate'])}{_ci(o.get('flip_rate_ci'))}; PSI {_fmt(o['psi'])}.",
+        ]
     small = [f"{s['dimension']}={s['value']}" for s in metrics["slices"] if s["status"] != "ok"]
     worst = [s for s in metrics["slices"] if s.get("recall_drop") is not None]
     if worst:
         w = max(worst, key=lambda s: s["recall_drop"])
-        lines.append(f"Largest slice recall drop: {w['dimension']}={w['value']} "
-                     f"({_fmt(w['recall_drop'])}{_ci(w.get('recall_drop_ci'))}).")
+        lines.append(
+            f"Largest slice recall drop: {w['dimension']}={w['value']} "
+            f"({_fmt(w['recall_drop'])}{_ci(w.get('recall_drop_ci'))})."
+        )
     if small:
         lines.append(f"Too small to judge: {', '.join(small)}.")
     if metrics.get("slice_dimensions_missing"):
@@ -173,10 +200,13 @@ def _html(metrics: dict, figures, summary_md: str, attribution_note: str | None)
     env = jinja2.Environment(autoescape=True)
     template = env.from_string(_TEMPLATE)
     return template.render(
-        m=metrics, figures=figures, note=attribution_note,
+        m=metrics,
+        figures=figures,
+        note=attribution_note,
         summary=jinja2.utils.markupsafe.Markup(MarkdownIt("commonmark").enable("table").render(summary_md)),
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        fmt=_fmt, ci=_ci,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        fmt=_fmt,
+        ci=_ci,
     )
 
 

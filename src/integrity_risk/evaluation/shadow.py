@@ -7,12 +7,15 @@ body; its keys are documented in ``evaluate``.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from integrity_risk.evaluation import metrics as m
 from integrity_risk.evaluation.slices import slice_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TOO_SMALL = "too small"
 OK = "ok"
@@ -85,7 +88,7 @@ def evaluate(
             f"evaluation data needs both classes of {label_col}: {int(y.size)} labeled rows, "
             f"{int(y.sum()) if y.size else 0} positive"
         )
-    common = dict(n_bootstrap=n_bootstrap, level=level, seed=seed)
+    common: dict[str, Any] = dict(n_bootstrap=n_bootstrap, level=level, seed=seed)
     accounts = m.group_codes(frame["account_pk"]) if "account_pk" in frame.columns else None
 
     overall: dict = {"candidate": _model_block(y, cand[labeled], operating_fpr), "champion": None}
@@ -95,8 +98,12 @@ def evaluate(
         thresholds = (overall["candidate"]["threshold"], overall["champion"]["threshold"])
     t_cand, t_champ = (np.inf if t is None else t for t in thresholds)
     cis = m.bootstrap_metrics(
-        y, cand[labeled], None if champ is None else champ[labeled], target_fpr=operating_fpr,
-        groups=_codes(accounts, labeled), **common
+        y,
+        cand[labeled],
+        None if champ is None else champ[labeled],
+        target_fpr=operating_fpr,
+        groups=_codes(accounts, labeled),
+        **common,
     )
     overall["candidate"]["pr_auc_ci"] = cis["candidate_pr_auc"]
     overall["candidate"]["recall_at_fpr_ci"] = cis["candidate_recall_at_fpr"]
@@ -115,8 +122,23 @@ def evaluate(
     rows = []
     for dimension in slices.columns:
         for value, idx in slices.groupby(dimension).indices.items():
-            rows.append(_slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ,
-                                   operating_fpr, min_slice_size, min_slice_positives, common, accounts))
+            rows.append(
+                _slice_row(
+                    dimension,
+                    value,
+                    idx,
+                    labels,
+                    cand,
+                    champ,
+                    t_cand,
+                    t_champ,
+                    operating_fpr,
+                    min_slice_size,
+                    min_slice_positives,
+                    common,
+                    accounts,
+                )
+            )
     return {
         "risk_type": risk_type,
         "has_champion": champ is not None,
@@ -141,8 +163,9 @@ def _codes(accounts, keep):
     return None if accounts is None else m.group_codes(accounts[keep])
 
 
-def _slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ, target_fpr,
-               min_size, min_pos, common, accounts) -> dict:
+def _slice_row(
+    dimension, value, idx, labels, cand, champ, t_cand, t_champ, target_fpr, min_size, min_pos, common, accounts
+) -> dict:
     """One slice at the global thresholds: production applies one threshold to everyone.
 
     The recall drop comes with its paired interval (both models on the same resamples of the
@@ -152,29 +175,45 @@ def _slice_row(dimension, value, idx, labels, cand, champ, t_cand, t_champ, targ
     lab = labels[idx]
     keep = ~np.isnan(lab)
     y = lab[keep]
-    row = {"dimension": dimension, "value": str(value), "rows": int(len(idx)),
-           "labeled_rows": int(keep.sum()), "positives": int(y.sum())}
+    row = {
+        "dimension": dimension,
+        "value": str(value),
+        "rows": int(len(idx)),
+        "labeled_rows": int(keep.sum()),
+        "positives": int(y.sum()),
+    }
     if champ is not None:
         flips = (cand[idx] >= t_cand) != (champ[idx] >= t_champ)
         row["flip_rate"] = _num(flips.mean())
     if y.size < min_size or y.sum() < min_pos or y.sum() == y.size:
         row["status"] = TOO_SMALL
-        row["reason"] = (f"{y.size} labeled rows and {int(y.sum())} positives; needs at least "
-                         f"{min_size} rows and {min_pos} positives of each class")
+        row["reason"] = (
+            f"{y.size} labeled rows and {int(y.sum())} positives; needs at least "
+            f"{min_size} rows and {min_pos} positives of each class"
+        )
         return row
     row["status"] = OK
     s_cand = cand[idx][keep]
     s_champ = None if champ is None else champ[idx][keep]
-    cis = m.bootstrap_metrics(y, s_cand, s_champ, target_fpr=target_fpr, thresholds=(t_cand, t_champ),
-                              groups=_codes(None if accounts is None else accounts[idx], keep), **common)
+    cis = m.bootstrap_metrics(
+        y,
+        s_cand,
+        s_champ,
+        target_fpr=target_fpr,
+        thresholds=(t_cand, t_champ),
+        groups=_codes(None if accounts is None else accounts[idx], keep),
+        **common,
+    )
     row["candidate"] = {
-        "pr_auc": _num(m.pr_auc(y, s_cand)), "pr_auc_ci": cis["candidate_pr_auc"],
+        "pr_auc": _num(m.pr_auc(y, s_cand)),
+        "pr_auc_ci": cis["candidate_pr_auc"],
         "recall": _num(m.recall_precision_at(y, s_cand, t_cand)[0]),
         "recall_ci": cis["candidate_recall_at_threshold"],
     }
     if s_champ is not None:
         row["champion"] = {
-            "pr_auc": _num(m.pr_auc(y, s_champ)), "pr_auc_ci": cis["champion_pr_auc"],
+            "pr_auc": _num(m.pr_auc(y, s_champ)),
+            "pr_auc_ci": cis["champion_pr_auc"],
             "recall": _num(m.recall_precision_at(y, s_champ, t_champ)[0]),
             "recall_ci": cis["champion_recall_at_threshold"],
         }

@@ -20,10 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from feast.infra.registry.file import FileRegistryStore
-from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+
+if TYPE_CHECKING:
+    from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
 
 
 class AtomicFileRegistryStore(FileRegistryStore):
@@ -31,7 +34,7 @@ class AtomicFileRegistryStore(FileRegistryStore):
 
     def update_registry_proto(self, registry_proto: RegistryProto) -> None:
         registry_proto.version_id = str(uuid.uuid4())
-        registry_proto.last_updated.FromDatetime(datetime.now(timezone.utc))
+        registry_proto.last_updated.FromDatetime(datetime.now(UTC))
         # The parent's own resolved path (it has no public accessor), so that the writes land
         # where its get_registry_proto reads.
         target = self._filepath

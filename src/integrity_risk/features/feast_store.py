@@ -34,15 +34,16 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from integrity_risk.paths import feature_repo_dir, local_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import ModuleType
+
     from feast import FeatureStore, RepoConfig
 
 PROFILES = {
@@ -85,9 +86,7 @@ def feast_dir() -> Path:
 
 def warehouse_dir() -> Path:
     """The Spark warehouse whose ``features.db`` the local profiles read."""
-    return Path(
-        os.environ.get("INTEGRITY_FEATURE_WAREHOUSE") or local_dir() / "hiveserver2" / "warehouse"
-    )
+    return Path(os.environ.get("INTEGRITY_FEATURE_WAREHOUSE") or local_dir() / "hiveserver2" / "warehouse")
 
 
 def settings(profile: str | None = None) -> dict[str, str]:
@@ -95,11 +94,15 @@ def settings(profile: str | None = None) -> dict[str, str]:
 
     Production gets no defaults: a forgotten variable must fail, not point at loopback.
     """
-    defaults = {} if profile_name(profile) == "production" else {
-        "INTEGRITY_FEAST_DIR": str(feast_dir()),
-        "INTEGRITY_FEATURE_WAREHOUSE": str(warehouse_dir()),
-        "INTEGRITY_REDIS_URL": "127.0.0.1:6379",
-    }
+    defaults = (
+        {}
+        if profile_name(profile) == "production"
+        else {
+            "INTEGRITY_FEAST_DIR": str(feast_dir()),
+            "INTEGRITY_FEATURE_WAREHOUSE": str(warehouse_dir()),
+            "INTEGRITY_REDIS_URL": "127.0.0.1:6379",
+        }
+    )
     return {**defaults, **{k: v for k, v in os.environ.items() if v}}
 
 
@@ -122,7 +125,8 @@ def _raw_config(profile: str | None = None) -> dict:
 class _ServeWhileMaterializingWarning(logging.Filter):
     """Drops Feast's warning that ``serve_features_while_materializing`` does nothing on a
     file registry: Feast's serving check reads the flag from any registry, and the
-    profiles set it so that reads go on while a view is being materialized."""
+    profiles set it so that reads go on while a view is being materialized.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "`serve_features_while_materializing` is enabled but `registry_type`" not in record.getMessage()
@@ -131,7 +135,7 @@ class _ServeWhileMaterializingWarning(logging.Filter):
 logging.getLogger("feast.repo_config").addFilter(_ServeWhileMaterializingWarning())
 
 
-def load_config(profile: str | None = None) -> "RepoConfig":
+def load_config(profile: str | None = None) -> RepoConfig:
     """The ``RepoConfig`` of a profile, with its ``${VARS}`` filled in.
 
     :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
@@ -146,7 +150,7 @@ def load_config(profile: str | None = None) -> "RepoConfig":
     return config
 
 
-def feature_store(profile: str | None = None) -> "FeatureStore":
+def feature_store(profile: str | None = None) -> FeatureStore:
     """A ``FeatureStore`` for the chosen profile (no network or file access until used).
 
     :param profile: ``local``, ``local_redis`` or ``production``; default from the environment.
@@ -162,7 +166,8 @@ def feature_store(profile: str | None = None) -> "FeatureStore":
 def repo_files() -> list[Path]:
     """The files whose content defines the registry: the repo's Python and YAML."""
     return sorted(
-        p for p in feature_repo_dir().rglob("*")
+        p
+        for p in feature_repo_dir().rglob("*")
         if p.is_file() and p.suffix in {".py", ".yaml", ".yml"} and "__pycache__" not in p.parts
     )
 
@@ -195,7 +200,8 @@ def _fingerprint_path(registry_path: str) -> Path:
 
 def _read_marker(registry_path: str) -> tuple[str | None, list[str] | None]:
     """The fingerprint the last apply recorded, and the views it registered (None when
-    the marker predates that record)."""
+    the marker predates that record).
+    """
     marker = _fingerprint_path(registry_path)
     lines = marker.read_text().splitlines() if marker.exists() else []
     return (lines[0].strip() if lines else None), (json.loads(lines[1]) if len(lines) > 1 else None)
@@ -271,7 +277,8 @@ def repo_objects(profile: str | None = None) -> list:
 
 def _sources_of(objects: Sequence) -> set[str]:
     """Names of the data sources ``FeatureStore.apply`` registers with ``objects``: the
-    repo's own and those its views and push or stream sources carry."""
+    repo's own and those its views and push or stream sources carry.
+    """
     from feast import FeatureView, LabelView, OnDemandFeatureView
     from feast.data_source import DataSource
 
@@ -289,15 +296,15 @@ def _sources_of(objects: Sequence) -> set[str]:
     return {source.name for source in sources if source is not None}
 
 
-def _removed_from_repo(store: "FeatureStore", objects: Sequence) -> list:
+def _removed_from_repo(store: FeatureStore, objects: Sequence[Any]) -> list[Any]:
     """The registered objects the repo no longer defines (``feast apply`` deletes them too)."""
     from feast import Entity, FeatureService, FeatureView, LabelView, OnDemandFeatureView, StreamFeatureView
     from feast.permissions.permission import Permission
 
-    def names(kind, but=()):
+    def names(kind: Any, but: Any = ()) -> set[str]:
         return {o.name for o in objects if isinstance(o, kind) and not isinstance(o, but)}
 
-    registered = [
+    registered: list[tuple[Sequence[Any], set[str]]] = [
         (store.list_data_sources(), _sources_of(objects)),
         (store.list_entities(), names(Entity)),
         (store.list_feature_views(), names(FeatureView, but=StreamFeatureView)),
@@ -346,8 +353,10 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
                 view.batch_source.validate(store.config)
         removed = _removed_from_repo(store, objects)
         if removed:
-            logger.info("Removed from the repo, deleted from the registry: %s",
-                        ", ".join(f"{type(o).__name__} {o.name}" for o in removed))
+            logger.info(
+                "Removed from the repo, deleted from the registry: %s",
+                ", ".join(f"{type(o).__name__} {o.name}" for o in removed),
+            )
         store.apply(objects, objects_to_delete=removed, partial=False)
         views = sorted(_registered_view_names(feature_store(name)))
         applied = True
@@ -359,7 +368,7 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     return {"applied": applied, "fingerprint": fingerprint, "feature_views": views}
 
 
-def _registered_view_names(store: "FeatureStore") -> set[str]:
+def _registered_view_names(store: FeatureStore) -> set[str]:
     try:
         return {fv.name for fv in store.list_all_feature_views()}
     except Exception:  # no registry yet: nothing is registered
@@ -370,7 +379,7 @@ def _registered_view_names(store: "FeatureStore") -> set[str]:
 
 
 def resolve_feature_views(
-    store: "FeatureStore",
+    store: FeatureStore,
     feature_views: Sequence[str] | None = None,
     feature_service: str | None = None,
 ) -> list[str]:
@@ -386,17 +395,17 @@ def resolve_feature_views(
         service = get_feature_service(store, feature_service)
         names = [p.name for p in service.feature_view_projections]
         return [n for n in names if n in batch]
-    missing = [n for n in feature_views if n not in batch]
+    missing = [n for n in feature_views or () if n not in batch]
     if missing:
         raise FeatureViewNotFound(
             f"feature view(s) {', '.join(missing)} not in the Feast repo "
             f"(registered: {', '.join(sorted(batch | on_demand)) or 'none'}); "
             "add it to feature_repo/features.py and run feast apply"
         )
-    return list(feature_views)
+    return list(feature_views or ())
 
 
-def get_feature_service(store: "FeatureStore", name: str, allow_cache: bool = False):
+def get_feature_service(store: FeatureStore, name: str, allow_cache: bool = False):
     """The registered feature service ``name``, or a clear error listing those that exist.
 
     :param allow_cache: accept the registry as cached by ``store`` (up to its
@@ -415,7 +424,7 @@ def get_feature_service(store: "FeatureStore", name: str, allow_cache: bool = Fa
         ) from None
 
 
-def feature_service_version(store: "FeatureStore", name: str) -> str:
+def feature_service_version(store: FeatureStore, name: str) -> str:
     """A content hash of what a service serves: its views, their fields and types.
 
     Stable across ``feast apply`` runs that change nothing the model reads, and
@@ -429,7 +438,7 @@ def feature_service_version(store: "FeatureStore", name: str) -> str:
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
-def feature_refs(store: "FeatureStore", feature_service: str, allow_cache: bool = False) -> list[str]:
+def feature_refs(store: FeatureStore, feature_service: str, allow_cache: bool = False) -> list[str]:
     """The service's features as Feast full names, ``<view>__<feature>``, in service order."""
     return service_feature_refs(get_feature_service(store, feature_service, allow_cache))
 
@@ -442,14 +451,14 @@ def service_feature_refs(service) -> list[str]:
 # --- materialization ---------------------------------------------------------
 
 
-def materialized_until(store: "FeatureStore", view: str) -> datetime | None:
+def materialized_until(store: FeatureStore, view: str) -> datetime | None:
     """The latest end of the windows already materialized for ``view`` (registry record)."""
     intervals = store.get_feature_view(view).materialization_intervals
-    ends = [e if e.tzinfo else e.replace(tzinfo=timezone.utc) for _, e in intervals]
+    ends = [e if e.tzinfo else e.replace(tzinfo=UTC) for _, e in intervals]
     return max(ends, default=None)
 
 
-def check_offline_sources(store: "FeatureStore", feature_views: Sequence[str]) -> None:
+def check_offline_sources(store: FeatureStore, feature_views: Sequence[str]) -> None:
     """Fail naming the table when a local view's parquet folder holds no data file yet.
 
     (Feast's file store would fail deep inside dask with a message about no files.)
@@ -468,7 +477,7 @@ def check_offline_sources(store: "FeatureStore", feature_views: Sequence[str]) -
 
 
 def materialize_window(
-    store: "FeatureStore",
+    store: FeatureStore,
     feature_views: Sequence[str],
     start: datetime,
     end: datetime,
@@ -514,7 +523,7 @@ def materialize_window(
     return done
 
 
-def _materialize_chunk(store: "FeatureStore", view: str, start: datetime, end: datetime) -> None:
+def _materialize_chunk(store: FeatureStore, view: str, start: datetime, end: datetime) -> None:
     """``store.materialize`` of one window; an unreachable online store fails naming its address.
 
     (Feast passes on the client's error, e.g. redis-py's "Connection closed by server.",
@@ -540,7 +549,7 @@ def _connection_error(err: Exception) -> bool:
     return isinstance(err, (ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError))
 
 
-def online_store_address(config: "RepoConfig") -> str:
+def online_store_address(config: RepoConfig) -> str:
     """The online store of ``config`` for messages: ``redis at host:port``, ``sqlite at <path>``.
 
     A Redis password (``host:port,password=...``) is left out.
@@ -554,8 +563,11 @@ def online_store_address(config: "RepoConfig") -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m integrity_risk.features.feast_store", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m integrity_risk.features.feast_store",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["apply", "config"])
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None)
     parser.add_argument("--force", action="store_true", help="apply even if the repo did not change")

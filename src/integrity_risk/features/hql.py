@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from integrity_risk.paths import hql_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
     from feast import FeatureStore
 
@@ -28,9 +29,9 @@ def fetch_online_features(
     risk_type: str,
     account_pks: Sequence[str],
     feature_service: str | None = None,
-    store: "FeatureStore | None" = None,
+    store: FeatureStore | None = None,
     profile: str | None = None,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """The online features of ``account_pks``: one row per account, in the given order.
 
     Columns: ``account_pk`` then the service's features as ``<view>__<feature>``
@@ -60,11 +61,19 @@ def fetch_online_features(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m integrity_risk.features.online", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m integrity_risk.features.online",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--risk", required=True, help="risk type, e.g. fraud")
-    parser.add_argument("--account-pk", action="append", required=True, dest="account_pks",
-                        help="pseudonymized account key; repeat for several")
+    parser.add_argument(
+        "--account-pk",
+        action="append",
+        required=True,
+        dest="account_pks",
+        help="pseudonymized account key; repeat for several",
+    )
     parser.add_argument("--feature-service", default=None, help="default: the one the risk's YAML names")
     parser.add_argument("--profile", default=None, help="Feast profile: local, local_redis, production")
     args = parser.parse_args(argv)

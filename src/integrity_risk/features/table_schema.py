@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 Schema = Sequence[tuple[str, str]]
 
-_CREATE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([\w.]+)\s*\((.*?)\)\s*PARTITIONED\s+BY",
-                     re.IGNORECASE | re.DOTALL)
+_CREATE = re.compile(
+    r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+([\w.]+)\s*\((.*?)\)\s*PARTITIONED\s+BY", re.IGNORECASE | re.DOTALL
+)
 
 
 def ddl_schema(table: str, ddl_text: str) -> list[tuple[str, str]]:

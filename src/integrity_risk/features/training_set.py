@@ -18,13 +18,14 @@ import json
 import math
 import shutil
 import uuid
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from integrity_risk.values import parse_ds
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     import pandas as pd
 
 LABEL_COLUMNS = ("account_pk", "risk_type", "label", "labeled_at", "observed_at")
@@ -34,7 +35,8 @@ HIVE_CONN_ID = "hiveserver2_default"
 
 class TrainingSetError(ValueError):
     """A training set cannot be built or read: no labels to train on, a missing split,
-    manifest or column, a column of an unusable type. A failed build writes nothing."""
+    manifest or column, a column of an unusable type. A failed build writes nothing.
+    """
 
 
 def training_sets_root() -> Path:
@@ -46,8 +48,13 @@ def training_sets_root() -> Path:
 # --- reading the extract's tables ----------------------------------------------
 
 
-def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profile: str | None = None,
-                 hive_conn_id: str = HIVE_CONN_ID) -> pd.DataFrame:
+def read_extract(
+    table: str,
+    days: Sequence[str],
+    columns: Sequence[str],
+    profile: str | None = None,
+    hive_conn_id: str = HIVE_CONN_ID,
+) -> pd.DataFrame:
     """Rows of ``features.<table>`` in the partitions ``days``, only ``columns``.
 
     The local profiles read the warehouse's parquet files (what Feast reads too);
@@ -69,8 +76,12 @@ def read_extract(table: str, days: Sequence[str], columns: Sequence[str], profil
 
         root = warehouse_dir() / "features.db" / table
         # Spark's data files; its _SUCCESS markers and .crc files are not data.
-        files = [str(f) for d in days for f in sorted((root / f"ds={d}").glob("*"))
-                 if f.is_file() and not f.name.startswith((".", "_"))]
+        files = [
+            str(f)
+            for d in days
+            for f in sorted((root / f"ds={d}").glob("*"))
+            if f.is_file() and not f.name.startswith((".", "_"))
+        ]
         if not files:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
         dataset = pads.dataset(files, format="parquet")
@@ -92,19 +103,16 @@ def read_labels(ds: str, profile: str | None = None) -> pd.DataFrame:
 # --- building ------------------------------------------------------------------
 
 
-def labelled_rows(labels: pd.DataFrame, tasks: Sequence[str], start: dt.datetime,
-                  end: dt.datetime) -> pd.DataFrame:
+def labelled_rows(labels: pd.DataFrame, tasks: Sequence[str], start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """One row per (account_pk, observed_at) with a ``label_<risk>`` float column per task.
 
     A risk without a label for the row is NaN (masked in the loss).
     """
     import pandas as pd
 
-    window = labels[(labels["observed_at"] >= start) & (labels["observed_at"] < end)
-                    & labels["risk_type"].isin(tasks)]
+    window = labels[(labels["observed_at"] >= start) & (labels["observed_at"] < end) & labels["risk_type"].isin(tasks)]
     # The extract keeps the latest label per account and risk; guard against duplicates anyway.
-    window = window.sort_values("labeled_at").drop_duplicates(
-        ["account_pk", "observed_at", "risk_type"], keep="last")
+    window = window.sort_values("labeled_at").drop_duplicates(["account_pk", "observed_at", "risk_type"], keep="last")
     wide = window.pivot(index=["account_pk", "observed_at"], columns="risk_type", values="label")
     wide = wide.reindex(columns=list(tasks)).astype("float64")
     wide.columns = [f"label_{t}" for t in tasks]
@@ -124,8 +132,9 @@ def matured(labels: pd.DataFrame, end: dt.datetime, maturity_days: int) -> pd.Da
     return labels[labels["labeled_at"] < cutoff]
 
 
-def sample_negatives(candidates: pd.DataFrame, labelled_accounts: set[str], n: int, tasks: Sequence[str],
-                     seed: int) -> pd.DataFrame:
+def sample_negatives(
+    candidates: pd.DataFrame, labelled_accounts: set[str], n: int, tasks: Sequence[str], seed: int
+) -> pd.DataFrame:
     """``n`` (account, day) rows of accounts that have no label at all, labelled 0.0 for every task.
 
     ``labelled_accounts`` must hold every account with any label event, of any risk, matured
@@ -211,28 +220,36 @@ def build_training_set(
     import pandas as pd
 
     from integrity_risk.features.feast_store import (
-        feature_service_version, feature_store, get_feature_service, service_feature_refs,
+        feature_service_version,
+        feature_store,
+        get_feature_service,
+        service_feature_refs,
     )
 
     tasks = list(tasks)
     day = parse_ds(ds)
     if risk_type not in tasks:
         raise ValueError(f"risk_type {risk_type!r} must be one of tasks {tasks}")
-    for name, value in {"lookback_days": lookback_days, "validation_days": validation_days,
-                        "test_days": test_days}.items():
+    for name, value in {
+        "lookback_days": lookback_days,
+        "validation_days": validation_days,
+        "test_days": test_days,
+    }.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if isinstance(maturity_days, bool) or not isinstance(maturity_days, int) or maturity_days < 0:
         raise ValueError(f"maturity_days must be an int >= 0, got {maturity_days!r}")
     if validation_days + test_days >= lookback_days:
-        raise ValueError(f"lookback_days ({lookback_days}) must exceed validation_days + test_days "
-                         f"({validation_days + test_days}), or nothing is left to train on")
+        raise ValueError(
+            f"lookback_days ({lookback_days}) must exceed validation_days + test_days "
+            f"({validation_days + test_days}), or nothing is left to train on"
+        )
     if negatives_per_positive < 0:
         raise ValueError(f"negatives_per_positive must be >= 0, got {negatives_per_positive!r}")
 
     store = feature_store(profile)
     service = get_feature_service(store, feature_service)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
     start = end - dt.timedelta(days=lookback_days)
 
     labels = read_labels(day.isoformat(), profile)
@@ -241,7 +258,8 @@ def build_training_set(
     if rows.empty:
         raise TrainingSetError(
             f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) and at least {maturity_days} "
-            f"days old in features.labels ds={ds} ({len(labels)} labels in the partition, {len(usable)} matured)")
+            f"days old in features.labels ds={ds} ({len(labels)} labels in the partition, {len(usable)} matured)"
+        )
     positives = int((rows[f"label_{risk_type}"] == 1.0).sum())
 
     # Feature days whose feature_ts falls in [start, end): partitions start-1 .. ds-1.
@@ -250,15 +268,17 @@ def build_training_set(
     # Negatives are observed over the same span as the labels: later than the newest
     # matured label they would fill the test days with negatives only.
     latest = pd.to_datetime(rows["event_timestamp"], utc=True).max()
-    candidates = candidates[(candidates["feature_ts"] >= start) & (candidates["feature_ts"] < end)
-                            & (pd.to_datetime(candidates["feature_ts"], utc=True) <= latest)]
+    candidates = candidates[
+        (candidates["feature_ts"] >= start)
+        & (candidates["feature_ts"] < end)
+        & (pd.to_datetime(candidates["feature_ts"], utc=True) <= latest)
+    ]
     wanted = math.ceil(negatives_per_positive * positives)
     negatives = sample_negatives(candidates, set(labels["account_pk"]), wanted, tasks, seed)
 
     entity_df = pd.concat([rows, negatives], ignore_index=True)
     entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
-    joined = store.get_historical_features(entity_df=entity_df, features=service,
-                                           full_feature_names=True).to_df()
+    joined = store.get_historical_features(entity_df=entity_df, features=service, full_feature_names=True).to_df()
     features = service_feature_refs(service)
     label_columns = [f"label_{t}" for t in tasks]
     joined = joined[["account_pk", "event_timestamp", *features, *label_columns]]
@@ -270,8 +290,9 @@ def build_training_set(
         "ds": day.isoformat(),
         "rows": {name: int(len(part)) for name, part in splits.items()},
         "positives": {t: int((joined[f"label_{t}"] == 1.0).sum()) for t in tasks},
-        "positives_by_split": {name: {t: int((part[f"label_{t}"] == 1.0).sum()) for t in tasks}
-                               for name, part in splits.items()},
+        "positives_by_split": {
+            name: {t: int((part[f"label_{t}"] == 1.0).sum()) for t in tasks} for name, part in splits.items()
+        },
         "negatives_sampled": int(len(negatives)),
         # Known to enforcement but not trained on: kept out of the negatives all the same.
         "labels_maturing": int(len(labels) - len(usable)),
@@ -279,20 +300,33 @@ def build_training_set(
         "time_range": {
             "start": joined["event_timestamp"].min().isoformat(),
             "end": joined["event_timestamp"].max().isoformat(),
-            **{name: [part["event_timestamp"].min().isoformat(), part["event_timestamp"].max().isoformat()]
-               if len(part) else None for name, part in splits.items()},
+            **{
+                name: [part["event_timestamp"].min().isoformat(), part["event_timestamp"].max().isoformat()]
+                if len(part)
+                else None
+                for name, part in splits.items()
+            },
         },
         # The model sees train and validation; shadow evaluation judges only what comes after.
-        "training_cutoff": max((part["event_timestamp"].max() for name, part in splits.items()
-                                if name != "test" and len(part)), default=joined["event_timestamp"].min()).isoformat()
-        if len(joined) else None,
+        "training_cutoff": max(
+            (part["event_timestamp"].max() for name, part in splits.items() if name != "test" and len(part)),
+            default=joined["event_timestamp"].min(),
+        ).isoformat()
+        if len(joined)
+        else None,
         "features": features,
         "label_columns": label_columns,
         "feature_service": feature_service,
         "feature_service_version": feature_service_version(store, feature_service),
-        "params": {"tasks": tasks, "lookback_days": lookback_days, "validation_days": validation_days,
-                   "test_days": test_days, "negatives_per_positive": negatives_per_positive,
-                   "maturity_days": maturity_days, "seed": seed},
+        "params": {
+            "tasks": tasks,
+            "lookback_days": lookback_days,
+            "validation_days": validation_days,
+            "test_days": test_days,
+            "negatives_per_positive": negatives_per_positive,
+            "maturity_days": maturity_days,
+            "seed": seed,
+        },
     }
     target = (output_root or training_sets_root()) / risk_type / day.isoformat()
     _write_atomically(target, splits, manifest)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +25,8 @@ from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 from integrity_risk.values import check_identifier, check_table_name, parse_ds
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
     import pyarrow as pa
 
 DEFAULT_PORT = 10000  # pyhive's default when the connection has none
@@ -41,8 +42,7 @@ class HiveServer2Unreachable(HiveServer2Error):
 
 
 class IntegrityHiveServer2Hook(HiveServer2Hook):
-    """
-    ``HiveServer2Hook`` that knows the pipelines' tables: partitions by ``ds``, schemas,
+    """``HiveServer2Hook`` that knows the pipelines' tables: partitions by ``ds``, schemas,
     HiveQL files and partition loads; its errors name the server and never hold a secret.
 
     Every table, day and partition value is validated (:mod:`integrity_risk.values`)
@@ -114,8 +114,13 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
 
     # --- the provider's calls, with the errors translated ------------------------
 
-    def get_results(self, sql: str | list[str], schema: str = "default", fetch_size: int | None = None,
-                    hive_conf: Iterable | Mapping | None = None) -> dict[str, Any]:
+    def get_results(
+        self,
+        sql: str | list[str],
+        schema: str = "default",
+        fetch_size: int | None = None,
+        hive_conf: Iterable | Mapping | None = None,
+    ) -> dict[str, Any]:
         """The provider's ``get_results``; raises :class:`HiveServer2Error` naming what failed."""
         with self._translated(sql):
             return super().get_results(sql, schema=schema, fetch_size=fetch_size, hive_conf=hive_conf)
@@ -144,12 +149,20 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
     def partition_days(self, table: str) -> list[str]:
         """The ``ds`` of every partition of ``table``, sorted (other partition keys ignored)."""
         rows = self.get_records(f"SHOW PARTITIONS {check_table_name(table)}")
-        days = {part.split("=", 1)[1] for row in rows if row for part in str(row[0]).split("/")
-                if part.startswith("ds=")}
+        days = {
+            part.split("=", 1)[1] for row in rows if row for part in str(row[0]).split("/") if part.startswith("ds=")
+        }
         return sorted(days)
 
-    def row_count(self, table: str, ds: str, *, after: Sequence[str] = (), hive_conf: Mapping[str, str] | None = None,
-                  schema: str = "default") -> int:
+    def row_count(
+        self,
+        table: str,
+        ds: str,
+        *,
+        after: Sequence[str] = (),
+        hive_conf: Mapping[str, str] | None = None,
+        schema: str = "default",
+    ) -> int:
         """Rows in partition ``ds`` of ``table``, counted in the session that first runs ``after``.
 
         One session, so ``after`` (an ``INSERT OVERWRITE``, say) sees the ``hive_conf``
@@ -159,8 +172,9 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
         count = f"SELECT count(*) FROM {table} WHERE ds = '{day}'"
         return int(self.get_records([*after, count], parameters=dict(hive_conf or {}), schema=schema)[0][0])
 
-    def partition_volumes(self, table: str, first: str, before: str,
-                          sum_columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    def partition_volumes(
+        self, table: str, first: str, before: str, sum_columns: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
         """Per partition with ``first <= ds < before``: ``{"ds", "rows", "volumes": {column: sum}}``, by day.
 
         :param sum_columns: columns summed per partition (as DOUBLE); plain identifiers.
@@ -169,9 +183,10 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
         for column in sum_columns:
             check_identifier(column, "column")
         sums = "".join(f", sum(CAST({c} AS DOUBLE))" for c in sum_columns)
-        rows = self.get_records(f"SELECT ds, count(*){sums} FROM {table} WHERE ds >= '{first}' AND ds < '{before}' "
-                                f"GROUP BY ds ORDER BY ds")
-        return [{"ds": r[0], "rows": r[1], "volumes": dict(zip(sum_columns, r[2:]))} for r in rows]
+        rows = self.get_records(
+            f"SELECT ds, count(*){sums} FROM {table} WHERE ds >= '{first}' AND ds < '{before}' GROUP BY ds ORDER BY ds"
+        )
+        return [{"ds": r[0], "rows": r[1], "volumes": dict(zip(sum_columns, r[2:], strict=False))} for r in rows]
 
     def load_partition(self, table: str, folder: str | Path, partition: Mapping[str, str]) -> None:
         """Replace one partition of ``table`` with the files in ``folder`` (on the server's file system).

@@ -8,8 +8,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 
 class PromotionApprovalOperator(ApprovalOperator):
-    """
-    Ask the risk's reviewers to approve or reject a candidate model in the Airflow UI.
+    """Ask the risk's reviewers to approve or reject a candidate model in the Airflow UI.
 
     The request shows the shadow evaluation's summary and a link to its HTML report.
     Only ``assigned_users`` may answer (others get HTTP 403); "Reject", or no answer

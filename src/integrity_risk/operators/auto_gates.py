@@ -40,8 +40,10 @@ class AutoGatesOperator(BaseOperator):
 
         metrics = self.metrics
         if not isinstance(metrics, dict) or "overall" not in metrics:
-            raise AirflowFailException(f"no shadow-eval metrics to judge: expected shadow_eval's result with "
-                                       f"an 'overall' section, got {type(metrics).__name__}")
+            raise AirflowFailException(
+                f"no shadow-eval metrics to judge: expected shadow_eval's result with "
+                f"an 'overall' section, got {type(metrics).__name__}"
+            )
         results = evaluate_gates(metrics, self.gates)
         update_summary(metrics, [r.as_dict() for r in results])
         for r in results:

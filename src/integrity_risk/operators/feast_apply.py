@@ -11,8 +11,7 @@ if TYPE_CHECKING:
 
 
 class FeastApplyOperator(BaseOperator):
-    """
-    Run ``feast apply`` for the project's feature repo as its own step.
+    """Run ``feast apply`` for the project's feature repo as its own step.
 
     The repo's files and the settings they read (profile, warehouse) are hashed and
     the hash kept beside the registry; when it matches and the registry holds the
@@ -38,6 +37,7 @@ class FeastApplyOperator(BaseOperator):
 
         result = apply_repo(self.profile, force=self.force)
         verb = "applied" if result["applied"] else "unchanged, not applied"
-        self.log.info("Feast repo %s (sha256 %s): %s", verb, result["fingerprint"][:12],
-                      ", ".join(result["feature_views"]))
+        self.log.info(
+            "Feast repo %s (sha256 %s): %s", verb, result["fingerprint"][:12], ", ".join(result["feature_views"])
+        )
         return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
@@ -11,6 +10,8 @@ from airflow.sdk import Asset, BaseOperator
 from integrity_risk.assets import table_asset
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.sdk import Context
 
 
@@ -21,13 +22,18 @@ def online_features_asset(risk_type: str) -> Asset:
 
 def days_of_asset_events(events) -> list[dt.date]:
     """The days named (extra ``ds``) by the asset events that triggered a run, sorted."""
-    return sorted({dt.date.fromisoformat(event.extra["ds"])
-                   for asset in events for event in events[asset] if (event.extra or {}).get("ds")})
+    return sorted(
+        {
+            dt.date.fromisoformat(event.extra["ds"])
+            for asset in events
+            for event in events[asset]
+            if (event.extra or {}).get("ds")
+        }
+    )
 
 
 class FeastMaterializeOperator(BaseOperator):
-    """
-    Materialize exactly the run's data interval of a risk type's feature views.
+    """Materialize exactly the run's data interval of a risk type's feature views.
 
     In a run triggered by asset events (the extract tables' quality gates), the
     window is instead the days the events name, from the first to the last.
@@ -81,18 +87,21 @@ class FeastMaterializeOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from integrity_risk.features.feast_store import feature_store, materialize_window, resolve_feature_views
 
+        start: dt.datetime | None
+        end: dt.datetime | None
         days = days_of_asset_events(context.get("triggering_asset_events") or {})
         if days:
-            start = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.timezone.utc)
-            end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+            start = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
+            end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         else:
             start, end = context.get("data_interval_start"), context.get("data_interval_end")
         if start is None or end is None:
-            raise ValueError(f"{self.task_id} needs a run with a data interval (a scheduled or backfill run) "
-                             "or triggering asset events whose extra names their ds")
+            raise ValueError(
+                f"{self.task_id} needs a run with a data interval (a scheduled or backfill run) "
+                "or triggering asset events whose extra names their ds"
+            )
         store = feature_store(self.profile)
         views = resolve_feature_views(store, self.feature_views, self.feature_service)
         self.log.info("Materializing %s for [%s, %s] with %s overlap", views, start, end, self.overlap)
         windows = materialize_window(store, views, start, end, overlap=self.overlap, chunk=self.chunk)
-        return {"risk_type": self.risk_type, "start": start.isoformat(), "end": end.isoformat(),
-                "windows": windows}
+        return {"risk_type": self.risk_type, "start": start.isoformat(), "end": end.isoformat(), "windows": windows}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
@@ -16,6 +16,8 @@ from integrity_risk.hooks.hive import HiveServer2Error, HiveServer2HookMixin
 from integrity_risk.values import check_identifier, check_table_name, parse_ds
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     import jinja2
     from airflow.sdk import Context
 
@@ -100,8 +102,8 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
     import jinja2
 
     from integrity_risk.config.risk import all_risk_types
-    from integrity_risk.paths import hql_dir
     from integrity_risk.features.pseudonymize import sql_hmac
+    from integrity_risk.paths import hql_dir
 
     if "pseudonymize" not in env.globals:
         ours = jinja2.FileSystemLoader(str(hql_dir()))
@@ -114,8 +116,7 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
 
 
 class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
-    """
-    Write one day (partition ``ds``) of a ``features.*`` table from a HiveQL template.
+    """Write one day (partition ``ds``) of a ``features.*`` table from a HiveQL template.
 
     The template (a path under ``include/hql``, e.g. ``features/fraud.hql``, or inline
     HiveQL) must ``INSERT OVERWRITE TABLE <table> PARTITION (ds) SELECT ..., '{{ ds }}' AS ds``,
@@ -208,7 +209,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         check_table_name(self.table)
         # The template's own ds is the validated one, whatever the run's context holds. The
         # rendered HQL replaces the template in self.hql, so the UI's "Rendered" tab shows it.
-        sql_context = {**context, **_check_sql_vars(self.sql_vars), **window.template_vars()}
+        sql_context: Any = {**context, **_check_sql_vars(self.sql_vars), **window.template_vars()}
         self.hql = self.render_template(self.hql, sql_context, jinja_env)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -222,23 +223,33 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         conf = {**WRITE_CONF, **hive_conf(get_key(self.pseudonymization_conn_id))}
         self.hook.mask_secrets(conf[IPAD_VAR], conf[OPAD_VAR])
 
-        if self.ddl:
-            self._hive(lambda: self.hook.run_hql_file(self.ddl))
+        ddl = self.ddl
+        if ddl:
+            self._hive(lambda: self.hook.run_hql_file(ddl))
         # A retry or a cleared task (try 2 on) writes again: that is what clearing asks for.
         first_try = getattr(context.get("ti"), "try_number", 1) <= 1
-        if (str(self.skip_existing) == "True" and first_try
-                and self._hive(lambda: self.hook.partition_exists(table, window.ds, schema=self.schema))):
+        if (
+            str(self.skip_existing) == "True"
+            and first_try
+            and self._hive(lambda: self.hook.partition_exists(table, window.ds, schema=self.schema))
+        ):
             rows = self._hive(lambda: self.hook.row_count(table, window.ds, schema=self.schema))
-            self.log.info("%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
-                          "or trigger with rewrite_shared_tables, to write it again)", table, window.ds, rows)
+            self.log.info(
+                "%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
+                "or trigger with rewrite_shared_tables, to write it again)",
+                table,
+                window.ds,
+                rows,
+            )
             return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
         self._check_upstream(window.ds, table)
         rows = 0
         for statement in split_statements(self.hql):
             # One session per statement: its `set` variables, the statement, then the count.
             self.log.info("Running on HiveServer2 (key as session variables):\n%s", statement)
-            rows = self._hive(lambda: self.hook.row_count(table, window.ds, after=[statement], hive_conf=conf,
-                                                          schema=self.schema))
+            rows = self._hive(
+                partial(self.hook.row_count, table, window.ds, after=[statement], hive_conf=conf, schema=self.schema)
+            )
         self.log.info("Wrote %s rows to %s partition ds=%s", rows, table, window.ds)
         return {"table": table, "ds": window.ds, "rows": rows}
 
@@ -252,16 +263,18 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
             # A retyped column can still read through an implicit cast, and a dropped one
             # fails only in the middle of the HQL: check the contract before anything runs.
             expected = [*ddl_schema(upstream, upstream_ddl), ("ds", "string")]
-            problems = schema_problems(self._hive(lambda: self.hook.table_schema(upstream)), expected,
-                                       extra_allowed=True)
+            problems = schema_problems(
+                self._hive(partial(self.hook.table_schema, upstream)), expected, extra_allowed=True
+            )
             if problems:
                 raise UpstreamSchemaDrift(
                     f"upstream table {upstream} no longer has the schema of include/hql/{UPSTREAM_DDL}:\n- "
-                    + "\n- ".join(problems) + f"\nnothing was written to {table} for ds={ds}")
-            if not self._hive(lambda: self.hook.partition_exists(upstream, ds, schema=self.schema)):
+                    + "\n- ".join(problems)
+                    + f"\nnothing was written to {table} for ds={ds}"
+                )
+            if not self._hive(partial(self.hook.partition_exists, upstream, ds, schema=self.schema)):
                 raise UpstreamPartitionMissing(
-                    f"upstream partition {upstream} ds={ds} does not exist; "
-                    f"nothing was written to {table} for ds={ds}"
+                    f"upstream partition {upstream} ds={ds} does not exist; nothing was written to {table} for ds={ds}"
                 )
 
     def _hive(self, call: Callable[[], T]) -> T:
@@ -277,5 +290,8 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         # Killing the task drops its session, but Spark's Thrift server notices only when
         # it answers: a statement's job runs to its end. It replaces the whole partition or
         # nothing (tests/reliability), and the retry rewrites the partition either way.
-        self.log.info("extract of %s ds=%s killed; a write the server runs still replaces the whole partition "
-                      "or nothing", self.table, self.ds)
+        self.log.info(
+            "extract of %s ds=%s killed; a write the server runs still replaces the whole partition or nothing",
+            self.table,
+            self.ds,
+        )

@@ -37,8 +37,9 @@ class PromoteOperator(BaseOperator):
     template_fields_renderers = {"approval": "json", "metrics": "json", "gates": "json"}
     ui_color = "#d5f0f6"
 
-    def __init__(self, *, risk_type: str, approval: dict, metrics: dict, gates: dict | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, risk_type: str, approval: dict, metrics: dict, gates: dict | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.risk_type = risk_type
         self.approval = approval
@@ -55,22 +56,32 @@ class PromoteOperator(BaseOperator):
         approver, approved_at = approver_from_hitl(self.approval)
         metrics = self.metrics or {}
         if "candidate_version" not in metrics:
-            raise PromotionError("no evaluated candidate version in the shadow evaluation's metrics "
-                                 f"(keys: {sorted(metrics) or 'none'})")
+            raise PromotionError(
+                f"no evaluated candidate version in the shadow evaluation's metrics (keys: {sorted(metrics) or 'none'})"
+            )
         if metrics.get("model_name") not in (None, registered_model_name(self.risk_type)):
-            raise PromotionError(f"metrics are of {metrics['model_name']}, not of {registered_model_name(self.risk_type)}")
+            raise PromotionError(
+                f"metrics are of {metrics['model_name']}, not of {registered_model_name(self.risk_type)}"
+            )
         if self.gates is not None:
             metrics = {**metrics, "gates": self.gates.get("gates")}
         candidate = int(metrics["candidate_version"])
         # The champion the candidate was compared with; an XCom older than that key compares with
         # whatever is champion when the promotion starts.
-        pinned = {}
+        pinned: dict[str, Any] = {}
         if "champion_version" in metrics:
             evaluated = metrics["champion_version"]
             pinned["expected"] = None if evaluated is None else int(evaluated)
         try:
-            entry = promote(self.risk_type, candidate, approved_by=approver, approved_at=approved_at,
-                            dag_run_id=str(context["run_id"]), metrics=metrics, **pinned)
+            entry = promote(
+                self.risk_type,
+                candidate,
+                approved_by=approver,
+                approved_at=approved_at,
+                dag_run_id=str(context["run_id"]),
+                metrics=metrics,
+                **pinned,
+            )
         except ChampionMovedError as err:
             # Retrying cannot help: the approval was given for a comparison that no longer holds.
             evaluated = "no champion" if err.expected is None else f"champion version {err.expected}"
@@ -78,7 +89,13 @@ class PromoteOperator(BaseOperator):
             raise AirflowFailException(
                 f"production moved since the evaluation: shadow_eval compared candidate version {candidate} with "
                 f"{evaluated}, but the champion is now {now}; not promoting. Re-run the model cycle to evaluate "
-                f"the candidate against the current champion.") from err
-        self.log.info("champion of %s is now version %s (approved by %s; audit event %s)",
-                      entry["model_name"], entry["version"], approver, entry["event_id"])
+                f"the candidate against the current champion."
+            ) from err
+        self.log.info(
+            "champion of %s is now version %s (approved by %s; audit event %s)",
+            entry["model_name"],
+            entry["version"],
+            approver,
+            entry["event_id"],
+        )
         return entry

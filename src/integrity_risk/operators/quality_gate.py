@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -17,6 +16,8 @@ from integrity_risk.hooks.hive import HiveServer2HookMixin
 from integrity_risk.values import check_table_name, parse_ds
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from airflow.sdk import Context
 
 
@@ -25,8 +26,7 @@ class QualityGateError(AirflowFailException):
 
 
 class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
-    """
-    Check one partition of an extract's output and fail the run before it is published.
+    """Check one partition of an extract's output and fail the run before it is published.
 
     Checks, computed in Hive (one aggregate query over the partition, one over the row
     counts of the trailing days, and the result schema), never by pulling rows:
@@ -112,14 +112,23 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
             problems += self._row_problems(stats, expected, keys, rules, day)
         if problems:
             raise QualityGateError(f"quality gate failed for {where}:\n- " + "\n- ".join(problems))
-        self.log.info("quality gate passed for %s: %s rows, trailing row counts %s",
-                      where, stats["rows"], [h["rows"] for h in history])
+        self.log.info(
+            "quality gate passed for %s: %s rows, trailing row counts %s",
+            where,
+            stats["rows"],
+            [h["rows"] for h in history],
+        )
         # Consumers of the Asset (the online refresh) learn from the event which day it was.
         outlet_events = context.get("outlet_events")
-        for asset in self.outlets if outlet_events is not None else ():
-            outlet_events[asset].extra = {"ds": day.isoformat(), "rows": stats["rows"]}
-        return {"table": table, "ds": day.isoformat(), "rows": stats["rows"],
-                "trailing_rows": [h["rows"] for h in history]}
+        if outlet_events is not None:
+            for asset in self.outlets:
+                outlet_events[asset].extra = {"ds": day.isoformat(), "rows": stats["rows"]}
+        return {
+            "table": table,
+            "ds": day.isoformat(),
+            "rows": stats["rows"],
+            "trailing_rows": [h["rows"] for h in history],
+        }
 
     def _partition_stats(self, table, day, expected, keys, volumes) -> dict[str, Any]:
         selects = ["count(*)", f"count(DISTINCT {', '.join(keys)})"]
@@ -132,9 +141,9 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
                 selects += ["NULL", "NULL"]
         row = self.hook.get_records(f"SELECT {', '.join(selects)} FROM {table} WHERE ds = '{day.isoformat()}'")[0]
         stats: dict[str, Any] = {"rows": row[0], "keys": row[1]}
-        stats["volumes"] = dict(zip(volumes, row[2:2 + len(volumes)]))
-        rest = row[2 + len(volumes):]
-        stats["columns"] = {name: rest[3 * i:3 * i + 3] for i, (name, _) in enumerate(expected)}
+        stats["volumes"] = dict(zip(volumes, row[2 : 2 + len(volumes)], strict=False))
+        rest = row[2 + len(volumes) :]
+        stats["columns"] = {name: rest[3 * i : 3 * i + 3] for i, (name, _) in enumerate(expected)}
         return stats
 
     def _volume_problems(self, stats, history, volumes) -> list[str]:
@@ -152,8 +161,10 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
                 problems.append(
                     f"{what}: {value:g} is {value / median:.0%} of the median {median:g} of the "
                     f"{len(past)} trailing partitions; allowed {self.min_row_ratio:.0%}..{self.max_row_ratio:.0%} "
-                    f"({low:g}..{high:g})" if median else
-                    f"{what}: {value:g}, but the trailing partitions' median is 0")
+                    f"({low:g}..{high:g})"
+                    if median
+                    else f"{what}: {value:g}, but the trailing partitions' median is 0"
+                )
         return problems
 
     def _row_problems(self, stats, expected, keys, rules, day) -> list[str]:
@@ -166,8 +177,10 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
             rule = rules[name]
             null_rate = nulls / stats["rows"]
             if null_rate > rule.max_null_rate:
-                problems.append(f"column {name}: NULL rate {null_rate:.1%} ({nulls} of {stats['rows']}) "
-                                f"exceeds {rule.max_null_rate:.1%}")
+                problems.append(
+                    f"column {name}: NULL rate {null_rate:.1%} ({nulls} of {stats['rows']}) "
+                    f"exceeds {rule.max_null_rate:.1%}"
+                )
             if name == "feature_ts" and (low, high) != (feature_ts, feature_ts) and nulls < stats["rows"]:
                 problems.append(f"column feature_ts: values {low}..{high}, expected all {feature_ts}")
             if dtype not in NUMERIC_TYPES or nulls == stats["rows"]:

@@ -57,8 +57,10 @@ def model_versions(model_name: str, client=None, candidate_version: int | None =
         try:
             mv = client.get_model_version(model_name, str(int(candidate_version)))
         except MlflowException as exc:
-            raise ShadowEvalError(f"registered model {model_name!r} has no version {candidate_version} "
-                                  f"(the version the train task registered): {exc}") from exc
+            raise ShadowEvalError(
+                f"registered model {model_name!r} has no version {candidate_version} "
+                f"(the version the train task registered): {exc}"
+            ) from exc
         out[CANDIDATE_ALIAS] = (int(mv.version), dict(mv.tags or {}))
     for alias in (CANDIDATE_ALIAS, CHAMPION_ALIAS):
         if alias in out:
@@ -84,8 +86,10 @@ def after_cutoff(frame: pd.DataFrame, cutoff: str | None) -> pd.DataFrame:
     cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
     kept = frame[(ts > cut).to_numpy()]
     if kept.empty:
-        raise ShadowEvalError(f"no evaluation rows after the candidate's training cutoff {cutoff} "
-                              f"(latest row at {ts.max()}): the candidate has seen all of them")
+        raise ShadowEvalError(
+            f"no evaluation rows after the candidate's training cutoff {cutoff} "
+            f"(latest row at {ts.max()}): the candidate has seen all of them"
+        )
     return kept.reset_index(drop=True)
 
 
@@ -103,8 +107,11 @@ def evaluation_cutoff(source, tags: dict[str, str]) -> str | None:
     if isinstance(source, (str, Path)) and tags.get("training_set"):
         path = Path(source)
         manifest = path.parent / "manifest.json"
-        if (path.name == "test.parquet" and manifest.exists()
-                and path.parent.resolve() == Path(tags["training_set"]).resolve()):
+        if (
+            path.name == "test.parquet"
+            and manifest.exists()
+            and path.parent.resolve() == Path(tags["training_set"]).resolve()
+        ):
             validation = (json.loads(manifest.read_text()).get("time_range") or {}).get("validation")
             if validation:
                 return validation[1]
@@ -171,36 +178,63 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.attribution_rows = attribution_rows
 
     def execute(self, context: Context) -> dict:
-        from integrity_risk.evaluation.shadow import evaluate
         from integrity_risk.evaluation.report import report_dir, write_report
+        from integrity_risk.evaluation.shadow import evaluate
         from integrity_risk.tracking import configure, registered_model_name
 
         configure()
         name = self.model_name or registered_model_name(self.risk_type)
         run_id = str(context["run_id"])
-        versions = model_versions(name, candidate_version=self.candidate_version)
+        candidate = None if self.candidate_version in (None, "") else int(self.candidate_version)
+        versions = model_versions(name, candidate_version=candidate)
         cand_version, cand_tags = versions["candidate"]
         champ_version = versions["champion"][0] if versions["champion"] else None
         source = self.evaluation_data
         cutoff = evaluation_cutoff(source, cand_tags)
         frame = after_cutoff(load_evaluation_frame(source), cutoff)
-        self.log.info("Evaluating %s v%s against champion %s on %d rows of %s",
-                      name, cand_version, champ_version or "(none yet)", len(frame), source)
+        self.log.info(
+            "Evaluating %s v%s against champion %s on %d rows of %s",
+            name,
+            cand_version,
+            champ_version or "(none yet)",
+            len(frame),
+            source,
+        )
         cand = self._score(f"models:/{name}/{cand_version}", frame)
         champ = self._score(f"models:/{name}/{champ_version}", frame) if champ_version else None
-        metrics = evaluate(frame, self.risk_type, cand, champ, operating_fpr=self.operating_fpr,
-                           n_bootstrap=self.n_bootstrap, min_slice_size=self.min_slice_size,
-                           min_slice_positives=self.min_slice_positives)
-        metrics.update(model_name=name, candidate_version=cand_version, champion_version=champ_version,
-                       run_id=run_id, ds=self.ds, evaluation_data=str(source),
-                       training_cutoff=cand_tags.get("training_cutoff"), evaluation_cutoff=cutoff,
-                       scores_table=self.scores_table)
+        metrics = evaluate(
+            frame,
+            self.risk_type,
+            cand,
+            champ,
+            operating_fpr=self.operating_fpr,
+            n_bootstrap=self.n_bootstrap,
+            min_slice_size=self.min_slice_size,
+            min_slice_positives=self.min_slice_positives,
+        )
+        metrics.update(
+            model_name=name,
+            candidate_version=cand_version,
+            champion_version=champ_version,
+            run_id=run_id,
+            ds=self.ds,
+            evaluation_data=str(source),
+            training_cutoff=cand_tags.get("training_cutoff"),
+            evaluation_cutoff=cutoff,
+            scores_table=self.scores_table,
+        )
         self._write_scores(self._scores_frame(frame, metrics, cand, champ, run_id))
         attributions, note = self._attributions(f"models:/{name}/{cand_version}", frame)
         out = Path(self.report_dir) if self.report_dir else report_dir(self.risk_type, run_id)
-        report, summary = write_report(metrics, out_dir=out, labels=frame[f"label_{self.risk_type}"],
-                                       candidate_scores=cand, champion_scores=champ,
-                                       attributions=attributions, attribution_note=note)
+        report, summary = write_report(
+            metrics,
+            out_dir=out,
+            labels=frame[f"label_{self.risk_type}"],
+            candidate_scores=cand,
+            champion_scores=champ,
+            attributions=attributions,
+            attribution_note=note,
+        )
         metrics.update(report_path=str(report), summary_path=str(summary))
         self.log.info("Report: %s", report)
         return metrics
@@ -213,12 +247,20 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         """
         import pyarrow as pa
 
-        schema = pa.schema([
-            ("account_pk", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")), ("label", pa.float64()),
-            ("candidate_version", pa.int32()), ("candidate_score", pa.float64()), ("candidate_flagged", pa.int32()),
-            ("champion_version", pa.int32()), ("champion_score", pa.float64()), ("champion_flagged", pa.int32()),
-            ("run_id", pa.string()),
-        ])
+        schema = pa.schema(
+            [
+                ("account_pk", pa.string()),
+                ("event_timestamp", pa.timestamp("us", tz="UTC")),
+                ("label", pa.float64()),
+                ("candidate_version", pa.int32()),
+                ("candidate_score", pa.float64()),
+                ("candidate_flagged", pa.int32()),
+                ("champion_version", pa.int32()),
+                ("champion_score", pa.float64()),
+                ("champion_flagged", pa.int32()),
+                ("run_id", pa.string()),
+            ]
+        )
         self.hook.run_hql_file("shadow_scores.hql")
         data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
         self.hook.load_arrow_partition(self.scores_table, data, {"risk_type": self.risk_type, "ds": self.ds})
@@ -241,20 +283,25 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         t_champ = overall["champion"]["threshold"] if overall["champion"] else None
         n = len(frame)
         ts = frame["event_timestamp"] if "event_timestamp" in frame.columns else pd.Series([pd.NaT] * n)
-        return pd.DataFrame({
-            "account_pk": frame["account_pk"].astype(str),
-            "event_timestamp": pd.to_datetime(ts, utc=True),
-            "label": frame[f"label_{self.risk_type}"].astype(float),
-            "candidate_version": np.int32(metrics["candidate_version"]),
-            "candidate_score": cand,
-            "candidate_flagged": (cand >= (np.inf if t_cand is None else t_cand)).astype("int32"),
-            "champion_version": pd.array([metrics["champion_version"]] * n, dtype="Int32"),
-            "champion_score": champ if champ is not None else np.full(n, np.nan),
-            "champion_flagged": pd.array([None] * n if champ is None else
-                                         (champ >= (np.inf if t_champ is None else t_champ)).astype("int32"),
-                                         dtype="Int32"),
-            "run_id": run_id,
-        })
+        return pd.DataFrame(
+            {
+                "account_pk": frame["account_pk"].astype(str),
+                "event_timestamp": pd.to_datetime(ts, utc=True),
+                "label": frame[f"label_{self.risk_type}"].astype(float),
+                "candidate_version": np.int32(metrics["candidate_version"]),
+                "candidate_score": cand,
+                "candidate_flagged": (cand >= (np.inf if t_cand is None else t_cand)).astype("int32"),
+                "champion_version": pd.array([metrics["champion_version"]] * n, dtype="Int32"),
+                "champion_score": champ if champ is not None else np.full(n, np.nan),
+                "champion_flagged": pd.array(
+                    [None] * n
+                    if champ is None
+                    else (champ >= (np.inf if t_champ is None else t_champ)).astype("int32"),
+                    dtype="Int32",
+                ),
+                "run_id": run_id,
+            }
+        )
 
     def _attributions(self, model_uri: str, frame):
         """Integrated gradients of the candidate, or why there are none (the run does not fail on it)."""

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,8 @@ TASK_INSTANCE_ENV = "INTEGRITY_TASK_INSTANCE"
 TRY_NUMBER_ENV = "INTEGRITY_TRY_NUMBER"
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from airflow.sdk import Context
 
 
@@ -53,8 +54,14 @@ class TFTrainOperator(BaseOperator):
     :return (XCom): ``{"model_name", "version", "run_id", "model_uri", "metrics"}``.
     """
 
-    template_fields: Sequence[str] = ("training_set", "risk_type", "config", "registered_model", "run_name",
-                                      "label_control")
+    template_fields: Sequence[str] = (
+        "training_set",
+        "risk_type",
+        "config",
+        "registered_model",
+        "run_name",
+        "label_control",
+    )
     ui_color = "#ffd8a8"
 
     def __init__(
@@ -117,8 +124,19 @@ class TFTrainOperator(BaseOperator):
             config.write_text(json.dumps({"model": self.model_config}))
         else:
             config = Path(self.config or risks_dir() / f"{self.risk_type}.yaml")
-        command = [self.python or sys.executable, "-m", "integrity_risk.training.train", "--training-set", str(self.training_set),
-                   "--risk-type", self.risk_type, "--config", str(config), "--result-file", str(result_file)]
+        command = [
+            self.python or sys.executable,
+            "-m",
+            "integrity_risk.training.train",
+            "--training-set",
+            str(self.training_set),
+            "--risk-type",
+            self.risk_type,
+            "--config",
+            str(config),
+            "--result-file",
+            str(result_file),
+        ]
         if self.registered_model:
             command += ["--registered-model", self.registered_model]
         if self.label_control and self.label_control != "none":
@@ -150,12 +168,16 @@ class TFTrainOperator(BaseOperator):
         env = self.trainer_env(context)
         tail: deque[str] = deque(maxlen=self.error_lines)
         self._process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1, start_new_session=True,  # its own process group, so on_kill reaches its children
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # its own process group, so on_kill reaches its children
         )
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            line = line.rstrip("\n")
+        for raw in self._process.stdout or ():  # stdout is a pipe (PIPE above)
+            line = raw.rstrip("\n")
             self.log.info("%s", line)
             tail.append(line)
         returncode = self._process.wait()

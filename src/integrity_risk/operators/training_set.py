@@ -6,12 +6,13 @@ The work (Hive and Feast reads, negatives, splits, manifest) is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.sdk import Context
 
 
@@ -25,8 +26,7 @@ def training_set_asset(risk_type: str) -> Asset:
 
 
 class TrainingSetOperator(BaseOperator):
-    """
-    Build a risk type's training set for the run's day (see ``build_training_set``).
+    """Build a risk type's training set for the run's day (see ``build_training_set``).
 
     :param risk_type: the risk type, e.g. ``fraud``.
     :param tasks: risk types with a label column, ``risk_type`` first (the model's heads).
@@ -82,11 +82,19 @@ class TrainingSetOperator(BaseOperator):
         from integrity_risk.features.training_set import build_training_set
 
         manifest = build_training_set(
-            risk_type=self.risk_type, tasks=self.tasks, feature_service=self.feature_service,
-            ds=self.ds, lookback_days=self.lookback_days, validation_days=self.validation_days,
-            test_days=self.test_days, negatives_per_positive=self.negatives_per_positive,
-            maturity_days=self.maturity_days, seed=self.seed, profile=self.profile,
+            risk_type=self.risk_type,
+            tasks=self.tasks,
+            feature_service=self.feature_service,
+            ds=self.ds,
+            lookback_days=self.lookback_days,
+            validation_days=self.validation_days,
+            test_days=self.test_days,
+            negatives_per_positive=self.negatives_per_positive,
+            maturity_days=self.maturity_days,
+            seed=self.seed,
+            profile=self.profile,
         )
-        self.log.info("Training set %s: rows %s, positives %s", manifest["path"], manifest["rows"],
-                      manifest["positives"])
+        self.log.info(
+            "Training set %s: rows %s, positives %s", manifest["path"], manifest["rows"], manifest["positives"]
+        )
         return manifest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
@@ -13,12 +12,13 @@ from integrity_risk.hooks.hive import HiveServer2HookMixin
 from integrity_risk.values import check_table_name, parse_ds
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.sdk import Context
 
 
 class TrailingPartitionsSensor(HiveServer2HookMixin, BaseSensorOperator):
-    """
-    Wait until every trailing day of ``ds`` that has upstream data has a partition of ``table``.
+    """Wait until every trailing day of ``ds`` that has upstream data has a partition of ``table``.
 
     A day with an ``upstream`` partition but no ``table`` partition is a day whose extract
     has not run yet (a backfill of the history still going, a failed day). The quality
@@ -74,9 +74,14 @@ class TrailingPartitionsSensor(HiveServer2HookMixin, BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         self.pending = self.missing_days()
         if self.pending:
-            self.log.info("waiting for the trailing partitions %s of %s before its gate judges ds=%s "
-                          "(%s has them; their extracts have not run yet)",
-                          self.pending, self.table, self.ds, self.upstream)
+            self.log.info(
+                "waiting for the trailing partitions %s of %s before its gate judges ds=%s "
+                "(%s has them; their extracts have not run yet)",
+                self.pending,
+                self.table,
+                self.ds,
+                self.upstream,
+            )
         return not self.pending
 
     def execute(self, context: Context) -> Any:

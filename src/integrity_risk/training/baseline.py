@@ -6,8 +6,7 @@ categoricals become pandas ``category`` columns with the train split's categorie
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,9 @@ import pyarrow.parquet as pq
 
 from integrity_risk.training.data import FeatureSpec, split_path
 from integrity_risk.training.holdout import binary_metrics
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",

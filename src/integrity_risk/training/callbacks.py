@@ -33,8 +33,7 @@ class RankingEarlyStopping(keras.callbacks.Callback):
         "1.0000" epoch may read 0.99999994.
     """
 
-    def __init__(self, monitor: str, *, tiebreak: str = "val_loss", patience: int = 3,
-                 tolerance: float = 1e-4) -> None:
+    def __init__(self, monitor: str, *, tiebreak: str = "val_loss", patience: int = 3, tolerance: float = 1e-4) -> None:
         super().__init__()
         self.monitor = monitor
         self.tiebreak = tiebreak
@@ -43,7 +42,7 @@ class RankingEarlyStopping(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.best = None
-        self.best_tiebreak = None
+        self.best_tiebreak = float("inf")
         self.best_weights = None
         self.best_epoch = None
         self.wait = 0

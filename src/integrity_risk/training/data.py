@@ -10,10 +10,9 @@ the column checks can fail fast, before the slow import.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,9 @@ import pyarrow.parquet as pq
 # One error for a training set that cannot be built or read, whichever side finds it;
 # its module imports neither Airflow nor TensorFlow.
 from integrity_risk.features.training_set import SPLITS, TrainingSetError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 COUNT_NAME_HINTS = ("count", "cnt", "num_", "_n_", "total")
 
@@ -72,8 +74,9 @@ def split_path(training_set: str | Path, split: str) -> Path:
 LABEL_CONTROLS = ("permute", "invert")
 
 
-def control_copy(training_set: str | Path, dest: str | Path, label_columns: list[str], mode: str,
-                 seed: int = 0) -> Path:
+def control_copy(
+    training_set: str | Path, dest: str | Path, label_columns: list[str], mode: str, seed: int = 0
+) -> Path:
     """A copy of a training set with its train and validation labels altered, for a control run.
 
     ``permute`` shuffles the labels across rows (a model with nothing to learn from the
@@ -130,15 +133,18 @@ def check_training_set(training_set: str | Path, tasks: list[str]) -> dict[str, 
         missing = [c for c in wanted if c not in schema.names]
         if missing:
             raise TrainingSetError(
-                f"{path}: missing column(s) {', '.join(missing)} "
-                f"(listed in manifest.json or needed as task labels)"
+                f"{path}: missing column(s) {', '.join(missing)} (listed in manifest.json or needed as task labels)"
             )
         schemas[split] = schema
     return schemas
 
 
 def infer_feature_spec(
-    schema: pa.Schema, manifest: dict[str, Any], tasks: list[str], sample: pd.DataFrame, log_features: list[str] | None = None
+    schema: pa.Schema,
+    manifest: dict[str, Any],
+    tasks: list[str],
+    sample: pd.DataFrame,
+    log_features: list[str] | None = None,
 ) -> FeatureSpec:
     """Sort the manifest's features into numeric, count-like and categorical.
 
@@ -219,9 +225,18 @@ def frame_to_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[s
         raise TrainingSetError(f"missing feature column(s) {', '.join(missing)}")
     out = {}
     for name in numeric:
-        out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float32", na_value=np.nan).reshape(-1, 1)
+        out[name] = (
+            pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float32", na_value=np.nan).reshape(-1, 1)
+        )
     for name in categorical:
-        out[name] = frame[name].astype("object").where(frame[name].notna(), "").astype(str).to_numpy(dtype=object).reshape(-1, 1)
+        out[name] = (
+            frame[name]
+            .astype("object")
+            .where(frame[name].notna(), "")
+            .astype(str)
+            .to_numpy(dtype=object)
+            .reshape(-1, 1)
+        )
     return out
 
 
@@ -255,7 +270,12 @@ def _signature(spec: FeatureSpec, with_labels: bool):
 
 
 def _chunks(
-    path: Path, spec: FeatureSpec, with_labels: bool, shuffle_buffer: int, rng: np.random.Generator | None, read_rows: int
+    path: Path,
+    spec: FeatureSpec,
+    with_labels: bool,
+    shuffle_buffer: int,
+    rng: np.random.Generator | None,
+    read_rows: int,
 ) -> Iterator[Any]:
     """Yield converted chunks of up to ``shuffle_buffer`` rows; shuffled when ``rng`` is given."""
     pf = pq.ParquetFile(path)

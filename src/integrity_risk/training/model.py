@@ -9,14 +9,16 @@ Layer names of the shared tower are stable (``shared_dense_0``, ``shared_bn_0``,
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
-import pandas as pd
 from keras import layers, ops
 
 from integrity_risk.training.data import FeatureSpec, frame_to_inputs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SHARED_PREFIX = "shared_"
 
@@ -91,7 +93,9 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
         sample = np.concatenate([raw[n] for n in feature_spec.numeric], axis=1)
         sample = np.where(np.array(log_mask)[None, :], np.log1p(np.maximum(sample, 0.0)), sample)
         mean, var = numeric_stats(sample)
-        normalized = layers.Normalization(mean=mean, variance=var, name="numeric_normalization", dtype="float32")(logged)
+        normalized = layers.Normalization(mean=mean, variance=var, name="numeric_normalization", dtype="float32")(
+            logged
+        )
         parts.append(FillMissing(name="numeric_fill_missing", dtype="float32")(normalized))
     for name in feature_spec.categorical:
         inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from integrity_risk.tracking import CANDIDATE_ALIAS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 AIRFLOW_TASK_TAG = "airflow_task_instance"
 AIRFLOW_TRY_TAG = "airflow_try_number"
@@ -112,19 +114,28 @@ def _delete_orphans(client, registered_model: str, task_instance: str, keep: str
     active = mlflow.active_run()
     for version in client.search_model_versions(f"name = '{registered_model}'"):
         number = str(version.version)
-        if (number == keep or number in held or version.tags.get(AIRFLOW_TASK_TAG) != task_instance
-                or version.tags.get(WAS_CANDIDATE_TAG)):
+        if (
+            number == keep
+            or number in held
+            or version.tags.get(AIRFLOW_TASK_TAG) != task_instance
+            or version.tags.get(WAS_CANDIDATE_TAG)
+        ):
             continue
         if version.run_id and (active is None or version.run_id != active.info.run_id):
             if client.get_run(version.run_id).info.status == "RUNNING":
                 client.set_terminated(version.run_id, status="KILLED")
         client.delete_model_version(registered_model, number)
-        log.warning("deleted %s version %s: left by try %s of %s, which registered it but never moved %s",
-                    registered_model, number, version.tags.get(AIRFLOW_TRY_TAG) or "?", task_instance,
-                    CANDIDATE_ALIAS)
+        log.warning(
+            "deleted %s version %s: left by try %s of %s, which registered it but never moved %s",
+            registered_model,
+            number,
+            version.tags.get(AIRFLOW_TRY_TAG) or "?",
+            task_instance,
+            CANDIDATE_ALIAS,
+        )
 
 
-def _store_unavailable(err: BaseException) -> bool:
+def _store_unavailable(err: BaseException | None) -> bool:
     """Whether ``err`` (or what it was raised from) says the store could not be reached or was locked."""
     import requests
     from sqlalchemy.exc import OperationalError

@@ -25,7 +25,7 @@ def resolve(model_uri: str) -> str:
     if model_uri.startswith("models:/") and "@" in model_uri:
         import mlflow
 
-        name, alias = model_uri[len("models:/"):].split("@", 1)
+        name, alias = model_uri[len("models:/") :].split("@", 1)
         version = mlflow.MlflowClient().get_model_version_by_alias(name, alias)
         return f"models:/{name}/{version.version}"
     return model_uri
@@ -73,7 +73,7 @@ def score(model_uri: str, features: pd.DataFrame, batch_size: int = 8192) -> pd.
     inputs = frame_to_inputs(features, numeric, categorical)
     predictions = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size), verbose=0)
     if not isinstance(predictions, dict):
-        predictions = dict(zip(heads, predictions if isinstance(predictions, list) else [predictions]))
+        predictions = dict(zip(heads, predictions if isinstance(predictions, list) else [predictions], strict=False))
     return pd.DataFrame(
         {f"score_{h}": np.asarray(predictions[h], dtype="float64").reshape(-1) for h in heads}, index=features.index
     )

@@ -127,8 +127,9 @@ def make_callbacks(cfg: dict[str, Any], risk_type: str, total_epochs: int) -> li
             shown = " ".join(f"{k}={logs[k]:.4f}" for k in ("loss", "val_loss", f"val_{risk_type}_pr_auc") if k in logs)
             log(f"epoch {epoch + 1}/{total_epochs} {shown} ({time.perf_counter() - self.start:.1f}s)")
 
-    early = RankingEarlyStopping(monitor, tiebreak=f"val_{risk_type}_loss" if len(cfg["tasks"]) > 1 else "val_loss",
-                                 patience=cfg["patience"])
+    early = RankingEarlyStopping(
+        monitor, tiebreak=f"val_{risk_type}_loss" if len(cfg["tasks"]) > 1 else "val_loss", patience=cfg["patience"]
+    )
     return [NaNGuard(), Progress(), early]
 
 
@@ -164,13 +165,21 @@ def run_training(
     source_set = training_set = Path(training_set)
     schemas = check_training_set(training_set, tasks)
     if label_control:
-        training_set = control_copy(source_set, tempfile.mkdtemp(prefix=f"labels_{label_control}_"),
-                                    [f"label_{t}" for t in tasks], label_control, seed=int(cfg["seed"]))
+        training_set = control_copy(
+            source_set,
+            tempfile.mkdtemp(prefix=f"labels_{label_control}_"),
+            [f"label_{t}" for t in tasks],
+            label_control,
+            seed=int(cfg["seed"]),
+        )
         log(f"control run: train and validation labels {label_control}d (copy in {training_set})")
     manifest = read_manifest(training_set)
     registered_model = registered_model or registered_model_name(risk_type)
-    log(f"training set {training_set}: rows {manifest.get('rows')}, {len(manifest['features'])} features, tasks {tasks}")
+    log(
+        f"training set {training_set}: rows {manifest.get('rows')}, {len(manifest['features'])} features, tasks {tasks}"
+    )
 
+    import keras
     import mlflow
     import numpy as np
     import pandas as pd
@@ -181,8 +190,6 @@ def run_training(
     from integrity_risk.training.model import build_model, warm_start_from
     from integrity_risk.training.registry import load_registered, log_and_register
 
-    import keras
-
     keras.utils.set_random_seed(int(cfg["seed"]))
     strategy, hardware = choose_strategy()
     log(f"hardware: {hardware}")
@@ -191,10 +198,12 @@ def run_training(
     spec = data.infer_feature_spec(schemas["train"], manifest, tasks, sample, cfg.get("log_features"))
     with strategy.scope():
         model = build_model(cfg, spec, sample)
-    log(f"model: {model.count_params()} parameters; numeric {len(spec.numeric)} (log1p {len(spec.log)}), categorical {len(spec.categorical)}")
+    log(
+        f"model: {model.count_params()} parameters; numeric {len(spec.numeric)} (log1p {len(spec.log)}), categorical {len(spec.categorical)}"
+    )
 
     configure(experiment_name(risk_type))
-    warm = {}
+    warm: dict[str, Any] = {}
     if cfg.get("warm_start"):
         alias = CHAMPION_ALIAS if cfg["warm_start"] in (True, "champion") else str(cfg["warm_start"])
         source_name = cfg.get("warm_start_model") or registered_model
@@ -203,7 +212,7 @@ def run_training(
             log(f"warm start: {source_name}@{alias} not found; training from scratch")
         else:
             source, version = found
-            warm = warm_start_from(model, source)
+            warm = {**warm_start_from(model, source)}
             warm["source"] = f"models:/{source_name}/{version}"
             log(f"warm start from {warm['source']}: copied {warm['copied']}, skipped {warm['skipped']}")
 
@@ -211,16 +220,32 @@ def run_training(
     train_ds = data.parquet_dataset(train_path, spec, batch, shuffle_buffer=cfg["shuffle_buffer"], seed=cfg["seed"])
     val_ds = data.parquet_dataset(split_path(training_set, "validation"), spec, batch, shuffle=False)
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags({"risk_type": risk_type, "training_set": str(source_set), "hardware": hardware,
-                         "label_control": label_control or "none"})
-        mlflow.log_params({**flat_params(cfg), "registered_model": registered_model, "hardware": hardware,
-                           "feature_spec": json.dumps(spec.to_dict())[:6000]})
+        mlflow.set_tags(
+            {
+                "risk_type": risk_type,
+                "training_set": str(source_set),
+                "hardware": hardware,
+                "label_control": label_control or "none",
+            }
+        )
+        mlflow.log_params(
+            {
+                **flat_params(cfg),
+                "registered_model": registered_model,
+                "hardware": hardware,
+                "feature_spec": json.dumps(spec.to_dict())[:6000],
+            }
+        )
         if warm:
             mlflow.log_params({"warm_start_source": warm["source"], "warm_start_copied": ",".join(warm["copied"])})
         mlflow.log_dict(manifest, "training_set/manifest.json")
         start = time.perf_counter()
         history = model.fit(
-            train_ds, validation_data=val_ds, epochs=cfg["epochs"], shuffle=False, verbose=0,
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg["epochs"],
+            shuffle=False,
+            verbose=0,
             callbacks=make_callbacks(cfg, risk_type, cfg["epochs"]),
         )
         seconds = time.perf_counter() - start
@@ -229,14 +254,18 @@ def run_training(
             raise NaNLossError(f"training loss became NaN: per-epoch losses {losses}")
 
         test_path = split_path(training_set, "test")
-        predictions = model.predict(data.parquet_dataset(test_path, spec, batch, shuffle=False, with_labels=False), verbose=0)
+        predictions = model.predict(
+            data.parquet_dataset(test_path, spec, batch, shuffle=False, with_labels=False), verbose=0
+        )
         scores = pd.DataFrame({f"score_{t}": np.asarray(predictions[t], dtype="float64").reshape(-1) for t in tasks})
         if not np.isfinite(scores.to_numpy()).all():
             raise NaNLossError("the trained model gives NaN scores on the test split")
         labels = data.read_labels(test_path, spec)
         metrics: dict[str, float] = {"train_seconds": seconds, "epochs_run": float(len(losses))}
         for t in tasks:
-            for key, value in binary_metrics(labels[spec.labels[t]].to_numpy(), scores[f"score_{t}"].to_numpy()).items():
+            for key, value in binary_metrics(
+                labels[spec.labels[t]].to_numpy(), scores[f"score_{t}"].to_numpy()
+            ).items():
                 metrics[f"test_{t}_{key}"] = value
         if cfg.get("baseline", True):
             log("baseline: LightGBM on the same training set")
@@ -247,8 +276,10 @@ def run_training(
             scores.to_parquet(Path(tmp) / "test_scores.parquet", index=False)
             mlflow.log_artifact(str(Path(tmp) / "test_scores.parquet"), "evaluation")
         for t in tasks:
-            log(f"test {t}: PR-AUC {metrics[f'test_{t}_pr_auc']:.4f} (LightGBM "
-                f"{metrics.get(f'baseline_test_{t}_pr_auc', float('nan')):.4f}, prevalence {metrics[f'test_{t}_prevalence']:.4f})")
+            log(
+                f"test {t}: PR-AUC {metrics[f'test_{t}_pr_auc']:.4f} (LightGBM "
+                f"{metrics.get(f'baseline_test_{t}_pr_auc', float('nan')):.4f}, prevalence {metrics[f'test_{t}_prevalence']:.4f})"
+            )
         time_range = manifest.get("time_range") or {}
         tags = {
             "risk_type": risk_type,
@@ -271,15 +302,24 @@ def run_training(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m integrity_risk.training.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--training-set", required=True, help="training-set folder (train/validation/test parquet, manifest.json)")
+    parser = argparse.ArgumentParser(
+        prog="python -m integrity_risk.training.train", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--training-set", required=True, help="training-set folder (train/validation/test parquet, manifest.json)"
+    )
     parser.add_argument("--risk-type", required=True, help="risk type whose model is trained, e.g. abusive_account")
-    parser.add_argument("--config", required=True, help="the model section as JSON (what the DAG passes), or include/risks/<risk>.yaml")
+    parser.add_argument(
+        "--config", required=True, help="the model section as JSON (what the DAG passes), or include/risks/<risk>.yaml"
+    )
     parser.add_argument("--registered-model", default=None, help="registered model name (default integrity_<risk>)")
     parser.add_argument("--run-name", default=None, help="MLflow run name")
-    parser.add_argument("--label-control", choices=["permute", "invert"], default=None,
-                        help="control run: permute or invert the train/validation labels; "
-                             "the gates must stop an inverted candidate")
+    parser.add_argument(
+        "--label-control",
+        choices=["permute", "invert"],
+        default=None,
+        help="control run: permute or invert the train/validation labels; the gates must stop an inverted candidate",
+    )
     parser.add_argument("--result-file", default=None, help="also write the result JSON here")
     return parser.parse_args(argv)
 
@@ -290,15 +330,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = load_model_config(args.config, args.risk_type)
-        result = run_training(args.training_set, args.risk_type, cfg, args.registered_model, args.run_name,
-                              label_control=args.label_control)
+        result = run_training(
+            args.training_set,
+            args.risk_type,
+            cfg,
+            args.registered_model,
+            args.run_name,
+            label_control=args.label_control,
+        )
     except (TrainingSetError, ConfigError) as exc:
         print(f"ERROR: bad input: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
     except NaNLossError as exc:
         print(f"ERROR: NaN loss: {exc}", file=sys.stderr, flush=True)
         return EXIT_NAN_LOSS
-    except Exception as exc:  # noqa: BLE001  (any failure must reach the task log and the exit code)
+    except Exception as exc:
         traceback.print_exc()
         print(f"ERROR: training failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return EXIT_FAILED

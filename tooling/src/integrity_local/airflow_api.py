@@ -16,6 +16,8 @@ TERMINAL_RUN_STATES = {"success", "failed"}
 
 
 class AirflowApiError(RuntimeError):
+    """An Airflow REST API call that answered with an error status."""
+
     def __init__(self, status: int, message: str):
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
@@ -23,6 +25,8 @@ class AirflowApiError(RuntimeError):
 
 @dataclass
 class AirflowApi:
+    """A small client of Airflow's REST API (``/api/v2``) with a JWT from the simple auth manager."""
+
     base_url: str
     username: str
     password: str = field(repr=False)
@@ -30,8 +34,9 @@ class AirflowApi:
 
     def _headers(self) -> dict[str, str]:
         if self._token is None:
-            resp = httpx.post(f"{self.base_url}/auth/token", timeout=30,
-                              json={"username": self.username, "password": self.password})
+            resp = httpx.post(
+                f"{self.base_url}/auth/token", timeout=30, json={"username": self.username, "password": self.password}
+            )
             if resp.status_code >= 300:
                 raise AirflowApiError(resp.status_code, f"login of {self.username!r} refused: {resp.text}")
             self._token = resp.json()["access_token"]
@@ -45,13 +50,13 @@ class AirflowApi:
         that are safe to repeat (not POST, whose callers decide).
         """
         for attempt in range(retries + 1):
-            resp = httpx.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=60,
-                                 **kwargs)
-            busy = resp.status_code == 503 or (resp.status_code == 500 and method != "POST"
-                                               and "Database error" in resp.text)
+            resp = httpx.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=60, **kwargs)
+            busy = resp.status_code == 503 or (
+                resp.status_code == 500 and method != "POST" and "Database error" in resp.text
+            )
             if not busy or attempt == retries:
                 break
-            time.sleep(min(2 ** attempt, 15))
+            time.sleep(min(2**attempt, 15))
         if resp.status_code >= 300:
             try:
                 detail = resp.json().get("detail", resp.text)
@@ -74,8 +79,9 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> None:
         self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, dag_id: str, logical_date: str | None = None, conf: dict | None = None,
-                run_id: str | None = None) -> dict:
+    def trigger(
+        self, dag_id: str, logical_date: str | None = None, conf: dict | None = None, run_id: str | None = None
+    ) -> dict:
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
@@ -86,8 +92,9 @@ class AirflowApi:
 
     def runs(self, dag_id: str, limit: int = 500) -> list[dict]:
         """The DAG's runs, oldest logical date first."""
-        return self.request("GET", f"/dags/{dag_id}/dagRuns",
-                            params={"limit": limit, "order_by": "logical_date"})["dag_runs"]
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "logical_date"})[
+            "dag_runs"
+        ]
 
     def runs_by_day(self, dag_id: str) -> dict[str, dict]:
         """The DAG's runs by the day (``YYYY-MM-DD``) of their logical date; runs without one are left out."""
@@ -100,8 +107,16 @@ class AirflowApi:
         listing = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return {ti["task_id"]: ti["state"] for ti in listing["task_instances"]}
 
-    def wait_for(self, dag_id: str, run_id: str, *, task_id: str | None = None,
-                 states: set[str] | None = None, timeout: float = 1800, poll: float = 5) -> dict:
+    def wait_for(
+        self,
+        dag_id: str,
+        run_id: str,
+        *,
+        task_id: str | None = None,
+        states: set[str] | None = None,
+        timeout: float = 1800,
+        poll: float = 5,
+    ) -> dict:
         """Wait until the run ends, or until ``task_id`` reaches one of ``states``.
 
         A run that ends before the task gets there raises, naming the tasks that failed.
@@ -116,13 +131,19 @@ class AirflowApi:
                 if task_id is None:
                     return run
                 failed = sorted(t for t, s in tasks.items() if s in ("failed", "upstream_failed"))
-                raise AirflowApiError(500, f"run {run_id} of {dag_id} ended {run['state']} before "
-                                           f"{task_id} reached {states}; failed tasks: {failed}")
+                raise AirflowApiError(
+                    500,
+                    f"run {run_id} of {dag_id} ended {run['state']} before "
+                    f"{task_id} reached {states}; failed tasks: {failed}",
+                )
             time.sleep(poll)
         raise TimeoutError(f"{dag_id} {run_id}: not done within {timeout:.0f}s")
 
     # --- approvals -----------------------------------------------------------------
     def answer_approval(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
         """Answer a human-in-the-loop approval as this user ("Approve" or "Reject")."""
-        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
-                            json={"chosen_options": [option], "params_input": {}})
+        return self.request(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+            json={"chosen_options": [option], "params_input": {}},
+        )

@@ -14,6 +14,7 @@ generated passwords are in ``<airflow home>/simple_auth_manager_passwords.json.g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -33,8 +34,10 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # always). Airflow's scheduler can die on SQLite: a backfill whose creation hit a lock
 # deletes its half-made runs under the scheduler (ObjectDeletedError, seen in CI), and
 # nothing ran after that.
-SUPERVISE = ('while :; do "$0" -m airflow "$1"; '
-             'echo "local_airflow: airflow $1 exited with status $?; restarting in 5 s"; sleep 5; done')
+SUPERVISE = (
+    'while :; do "$0" -m airflow "$1"; '
+    'echo "local_airflow: airflow $1 exited with status $?; restarting in 5 s"; sleep 5; done'
+)
 USERS = "admin:admin,reviewer:op,modeler:user"
 POOLS = {
     "hiveserver2": (2, "concurrent HiveServer2 queries"),
@@ -47,11 +50,13 @@ POOLS = {
 
 
 class LocalAirflowError(RuntimeError):
-    pass
+    """The local Airflow did not start or stop as asked."""
 
 
 @dataclass
 class LocalAirflow:
+    """Airflow's components as local processes, with their home under the state folder."""
+
     port: int = 8080
     home: Path | None = None
     dags_folder: Path = PROJECT_ROOT / "dags"
@@ -66,22 +71,24 @@ class LocalAirflow:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # Two cores: a handful of task processes at once is what this machine can carry.
-            "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS,
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__BASE_URL": self.url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        })
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                # Two cores: a handful of task processes at once is what this machine can carry.
+                "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS,
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__BASE_URL": self.url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            }
+        )
         env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
         return env
 
@@ -89,8 +96,9 @@ class LocalAirflow:
         return self.home / f"{component}.pid"
 
     def _airflow(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env(),
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=self.env(), capture_output=True, text=True, check=False
+        )
 
     def start(self, timeout: float = 180.0) -> float:
         began = time.monotonic()
@@ -100,7 +108,8 @@ class LocalAirflow:
             if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise LocalAirflowError(
                     f"port {self.port} is taken by a process that is not a healthy Airflow of {self.home}; "
-                    f"stop it or choose another port")
+                    f"stop it or choose another port"
+                )
         migrated = self._airflow("db", "migrate")
         if migrated.returncode != 0:
             raise LocalAirflowError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
@@ -110,9 +119,14 @@ class LocalAirflow:
         logs.mkdir(exist_ok=True)
         for component in COMPONENTS:
             with open(logs / f"{component}.out", "ab") as out:
-                proc = subprocess.Popen(["bash", "-c", SUPERVISE, sys.executable, component], env=self.env(),
-                                        cwd=self.home, stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                proc = subprocess.Popen(
+                    ["bash", "-c", SUPERVISE, sys.executable, component],
+                    env=self.env(),
+                    cwd=self.home,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             self._pid_file(component).write_text(str(proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -120,8 +134,9 @@ class LocalAirflow:
                 return time.monotonic() - began
             time.sleep(2)
         self.stop()
-        raise LocalAirflowError(f"Airflow at {self.url} was not healthy within {timeout:.0f}s and was stopped; "
-                                f"see {logs}")
+        raise LocalAirflowError(
+            f"Airflow at {self.url} was not healthy within {timeout:.0f}s and was stopped; see {logs}"
+        )
 
     def healthy(self) -> bool:
         try:
@@ -129,8 +144,9 @@ class LocalAirflow:
                 health = json.load(resp)
         except (urllib.error.URLError, OSError, ValueError):
             return False
-        return all(health.get(part, {}).get("status") == "healthy"
-                   for part in ("metadatabase", "scheduler", "dag_processor"))
+        return all(
+            health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "dag_processor")
+        )
 
     def password(self, user: str) -> str:
         passwords = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
@@ -151,27 +167,24 @@ class LocalAirflow:
                 pass
             pid_file.unlink(missing_ok=True)
         for proc in procs:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.terminate()
-            except psutil.NoSuchProcess:
-                pass
         _, alive = psutil.wait_procs(procs, timeout=timeout)
         for proc in alive:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass
         # Workers a (re)starting scheduler forked after the listing above are in its group.
         for group in groups:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m integrity_local.airflow_services", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m integrity_local.airflow_services",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)

@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("demo", help="run the main job on the embedded default, up to the approval request")
     run.add_argument("--risk", default="fraud", choices=risk_types, help="the risk type to run (default fraud)")
     run.add_argument("--all", action="store_true", help="run every risk type")
-    run.add_argument("--start", default=None,
-                     help="first day of synthetic traffic (YYYY-MM-DD); default: the world ends yesterday")
+    run.add_argument(
+        "--start", default=None, help="first day of synthetic traffic (YYYY-MM-DD); default: the world ends yesterday"
+    )
     run.add_argument("--days", type=int, default=14, help="days of traffic; the last one trains")
     run.add_argument("--accounts", type=int, default=10000)
     run.add_argument("--seed", type=int, default=7)
@@ -76,9 +77,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "approve":
         return demo.answer(args.risk, args.run_id, "Reject" if args.reject else "Approve", args.airflow_port)
-    return demo.run_demo(risks=risk_types if args.all else [args.risk], start=args.start, days=args.days,
-                         accounts=args.accounts, seed=args.seed, hs2_port=args.hs2_port,
-                         airflow_port=args.airflow_port)
+    return demo.run_demo(
+        risks=risk_types if args.all else [args.risk],
+        start=args.start,
+        days=args.days,
+        accounts=args.accounts,
+        seed=args.seed,
+        hs2_port=args.hs2_port,
+        airflow_port=args.airflow_port,
+    )
 
 
 if __name__ == "__main__":

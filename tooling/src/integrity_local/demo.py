@@ -39,7 +39,8 @@ def demo_connections(hs2_uri: str) -> None:
         key_file.write_text(secrets.token_hex(32))
     os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = hs2_uri
     os.environ["AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION"] = json.dumps(
-        {"conn_type": "generic", "password": key_file.read_text().strip()})
+        {"conn_type": "generic", "password": key_file.read_text().strip()}
+    )
 
 
 def demo_environment(airflow_url: str) -> None:
@@ -51,11 +52,19 @@ def demo_environment(airflow_url: str) -> None:
 
 def demo_world(start: str, days: int, accounts: int, seed: int):
     """The demo's world: more of the abuse gets labelled, and sooner, than the generator's
-    default, so a two-week history holds enough matured labels to train and judge a model."""
+    default, so a two-week history holds enough matured labels to train and judge a model.
+    """
     from integrity_local.synthetic import WorldConfig
 
-    return WorldConfig(seed=seed, start_ds=start, days=days, n_accounts=accounts, events_per_account=8.0,
-                       label_rate=0.8, label_delay_days=(1, 5))
+    return WorldConfig(
+        seed=seed,
+        start_ds=start,
+        days=days,
+        n_accounts=accounts,
+        events_per_account=8.0,
+        label_rate=0.8,
+        label_delay_days=(1, 5),
+    )
 
 
 def load_world_once(start: str, days: int, accounts: int, seed: int) -> None:
@@ -89,12 +98,23 @@ def show_upstream_partitions() -> None:
     hook = HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
     for table in UPSTREAM_TABLES:
         rows = hook.get_records(f"SELECT ds, count(*) FROM {table} GROUP BY ds ORDER BY ds")
-        print(f"    {table}: {len(rows)} partitions, {sum(n for _, n in rows)} rows "
-              f"({rows[0][0]} .. {rows[-1][0]})" if rows else f"    {table}: empty")
+        print(
+            f"    {table}: {len(rows)} partitions, {sum(n for _, n in rows)} rows ({rows[0][0]} .. {rows[-1][0]})"
+            if rows
+            else f"    {table}: empty"
+        )
 
 
-def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
-             reprocess: str = "failed", conf: dict | None = None, max_active_runs: int = 1) -> None:
+def backfill(
+    api,
+    dag_id: str,
+    first: dt.date,
+    last: dt.date,
+    run_training: str,
+    reprocess: str = "failed",
+    conf: dict | None = None,
+    max_active_runs: int = 1,
+) -> None:
     """Airflow's own backfill over [first, last] (``airflow backfill create`` through the REST API)."""
     days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
     existing = api.runs_by_day(dag_id)
@@ -102,8 +122,11 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
         print(f"    {dag_id}: {first}..{last} already done")
         return
     body = {
-        "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-        "dag_run_conf": {"run_training": run_training, **(conf or {})}, "max_active_runs": max_active_runs,
+        "dag_id": dag_id,
+        "from_date": f"{first}T00:00:00Z",
+        "to_date": f"{last}T00:00:00Z",
+        "dag_run_conf": {"run_training": run_training, **(conf or {})},
+        "max_active_runs": max_active_runs,
         "reprocess_behavior": reprocess,
     }
     for attempt in range(5):
@@ -120,12 +143,13 @@ def backfill(api, dag_id: str, first: dt.date, last: dt.date, run_training: str,
                 raise
             # A lock error after the commit (Airflow's own action log, seen answering 500 under
             # five DAGs' backfills) leaves the backfill made: posting again would wait it out.
-            if err.status == 500 and any(b.get("id") not in before and not b.get("completed_at")
-                                         for b in api.backfills(dag_id)):
+            if err.status == 500 and any(
+                b.get("id") not in before and not b.get("completed_at") for b in api.backfills(dag_id)
+            ):
                 print(f"    {dag_id}: the backfill was made although the API answered {err.status}")
                 return
             print(f"    {dag_id}: backfill not created ({err}); trying again once no backfill is open")
-            time.sleep(2 ** attempt)
+            time.sleep(2**attempt)
 
 
 def wait_for_backfills_to_close(api, dag_id: str, timeout: float = 300) -> None:
@@ -144,8 +168,10 @@ def is_training_run(api, dag_id: str, run: dict | None) -> bool:
     if run is None or api.task_states(dag_id, run["dag_run_id"]).get(MODEL_CYCLE_TASK) != "success":
         return False
     try:
-        value = api.request("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/"
-                                   f"{MODEL_CYCLE_TASK}/xcomEntries/return_value")["value"]
+        value = api.request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/{MODEL_CYCLE_TASK}/xcomEntries/return_value",
+        )["value"]
     except AirflowApiError:
         return False
     return value in (True, "true", "True")
@@ -165,12 +191,20 @@ def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
         for d in days:
             run = runs.get(d)
             # Only a started run can have passed model_cycle: queued ones cost no API calls.
-            if d not in finished and run and (run["state"] == "success" or (
-                    run["state"] in ("running", "failed") and is_training_run(api, dag_id, run))):
+            if (
+                d not in finished
+                and run
+                and (
+                    run["state"] == "success"
+                    or (run["state"] in ("running", "failed") and is_training_run(api, dag_id, run))
+                )
+            ):
                 finished.add(d)
         failed = [d for d in days if d not in finished and runs.get(d, {}).get("state") == "failed"]
         if failed:
-            raise RuntimeError(f"{dag_id}: the runs of {failed} failed; open {api.base_url}/dags/{dag_id} to see which task")
+            raise RuntimeError(
+                f"{dag_id}: the runs of {failed} failed; open {api.base_url}/dags/{dag_id} to see which task"
+            )
         if len(finished) != shown:
             print(f"    {dag_id} {first}..{last}: {len(finished)}/{len(days)} days done", flush=True)
             shown = len(finished)
@@ -213,15 +247,16 @@ def approval_command(risk: str, run_id: str, answer: str = "approve") -> str:
     return f"scripts/approve.sh {risk} {shlex.quote(run_id)}" + ("" if answer == "approve" else " --reject")
 
 
-def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, seed: int,
-             hs2_port: int, airflow_port: int) -> int:
+def run_demo(
+    *, risks: list[str], start: str | None, days: int, accounts: int, seed: int, hs2_port: int, airflow_port: int
+) -> int:
     from integrity_local.airflow_api import AirflowApi
     from integrity_local.airflow_services import LocalAirflow
     from integrity_local.hiveserver2 import LocalHiveServer
 
     began = time.monotonic()
     if start is None:  # the world ends yesterday, so today's scheduled run has its data
-        start = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=days)).isoformat()
+        start = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
     server = LocalHiveServer(port=hs2_port)
     step(f"starting the local HiveServer2 (Spark Thrift Server) on {server.host}:{hs2_port}")
     print(f"    answers at {server.uri} after {server.start():.1f}s (log {server.log_file})")
@@ -240,8 +275,10 @@ def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, s
     dag_ids = {risk: f"integrity_{risk}" for risk in risks}
     for dag_id in dag_ids.values():
         admin.wait_for_dag(dag_id)
-    step(f"features for {first}..{last}: Airflow backfills of the history, all risks at once within the "
-         f"pools; the scheduler's own runs do {last}")
+    step(
+        f"features for {first}..{last}: Airflow backfills of the history, all risks at once within the "
+        f"pools; the scheduler's own runs do {last}"
+    )
     for dag_id in dag_ids.values():
         admin.unpause(f"{dag_id}_online_features")  # loads each gated day into the online store
         # Feature days are independent: two at a time per DAG, within the hiveserver2 and feast pools.
@@ -263,8 +300,11 @@ def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, s
         except RuntimeError as err:  # one risk stopped (its gates, most often); the others go on
             stopped[risk] = str(err)
     minutes = (time.monotonic() - began) / 60
-    print(f"\nDone in {minutes:.1f} min: {len(waiting)} risk pipeline(s) wait for a reviewer"
-          + (f", {len(stopped)} stopped before the approval" if stopped else "") + ".\n")
+    print(
+        f"\nDone in {minutes:.1f} min: {len(waiting)} risk pipeline(s) wait for a reviewer"
+        + (f", {len(stopped)} stopped before the approval" if stopped else "")
+        + ".\n"
+    )
     for risk in risks:
         run_id = waiting.get(risk) or api_run_id(admin, dag_ids[risk], last)
         metrics = shadow_metrics(admin, dag_ids[risk], run_id) if run_id else None
@@ -275,8 +315,10 @@ def run_demo(*, risks: list[str], start: str | None, days: int, accounts: int, s
         for line in gate_lines(risk, metrics):
             print(f"      {line}")
         if risk in waiting:
-            print(f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
-                  f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)")
+            print(
+                f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
+                f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)"
+            )
             print(f"      or approve from here: {approval_command(risk, run_id)}   (add --reject to reject)")
     return 0 if not stopped else 1
 
@@ -289,8 +331,9 @@ def api_run_id(api, dag_id: str, day: dt.date) -> str | None:
 def shadow_metrics(api, dag_id: str, run_id: str) -> dict | None:
     """The shadow evaluation's metrics of a run (its XCom), or None when it did not get that far."""
     try:
-        value = api.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
-                                   f"evaluate.shadow_eval/xcomEntries/return_value")["value"]
+        value = api.request(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/evaluate.shadow_eval/xcomEntries/return_value"
+        )["value"]
     except AirflowApiError:
         return None
     return json.loads(value) if isinstance(value, str) else value
@@ -300,14 +343,16 @@ def gate_lines(risk: str, metrics: dict | None) -> list[str]:
     """Each gate of the risk's YAML with its figure and bound, as auto_gates judged it."""
     if not metrics:
         return ["no shadow evaluation: the run stopped before it"]
+    from integrity_risk.config.risk import risk_config
     from integrity_risk.evaluation.gates import evaluate_gates
     from integrity_risk.evaluation.report import _ci, _fmt
-    from integrity_risk.config.risk import risk_config
 
     cand = metrics["overall"]["candidate"]
-    head = (f"candidate PR-AUC {_fmt(cand['pr_auc'])}{_ci(cand.get('pr_auc_ci'))}, recall at FPR "
-            f"{metrics['operating_fpr']} {_fmt(cand['recall_at_fpr'])}{_ci(cand.get('recall_at_fpr_ci'))} "
-            f"on {metrics['labeled_rows']} labelled rows ({metrics['positives']} positive)")
+    head = (
+        f"candidate PR-AUC {_fmt(cand['pr_auc'])}{_ci(cand.get('pr_auc_ci'))}, recall at FPR "
+        f"{metrics['operating_fpr']} {_fmt(cand['recall_at_fpr'])}{_ci(cand.get('recall_at_fpr_ci'))} "
+        f"on {metrics['labeled_rows']} labelled rows ({metrics['positives']} positive)"
+    )
     gates = risk_config(risk).evaluation.gates.model_dump()
     return [head, *(r.message for r in evaluate_gates(metrics, gates))]
 

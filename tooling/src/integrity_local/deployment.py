@@ -11,18 +11,22 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from integrity_risk.paths import INCLUDE_DIR, local_dir
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
 
 @contextlib.contextmanager
-def local_deployment(name: str, port: int, hiveserver2, risks_dir: Path,
-                     edit_risk: Callable[[str, str], str]) -> Iterator:
+def local_deployment(
+    name: str, port: int, hiveserver2, risks_dir: Path, edit_risk: Callable[[str, str], str]
+) -> Iterator:
     """Start Airflow under ``<local>/airflow-<name>``; ``edit_risk(risk, yaml_text)`` returns the YAML to use."""
-    from integrity_local.demo import demo_connections
     from integrity_local.airflow_services import LocalAirflow
+    from integrity_local.demo import demo_connections
 
     for path in (INCLUDE_DIR / "risks").glob("*.yaml"):
         (risks_dir / path.name).write_text(edit_risk(path.stem, path.read_text()))
@@ -61,7 +65,10 @@ def api(deployment, user: str):
 
 def small_world_yaml(text: str) -> str:
     """A risk YAML for a world of days rather than months: labels mature in 2 days, the
-    validation split is 1 day, and a failed task is retried after 10 s."""
-    return (text.replace("maturity_days: 3", "maturity_days: 2")
-            .replace("validation_days: 2", "validation_days: 1")
-            .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10"))
+    validation split is 1 day, and a failed task is retried after 10 s.
+    """
+    return (
+        text.replace("maturity_days: 3", "maturity_days: 2")
+        .replace("validation_days: 2", "validation_days: 1")
+        .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10")
+    )

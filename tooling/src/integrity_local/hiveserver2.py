@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 class LocalHiveServerError(RuntimeError):
-    pass
+    """The local HiveServer2 did not start or stop as asked."""
 
 
 def spark_home() -> Path:
@@ -86,13 +86,20 @@ class LocalHiveServer:
             return jar
         javac = shutil.which("javac")
         if javac is None:
-            log.warning("no javac found: the local HiveServer2 starts without %s, and a session close "
-                        "can then hang under concurrent sessions; install a JDK 17", HIVE_COMPAT_SOURCES)
+            log.warning(
+                "no javac found: the local HiveServer2 starts without %s, and a session close "
+                "can then hang under concurrent sessions; install a JDK 17",
+                HIVE_COMPAT_SOURCES,
+            )
             return None
         classes = self.state_dir / "compat" / f"classes-{digest}"
         shutil.rmtree(classes, ignore_errors=True)
-        built = subprocess.run([javac, "--release", "17", "-d", str(classes), *map(str, sources)],
-                               capture_output=True, text=True)
+        built = subprocess.run(
+            [javac, "--release", "17", "-d", str(classes), *map(str, sources)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if built.returncode != 0:
             raise LocalHiveServerError(f"javac could not build {HIVE_COMPAT_SOURCES}:\n{built.stderr}")
         partial = jar.with_suffix(".partial")
@@ -106,25 +113,39 @@ class LocalHiveServer:
         compat = self.compat_jar()
         return [
             str(spark_home() / "bin" / "spark-submit"),
-            "--class", THRIFT_SERVER_CLASS,
-            "--master", "local[2]",
+            "--class",
+            THRIFT_SERVER_CLASS,
+            "--master",
+            "local[2]",
             *(["--driver-class-path", str(compat)] if compat else []),
-            "--name", f"integrity-hiveserver2-{self.port}",
-            "--driver-memory", os.environ.get("INTEGRITY_HS2_MEMORY", "2g"),
-            "--driver-java-options", f"-Dderby.system.home={self.state_dir} -Duser.timezone=UTC",
-            "--conf", f"spark.sql.warehouse.dir={self.warehouse_dir}",
-            "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={metastore};create=true",
-            "--conf", "spark.sql.shuffle.partitions=4",
-            "--conf", "spark.ui.enabled=false",
-            "--conf", "spark.sql.session.timeZone=UTC",
+            "--name",
+            f"integrity-hiveserver2-{self.port}",
+            "--driver-memory",
+            os.environ.get("INTEGRITY_HS2_MEMORY", "2g"),
+            "--driver-java-options",
+            f"-Dderby.system.home={self.state_dir} -Duser.timezone=UTC",
+            "--conf",
+            f"spark.sql.warehouse.dir={self.warehouse_dir}",
+            "--conf",
+            f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={metastore};create=true",
+            "--conf",
+            "spark.sql.shuffle.partitions=4",
+            "--conf",
+            "spark.ui.enabled=false",
+            "--conf",
+            "spark.sql.session.timeZone=UTC",
             # Readers of the warehouse's parquet files (Feast, pyarrow) expect
             # standard microsecond timestamps, not Spark's legacy INT96.
-            "--conf", "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS",
+            "--conf",
+            "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS",
             # Writes go to a staging folder and are moved into place on commit, so a
             # reader never sees a half-written partition.
-            "--conf", "spark.sql.sources.partitionOverwriteMode=dynamic",
-            "--hiveconf", f"hive.server2.thrift.port={self.port}",
-            "--hiveconf", f"hive.server2.thrift.bind.host={self.host}",
+            "--conf",
+            "spark.sql.sources.partitionOverwriteMode=dynamic",
+            "--hiveconf",
+            f"hive.server2.thrift.port={self.port}",
+            "--hiveconf",
+            f"hive.server2.thrift.bind.host={self.host}",
             "spark-internal",
         ]
 
@@ -153,8 +174,12 @@ class LocalHiveServer:
             env = dict(os.environ, SPARK_HOME=str(spark_home()))
             with open(self.log_file, "ab") as log:
                 proc = subprocess.Popen(
-                    self.command(), cwd=self.state_dir, env=env, stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True,
+                    self.command(),
+                    cwd=self.state_dir,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             self.pid_file.write_text(str(proc.pid))
         self.wait_until_ready(timeout)
@@ -167,7 +192,8 @@ class LocalHiveServer:
             if other.port != self.port and other.running_pid() is not None:
                 raise LocalHiveServerError(
                     f"the metastore in {self.state_dir} is in use by the HiveServer2 on port {other.port}; "
-                    f"stop it first (python -m integrity_local.hiveserver2 stop --port {other.port})")
+                    f"stop it first (python -m integrity_local.hiveserver2 stop --port {other.port})"
+                )
 
     def wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -220,8 +246,11 @@ class LocalHiveServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m integrity_local.hiveserver2", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m integrity_local.hiveserver2",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)

@@ -31,6 +31,8 @@ from integrity_local.demo import backfill
 
 @dataclass
 class LoadReport:
+    """What a load check saw: wall time, final run states and task durations."""
+
     wall_s: float
     runs: Counter = field(default_factory=Counter)  # final run state -> count
     follower_runs: Counter = field(default_factory=Counter)  # final state -> count, asset-scheduled DAGs
@@ -45,13 +47,19 @@ class LoadReport:
 
     def lines(self) -> list[str]:
         runs = ", ".join(f"{n} {state}" for state, n in sorted(self.runs.items()))
-        out = [f"wall time {self.wall_s / 60:.1f} min; runs: {runs}; asset-triggered runs: "
-               + (", ".join(f"{n} {state}" for state, n in sorted(self.follower_runs.items())) or "none")]
+        out = [
+            f"wall time {self.wall_s / 60:.1f} min; runs: {runs}; asset-triggered runs: "
+            + (", ".join(f"{n} {state}" for state, n in sorted(self.follower_runs.items())) or "none")
+        ]
         for pool, slots in sorted(self.pool_slots.items()):
-            out.append(f"pool {pool} ({slots} slots): peak running {self.peak_running.get(pool, 0)} sampled, "
-                       f"{self.peak_overlap.get(pool, 0)} overlapping in the task records")
-        out.append(f"scheduler: {self.samples} health samples, {self.unhealthy_samples} unhealthy, oldest "
-                   f"heartbeat {self.max_heartbeat_age_s:.1f}s, slowest API answer {self.max_api_latency_s:.2f}s")
+            out.append(
+                f"pool {pool} ({slots} slots): peak running {self.peak_running.get(pool, 0)} sampled, "
+                f"{self.peak_overlap.get(pool, 0)} overlapping in the task records"
+            )
+        out.append(
+            f"scheduler: {self.samples} health samples, {self.unhealthy_samples} unhealthy, oldest "
+            f"heartbeat {self.max_heartbeat_age_s:.1f}s, slowest API answer {self.max_api_latency_s:.2f}s"
+        )
         return out
 
 
@@ -83,7 +91,7 @@ def _sample(api: AirflowApi, report: LoadReport) -> None:
         report.unhealthy_samples += 1
     beat = _when(scheduler.get("latest_scheduler_heartbeat"))
     if beat is not None:
-        age = (dt.datetime.now(dt.timezone.utc) - beat).total_seconds()
+        age = (dt.datetime.now(dt.UTC) - beat).total_seconds()
         report.max_heartbeat_age_s = max(report.max_heartbeat_age_s, age)
 
 
@@ -94,8 +102,9 @@ def _record(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date, 
             if not run["logical_date"] or not first.isoformat() <= run["logical_date"][:10] <= last.isoformat():
                 continue
             report.runs[run["state"]] += 1
-            listing = api.request("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances",
-                                  params={"limit": 100})["task_instances"]
+            listing = api.request(
+                "GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances", params={"limit": 100}
+            )["task_instances"]
             for ti in listing:
                 report.task_states[(ti["task_id"], ti["state"])] += 1
                 start, end = _when(ti.get("start_date")), _when(ti.get("end_date"))
@@ -105,9 +114,19 @@ def _record(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date, 
     report.peak_overlap = {pool: peak_overlap(spans) for pool, spans in in_pool.items()}
 
 
-def run_load(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date, *, run_training: str = "auto",
-             followers: tuple[str, ...] = (), max_active_runs: int = 2, poll: float = 2.0,
-             timeout: float = 4 * 3600, progress=print) -> LoadReport:
+def run_load(
+    api: AirflowApi,
+    dag_ids: list[str],
+    first: dt.date,
+    last: dt.date,
+    *,
+    run_training: str = "auto",
+    followers: tuple[str, ...] = (),
+    max_active_runs: int = 2,
+    poll: float = 2.0,
+    timeout: float = 4 * 3600,
+    progress=print,
+) -> LoadReport:
     """Backfill ``dag_ids`` over ``[first, last]`` at once; sample until every backfill has closed.
 
     ``followers`` are DAGs the backfills trigger (asset-scheduled): unpaused first, and
@@ -117,8 +136,9 @@ def run_load(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date,
     report = LoadReport(wall_s=0.0)
     for dag_id in dag_ids:
         api.wait_for_dag(dag_id)
-        backfill(api, dag_id, first, last, run_training=run_training, reprocess="completed",
-                 max_active_runs=max_active_runs)
+        backfill(
+            api, dag_id, first, last, run_training=run_training, reprocess="completed", max_active_runs=max_active_runs
+        )
     # Unpaused only now: the scheduler's own run of the latest interval must not race the
     # backfill's creation of the same day (seen with Airflow 3.3: the scheduler crashed on
     # the run the backfill replaced). Backfill runs of a paused DAG wait for the unpause.
@@ -129,8 +149,9 @@ def run_load(api: AirflowApi, dag_ids: list[str], first: dt.date, last: dt.date,
         _sample(api, report)
         remaining = sum(1 for dag_id in dag_ids for b in api.backfills(dag_id) if not b.get("completed_at"))
         if remaining != shown:
-            progress(f"    {remaining} of {len(dag_ids)} backfills still running "
-                     f"({(time.monotonic() - began) / 60:.1f} min)")
+            progress(
+                f"    {remaining} of {len(dag_ids)} backfills still running ({(time.monotonic() - began) / 60:.1f} min)"
+            )
             shown = remaining
         if remaining == 0:
             break
@@ -168,9 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     airflow = LocalAirflow(port=args.airflow_port)
     api = AirflowApi(airflow.url, "admin", airflow.password("admin"))
     risks = args.risk or all_risk_types()
-    report = run_load(api, [f"integrity_{r}" for r in risks], args.first, args.last,
-                      followers=tuple(f"integrity_{r}_online_features" for r in risks),
-                      run_training=args.run_training, max_active_runs=args.max_active_runs)
+    report = run_load(
+        api,
+        [f"integrity_{r}" for r in risks],
+        args.first,
+        args.last,
+        followers=tuple(f"integrity_{r}_online_features" for r in risks),
+        run_training=args.run_training,
+        max_active_runs=args.max_active_runs,
+    )
     print("\n".join(report.lines()))
     return 0
 

@@ -64,8 +64,13 @@ def make_frame(rows: int, seed: int = 0, masked: dict[str, float] | None = None)
         }
     )
     logit_a = (
-        -4.5 + 3.0 * (age < 60) + 1.2 * np.log1p(shared) + 1.0 * np.log1p(signups)
-        + 2.0 * (country == "XX") - 1.5 * phone + 0.8 * np.log(follow)
+        -4.5
+        + 3.0 * (age < 60)
+        + 1.2 * np.log1p(shared)
+        + 1.0 * np.log1p(signups)
+        + 2.0 * (country == "XX")
+        - 1.5 * phone
+        + 0.8 * np.log(follow)
     )
     logit_b = -6.0 + 1.5 * np.log1p(likes) + 2.0 * burst + 1.0 * (age < 60)
     for task, logit in (("abusive_account", logit_a), ("fake_engagement", logit_b)):
@@ -100,7 +105,9 @@ def write_training_set(
     rows, positives = {}, {}
     for split, (lo, hi) in cuts.items():
         part = frame.iloc[lo:hi]
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"{split}.parquet", row_group_size=row_group_size)
+        pq.write_table(
+            pa.Table.from_pandas(part, preserve_index=False), folder / f"{split}.parquet", row_group_size=row_group_size
+        )
         rows[split] = int(len(part))
         positives[split] = {c.removeprefix("label_"): int((part[c] == 1).sum()) for c in labels}
     manifest = {

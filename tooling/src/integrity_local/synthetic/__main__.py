@@ -1,4 +1,4 @@
-"""python -m integrity_local.synthetic --start 2026-03-01 --days 7 --seed 7 --out DIR [--accounts N] [--load]"""
+"""Writes (and loads) a synthetic world: ``python -m integrity_local.synthetic --start 2026-03-01 --days 7 --out DIR``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import time
 def main(argv: list[str] | None = None) -> int:
     from integrity_local.synthetic import WorldConfig, load_world, write_world
 
-    parser = argparse.ArgumentParser(prog="python -m integrity_local.synthetic",
-                                     description="Write (and optionally load) a synthetic upstream world.")
+    parser = argparse.ArgumentParser(
+        prog="python -m integrity_local.synthetic",
+        description="Write (and optionally load) a synthetic upstream world.",
+    )
     parser.add_argument("--start", default="2026-03-01", help="first ds, YYYY-MM-DD")
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=7)
@@ -19,12 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift", type=float, default=WorldConfig.drift)
     parser.add_argument("--dirty-share", type=float, default=WorldConfig.dirty_share)
     parser.add_argument("--out", required=True, help="output folder (raw/ and truth/ go under it)")
-    parser.add_argument("--load", action="store_true",
-                        help="load the partitions into raw.* via the hiveserver2_default connection")
+    parser.add_argument(
+        "--load", action="store_true", help="load the partitions into raw.* via the hiveserver2_default connection"
+    )
     args = parser.parse_args(argv)
     try:
-        cfg = WorldConfig(seed=args.seed, start_ds=args.start, days=args.days, n_accounts=args.accounts,
-                          drift=args.drift, dirty_share=args.dirty_share)
+        cfg = WorldConfig(
+            seed=args.seed,
+            start_ds=args.start,
+            days=args.days,
+            n_accounts=args.accounts,
+            drift=args.drift,
+            dirty_share=args.dirty_share,
+        )
     except ValueError as err:
         parser.error(str(err))
     started = time.perf_counter()

@@ -6,13 +6,32 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 RISK_TYPES = ("abusive_account", "fake_engagement", "spam_redirect", "scraping", "fraud")
-EVENT_TYPES = ("login", "view", "like", "follow", "comment", "share", "post", "message",
-               "click_link", "api_request", "payment_attempt")
+EVENT_TYPES = (
+    "login",
+    "view",
+    "like",
+    "follow",
+    "comment",
+    "share",
+    "post",
+    "message",
+    "click_link",
+    "api_request",
+    "payment_attempt",
+)
 LABEL_SOURCES = ("reviewer", "appeal", "user_report", "chargeback")
 # Each kind of malformed upstream row the generator can inject; tests of the extract
 # switch them on one at a time.
-DIRTY_KINDS = ("duplicate", "null_account", "null_time", "null_country", "out_of_day",
-               "bad_amount", "unknown_event_type", "oversized")
+DIRTY_KINDS = (
+    "duplicate",
+    "null_account",
+    "null_time",
+    "null_country",
+    "out_of_day",
+    "bad_amount",
+    "unknown_event_type",
+    "oversized",
+)
 # Ground-truth class of an account: benign, or the family it attacks with.
 TRUTH_CLASSES = ("benign",) + RISK_TYPES
 
@@ -78,8 +97,9 @@ class WorldConfig:
         if problems:
             raise ValueError("invalid WorldConfig: " + "; ".join(problems))
         # Normalise containers so equal configs compare and key alike.
-        object.__setattr__(self, "attack_shares", {k: float(self.attack_shares[k]) for k in RISK_TYPES
-                                                   if k in self.attack_shares})
+        object.__setattr__(
+            self, "attack_shares", {k: float(self.attack_shares[k]) for k in RISK_TYPES if k in self.attack_shares}
+        )
         object.__setattr__(self, "dirty_kinds", tuple(self.dirty_kinds))
         object.__setattr__(self, "label_delay_days", tuple(int(x) for x in self.label_delay_days))
 
@@ -111,8 +131,14 @@ class WorldConfig:
             yield f"dirty_kinds has unknown kinds {sorted(bad_kinds)}; expected some of {DIRTY_KINDS}"
         if self.dirty_share > 0 and not self.dirty_kinds:
             yield "dirty_share > 0 needs at least one of dirty_kinds"
-        for name in ("benign_lookalike_share", "geo_unknown_rate", "label_rate", "label_noise",
-                     "appeal_rate", "clear_rate"):
+        for name in (
+            "benign_lookalike_share",
+            "geo_unknown_rate",
+            "label_rate",
+            "label_noise",
+            "appeal_rate",
+            "clear_rate",
+        ):
             if not 0 <= getattr(self, name) <= 1:
                 yield f"{name} must be in [0, 1], got {getattr(self, name)}"
         delay = tuple(self.label_delay_days)
@@ -139,8 +165,7 @@ class WorldConfig:
 
     def key(self) -> tuple:
         """A hashable identity (the dict field keeps the dataclass itself unhashable)."""
-        return tuple((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-                     for k, v in self.__dict__.items())
+        return tuple((k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in self.__dict__.items())
 
     def __hash__(self) -> int:  # the generated one fails on the dict field
         return hash(self.key())

@@ -8,13 +8,17 @@ dirty row's ``event_id`` and kind (the ground truth for tests; pipelines never r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from integrity_local.synthetic.config import WorldConfig
 from integrity_local.synthetic.population import DAY_US
 from integrity_local.synthetic.schema import DIRTY_MANIFEST_SCHEMA
+
+if TYPE_CHECKING:
+    from integrity_local.synthetic.config import WorldConfig
 
 UNKNOWN_EVENT_TYPES = ("LOGIN", "view_v2", "unknown", "", "purchase")
 OVERSIZED_CHARS = 32_768
@@ -39,8 +43,11 @@ def _replace(column: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
 
 def _nullify(column: pa.Array, rows: np.ndarray) -> pa.Array:
     """``column`` with ``rows`` set to NULL; only the validity bitmap is new (no data copy)."""
-    valid = np.ones(len(column), dtype=bool) if column.null_count == 0 else \
-        column.is_valid().to_numpy(zero_copy_only=False).copy()
+    valid = (
+        np.ones(len(column), dtype=bool)
+        if column.null_count == 0
+        else column.is_valid().to_numpy(zero_copy_only=False).copy()
+    )
     valid[rows] = False
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(column.type, len(column), [bitmap, *column.buffers()[1:]], offset=column.offset)
@@ -50,8 +57,9 @@ def _single(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def inject_dirty(table: pa.Table, cfg: WorldConfig, ds: str, day_start_us: int,
-                 rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+def inject_dirty(
+    table: pa.Table, cfg: WorldConfig, ds: str, day_start_us: int, rng: np.random.Generator
+) -> tuple[pa.Table, pa.Table]:
     """Return (``table`` with the dirty rows, manifest of ``(ds, event_id, kind)``).
 
     :param table: the day's clean user_events.
@@ -74,7 +82,7 @@ def inject_dirty(table: pa.Table, cfg: WorldConfig, ds: str, day_start_us: int,
     picks = rng.choice(free, size=min(len(free), sum(counts[k] for k in others)), replace=False)
     at = 0
     for kind in others:
-        chosen[kind] = np.sort(picks[at:at + counts[kind]])
+        chosen[kind] = np.sort(picks[at : at + counts[kind]])
         at += counts[kind]
 
     cols = {name: _single(table[name]) for name in table.column_names}
@@ -97,11 +105,14 @@ def inject_dirty(table: pa.Table, cfg: WorldConfig, ds: str, day_start_us: int,
             when = np.where(rng.random(k) < 0.5, day_start_us - off, day_start_us + DAY_US + off)
             cols["event_time"] = _replace(cols["event_time"], rows, pa.array(when, pa.timestamp("us")))
         elif kind == "bad_amount":
-            bad = np.where(rng.random(k) < 0.5, -np.round(rng.uniform(0.01, 500, k), 2),
-                           np.round(10 ** rng.uniform(9, 13, k), 2))
+            bad = np.where(
+                rng.random(k) < 0.5, -np.round(rng.uniform(0.01, 500, k), 2), np.round(10 ** rng.uniform(9, 13, k), 2)
+            )
             cols["amount"] = _replace(cols["amount"], rows, pa.array(bad, pa.float64()))
         elif kind == "unknown_event_type":
-            names = pa.array(UNKNOWN_EVENT_TYPES, pa.string()).take(pa.array(rng.integers(0, len(UNKNOWN_EVENT_TYPES), k)))
+            names = pa.array(UNKNOWN_EVENT_TYPES, pa.string()).take(
+                pa.array(rng.integers(0, len(UNKNOWN_EVENT_TYPES), k))
+            )
             cols["event_type"] = _replace(cols["event_type"], rows, names)
         elif kind == "oversized":
             # A multi-kilobyte URL or user agent, as buggy clients send.
@@ -112,14 +123,28 @@ def inject_dirty(table: pa.Table, cfg: WorldConfig, ds: str, day_start_us: int,
             if len(url_rows):
                 cols["url"] = _replace(cols["url"], url_rows, pa.array([big_url] * len(url_rows), pa.string()))
             if len(ua_rows):
-                cols["user_agent"] = _replace(cols["user_agent"], ua_rows, pa.array([big_ua] * len(ua_rows), pa.string()))
+                cols["user_agent"] = _replace(
+                    cols["user_agent"], ua_rows, pa.array([big_ua] * len(ua_rows), pa.string())
+                )
     out = pa.table(cols, schema=table.schema)
     if "duplicate" in chosen and len(chosen["duplicate"]):
         # Exact client retries: the same rows again, delivered at the end of the day's batch.
         out = pa.concat_tables([out, out.take(pa.array(chosen["duplicate"]))])
-    manifest_table = pa.concat_tables([
-        pa.table({"ds": pa.array([ds] * len(ids), pa.string()), "event_id": ids,
-                  "kind": pa.array([kind] * len(ids), pa.string())}, schema=DIRTY_MANIFEST_SCHEMA)
-        for ids, kind in manifest
-    ]) if manifest else DIRTY_MANIFEST_SCHEMA.empty_table()
+    manifest_table = (
+        pa.concat_tables(
+            [
+                pa.table(
+                    {
+                        "ds": pa.array([ds] * len(ids), pa.string()),
+                        "event_id": ids,
+                        "kind": pa.array([kind] * len(ids), pa.string()),
+                    },
+                    schema=DIRTY_MANIFEST_SCHEMA,
+                )
+                for ids, kind in manifest
+            ]
+        )
+        if manifest
+        else DIRTY_MANIFEST_SCHEMA.empty_table()
+    )
     return out, manifest_table

@@ -18,8 +18,17 @@ import pyarrow.compute as pc
 from integrity_local.synthetic.config import EVENT_TYPES, RISK_TYPES, WorldConfig
 from integrity_local.synthetic.ids import hex_ids, salt
 from integrity_local.synthetic.population import (
-    BENIGN_SITES, BROWSER_UAS, COUNTRY_CODES, COUNTRY_TZ, DAY_US, HEADLESS_UAS, LOOKALIKES, SHORTENERS,
-    UA_PYTHON_REQUESTS, USER_AGENTS, Population,
+    BENIGN_SITES,
+    BROWSER_UAS,
+    COUNTRY_CODES,
+    COUNTRY_TZ,
+    DAY_US,
+    HEADLESS_UAS,
+    LOOKALIKES,
+    SHORTENERS,
+    UA_PYTHON_REQUESTS,
+    USER_AGENTS,
+    Population,
 )
 from integrity_local.synthetic.schema import USER_EVENTS_SCHEMA
 
@@ -43,26 +52,30 @@ def _profile(**counts: float) -> np.ndarray:
 
 
 # Expected attack events per active day of one attacker before any adaptation.
-_ATTACK_RATES = np.stack([
-    np.zeros(N_TYPES),
-    _profile(login=6, view=40, like=40, follow=40, comment=10, share=3, post=6, message=25, click_link=3),
-    _profile(login=3, view=40, like=120, follow=30, comment=6, share=12),
-    _profile(login=3, view=15, follow=5, post=10, comment=30, message=40, click_link=4),
-    _profile(login=3, view=300, api_request=350),
-    _profile(login=5, view=10, click_link=2, payment_attempt=40),
-])
+_ATTACK_RATES = np.stack(
+    [
+        np.zeros(N_TYPES),
+        _profile(login=6, view=40, like=40, follow=40, comment=10, share=3, post=6, message=25, click_link=3),
+        _profile(login=3, view=40, like=120, follow=30, comment=6, share=12),
+        _profile(login=3, view=15, follow=5, post=10, comment=30, message=40, click_link=4),
+        _profile(login=3, view=300, api_request=350),
+        _profile(login=5, view=10, click_link=2, payment_attempt=40),
+    ]
+)
 # Probability that an attack event falls in the account's burst, and the burst's length (s).
 _BURST_P = np.array([0.25, 0.85, 0.8, 0.6, 0.5, 0.8])
 _BURST_LEN = np.array([1800, 2700, 900, 3600, 4 * 3600, 900], dtype=np.float64)
 # IP choice per attack event: home (or the cluster's IPs), mobile, VPN, datacenter, residential proxy.
-_IP_MODES = np.array([
-    [0.68, 0.29, 0.03, 0.00, 0.00],
-    [0.60, 0.10, 0.10, 0.20, 0.00],
-    [0.50, 0.20, 0.10, 0.10, 0.10],
-    [0.40, 0.20, 0.10, 0.20, 0.10],
-    [0.05, 0.00, 0.05, 0.60, 0.30],
-    [0.40, 0.20, 0.10, 0.15, 0.15],
-])
+_IP_MODES = np.array(
+    [
+        [0.68, 0.29, 0.03, 0.00, 0.00],
+        [0.60, 0.10, 0.10, 0.20, 0.00],
+        [0.50, 0.20, 0.10, 0.10, 0.10],
+        [0.40, 0.20, 0.10, 0.20, 0.10],
+        [0.05, 0.00, 0.05, 0.60, 0.30],
+        [0.40, 0.20, 0.10, 0.15, 0.15],
+    ]
+)
 _VPN_USER_MODES = np.array([0.30, 0.20, 0.50, 0.00, 0.00])
 _TARGETED = np.zeros(N_TYPES, dtype=bool)
 _TARGETED[[ET[t] for t in ("view", "like", "follow", "message", "comment", "share")]] = True
@@ -83,17 +96,20 @@ def adaptation(cfg: WorldConfig, day: int) -> float:
 def url_pool(pop: Population, day: int, rng: np.random.Generator) -> tuple[pa.Array, dict]:
     """The day's link texts and where each kind starts: benign sites, shorteners, shops, spam."""
     cfg = pop.cfg
-    generic = [f"https://{site}/{_PATH_WORDS[k % len(_PATH_WORDS)]}/{k:04d}"
-               for site in BENIGN_SITES for k in range(20)]
+    generic = [
+        f"https://{site}/{_PATH_WORDS[k % len(_PATH_WORDS)]}/{k:04d}" for site in BENIGN_SITES for k in range(20)
+    ]
     codes = hex_ids("", np.arange(600), salt(cfg.seed, "short"), 7).to_pylist()
     short = [f"https://{SHORTENERS[i % len(SHORTENERS)]}/{code}" for i, code in enumerate(codes)]
     shops = [f"https://{dom}/products/{k}" for dom in pop.business_domains for k in range(4)]
     alive = np.flatnonzero((pop.spam_birth_day <= day) & (day < pop.spam_birth_day + pop.spam_life_days))
     refs = hex_ids("", np.arange(len(alive) * 6) + (day + 20) * 100_000, salt(cfg.seed, "ref"), 4).to_pylist()
-    spam = [f"https://{pop.spam_domains[d]}/{_PATH_WORDS[j]}?ref={refs[i * 6 + j]}"
-            for i, d in enumerate(alive) for j in range(6)]
-    parts = {"generic": generic, "benign_short": short[:300], "spam_short": short[300:], "shop": shops,
-             "spam": spam}
+    spam = [
+        f"https://{pop.spam_domains[d]}/{_PATH_WORDS[j]}?ref={refs[i * 6 + j]}"
+        for i, d in enumerate(alive)
+        for j in range(6)
+    ]
+    parts = {"generic": generic, "benign_short": short[:300], "spam_short": short[300:], "shop": shops, "spam": spam}
     starts, texts = {}, []
     for name, items in parts.items():
         starts[name] = (len(texts), len(items))
@@ -151,12 +167,12 @@ class _Rows:
     pop: Population
     rng: np.random.Generator
     day: int
-    day_start: int       # epoch microseconds of 00:00 UTC
-    a: float             # attackers' adaptation
-    acct: np.ndarray     # account number of each event
-    etype: np.ndarray    # index into EVENT_TYPES
-    fam: np.ndarray      # family code of an attack event, 0 for a background (benign-looking) one
-    look: np.ndarray     # lookalike trait of a benign account's event, 0 otherwise
+    day_start: int  # epoch microseconds of 00:00 UTC
+    a: float  # attackers' adaptation
+    acct: np.ndarray  # account number of each event
+    etype: np.ndarray  # index into EVENT_TYPES
+    fam: np.ndarray  # family code of an attack event, 0 for a background (benign-looking) one
+    look: np.ndarray  # lookalike trait of a benign account's event, 0 otherwise
 
     @property
     def n(self) -> int:
@@ -180,9 +196,17 @@ def _expand(pop: Population, day: int, day_start: int, rng: np.random.Generator)
     acct = np.concatenate([flat_b // N_TYPES, attackers[flat_a // N_TYPES]])
     etype = np.concatenate([flat_b % N_TYPES, flat_a % N_TYPES]).astype(np.int8)
     is_attack = np.arange(len(acct)) >= len(flat_b)
-    return _Rows(pop, rng, day, day_start, adaptation(pop.cfg, day), acct, etype,
-                 fam=np.where(is_attack, pop.family[acct], 0).astype(np.int64),
-                 look=np.where(is_attack, 0, pop.lookalike[acct]).astype(np.int64))
+    return _Rows(
+        pop,
+        rng,
+        day,
+        day_start,
+        adaptation(pop.cfg, day),
+        acct,
+        etype,
+        fam=np.where(is_attack, pop.family[acct], 0).astype(np.int64),
+        look=np.where(is_attack, 0, pop.lookalike[acct]).astype(np.int64),
+    )
 
 
 def _event_times(r: _Rows) -> np.ndarray:
@@ -206,8 +230,11 @@ def _event_times(r: _Rows) -> np.ndarray:
     created_sec = (pop.created_us[r.acct] - r.day_start) / SEC
     new = created_sec > 0
     sec = np.where(new, created_sec + sec * (86400 - created_sec) / 86400, sec)
-    sec = np.where(new & (fam == FAM["abusive_account"]) & in_burst,
-                   created_sec + rng.random(n) * np.minimum(burst_len, 86400 - created_sec), sec)
+    sec = np.where(
+        new & (fam == FAM["abusive_account"]) & in_burst,
+        created_sec + rng.random(n) * np.minimum(burst_len, 86400 - created_sec),
+        sec,
+    )
     return r.day_start + np.minimum((sec * SEC).astype(np.int64), DAY_US - 1)
 
 
@@ -231,17 +258,31 @@ def _ips(r: _Rows) -> np.ndarray:
     modes[:, 3] -= shift
     modes[:, 4] += shift
     # Card testers pay from proxies abroad (country mismatch), less as they adapt.
-    modes[(fam == FAM["fraud"]) & (r.etype == ET["payment_attempt"])] = [0.2 + 0.4 * a, 0, 0, 0.4 * (1 - a), 0.4 * (1 - a)]
+    modes[(fam == FAM["fraud"]) & (r.etype == ET["payment_attempt"])] = [
+        0.2 + 0.4 * a,
+        0,
+        0,
+        0.4 * (1 - a),
+        0.4 * (1 - a),
+    ]
     mode = (r.rng.random(r.n)[:, None] > np.cumsum(modes, axis=1)[:, :-1]).sum(axis=1)
     u = r.rng.random(r.n)
     c = pop.country[acct]
-    home = np.where(r.is_attack & (pop.cluster_ip_n[acct] > 0),
-                    pop.cluster_ip_base[acct] + (u * pop.cluster_ip_n[acct]).astype(np.int64), pop.home_ip[acct])
-    return np.choose(mode, [home,
-                            pop.mobile_start[c] + (u * pop.mobile_n[c]).astype(np.int64),
-                            pop.vpn[0] + (u * pop.vpn[1]).astype(np.int64),
-                            pop.dc[0] + (u * pop.dc[1]).astype(np.int64),
-                            pop.res[0] + (u * pop.res[1]).astype(np.int64)])
+    home = np.where(
+        r.is_attack & (pop.cluster_ip_n[acct] > 0),
+        pop.cluster_ip_base[acct] + (u * pop.cluster_ip_n[acct]).astype(np.int64),
+        pop.home_ip[acct],
+    )
+    return np.choose(
+        mode,
+        [
+            home,
+            pop.mobile_start[c] + (u * pop.mobile_n[c]).astype(np.int64),
+            pop.vpn[0] + (u * pop.vpn[1]).astype(np.int64),
+            pop.dc[0] + (u * pop.dc[1]).astype(np.int64),
+            pop.res[0] + (u * pop.res[1]).astype(np.int64),
+        ],
+    )
 
 
 def _user_agents(r: _Rows, dev: np.ndarray) -> np.ndarray:
@@ -264,8 +305,11 @@ def _targets(r: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     ring_pick = pop.ring_targets[np.maximum(pop.cluster[r.acct], 0), rng.integers(0, pop.ring_targets.shape[1], n)]
     target = np.where(ring, ring_pick, target)
     existing_ids = np.flatnonzero(existing)
-    spread = (fam == FAM["scraping"]) | ((fam == FAM["spam_redirect"]) & (etype == ET["message"])) \
+    spread = (
+        (fam == FAM["scraping"])
+        | ((fam == FAM["spam_redirect"]) & (etype == ET["message"]))
         | ((fam == FAM["abusive_account"]) & (rng.random(n) < 0.5))
+    )
     target = np.where(spread, existing_ids[rng.integers(0, len(existing_ids), n)], target)
     api = etype == ET["api_request"]
     has_target = _TARGETED[etype] | (api & ((fam == FAM["scraping"]) | (rng.random(n) < 0.3)))
@@ -331,8 +375,9 @@ def generate_events(pop: Population, ds: str) -> pa.Table:
     country_known = r.rng.random(r.n) >= cfg.geo_unknown_rate
     n = r.n
     columns = {
-        "event_id": hex_ids("evt_", (np.uint64(ordinal) << np.uint64(32)) + np.arange(n, dtype=np.uint64),
-                            salt(cfg.seed, "evt")),
+        "event_id": hex_ids(
+            "evt_", (np.uint64(ordinal) << np.uint64(32)) + np.arange(n, dtype=np.uint64), salt(cfg.seed, "evt")
+        ),
         "event_time": pa.array(event_us, pa.timestamp("us")),
         "account_id": pop.account_ids.take(pa.array(r.acct)),
         "device_id": hex_ids("dev_", dev, salt(cfg.seed, "dev")),

@@ -43,6 +43,6 @@ def hex_ids(prefix: str, numbers: np.ndarray, key: np.uint64, digits: int = 16) 
     width = len(p) + digits
     out = np.empty((n, width), dtype=np.uint8)
     out[:, : len(p)] = np.frombuffer(p, dtype=np.uint8)
-    out[:, len(p):] = chars[:, :digits]
+    out[:, len(p) :] = chars[:, :digits]
     offsets = np.arange(n + 1, dtype=np.int32) * width
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out.tobytes()))

@@ -12,8 +12,13 @@ from integrity_local.synthetic.schema import ENFORCEMENT_LABELS_SCHEMA
 SOURCES = ("reviewer", "appeal", "user_report", "chargeback")
 _SRC = {s: i for i, s in enumerate(SOURCES)}
 # The family a benign lookalike gets (wrongly) reported for or cleared of.
-_LOOKALIKE_RISK = {"power_user": "scraping", "link_business": "spam_redirect", "card_fail": "fraud",
-                   "shared_device": "abusive_account", "vpn": "fraud"}
+_LOOKALIKE_RISK = {
+    "power_user": "scraping",
+    "link_business": "spam_redirect",
+    "card_fail": "fraud",
+    "shared_device": "abusive_account",
+    "vpn": "fraud",
+}
 
 
 def generate_labels(pop: Population) -> pa.Table:
@@ -28,7 +33,6 @@ def generate_labels(pop: Population) -> pa.Table:
     """
     cfg = pop.cfg
     rng = np.random.default_rng([cfg.seed, 0x1AB])
-    n = pop.n
     lo, hi = cfg.label_delay_days
     rows_acct, rows_risk, rows_label, rows_src, rows_day = [], [], [], [], []
 
@@ -60,8 +64,11 @@ def generate_labels(pop: Population) -> pa.Table:
     random_risk = rng.integers(0, len(RISK_TYPES), len(benign))
     b_risk = np.where(look > 0, risk_of[look], random_risk)
     first_day = np.maximum(pop.created_day[benign], 0)
-    b_day = first_day + (rng.random(len(benign)) * np.maximum(cfg.days - first_day, 1)).astype(np.int64) \
+    b_day = (
+        first_day
+        + (rng.random(len(benign)) * np.maximum(cfg.days - first_day, 1)).astype(np.int64)
         + rng.integers(lo, hi + 1, len(benign)) // 2
+    )
     noisy = rng.random(len(benign)) < np.minimum(1.0, cfg.label_noise * weight)
     add(benign[noisy], b_risk[noisy], 1, _SRC["user_report"], b_day[noisy])
     reversed_ = noisy & (rng.random(len(benign)) < cfg.appeal_rate)
@@ -76,11 +83,14 @@ def generate_labels(pop: Population) -> pa.Table:
     keep = (day >= 0) & (day < cfg.days)
     order = np.argsort(labeled_us[keep], kind="stable")
     pick = np.flatnonzero(keep)[order]
-    table = pa.table({
-        "account_id": pop.account_ids.take(pa.array(acct[pick])),
-        "risk_type": pa.array(RISK_TYPES, pa.string()).take(pa.array(np.concatenate(rows_risk)[pick])),
-        "label": pa.array(np.concatenate(rows_label)[pick], pa.int32()),
-        "source": pa.array(SOURCES, pa.string()).take(pa.array(np.concatenate(rows_src)[pick])),
-        "labeled_at": pa.array(labeled_us[pick], pa.timestamp("us")),
-    }, schema=ENFORCEMENT_LABELS_SCHEMA)
+    table = pa.table(
+        {
+            "account_id": pop.account_ids.take(pa.array(acct[pick])),
+            "risk_type": pa.array(RISK_TYPES, pa.string()).take(pa.array(np.concatenate(rows_risk)[pick])),
+            "label": pa.array(np.concatenate(rows_label)[pick], pa.int32()),
+            "source": pa.array(SOURCES, pa.string()).take(pa.array(np.concatenate(rows_src)[pick])),
+            "labeled_at": pa.array(labeled_us[pick], pa.timestamp("us")),
+        },
+        schema=ENFORCEMENT_LABELS_SCHEMA,
+    )
     return table

@@ -20,10 +20,24 @@ NEVER = 1_000_000  # abuse_start_day of an account that never abuses
 
 # (ISO code, share of accounts, UTC offset in hours)
 COUNTRIES = (
-    ("US", 0.22, -5), ("IN", 0.14, 5.5), ("BR", 0.09, -3), ("ID", 0.07, 7), ("GB", 0.05, 0),
-    ("DE", 0.05, 1), ("MX", 0.05, -6), ("PH", 0.05, 8), ("NG", 0.04, 1), ("FR", 0.04, 1),
-    ("TR", 0.04, 3), ("VN", 0.04, 7), ("JP", 0.03, 9), ("EG", 0.03, 2), ("CA", 0.03, -5),
-    ("NL", 0.01, 1), ("SE", 0.01, 1), ("SG", 0.01, 8),
+    ("US", 0.22, -5),
+    ("IN", 0.14, 5.5),
+    ("BR", 0.09, -3),
+    ("ID", 0.07, 7),
+    ("GB", 0.05, 0),
+    ("DE", 0.05, 1),
+    ("MX", 0.05, -6),
+    ("PH", 0.05, 8),
+    ("NG", 0.04, 1),
+    ("FR", 0.04, 1),
+    ("TR", 0.04, 3),
+    ("VN", 0.04, 7),
+    ("JP", 0.03, 9),
+    ("EG", 0.03, 2),
+    ("CA", 0.03, -5),
+    ("NL", 0.01, 1),
+    ("SE", 0.01, 1),
+    ("SG", 0.01, 8),
 )
 COUNTRY_CODES = tuple(c for c, _, _ in COUNTRIES)
 COUNTRY_WEIGHTS = np.array([w for _, w, _ in COUNTRIES]) / sum(w for _, w, _ in COUNTRIES)
@@ -51,30 +65,76 @@ HEADLESS_UAS = (
 USER_AGENTS = BROWSER_UAS + HEADLESS_UAS
 UA_PYTHON_REQUESTS = USER_AGENTS.index("python-requests/2.32.3")
 
-EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "proton.me",
-                 "gmx.de", "yandex.ru", "qq.com", "mailinator.com", "tempmail.dev", "10minutemail.net",
-                 "guerrillamail.com", "sharklasers.com")
+EMAIL_DOMAINS = (
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "proton.me",
+    "gmx.de",
+    "yandex.ru",
+    "qq.com",
+    "mailinator.com",
+    "tempmail.dev",
+    "10minutemail.net",
+    "guerrillamail.com",
+    "sharklasers.com",
+)
 _BENIGN_EMAIL_W = np.array([45, 10, 10, 8, 7, 3, 3, 3, 3, 0.4, 0.3, 0.2, 0.1, 0.1])
 _ABUSIVE_EMAIL_W = np.array([30, 3, 10, 8, 1, 5, 0, 2, 2, 12, 10, 8, 5, 4])
 
 SHORTENERS = ("bit.ly", "tinyurl.com", "rb.gy", "cutt.ly", "t.ly")
-BENIGN_SITES = ("www.youtube.com", "en.wikipedia.org", "www.bbc.co.uk", "www.nytimes.com", "github.com",
-                "www.amazon.com", "www.etsy.com", "open.spotify.com", "www.reddit.com", "medium.com",
-                "www.instagram.com", "news.ycombinator.com", "www.theguardian.com", "www.imdb.com")
-_SPAM_WORDS = ("free-gift", "win-prize", "cheap-deals", "crypto-bonus", "hot-singles", "claim-now",
-               "promo-codes", "giveaway", "fast-loans", "follower-boost")
+BENIGN_SITES = (
+    "www.youtube.com",
+    "en.wikipedia.org",
+    "www.bbc.co.uk",
+    "www.nytimes.com",
+    "github.com",
+    "www.amazon.com",
+    "www.etsy.com",
+    "open.spotify.com",
+    "www.reddit.com",
+    "medium.com",
+    "www.instagram.com",
+    "news.ycombinator.com",
+    "www.theguardian.com",
+    "www.imdb.com",
+)
+_SPAM_WORDS = (
+    "free-gift",
+    "win-prize",
+    "cheap-deals",
+    "crypto-bonus",
+    "hot-singles",
+    "claim-now",
+    "promo-codes",
+    "giveaway",
+    "fast-loans",
+    "follower-boost",
+)
 _SPAM_TLDS = ("top", "click", "xyz", "icu", "live", "shop", "buzz")
 
 # Benign traits that resemble an attack family; the index is stored per account.
 LOOKALIKES = ("none", "power_user", "link_business", "card_fail", "shared_device", "vpn")
 # Cluster (bulk-created batch, ring, campaign, operation, crew) size range per family.
-_CLUSTER_SIZES = {"abusive_account": (15, 80), "fake_engagement": (8, 40), "spam_redirect": (4, 25),
-                  "scraping": (2, 10), "fraud": (2, 8)}
+_CLUSTER_SIZES = {
+    "abusive_account": (15, 80),
+    "fake_engagement": (8, 40),
+    "spam_redirect": (4, 25),
+    "scraping": (2, 10),
+    "fraud": (2, 8),
+}
 # Share of a family's clusters whose accounts are created shortly before or during the period.
-_NEW_SHARE = {"abusive_account": 1.0, "fake_engagement": 0.5, "spam_redirect": 0.6, "scraping": 0.3,
-              "fraud": 0.4}
-_PHONE_VERIFIED = {"benign": 0.75, "abusive_account": 0.08, "fake_engagement": 0.3,
-                   "spam_redirect": 0.35, "scraping": 0.55, "fraud": 0.5}
+_NEW_SHARE = {"abusive_account": 1.0, "fake_engagement": 0.5, "spam_redirect": 0.6, "scraping": 0.3, "fraud": 0.4}
+_PHONE_VERIFIED = {
+    "benign": 0.75,
+    "abusive_account": 0.08,
+    "fake_engagement": 0.3,
+    "spam_redirect": 0.35,
+    "scraping": 0.55,
+    "fraud": 0.5,
+}
 RING_TARGETS = 6
 
 
@@ -84,33 +144,33 @@ class Population:
 
     cfg: WorldConfig
     start_us: int
-    family: np.ndarray          # int8: 0 benign, 1 + RISK_TYPES index
-    lookalike: np.ndarray       # int8 index into LOOKALIKES
-    country: np.ndarray         # int16 index into COUNTRIES
-    created_us: np.ndarray      # int64 epoch microseconds
+    family: np.ndarray  # int8: 0 benign, 1 + RISK_TYPES index
+    lookalike: np.ndarray  # int8 index into LOOKALIKES
+    country: np.ndarray  # int16 index into COUNTRIES
+    created_us: np.ndarray  # int64 epoch microseconds
     abuse_start_day: np.ndarray  # int32 day index (negative: before the period; NEVER: benign)
-    cluster: np.ndarray         # int32, -1 for none
+    cluster: np.ndarray  # int32, -1 for none
     cluster_family: np.ndarray  # int8 family code of each cluster
-    activity: np.ndarray        # float64 multiplier of the account's daily volume
+    activity: np.ndarray  # float64 multiplier of the account's daily volume
     is_business: np.ndarray
     phone_verified: np.ndarray
     email_domain: np.ndarray
-    home_ip: np.ndarray         # int64 index into ip_text
+    home_ip: np.ndarray  # int64 index into ip_text
     cluster_ip_base: np.ndarray
     cluster_ip_n: np.ndarray
-    primary_dev: np.ndarray     # int64 device number
+    primary_dev: np.ndarray  # int64 device number
     second_dev: np.ndarray
     cluster_dev_base: np.ndarray
     cluster_dev_n: np.ndarray
-    popularity: np.ndarray      # float64 weight as a target of views, likes, follows
-    ring_targets: np.ndarray    # (n_clusters, RING_TARGETS) account numbers; fake-engagement rings
+    popularity: np.ndarray  # float64 weight as a target of views, likes, follows
+    ring_targets: np.ndarray  # (n_clusters, RING_TARGETS) account numbers; fake-engagement rings
     ip_text: pa.StringArray
-    ip_country: np.ndarray      # int16 index into COUNTRIES
-    mobile_start: np.ndarray    # per country: first index of its mobile-carrier IPs
+    ip_country: np.ndarray  # int16 index into COUNTRIES
+    mobile_start: np.ndarray  # per country: first index of its mobile-carrier IPs
     mobile_n: np.ndarray
-    vpn: tuple                  # (start, n) of VPN exit IPs
-    dc: tuple                   # datacenter proxies
-    res: tuple                  # residential proxies
+    vpn: tuple  # (start, n) of VPN exit IPs
+    dc: tuple  # datacenter proxies
+    res: tuple  # residential proxies
     business_domain: np.ndarray  # per account: index into business_domains, -1 for none
     business_domains: list
     spam_domains: list
@@ -166,7 +226,7 @@ def build_population(cfg: WorldConfig) -> Population:
     order = rng.permutation(n)
     pos = 0
     for code, count in enumerate(counts, start=1):
-        codes[order[pos:pos + count]] = code
+        codes[order[pos : pos + count]] = code
         pos += count
     benign = codes == 0
 
@@ -190,7 +250,7 @@ def build_population(cfg: WorldConfig) -> Population:
         lo, hi = _CLUSTER_SIZES[fam]
         at = 0
         for size in _cluster_sizes(rng, len(members), lo, hi):
-            ids = members[at:at + size]
+            ids = members[at : at + size]
             at += size
             cid = len(cluster_family)
             cluster_family.append(code)
@@ -227,8 +287,9 @@ def build_population(cfg: WorldConfig) -> Population:
     phone_verified = rng.random(n) < phone_p
     email = rng.choice(len(EMAIL_DOMAINS), size=n, p=_BENIGN_EMAIL_W / _BENIGN_EMAIL_W.sum())
     abusive_like = np.isin(codes, [1 + RISK_TYPES.index(f) for f in ("abusive_account", "fake_engagement")])
-    email[abusive_like] = rng.choice(len(EMAIL_DOMAINS), size=abusive_like.sum(),
-                                     p=_ABUSIVE_EMAIL_W / _ABUSIVE_EMAIL_W.sum())
+    email[abusive_like] = rng.choice(
+        len(EMAIL_DOMAINS), size=abusive_like.sum(), p=_ABUSIVE_EMAIL_W / _ABUSIVE_EMAIL_W.sum()
+    )
 
     # IP pools, laid end to end in one text array: homes, mobile carriers per country,
     # VPN exits, datacenter proxies, residential proxies.
@@ -240,12 +301,11 @@ def build_population(cfg: WorldConfig) -> Population:
     total_ips = res[0] + res[1]
     ip_country = np.empty(total_ips, dtype=np.int16)
     ip_country[:n] = country
-    ip_country[n:vpn[0]] = np.repeat(np.arange(len(COUNTRIES)), mobile_n)
-    ip_country[vpn[0]:dc[0]] = rng.choice(VPN_COUNTRIES, size=vpn[1])
-    ip_country[dc[0]:res[0]] = rng.choice(len(COUNTRIES), size=dc[1])
-    ip_country[res[0]:] = rng.choice(len(COUNTRIES), size=res[1], p=COUNTRY_WEIGHTS)
-    texts = (_ip_texts(rng, n, 0.15) + _ip_texts(rng, vpn[0] - n, 0.3)
-             + _ip_texts(rng, total_ips - vpn[0], 0.05))
+    ip_country[n : vpn[0]] = np.repeat(np.arange(len(COUNTRIES)), mobile_n)
+    ip_country[vpn[0] : dc[0]] = rng.choice(VPN_COUNTRIES, size=vpn[1])
+    ip_country[dc[0] : res[0]] = rng.choice(len(COUNTRIES), size=dc[1])
+    ip_country[res[0] :] = rng.choice(len(COUNTRIES), size=res[1], p=COUNTRY_WEIGHTS)
+    texts = _ip_texts(rng, n, 0.15) + _ip_texts(rng, vpn[0] - n, 0.3) + _ip_texts(rng, total_ips - vpn[0], 0.05)
     home_ip = np.arange(n, dtype=np.int64)
 
     primary_dev = np.arange(n, dtype=np.int64)
@@ -294,27 +354,54 @@ def build_population(cfg: WorldConfig) -> Population:
     business_domain = np.full(n, -1, dtype=np.int64)
     business_domain[businesses] = np.arange(len(businesses))
     shop_words = ("shop", "studio", "bakery", "crafts", "store", "boutique", "designs", "goods")
-    business_domains = [f"{shop_words[i % len(shop_words)]}-{h}.com"
-                        for i, h in enumerate(hex_ids("", businesses, salt(cfg.seed, "biz"), 6).to_pylist())]
+    business_domains = [
+        f"{shop_words[i % len(shop_words)]}-{h}.com"
+        for i, h in enumerate(hex_ids("", businesses, salt(cfg.seed, "biz"), 6).to_pylist())
+    ]
     per_day = 2 + int(round(6 * cfg.drift))
     span = cfg.days + 10
     n_spam = 8 + per_day * span
     spam_birth = np.concatenate([np.full(8, -10), -10 + np.arange(per_day * span) // per_day])
     spam_life = rng.integers(2, 6, size=n_spam)
     spam_hex = hex_ids("", np.arange(n_spam), salt(cfg.seed, "spam"), 5).to_pylist()
-    spam_domains = [f"{_SPAM_WORDS[i % len(_SPAM_WORDS)]}-{spam_hex[i]}.{_SPAM_TLDS[i % len(_SPAM_TLDS)]}"
-                    for i in range(n_spam)]
+    spam_domains = [
+        f"{_SPAM_WORDS[i % len(_SPAM_WORDS)]}-{spam_hex[i]}.{_SPAM_TLDS[i % len(_SPAM_TLDS)]}" for i in range(n_spam)
+    ]
 
     return Population(
-        cfg=cfg, start_us=start_us, family=codes, lookalike=lookalike, country=country,
-        created_us=created, abuse_start_day=abuse_start, cluster=cluster,
-        cluster_family=cluster_family_arr, activity=activity, is_business=is_business,
-        phone_verified=phone_verified, email_domain=email.astype(np.int16), home_ip=home_ip,
-        cluster_ip_base=cluster_ip_base, cluster_ip_n=cluster_ip_n, primary_dev=primary_dev,
-        second_dev=second_dev, cluster_dev_base=cluster_dev_base, cluster_dev_n=cluster_dev_n,
-        popularity=popularity, ring_targets=ring_targets, ip_text=pa.array(texts, pa.string()),
-        ip_country=ip_country, mobile_start=mobile_start, mobile_n=mobile_n, vpn=vpn, dc=dc, res=res,
-        business_domain=business_domain, business_domains=business_domains, spam_domains=spam_domains,
-        spam_birth_day=spam_birth, spam_life_days=spam_life,
+        cfg=cfg,
+        start_us=start_us,
+        family=codes,
+        lookalike=lookalike,
+        country=country,
+        created_us=created,
+        abuse_start_day=abuse_start,
+        cluster=cluster,
+        cluster_family=cluster_family_arr,
+        activity=activity,
+        is_business=is_business,
+        phone_verified=phone_verified,
+        email_domain=email.astype(np.int16),
+        home_ip=home_ip,
+        cluster_ip_base=cluster_ip_base,
+        cluster_ip_n=cluster_ip_n,
+        primary_dev=primary_dev,
+        second_dev=second_dev,
+        cluster_dev_base=cluster_dev_base,
+        cluster_dev_n=cluster_dev_n,
+        popularity=popularity,
+        ring_targets=ring_targets,
+        ip_text=pa.array(texts, pa.string()),
+        ip_country=ip_country,
+        mobile_start=mobile_start,
+        mobile_n=mobile_n,
+        vpn=vpn,
+        dc=dc,
+        res=res,
+        business_domain=business_domain,
+        business_domains=business_domains,
+        spam_domains=spam_domains,
+        spam_birth_day=spam_birth,
+        spam_life_days=spam_life,
         account_ids=hex_ids("acct_", np.arange(n), salt(cfg.seed, "acct")),
     )

@@ -9,40 +9,46 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-USER_EVENTS_SCHEMA = pa.schema([
-    ("event_id", pa.string()),
-    ("event_time", pa.timestamp("us")),
-    ("account_id", pa.string()),
-    ("device_id", pa.string()),
-    ("ip", pa.string()),
-    ("user_agent", pa.string()),
-    ("country", pa.string()),
-    ("event_type", pa.string()),
-    ("target_account_id", pa.string()),
-    ("target_item_id", pa.string()),
-    ("url", pa.string()),
-    ("amount", pa.float64()),
-    ("status", pa.string()),
-])
+USER_EVENTS_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_time", pa.timestamp("us")),
+        ("account_id", pa.string()),
+        ("device_id", pa.string()),
+        ("ip", pa.string()),
+        ("user_agent", pa.string()),
+        ("country", pa.string()),
+        ("event_type", pa.string()),
+        ("target_account_id", pa.string()),
+        ("target_item_id", pa.string()),
+        ("url", pa.string()),
+        ("amount", pa.float64()),
+        ("status", pa.string()),
+    ]
+)
 
-ACCOUNT_PROFILES_SCHEMA = pa.schema([
-    ("account_id", pa.string()),
-    ("created_at", pa.timestamp("us")),
-    ("country", pa.string()),
-    ("signup_ip", pa.string()),
-    ("signup_device_id", pa.string()),
-    ("email_domain", pa.string()),
-    ("phone_verified", pa.bool_()),
-    ("is_business", pa.bool_()),
-])
+ACCOUNT_PROFILES_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("country", pa.string()),
+        ("signup_ip", pa.string()),
+        ("signup_device_id", pa.string()),
+        ("email_domain", pa.string()),
+        ("phone_verified", pa.bool_()),
+        ("is_business", pa.bool_()),
+    ]
+)
 
-ENFORCEMENT_LABELS_SCHEMA = pa.schema([
-    ("account_id", pa.string()),
-    ("risk_type", pa.string()),
-    ("label", pa.int32()),
-    ("source", pa.string()),
-    ("labeled_at", pa.timestamp("us")),
-])
+ENFORCEMENT_LABELS_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("risk_type", pa.string()),
+        ("label", pa.int32()),
+        ("source", pa.string()),
+        ("labeled_at", pa.timestamp("us")),
+    ]
+)
 
 # Table name (without the `raw.` database) -> schema, in the DDL's order.
 SCHEMAS = {
@@ -51,17 +57,21 @@ SCHEMAS = {
     "enforcement_labels": ENFORCEMENT_LABELS_SCHEMA,
 }
 
-GROUND_TRUTH_SCHEMA = pa.schema([
-    ("account_id", pa.string()),
-    ("truth", pa.string()),            # benign | one of RISK_TYPES
-    ("abuse_start_ds", pa.string()),   # first day of abuse; NULL for benign accounts
-    ("created_at", pa.timestamp("us")),
-    ("cluster_id", pa.int32()),        # bulk batch / ring / campaign / crew; -1 for none
-    ("benign_trait", pa.string()),     # the lookalike trait of a benign account; NULL for attackers
-])
+GROUND_TRUTH_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("truth", pa.string()),  # benign | one of RISK_TYPES
+        ("abuse_start_ds", pa.string()),  # first day of abuse; NULL for benign accounts
+        ("created_at", pa.timestamp("us")),
+        ("cluster_id", pa.int32()),  # bulk batch / ring / campaign / crew; -1 for none
+        ("benign_trait", pa.string()),  # the lookalike trait of a benign account; NULL for attackers
+    ]
+)
 
-DIRTY_MANIFEST_SCHEMA = pa.schema([
-    ("ds", pa.string()),
-    ("event_id", pa.string()),
-    ("kind", pa.string()),
-])
+DIRTY_MANIFEST_SCHEMA = pa.schema(
+    [
+        ("ds", pa.string()),
+        ("event_id", pa.string()),
+        ("kind", pa.string()),
+    ]
+)

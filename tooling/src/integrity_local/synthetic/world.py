@@ -19,10 +19,19 @@ from integrity_local.synthetic.events import generate_events
 from integrity_local.synthetic.ids import hex_ids, salt
 from integrity_local.synthetic.labels import generate_labels
 from integrity_local.synthetic.population import (
-    COUNTRY_CODES, DAY_US, EMAIL_DOMAINS, LOOKALIKES, NEVER, Population, build_population,
+    COUNTRY_CODES,
+    DAY_US,
+    EMAIL_DOMAINS,
+    LOOKALIKES,
+    NEVER,
+    Population,
+    build_population,
 )
 from integrity_local.synthetic.schema import (
-    ACCOUNT_PROFILES_SCHEMA, DIRTY_MANIFEST_SCHEMA, GROUND_TRUTH_SCHEMA, SCHEMAS,
+    ACCOUNT_PROFILES_SCHEMA,
+    DIRTY_MANIFEST_SCHEMA,
+    GROUND_TRUTH_SCHEMA,
+    SCHEMAS,
 )
 
 if TYPE_CHECKING:
@@ -48,16 +57,18 @@ class World:
 
     cfg: WorldConfig
     population: Population
-    profiles: pa.Table         # every account of the period, with created_at
-    labels: pa.Table           # every label row of the period
+    profiles: pa.Table  # every account of the period, with created_at
+    labels: pa.Table  # every label row of the period
     ground_truth: pa.Table
 
 
 @dataclass(frozen=True)
 class Partition:
-    table: str   # user_events | account_profiles | enforcement_labels
+    """One written partition of an upstream table: its table, day and file."""
+
+    table: str  # user_events | account_profiles | enforcement_labels
     ds: str
-    path: Path   # the partition folder (holds part-0.parquet)
+    path: Path  # the partition folder (holds part-0.parquet)
     rows: int
 
 
@@ -98,16 +109,19 @@ def build_world(cfg: WorldConfig) -> World:
 
 
 def _profiles(pop: Population) -> pa.Table:
-    return pa.table({
-        "account_id": pop.account_ids,
-        "created_at": pa.array(pop.created_us, pa.timestamp("us")),
-        "country": pa.array(COUNTRY_CODES, pa.string()).take(pa.array(pop.country.astype(np.int64))),
-        "signup_ip": pop.ip_text.take(pa.array(pop.home_ip)),
-        "signup_device_id": hex_ids("dev_", pop.primary_dev, salt(pop.cfg.seed, "dev")),
-        "email_domain": pa.array(EMAIL_DOMAINS, pa.string()).take(pa.array(pop.email_domain.astype(np.int64))),
-        "phone_verified": pa.array(pop.phone_verified, pa.bool_()),
-        "is_business": pa.array(pop.is_business, pa.bool_()),
-    }, schema=ACCOUNT_PROFILES_SCHEMA)
+    return pa.table(
+        {
+            "account_id": pop.account_ids,
+            "created_at": pa.array(pop.created_us, pa.timestamp("us")),
+            "country": pa.array(COUNTRY_CODES, pa.string()).take(pa.array(pop.country.astype(np.int64))),
+            "signup_ip": pop.ip_text.take(pa.array(pop.home_ip)),
+            "signup_device_id": hex_ids("dev_", pop.primary_dev, salt(pop.cfg.seed, "dev")),
+            "email_domain": pa.array(EMAIL_DOMAINS, pa.string()).take(pa.array(pop.email_domain.astype(np.int64))),
+            "phone_verified": pa.array(pop.phone_verified, pa.bool_()),
+            "is_business": pa.array(pop.is_business, pa.bool_()),
+        },
+        schema=ACCOUNT_PROFILES_SCHEMA,
+    )
 
 
 def _ground_truth(pop: Population) -> pa.Table:
@@ -115,14 +129,19 @@ def _ground_truth(pop: Population) -> pa.Table:
     abuser = pop.abuse_start_day != NEVER
     start_days = np.where(abuser, pop.abuse_start_day, 0).astype("timedelta64[D]")
     start_ds = (np.datetime64(cfg.start_ds) + start_days).astype(str)
-    return pa.table({
-        "account_id": pop.account_ids,
-        "truth": pa.array(("benign",) + RISK_TYPES, pa.string()).take(pa.array(pop.family.astype(np.int64))),
-        "abuse_start_ds": pa.array(start_ds, pa.string(), mask=~abuser),
-        "created_at": pa.array(pop.created_us, pa.timestamp("us")),
-        "cluster_id": pa.array(pop.cluster, pa.int32()),
-        "benign_trait": pa.array(LOOKALIKES, pa.string()).take(pa.array(pop.lookalike.astype(np.int64), mask=abuser)),
-    }, schema=GROUND_TRUTH_SCHEMA)
+    return pa.table(
+        {
+            "account_id": pop.account_ids,
+            "truth": pa.array(("benign",) + RISK_TYPES, pa.string()).take(pa.array(pop.family.astype(np.int64))),
+            "abuse_start_ds": pa.array(start_ds, pa.string(), mask=~abuser),
+            "created_at": pa.array(pop.created_us, pa.timestamp("us")),
+            "cluster_id": pa.array(pop.cluster, pa.int32()),
+            "benign_trait": pa.array(LOOKALIKES, pa.string()).take(
+                pa.array(pop.lookalike.astype(np.int64), mask=abuser)
+            ),
+        },
+        schema=GROUND_TRUTH_SCHEMA,
+    )
 
 
 def generate_day(cfg: WorldConfig, ds: str, world: World | None = None) -> DayTables:
@@ -137,11 +156,15 @@ def generate_day(cfg: WorldConfig, ds: str, world: World | None = None) -> DayTa
     events = generate_events(world.population, ds)
     rng = np.random.default_rng([cfg.seed, day, 0xD1])
     events, dirty = inject_dirty(events, cfg, ds, day_start, rng)
-    profiles = world.profiles.filter(pc.less(world.profiles["created_at"],
-                                             pa.scalar(day_start + DAY_US, pa.timestamp("us"))))
-    labels = world.labels.filter(pc.and_(
-        pc.greater_equal(world.labels["labeled_at"], pa.scalar(day_start, pa.timestamp("us"))),
-        pc.less(world.labels["labeled_at"], pa.scalar(day_start + DAY_US, pa.timestamp("us")))))
+    profiles = world.profiles.filter(
+        pc.less(world.profiles["created_at"], pa.scalar(day_start + DAY_US, pa.timestamp("us")))
+    )
+    labels = world.labels.filter(
+        pc.and_(
+            pc.greater_equal(world.labels["labeled_at"], pa.scalar(day_start, pa.timestamp("us"))),
+            pc.less(world.labels["labeled_at"], pa.scalar(day_start + DAY_US, pa.timestamp("us"))),
+        )
+    )
     return DayTables(ds, events, profiles, labels, dirty)
 
 
@@ -177,11 +200,14 @@ def write_world(cfg: WorldConfig, out_dir: str | Path) -> WorldFiles:
     files.ground_truth = out / "truth" / "ground_truth.parquet"
     _write_atomically(world.ground_truth, files.ground_truth)
     files.dirty_manifest = out / "truth" / "dirty_events.parquet"
-    _write_atomically(pa.concat_tables(manifests) if manifests else DIRTY_MANIFEST_SCHEMA.empty_table(),
-                      files.dirty_manifest)
+    _write_atomically(
+        pa.concat_tables(manifests) if manifests else DIRTY_MANIFEST_SCHEMA.empty_table(), files.dirty_manifest
+    )
     # What this world wrote, so load_world ignores partitions left by an earlier, longer one.
-    listing = {"config": {k: v for k, v in cfg.__dict__.items()},
-               "partitions": [{"table": p.table, "ds": p.ds, "rows": p.rows} for p in files.partitions]}
+    listing = {
+        "config": {k: v for k, v in cfg.__dict__.items()},
+        "partitions": [{"table": p.table, "ds": p.ds, "rows": p.rows} for p in files.partitions],
+    }
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(listing, indent=1, default=list))
     os.replace(tmp, out / MANIFEST)
