@@ -235,11 +235,13 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             risk_type=risk_type,
             tasks=cfg.model.tasks,
             feature_service=cfg.training_set.feature_service,
-            lookback_days=cfg.training_set.lookback_days,
-            validation_days=cfg.training_set.validation_days,
-            test_days=cfg.training_set.test_days,
-            negatives_per_positive=cfg.labels.negatives_per_positive,
-            maturity_days=cfg.labels.maturity_days,
+            options={
+                "lookback_days": cfg.training_set.lookback_days,
+                "validation_days": cfg.training_set.validation_days,
+                "test_days": cfg.training_set.test_days,
+                "negatives_per_positive": cfg.labels.negatives_per_positive,
+                "maturity_days": cfg.labels.maturity_days,
+            },
         )
         # Steps hand each other their outputs (XComArgs, resolved when the task renders its
         # templates): no step names another's task id or rebuilds its paths.

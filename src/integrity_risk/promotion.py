@@ -711,61 +711,28 @@ def _move(
 
 
 def promote(
-    risk_type: str,
-    version: int,
-    *,
-    approved_by: str,
-    dag_run_id: str | None,
-    approved_at: dt.datetime | str | None = None,
-    metrics: dict | None = None,
-    expected: int | None = _READ_AT_START,
-    client: MlflowClient | None = None,
-    audit_path: Path | None = None,
+    risk_type: str, version: int, *, approved_by: str, approved_at: dt.datetime | str | None = None, **move: Any
 ) -> dict:
     """Make the approved candidate ``version`` the champion; see ``move_champion``.
 
-    :param expected: the champion the candidate was evaluated against (None: none);
-        default the champion when the promotion starts.
+    :param approved_by: the reviewer who approved it (the audit's ``actor``).
+    :param approved_at: when they answered (the audit's ``decided_at``).
+    :param move: ``move_champion``'s other keywords: ``dag_run_id`` (required), ``metrics``,
+        ``expected`` (the champion the candidate was evaluated against; default the champion
+        when the promotion starts), ``client``, ``audit_path``.
     """
-    return move_champion(
-        risk_type,
-        version,
-        action=PROMOTE,
-        actor=approved_by,
-        dag_run_id=dag_run_id,
-        decided_at=approved_at,
-        metrics=metrics,
-        expected=expected,
-        client=client,
-        audit_path=audit_path,
-    )
+    return move_champion(risk_type, version, action=PROMOTE, actor=approved_by, decided_at=approved_at, **move)
 
 
-def rollback(
-    risk_type: str,
-    version: int,
-    *,
-    reason: str,
-    requested_by: str,
-    dag_run_id: str | None,
-    client: MlflowClient | None = None,
-    audit_path: Path | None = None,
-) -> dict:
+def rollback(risk_type: str, version: int, *, reason: str, requested_by: str, **move: Any) -> dict:
     """Move the champion back to a former champion ``version``, with a reason; see ``move_champion``.
 
     Refused, before any audit entry, for a version that was never champion according to
     the audit, a control model, or the current champion; the message lists ``rollback_targets``.
+
+    :param move: ``move_champion``'s ``dag_run_id`` (required), ``client`` and ``audit_path``.
     """
-    return move_champion(
-        risk_type,
-        version,
-        action=ROLLBACK,
-        actor=requested_by,
-        dag_run_id=dag_run_id,
-        reason=reason,
-        client=client,
-        audit_path=audit_path,
-    )
+    return move_champion(risk_type, version, action=ROLLBACK, actor=requested_by, reason=reason, **move)
 
 
 def require_reviewer(risk_type: str, user: str | None) -> str:

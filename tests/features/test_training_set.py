@@ -164,8 +164,7 @@ def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
         tasks=TASKS,
         feature_service="fraud_v1",
         ds=DS,
-        lookback_days=10,
-        test_days=1,
+        options={"lookback_days": 10, "test_days": 1},
     )
     manifest = op.execute({})
     folder = world.output_root / "fraud" / DS

@@ -134,25 +134,30 @@ def load_keras_model(model_uri: str):
     then the TensorFlow flavour, then any ``.keras`` file among the model's artifacts.
     Never raises: the report says why attributions are absent.
     """
-    errors = []
-    try:
+
+    def trainer_loader(uri: str):
         from integrity_risk.training.scoring import load_model
 
-        model = load_model(model_uri)
-        if hasattr(model, "inputs") and callable(model):
-            return model, None
-        errors.append(f"integrity_risk.training.scoring loaded a {type(model).__name__}, not a Keras model")
-    except Exception as exc:  # any failure is reported, not raised
-        errors.append(f"integrity_risk.training.scoring: {type(exc).__name__}: {str(exc)[:200]}")
-    try:
+        return load_model(uri)
+
+    def tensorflow_flavour(uri: str):
         import mlflow.tensorflow
 
-        model = mlflow.tensorflow.load_model(model_uri)
+        return mlflow.tensorflow.load_model(uri)
+
+    errors = []
+    for source, load in (
+        ("integrity_risk.training.scoring", trainer_loader),
+        ("mlflow.tensorflow", tensorflow_flavour),
+    ):
+        try:
+            model = load(model_uri)
+        except Exception as exc:  # any failure is reported, not raised
+            errors.append(f"{source}: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
         if hasattr(model, "inputs") and callable(model):
             return model, None
-        errors.append(f"mlflow.tensorflow loaded a {type(model).__name__}, not a Keras model")
-    except Exception as exc:  # any failure is reported, not raised
-        errors.append(f"mlflow.tensorflow: {type(exc).__name__}: {str(exc)[:200]}")
+        errors.append(f"{source} loaded a {type(model).__name__}, not a Keras model")
     try:
         from pathlib import Path
 

@@ -18,7 +18,8 @@ import json
 import math
 import shutil
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from integrity_risk.values import parse_ds
 
@@ -175,20 +176,51 @@ def split_by_time(frame: pd.DataFrame, validation_days: int, test_days: int) -> 
     }
 
 
+@dataclass(frozen=True)
+class TrainingSetParams:
+    """How a training set is drawn: the risk YAML's ``training_set`` and ``labels`` settings.
+
+    :param lookback_days: days of labels to use.
+    :param validation_days: days in the validation split.
+    :param test_days: days in the test split (the latest).
+    :param negatives_per_positive: unlabelled accounts sampled per positive of the risk.
+    :param maturity_days: days a label must have stood before it is trained on (the risk's
+        ``labels.maturity_days``): appeals that reverse it arrive within them.
+    :param seed: seed of the negative sampling.
+    """
+
+    lookback_days: int = 21
+    validation_days: int = 2
+    test_days: int = 2
+    negatives_per_positive: float = 3.0
+    maturity_days: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("lookback_days", "validation_days", "test_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(self.maturity_days, bool) or not isinstance(self.maturity_days, int) or self.maturity_days < 0:
+            raise ValueError(f"maturity_days must be an int >= 0, got {self.maturity_days!r}")
+        if self.validation_days + self.test_days >= self.lookback_days:
+            raise ValueError(
+                f"lookback_days ({self.lookback_days}) must exceed validation_days + test_days "
+                f"({self.validation_days + self.test_days}), or nothing is left to train on"
+            )
+        if self.negatives_per_positive < 0:
+            raise ValueError(f"negatives_per_positive must be >= 0, got {self.negatives_per_positive!r}")
+
+
 def build_training_set(
     *,
     risk_type: str,
     tasks: Sequence[str],
     feature_service: str,
     ds: str,
-    lookback_days: int = 21,
-    validation_days: int = 2,
-    test_days: int = 2,
-    negatives_per_positive: float = 3.0,
-    maturity_days: int = 3,
-    seed: int = 0,
     profile: str | None = None,
     output_root: Path | None = None,
+    **params: Any,
 ) -> dict:
     """Build and write the training set of ``risk_type`` as of day ``ds``; returns its manifest.
 
@@ -204,13 +236,8 @@ def build_training_set(
     :param tasks: risk types with a ``label_<risk>`` column, ``risk_type`` first.
     :param feature_service: Feast feature service, e.g. ``fraud_v1`` or ``all_risks``.
     :param ds: the run's day, ``YYYY-MM-DD``.
-    :param lookback_days: days of labels to use.
-    :param validation_days: days in the validation split.
-    :param test_days: days in the test split (the latest).
-    :param negatives_per_positive: unlabelled accounts sampled per positive of ``risk_type``.
-    :param maturity_days: days a label must have stood before it is trained on (the risk's
-        ``labels.maturity_days``): appeals that reverse it arrive within them.
-    :param seed: seed of the negative sampling.
+    :param params: the fields of :class:`TrainingSetParams` (lookback, splits, negatives,
+        maturity, seed), checked there.
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``).
     :param output_root: default ``<local>/training_sets``.
     :return: the manifest, plus ``path`` (the folder) and ``train_path``, ``validation_path``,
@@ -230,40 +257,25 @@ def build_training_set(
     day = parse_ds(ds)
     if risk_type not in tasks:
         raise ValueError(f"risk_type {risk_type!r} must be one of tasks {tasks}")
-    for name, value in {
-        "lookback_days": lookback_days,
-        "validation_days": validation_days,
-        "test_days": test_days,
-    }.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if isinstance(maturity_days, bool) or not isinstance(maturity_days, int) or maturity_days < 0:
-        raise ValueError(f"maturity_days must be an int >= 0, got {maturity_days!r}")
-    if validation_days + test_days >= lookback_days:
-        raise ValueError(
-            f"lookback_days ({lookback_days}) must exceed validation_days + test_days "
-            f"({validation_days + test_days}), or nothing is left to train on"
-        )
-    if negatives_per_positive < 0:
-        raise ValueError(f"negatives_per_positive must be >= 0, got {negatives_per_positive!r}")
+    spec = TrainingSetParams(**params)
 
     store = feature_store(profile)
     service = get_feature_service(store, feature_service)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-    start = end - dt.timedelta(days=lookback_days)
+    start = end - dt.timedelta(days=spec.lookback_days)
 
     labels = read_labels(day.isoformat(), profile)
-    usable = matured(labels, end, maturity_days)
+    usable = matured(labels, end, spec.maturity_days)
     rows = labelled_rows(usable, tasks, start, end)
     if rows.empty:
         raise TrainingSetError(
-            f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) and at least {maturity_days} "
+            f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) and at least {spec.maturity_days} "
             f"days old in features.labels ds={ds} ({len(labels)} labels in the partition, {len(usable)} matured)"
         )
     positives = int((rows[f"label_{risk_type}"] == 1.0).sum())
 
     # Feature days whose feature_ts falls in [start, end): partitions start-1 .. ds-1.
-    days = [(start.date() - dt.timedelta(days=1) + dt.timedelta(days=i)).isoformat() for i in range(lookback_days)]
+    days = [(start.date() - dt.timedelta(days=1) + dt.timedelta(days=i)).isoformat() for i in range(spec.lookback_days)]
     candidates = read_extract("account_daily", days, ["account_pk", "feature_ts"], profile)
     # Negatives are observed over the same span as the labels: later than the newest
     # matured label they would fill the test days with negatives only.
@@ -273,8 +285,8 @@ def build_training_set(
         & (candidates["feature_ts"] < end)
         & (pd.to_datetime(candidates["feature_ts"], utc=True) <= latest)
     ]
-    wanted = math.ceil(negatives_per_positive * positives)
-    negatives = sample_negatives(candidates, set(labels["account_pk"]), wanted, tasks, seed)
+    wanted = math.ceil(spec.negatives_per_positive * positives)
+    negatives = sample_negatives(candidates, set(labels["account_pk"]), wanted, tasks, spec.seed)
 
     entity_df = pd.concat([rows, negatives], ignore_index=True)
     entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
@@ -284,7 +296,7 @@ def build_training_set(
     joined = joined[["account_pk", "event_timestamp", *features, *label_columns]]
     joined = joined.sort_values(["event_timestamp", "account_pk"], kind="stable").reset_index(drop=True)
 
-    splits = split_by_time(joined, validation_days, test_days)
+    splits = split_by_time(joined, spec.validation_days, spec.test_days)
     manifest = {
         "risk_type": risk_type,
         "ds": day.isoformat(),
@@ -320,12 +332,7 @@ def build_training_set(
         "feature_service_version": feature_service_version(store, feature_service),
         "params": {
             "tasks": tasks,
-            "lookback_days": lookback_days,
-            "validation_days": validation_days,
-            "test_days": test_days,
-            "negatives_per_positive": negatives_per_positive,
-            "maturity_days": maturity_days,
-            "seed": seed,
+            **asdict(spec),
         },
     }
     target = (output_root or training_sets_root()) / risk_type / day.isoformat()

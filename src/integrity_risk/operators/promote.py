@@ -52,17 +52,15 @@ class PromoteOperator(BaseOperator):
         from integrity_risk.promotion import ChampionMovedError, PromotionError, approver_from_hitl, promote
         from integrity_risk.tracking import configure, registered_model_name
 
-        configure()
         approver, approved_at = approver_from_hitl(self.approval)
-        metrics = self.metrics or {}
+        metrics, name = self.metrics or {}, registered_model_name(self.risk_type)
         if "candidate_version" not in metrics:
             raise PromotionError(
                 f"no evaluated candidate version in the shadow evaluation's metrics (keys: {sorted(metrics) or 'none'})"
             )
-        if metrics.get("model_name") not in (None, registered_model_name(self.risk_type)):
-            raise PromotionError(
-                f"metrics are of {metrics['model_name']}, not of {registered_model_name(self.risk_type)}"
-            )
+        if metrics.get("model_name") not in (None, name):
+            raise PromotionError(f"metrics are of {metrics['model_name']}, not of {name}")
+        configure()
         if self.gates is not None:
             metrics = {**metrics, "gates": self.gates.get("gates")}
         candidate = int(metrics["candidate_version"])

@@ -6,12 +6,15 @@ The work (Hive and Feast reads, negatives, splits, manifest) is
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
+from integrity_risk.features.training_set import TrainingSetParams
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
 
@@ -32,12 +35,8 @@ class TrainingSetOperator(BaseOperator):
     :param tasks: risk types with a label column, ``risk_type`` first (the model's heads).
     :param feature_service: Feast feature service the model reads, e.g. ``fraud_v1``. (templated)
     :param ds: the day, ``YYYY-MM-DD`` (templated; default ``{{ ds }}``).
-    :param lookback_days: days of labels to use.
-    :param validation_days: days in the validation split.
-    :param test_days: days in the test split.
-    :param negatives_per_positive: unlabelled accounts sampled per positive.
-    :param maturity_days: days a label must have stood before it is trained on.
-    :param seed: seed of the negative sampling.
+    :param options: the fields of ``TrainingSetParams`` (lookback, splits, negatives per
+        positive, label maturity, seed), from the risk YAML; checked when the DAG is parsed.
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``). (templated)
     :return (XCom): the manifest with ``path`` (the folder) and ``train_path``,
         ``validation_path``, ``test_path``; each key is an XCom of its own
@@ -54,12 +53,7 @@ class TrainingSetOperator(BaseOperator):
         tasks: Sequence[str],
         feature_service: str,
         ds: str = "{{ ds }}",
-        lookback_days: int = 21,
-        validation_days: int = 2,
-        test_days: int = 2,
-        negatives_per_positive: float = 3.0,
-        maturity_days: int = 3,
-        seed: int = 0,
+        options: Mapping[str, Any] | None = None,
         profile: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -70,12 +64,8 @@ class TrainingSetOperator(BaseOperator):
         self.tasks = list(tasks)
         self.feature_service = feature_service
         self.ds = ds
-        self.lookback_days = lookback_days
-        self.validation_days = validation_days
-        self.test_days = test_days
-        self.negatives_per_positive = negatives_per_positive
-        self.maturity_days = maturity_days
-        self.seed = seed
+        # Checked now, so a bad setting is a DAG import error rather than a failed run.
+        self.options = asdict(TrainingSetParams(**(options or {})))
         self.profile = profile
 
     def execute(self, context: Context) -> dict:
@@ -86,12 +76,7 @@ class TrainingSetOperator(BaseOperator):
             tasks=self.tasks,
             feature_service=self.feature_service,
             ds=self.ds,
-            lookback_days=self.lookback_days,
-            validation_days=self.validation_days,
-            test_days=self.test_days,
-            negatives_per_positive=self.negatives_per_positive,
-            maturity_days=self.maturity_days,
-            seed=self.seed,
+            **self.options,
             profile=self.profile,
         )
         self.log.info(
