@@ -17,3 +17,17 @@ def table_asset(table: str) -> Asset:
     """
     database, name = check_table_name(table).split(".")
     return Asset(uri=f"hive://warehouse/{database}/{name}", name=table)
+
+
+def training_set_asset(risk_type: str) -> Asset:
+    """The Asset of a risk type's training sets: ``integrity://training_sets/<risk>``.
+
+    A logical URI, the same in every environment (the folder is not), so the
+    training DAG can be scheduled on it anywhere.
+    """
+    return Asset(uri=f"integrity://training_sets/{risk_type}", name=f"training_set.{risk_type}")
+
+
+def online_features_asset(risk_type: str) -> Asset:
+    """The Asset a risk type's materialization produces: ``feast://integrity_risk/online/<risk>``."""
+    return Asset(uri=f"feast://integrity_risk/online/{risk_type}", name=f"feast_online.{risk_type}")

@@ -5,19 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
+from airflow.sdk import BaseOperator
 
-from integrity_risk.assets import table_asset
+from integrity_risk.assets import online_features_asset, table_asset
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
-
-
-def online_features_asset(risk_type: str) -> Asset:
-    """The Asset a risk type's materialization produces: ``feast://integrity_risk/online/<risk>``."""
-    return Asset(uri=f"feast://integrity_risk/online/{risk_type}", name=f"feast_online.{risk_type}")
 
 
 def days_of_asset_events(events) -> list[dt.date]:

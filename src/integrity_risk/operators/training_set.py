@@ -9,23 +9,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
+from airflow.sdk import BaseOperator
 
+from integrity_risk.assets import training_set_asset
 from integrity_risk.features.training_set import TrainingSetParams
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
-
-
-def training_set_asset(risk_type: str) -> Asset:
-    """The Asset of a risk type's training sets: ``integrity://training_sets/<risk>``.
-
-    A logical URI, the same in every environment (the folder is not), so the
-    training DAG can be scheduled on it anywhere.
-    """
-    return Asset(uri=f"integrity://training_sets/{risk_type}", name=f"training_set.{risk_type}")
 
 
 class TrainingSetOperator(BaseOperator):
