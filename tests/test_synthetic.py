@@ -24,6 +24,7 @@ from integrity_local.synthetic import (
     write_world,
 )
 from integrity_local.synthetic.__main__ import main as cli_main
+from integrity_local.synthetic.population import SHORTENERS
 from integrity_risk.paths import HQL_DIR
 
 SHARES = {"abusive_account": 0.04, "fake_engagement": 0.03, "spam_redirect": 0.03, "scraping": 0.02, "fraud": 0.03}
@@ -260,6 +261,180 @@ def test_drift_slows_attackers_and_drops_their_headless_agents(tmp_path):
     last_rate, last_headless = scraping_day(cfg.day_list()[-1])
     assert last_rate < 0.8 * first_rate
     assert last_headless < 0.5 * first_headless
+
+
+# --- scenarios: a cut-over and outages ------------------------------------------------------------
+
+CUTOVER = "2026-03-03"
+
+
+@pytest.fixture(scope="module")
+def cutover_pair():
+    """The same 4-day world without and with a cut-over on its third day (no gradual drift)."""
+    base = small_config(n_accounts=1500, drift=0.0)
+    adapted = small_config(n_accounts=1500, drift=0.0, cutover_ds=CUTOVER)
+    days = {}
+    for cfg in (base, adapted):
+        truth = build_world(cfg).ground_truth.to_pandas()[["account_id", "truth", "abuse_start_ds"]]
+        for ds in cfg.day_list():
+            events = generate_day(cfg, ds).user_events
+            days[cfg.cutover_ds, ds] = (events, events.to_pandas().merge(truth, on="account_id"))
+    return base, days
+
+
+def fingerprints(events: pd.DataFrame, profiles: pd.DataFrame) -> dict[str, float]:
+    """One figure per family that its adaptation moves (see ``events.behaviour``)."""
+    own = profiles[["account_id", "country", "signup_device_id"]].rename(columns={"country": "home"})
+    ev = events.merge(own, on="account_id")
+    fraud_pay = ev[(ev.truth == "fraud") & (ev.event_type == "payment_attempt")]
+    scraper = ev[ev.truth == "scraping"]
+    bulk = ev[ev.truth == "abusive_account"]
+    spam = ev[(ev.truth == "spam_redirect") & ev.url.notna()]
+    ring = ev[(ev.truth == "fake_engagement") & ev.event_type.isin(["like", "follow"])]
+    return {
+        "fraud small payments": float((fraud_pay.amount < 5).mean()),
+        "fraud country mismatch": float((fraud_pay.country != fraud_pay.home).mean()),
+        "scraper headless": float(scraper.user_agent.str.contains(HEADLESS).mean()),
+        # Off their own device, bulk accounts act from the batch's device farm.
+        "bulk off own device": float((bulk.device_id != bulk.signup_device_id).mean()),
+        "spam via shorteners": float(spam.url.str.extract(r"https://([^/]+)/")[0].isin(SHORTENERS).mean()),
+        # Rings hit their few shared targets.
+        "ring top-target share": float(ring.target_account_id.value_counts().head(20).sum() / len(ring)),
+    }
+
+
+def test_a_cutover_changes_every_family_from_its_day_on_and_nothing_before(cutover_pair):
+    base, days = cutover_pair
+    profiles = build_world(base).profiles.to_pandas()
+    before, after = base.day_list()[:2], base.day_list()[2:]
+    for ds in before:
+        assert days[None, ds][0].equals(days[CUTOVER, ds][0]), ds
+    for ds in after:
+        normal = fingerprints(days[None, ds][1], profiles)
+        adapted = fingerprints(days[CUTOVER, ds][1], profiles)
+        for name, value in normal.items():
+            # Each fingerprint moves by a fifth or more (of its own value, or of the whole scale).
+            assert abs(adapted[name] - value) > 0.2 * min(value, 1 - value), (ds, name, value, adapted[name])
+        assert adapted["fraud small payments"] < normal["fraud small payments"]
+        assert adapted["fraud country mismatch"] < normal["fraud country mismatch"]
+        assert adapted["scraper headless"] < 0.5 * normal["scraper headless"]
+        assert adapted["bulk off own device"] < normal["bulk off own device"]
+        assert adapted["ring top-target share"] < normal["ring top-target share"]
+        assert adapted["spam via shorteners"] > normal["spam via shorteners"]
+
+
+def test_a_cutover_keeps_every_volume_and_the_benign_traffic(cutover_pair):
+    base, days = cutover_pair
+    for ds in base.day_list()[2:]:
+        normal, adapted = days[None, ds][1], days[CUTOVER, ds][1]
+        # Behaviour only: every account's events per type are those of the world without it,
+        # so upstream volume per event type (and the clean-row count) cannot trip a health gate.
+        counts = [frame.groupby(["account_id", "event_type"]).size().sort_index() for frame in (normal, adapted)]
+        pd.testing.assert_series_equal(counts[0], counts[1])
+        assert not adapted.event_id.duplicated().any()
+        # No dirt either (NULL countries are upstream's documented unknown geolocation, as before).
+        found = symptoms(adapted, ds)
+        assert found == symptoms(normal, ds) and found == {
+            **dict.fromkeys(DIRTY_KINDS, 0),
+            "null_country": found["null_country"],
+        }
+        # Benign accounts act as before: the same times, and the same mix of agents and links.
+        benign = [frame[frame.truth == "benign"] for frame in (normal, adapted)]
+        times = [b.sort_values(["account_id", "event_time"]).event_time.to_numpy() for b in benign]
+        assert (times[0] == times[1]).all()
+        for column in ("user_agent", "country", "status"):
+            shares = [b[column].value_counts(normalize=True) for b in benign]
+            assert (shares[0] - shares[1]).abs().max() < 0.01, column
+
+
+def test_a_cutover_can_be_limited_to_some_families():
+    cfg = small_config(n_accounts=1500, drift=0.0, cutover_ds=CUTOVER, cutover_families=("fraud",))
+    base = small_config(n_accounts=1500, drift=0.0)
+    truth = build_world(cfg).ground_truth.to_pandas()[["account_id", "truth"]]
+    profiles = build_world(base).profiles.to_pandas()
+    ds = base.day_list()[3]
+    adapted = fingerprints(generate_day(cfg, ds).user_events.to_pandas().merge(truth, on="account_id"), profiles)
+    normal = fingerprints(generate_day(base, ds).user_events.to_pandas().merge(truth, on="account_id"), profiles)
+    assert adapted["fraud small payments"] < 0.8 * normal["fraud small payments"]
+    assert adapted["scraper headless"] == pytest.approx(normal["scraper headless"], abs=0.05)
+    assert adapted["bulk off own device"] == pytest.approx(normal["bulk off own device"], abs=0.05)
+
+
+OUTAGE_DAY = "2026-03-02"
+
+
+@pytest.mark.parametrize("kind", ["missing_event_type:payment_attempt", "half_loaded", "duplicated_load"])
+def test_each_outage_shows_in_its_written_partition_only(kind, tmp_path):
+    normal_cfg = small_config(n_accounts=600, days=3, dirty_share=0.01)
+    cfg = small_config(n_accounts=600, days=3, dirty_share=0.01, outages={OUTAGE_DAY: kind})
+    normal, broken = write_world(normal_cfg, tmp_path / "normal"), write_world(cfg, tmp_path / "broken")
+    for ds in cfg.day_list():
+        for table in SCHEMAS:
+            a = pq.read_table(tmp_path / "normal" / "raw" / table / f"ds={ds}")
+            b = pq.read_table(tmp_path / "broken" / "raw" / table / f"ds={ds}")
+            if table != "user_events" or ds != OUTAGE_DAY:
+                assert a.equals(b), (table, ds)
+    assert (tmp_path / "normal/truth/ground_truth.parquet").read_bytes() == (
+        tmp_path / "broken/truth/ground_truth.parquet"
+    ).read_bytes()
+    full = pq.read_table(tmp_path / "normal/raw/user_events" / f"ds={OUTAGE_DAY}").to_pandas()
+    day = pq.read_table(tmp_path / "broken/raw/user_events" / f"ds={OUTAGE_DAY}").to_pandas()
+    assert broken.rows("user_events", OUTAGE_DAY) == len(day)
+    if kind.startswith("missing_event_type"):
+        assert (full.event_type == "payment_attempt").sum() > 20
+        assert "payment_attempt" not in set(day.event_type)
+        pd.testing.assert_frame_equal(
+            day.reset_index(drop=True), full[full.event_type != "payment_attempt"].reset_index(drop=True)
+        )
+    elif kind == "half_loaded":
+        assert len(day) == len(full) // 2
+        pd.testing.assert_frame_equal(day, full.iloc[: len(full) // 2])
+    else:
+        assert len(day) == 2 * len(full) and day.event_id.value_counts().eq(2 * full.event_id.value_counts()).all()
+        assert day.event_id.nunique() == full.event_id.nunique()
+    # The dirty manifest names only rows that are in the partition.
+    manifest = pq.read_table(tmp_path / "broken/truth/dirty_events.parquet").to_pandas()
+    assert set(manifest.event_id[manifest.ds == OUTAGE_DAY]) <= set(day.event_id)
+    assert normal.rows("user_events") != broken.rows("user_events")
+
+
+def test_scenarios_write_the_same_bytes_for_the_same_seed(tmp_path):
+    params = dict(n_accounts=400, days=3, dirty_share=0.01, cutover_ds="2026-03-02")
+    params["outages"] = {"2026-03-03": "duplicated_load", "2026-03-01": "missing_event_type:login"}
+    write_world(small_config(**params), tmp_path / "a")
+    write_world(small_config(**params), tmp_path / "b")
+    assert file_digests(tmp_path / "a") == file_digests(tmp_path / "b")
+    assert (tmp_path / "a/world.json").read_bytes() == (tmp_path / "b/world.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"outages": {"2026-03-02": "half_load"}}, "unknown outage kind 'half_load'"),
+        ({"outages": {"2026-03-09": "half_loaded"}}, "outages: day '2026-03-09' is outside the world's period"),
+        ({"outages": {"2026-03-02": "missing_event_type:purchase"}}, "'missing_event_type:purchase' needs one of"),
+        ({"outages": {"2026-03-02": "missing_event_type"}}, "needs one of"),
+        ({"outages": {"2026-03-02": "duplicated_load:2"}}, "takes no argument"),
+        ({"cutover_ds": "2026-03-09"}, "cutover_ds '2026-03-09' must be a day after the first one"),
+        ({"cutover_ds": "2026-03-01"}, "cutover_ds '2026-03-01' must be a day after the first one"),
+        ({"cutover_ds": "2026-03-02", "cutover_families": ("phishing",)}, "cutover_families has unknown families"),
+    ],
+)
+def test_a_bad_scenario_is_refused_naming_it(params, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        small_config(**params)
+
+
+def test_the_cli_writes_a_cutover_and_outages(tmp_path, capsys):
+    argv = ["--start", "2026-03-01", "--days", "3", "--accounts", "300", "--out", str(tmp_path)]
+    argv += ["--cutover", "2026-03-02", "--cutover-families", "fraud,scraping", "--outage", "2026-03-03=half_loaded"]
+    assert cli_main(argv) == 0
+    config = __import__("json").loads((tmp_path / "world.json").read_text())["config"]
+    assert config["cutover_ds"] == "2026-03-02" and config["cutover_families"] == ["scraping", "fraud"]
+    assert config["outages"] == {"2026-03-03": "half_loaded"}
+    with pytest.raises(SystemExit):
+        cli_main([*argv[:-1], "2026-03-03=tripled"])
+    assert "unknown outage kind 'tripled'" in capsys.readouterr().err
 
 
 # --- profiles and labels ---------------------------------------------------------------------

@@ -9,7 +9,12 @@ Benign users and five attack families (``RISK_TYPES``) in exactly the upstream s
     files = write_world(cfg, out_dir)  # parquet partitions + truth/ground_truth.parquet
     load_world(hook, out_dir)  # into raw.* through HiveServer2
 
-CLI: ``python -m integrity_local.synthetic --start 2026-03-01 --days 7 --seed 7 --out DIR [--load]``.
+Scenarios: ``WorldConfig(cutover_ds=...)`` makes the attack families adapt abruptly on a day
+(behaviour drift, volumes unchanged); ``WorldConfig(outages={ds: kind})`` breaks the upstream
+load of a day (``OUTAGE_KINDS``: an event type missing, half the rows, every row twice).
+
+CLI: ``python -m integrity_local.synthetic --start 2026-03-01 --days 7 --seed 7 --out DIR [--load]``
+(``--cutover DS``, ``--cutover-families a,b``, ``--outage DS=KIND``).
 """
 
 from integrity_local.synthetic.config import (
@@ -17,6 +22,7 @@ from integrity_local.synthetic.config import (
     DIRTY_KINDS,
     EVENT_TYPES,
     LABEL_SOURCES,
+    OUTAGE_KINDS,
     RISK_TYPES,
     TRUTH_CLASSES,
     WorldConfig,
@@ -40,6 +46,7 @@ __all__ = [
     "EVENT_TYPES",
     "GROUND_TRUTH_SCHEMA",
     "LABEL_SOURCES",
+    "OUTAGE_KINDS",
     "RISK_TYPES",
     "SCHEMAS",
     "TRUTH_CLASSES",

@@ -8,7 +8,7 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    from integrity_local.synthetic import WorldConfig, load_world, write_world
+    from integrity_local.synthetic import RISK_TYPES, WorldConfig, load_world, write_world
 
     parser = argparse.ArgumentParser(
         prog="python -m integrity_local.synthetic",
@@ -19,12 +19,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--accounts", type=int, default=WorldConfig.n_accounts)
     parser.add_argument("--drift", type=float, default=WorldConfig.drift)
+    parser.add_argument(
+        "--cutover", default=None, metavar="DS", help="day from which the attack families adapt abruptly (drift)"
+    )
+    parser.add_argument(
+        "--cutover-families",
+        default=",".join(RISK_TYPES),
+        help="comma-separated families that adapt at --cutover (default: all)",
+    )
+    parser.add_argument(
+        "--outage",
+        action="append",
+        default=[],
+        metavar="DS=KIND",
+        help="an upstream outage of raw.user_events on DS: missing_event_type:<type>, half_loaded or "
+        "duplicated_load (repeatable)",
+    )
     parser.add_argument("--dirty-share", type=float, default=WorldConfig.dirty_share)
     parser.add_argument("--out", required=True, help="output folder (raw/ and truth/ go under it)")
     parser.add_argument(
         "--load", action="store_true", help="load the partitions into raw.* via the hiveserver2_default connection"
     )
     args = parser.parse_args(argv)
+    outages = {}
+    for item in args.outage:
+        ds, sep, kind = item.partition("=")
+        if not sep or not kind:
+            parser.error(f"--outage takes DS=KIND, got {item!r}")
+        outages[ds] = kind
     try:
         cfg = WorldConfig(
             seed=args.seed,
@@ -33,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             n_accounts=args.accounts,
             drift=args.drift,
             dirty_share=args.dirty_share,
+            cutover_ds=args.cutover,
+            cutover_families=tuple(f.strip() for f in args.cutover_families.split(",") if f.strip()),
+            outages=outages,
         )
     except ValueError as err:
         parser.error(str(err))

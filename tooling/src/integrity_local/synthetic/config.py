@@ -32,6 +32,9 @@ DIRTY_KINDS = (
     "unknown_event_type",
     "oversized",
 )
+# Upstream failures a day can suffer (``WorldConfig.outages``): what a health gate must
+# stop. ``missing_event_type:<type>`` takes one of EVENT_TYPES after the colon.
+OUTAGE_KINDS = ("missing_event_type", "half_loaded", "duplicated_load")
 # Ground-truth class of an account: benign, or the family it attacks with.
 TRUTH_CLASSES = ("benign",) + RISK_TYPES
 
@@ -57,6 +60,19 @@ class WorldConfig:
     :param drift: how fast attackers adapt, per week: at ``drift * days_since_start / 7``
         (capped at 1) they run at about half their starting rate, mostly drop headless user
         agents and datacenter IPs, mix in more benign actions and rotate to new spam domains.
+    :param cutover_ds: the day (``YYYY-MM-DD``, after the first day and inside the period) from
+        which the ``cutover_families`` switch abruptly to their fully adapted behaviour, on top
+        of the gradual ``drift``: card testers try fewer, larger payments from their own
+        country, bulk accounts leave their device farms, rings and card testers slow their
+        bursts, spammers hide behind shorteners, scrapers drop headless agents for residential
+        IPs. Only how attackers behave changes: their volumes keep following ``drift``, so
+        the upstream volume per event type stays in its ordinary range. ``None``: no cut-over.
+    :param cutover_families: the families that adapt at ``cutover_ds`` (default all five).
+    :param outages: ``{ds: kind}`` upstream failures of ``raw.user_events`` on those days:
+        ``missing_event_type:<type>`` (no row of that event type), ``half_loaded`` (only the
+        first half of the day's rows, as a load stopped midway) or ``duplicated_load`` (every
+        row of the day twice, the same ``event_id``). Applied after the dirty rows; the
+        population, labels and ground truth do not change.
     :param events_per_account: mean daily events of an ordinary benign account (activity
         is heavy-tailed; roughly 60% of accounts are active on a given day).
     :param benign_lookalike_share: share of benign accounts with one trait that resembles an
@@ -81,6 +97,9 @@ class WorldConfig:
     n_accounts: int = 4000
     attack_shares: dict = field(default_factory=lambda: dict(DEFAULT_ATTACK_SHARES))
     drift: float = 0.3
+    cutover_ds: str | None = None
+    cutover_families: tuple = RISK_TYPES
+    outages: dict = field(default_factory=dict)
     events_per_account: float = 20.0
     benign_lookalike_share: float = 0.15
     dirty_share: float = 0.002
@@ -101,6 +120,9 @@ class WorldConfig:
             self, "attack_shares", {k: float(self.attack_shares[k]) for k in RISK_TYPES if k in self.attack_shares}
         )
         object.__setattr__(self, "dirty_kinds", tuple(self.dirty_kinds))
+        families = (self.cutover_families,) if isinstance(self.cutover_families, str) else self.cutover_families
+        object.__setattr__(self, "cutover_families", tuple(f for f in RISK_TYPES if f in families))
+        object.__setattr__(self, "outages", {ds: self.outages[ds] for ds in sorted(self.outages)})
         object.__setattr__(self, "label_delay_days", tuple(int(x) for x in self.label_delay_days))
 
     def _problems(self):
@@ -141,9 +163,49 @@ class WorldConfig:
         ):
             if not 0 <= getattr(self, name) <= 1:
                 yield f"{name} must be in [0, 1], got {getattr(self, name)}"
+        yield from self._scenario_problems()
         delay = tuple(self.label_delay_days)
         if len(delay) != 2 or not 0 <= delay[0] <= delay[1]:
             yield f"label_delay_days must be (min, max) with 0 <= min <= max, got {self.label_delay_days!r}"
+
+    def _in_period(self, ds) -> bool:
+        try:
+            return 0 <= (dt.date.fromisoformat(ds) - self.start).days < self.days and len(ds) == 10
+        except (TypeError, ValueError):
+            return False
+
+    def _scenario_problems(self):
+        """The cut-over and the outages: days inside the period, known families and kinds."""
+        if self.cutover_ds is not None and (not self._in_period(self.cutover_ds) or self.cutover_ds == self.start_ds):
+            yield (
+                f"cutover_ds {self.cutover_ds!r} must be a day after the first one and inside the world's "
+                f"period {self.start_ds} + {self.days} days"
+            )
+        families = (self.cutover_families,) if isinstance(self.cutover_families, str) else self.cutover_families
+        unknown = sorted(set(families) - set(RISK_TYPES))
+        if unknown:
+            yield f"cutover_families has unknown families {unknown}; expected some of {RISK_TYPES}"
+        elif self.cutover_ds is not None and not families:
+            yield "cutover_ds needs at least one of cutover_families"
+        if not isinstance(self.outages, dict):
+            yield f"outages must be a mapping of ds to kind, got {self.outages!r}"
+            return
+        for ds, kind in self.outages.items():
+            if not self._in_period(ds):
+                yield f"outages: day {ds!r} is outside the world's period {self.start_ds} + {self.days} days"
+            try:
+                parse_outage(kind)
+            except ValueError as err:
+                yield f"outages[{ds!r}]: {err}"
+
+    def outage(self, ds: str) -> tuple[str, str | None] | None:
+        """The outage of ``ds`` as ``(kind, event type or None)``, or ``None`` for a normal day."""
+        kind = self.outages.get(ds)
+        return parse_outage(kind) if kind is not None else None
+
+    def cutover_day(self) -> int | None:
+        """Day index of ``cutover_ds`` (the first adapted day), or ``None``."""
+        return None if self.cutover_ds is None else self.day_index(self.cutover_ds)
 
     @property
     def start(self) -> dt.date:
@@ -169,3 +231,22 @@ class WorldConfig:
 
     def __hash__(self) -> int:  # the generated one fails on the dict field
         return hash(self.key())
+
+
+def parse_outage(kind: object) -> tuple[str, str | None]:
+    """``(kind, event type or None)`` of an outage name; a ``ValueError`` names a bad one."""
+    if not isinstance(kind, str):
+        raise ValueError(f"outage kind must be a string, got {kind!r}")
+    name, sep, event_type = kind.partition(":")
+    if name not in OUTAGE_KINDS:
+        raise ValueError(f"unknown outage kind {kind!r}; expected one of {_OUTAGE_FORMS}")
+    if name == "missing_event_type":
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"outage {kind!r} needs one of {EVENT_TYPES} after 'missing_event_type:'")
+        return name, event_type
+    if sep:
+        raise ValueError(f"outage {kind!r} takes no argument; expected one of {_OUTAGE_FORMS}")
+    return name, None
+
+
+_OUTAGE_FORMS = ("missing_event_type:<event type>", "half_loaded", "duplicated_load")

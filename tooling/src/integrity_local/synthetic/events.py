@@ -93,6 +93,20 @@ def adaptation(cfg: WorldConfig, day: int) -> float:
     return float(min(1.0, max(0.0, cfg.drift * day / 7.0)))
 
 
+def behaviour(cfg: WorldConfig, day: int) -> np.ndarray:
+    """How far each family's fingerprints have adapted on ``day``, indexed by family code (0: benign).
+
+    The gradual ``adaptation``, except that from ``cfg.cutover_ds`` on the cut-over families
+    behave fully adapted. Volumes do not follow it (``day_rates`` keeps the gradual value),
+    so a cut-over changes how attackers act, not how much upstream traffic there is.
+    """
+    values = np.full(len(RISK_TYPES) + 1, adaptation(cfg, day))
+    cutover = cfg.cutover_day()
+    if cutover is not None and day >= cutover:
+        values[[FAM[f] for f in cfg.cutover_families]] = 1.0
+    return values
+
+
 def url_pool(pop: Population, day: int, rng: np.random.Generator) -> tuple[pa.Array, dict]:
     """The day's link texts and where each kind starts: benign sites, shorteners, shops, spam."""
     cfg = pop.cfg
@@ -168,7 +182,7 @@ class _Rows:
     rng: np.random.Generator
     day: int
     day_start: int  # epoch microseconds of 00:00 UTC
-    a: float  # attackers' adaptation
+    fam_a: np.ndarray  # adaptation of each family's fingerprints, by family code (``behaviour``)
     acct: np.ndarray  # account number of each event
     etype: np.ndarray  # index into EVENT_TYPES
     fam: np.ndarray  # family code of an attack event, 0 for a background (benign-looking) one
@@ -181,6 +195,11 @@ class _Rows:
     @property
     def is_attack(self) -> np.ndarray:
         return self.fam > 0
+
+    @property
+    def a(self) -> np.ndarray:
+        """Each event's family adaptation (that of the gradual drift for background events)."""
+        return self.fam_a[self.fam]
 
     def reorder(self, order: np.ndarray) -> None:
         self.acct, self.etype, self.fam, self.look = (x[order] for x in (self.acct, self.etype, self.fam, self.look))
@@ -201,7 +220,7 @@ def _expand(pop: Population, day: int, day_start: int, rng: np.random.Generator)
         rng,
         day,
         day_start,
-        adaptation(pop.cfg, day),
+        behaviour(pop.cfg, day),
         acct,
         etype,
         fam=np.where(is_attack, pop.family[acct], 0).astype(np.int64),
@@ -211,20 +230,20 @@ def _expand(pop: Population, day: int, day_start: int, rng: np.random.Generator)
 
 def _event_times(r: _Rows) -> np.ndarray:
     """A diurnal curve in the account's local time, or inside its burst; epoch microseconds."""
-    pop, rng, n, a, fam = r.pop, r.rng, r.n, r.a, r.fam
+    pop, rng, n, fam = r.pop, r.rng, r.n, r.fam
     local_h = np.where(rng.random(n) < 0.65, rng.normal(20.5, 2.5, n), rng.normal(12.5, 3.0, n))
     diurnal = ((local_h - COUNTRY_TZ[pop.country[r.acct]]) * 3600) % 86400
     # Bursts fit inside the day; adapting attackers stretch theirs (slower rates).
-    slow = 1 + 3 * a
-    acct_burst_len = np.where(pop.family > 0, _BURST_LEN[pop.family] * slow, _BURST_LEN[0])
+    slow = 1 + 3 * r.fam_a  # by family code
+    acct_burst_len = np.where(pop.family > 0, _BURST_LEN[pop.family] * slow[pop.family], _BURST_LEN[0])
     burst_start = rng.random(pop.n) * (86400 - acct_burst_len)
     # A fake-engagement ring fires together: one start per ring, a few minutes of jitter.
-    ring_len = _BURST_LEN[FAM["fake_engagement"]] * slow
+    ring_len = _BURST_LEN[FAM["fake_engagement"]] * slow[FAM["fake_engagement"]]
     ring_start = rng.random(max(1, len(pop.cluster_family))) * (86400 - ring_len - 300)
     ringed = pop.family == FAM["fake_engagement"]
     burst_start[ringed] = ring_start[pop.cluster[ringed]] + rng.random(ringed.sum()) * 300
     burst_len = np.where(fam > 0, acct_burst_len[r.acct], _BURST_LEN[0])
-    in_burst = rng.random(n) < _BURST_P[fam] * np.where(fam > 0, 1 - 0.5 * a, 1.0)
+    in_burst = rng.random(n) < _BURST_P[fam] * np.where(fam > 0, 1 - 0.5 * r.a, 1.0)
     sec = np.where(in_burst, burst_start[r.acct] + rng.random(n) * burst_len, diurnal)
     # Accounts created today act only after signing up; bulk accounts right after.
     created_sec = (pop.created_us[r.acct] - r.day_start) / SEC
@@ -251,6 +270,7 @@ def _devices(r: _Rows) -> np.ndarray:
 def _ips(r: _Rows) -> np.ndarray:
     """IP numbers: home (or the cluster's IPs), mobile carrier, VPN, datacenter or residential proxy."""
     pop, acct, a, fam = r.pop, r.acct, r.a, r.fam
+    a_fraud = r.fam_a[FAM["fraud"]]
     modes = _IP_MODES[fam].copy()
     modes[r.look == LOOK["vpn"]] = _VPN_USER_MODES
     # Adapting attackers move from datacenter to residential proxies.
@@ -259,11 +279,11 @@ def _ips(r: _Rows) -> np.ndarray:
     modes[:, 4] += shift
     # Card testers pay from proxies abroad (country mismatch), less as they adapt.
     modes[(fam == FAM["fraud"]) & (r.etype == ET["payment_attempt"])] = [
-        0.2 + 0.4 * a,
+        0.2 + 0.4 * a_fraud,
         0,
         0,
-        0.4 * (1 - a),
-        0.4 * (1 - a),
+        0.4 * (1 - a_fraud),
+        0.4 * (1 - a_fraud),
     ]
     mode = (r.rng.random(r.n)[:, None] > np.cumsum(modes, axis=1)[:, :-1]).sum(axis=1)
     u = r.rng.random(r.n)

@@ -156,6 +156,7 @@ def generate_day(cfg: WorldConfig, ds: str, world: World | None = None) -> DayTa
     events = generate_events(world.population, ds)
     rng = np.random.default_rng([cfg.seed, day, 0xD1])
     events, dirty = inject_dirty(events, cfg, ds, day_start, rng)
+    events, dirty = _apply_outage(cfg, ds, events, dirty)
     profiles = world.profiles.filter(
         pc.less(world.profiles["created_at"], pa.scalar(day_start + DAY_US, pa.timestamp("us")))
     )
@@ -166,6 +167,27 @@ def generate_day(cfg: WorldConfig, ds: str, world: World | None = None) -> DayTa
         )
     )
     return DayTables(ds, events, profiles, labels, dirty)
+
+
+def _apply_outage(cfg: WorldConfig, ds: str, events: pa.Table, dirty: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The day's user_events as the upstream loader delivered them on an outage day.
+
+    Applied to the finished partition (dirty rows included), as a failed load would be;
+    the dirty manifest keeps only the rows still there.
+    """
+    outage = cfg.outage(ds)
+    if outage is None:
+        return events, dirty
+    kind, event_type = outage
+    if kind == "duplicated_load":
+        # The whole batch loaded twice: every row again, the same event_id.
+        return pa.concat_tables([events, events]), dirty
+    if kind == "half_loaded":
+        # The load stopped midway: the first half of the batch (rows are in event_time order).
+        events = events.slice(0, events.num_rows // 2)
+    else:  # missing_event_type: one producer's events never arrived
+        events = events.filter(pc.fill_null(pc.not_equal(events["event_type"], event_type), True))
+    return events, dirty.filter(pc.is_in(dirty["event_id"], value_set=events["event_id"].combine_chunks()))
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:
