@@ -68,6 +68,7 @@ def duckdb_sql(hql_path: str, ds: str, ipad: str, opad: str, out_file: Path) -> 
     """
     import jinja2
 
+    from integrity_risk.config.risk import all_risk_types
     from integrity_risk.operators.hive_extract import ExtractWindow
     from integrity_risk.paths import HQL_DIR
 
@@ -78,6 +79,7 @@ def duckdb_sql(hql_path: str, ds: str, ipad: str, opad: str, out_file: Path) -> 
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HQL_DIR)), undefined=jinja2.StrictUndefined)
     env.globals["pseudonymize"] = pseudonymize
+    env.globals["risk_types"] = all_risk_types  # labels.hql, as HiveExtractOperator renders it
     sql = env.get_template(hql_path).render(**ExtractWindow.for_ds(ds).template_vars())
     sql, n = _INSERT.subn("", sql)
     if n != 1:
