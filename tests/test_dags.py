@@ -225,3 +225,32 @@ def test_training_runs_every_cycle_days_from_the_start_date_unless_the_param_dec
     assert auto == ["2026-03-07", "2026-03-14", "2026-03-21"]
     assert is_model_day("yes", "2026-03-02", start, 7) and not is_model_day("no", "2026-03-07", start, 7)
     assert not is_model_day("auto", "2026-02-27", start, 7)
+
+
+def test_feature_drift_runs_after_the_extract_gates_and_hands_drifted_to_model_cycle():
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    dag = _dagbag().dags["integrity_fraud"]
+    drift = dag.get_task("feature_drift")
+    assert {"extract.quality_gate_fraud_daily", "extract.quality_gate_account_daily"} <= drift.get_flat_relative_ids(
+        upstream=True
+    )
+    assert "model_cycle" in drift.downstream_task_ids and drift.multiple_outputs
+    # Drift informs and triggers, it never holds the features back: not upstream of feast_apply.
+    assert "features.feast_apply" not in drift.get_flat_relative_ids(upstream=False)
+    drifted = dag.get_task("model_cycle").op_kwargs["drifted"]
+    assert isinstance(drifted, PlainXComArg) and (drifted.operator.task_id, drifted.key) == ("feature_drift", "drifted")
+    assert dag.get_task("model_cycle").op_kwargs["model_cycle"] == "fixed"
+    assert [n["class"] for n in drift.notifiers] == ["integrity_risk.notifiers.log.LogNotifier"]
+
+
+def test_on_drift_trains_on_a_drifted_day_and_the_param_still_decides():
+    from integrity_risk.dag_factory import is_model_day
+
+    start = "2026-03-01"
+    assert is_model_day("auto", "2026-03-03", start, 7, "on_drift", True)
+    assert not is_model_day("auto", "2026-03-03", start, 7, "on_drift", False)
+    assert not is_model_day("auto", "2026-03-03", start, 7, "fixed", True)  # the fixed cycle ignores drift
+    assert is_model_day("auto", "2026-03-07", start, 7, "on_drift", False)  # and on_drift keeps the cycle
+    assert not is_model_day("no", "2026-03-03", start, 7, "on_drift", True)
+    assert is_model_day("yes", "2026-03-03", start, 7, "fixed", False)

@@ -92,6 +92,7 @@ def project(tmp_path, monkeypatch):
         ("risk_type: fraud", f"risk_type: {RISK}"),
         ("hql: features/fraud.hql", "hql: features/promo_abuse.hql\n  ddl: features/promo_abuse_table.hql"),
         ("table: features.fraud_daily", "table: features.promo_abuse_daily"),
+        ("features.fraud_daily: [", "features.promo_abuse_daily: ["),  # drift.volume_columns
         ("feature_service: fraud_v1", "feature_service: promo_abuse_v1"),
         ("tasks: [fraud, abusive_account]", "tasks: [promo_abuse, fraud]"),
         ("retries: 2", "retries: 0"),

@@ -155,3 +155,60 @@ def test_the_shared_tables_rules_validate_and_a_bad_bound_names_file_and_key(tmp
         r"\.max_null_rate.*less than or equal to 1",
     ):
         load_table_rules(broken)
+
+
+def test_every_risk_yaml_has_drift_bounds_and_a_log_notifier():
+    for risk in FIVE:
+        cfg = load_risk_config(INCLUDE_DIR / "risks" / f"{risk}.yaml")
+        assert cfg.model_cycle == "fixed" and 0 < cfg.drift.max_psi < 1
+        assert [n.class_ for n in cfg.drift.notify] == ["integrity_risk.notifiers.log.LogNotifier"]
+        assert set(cfg.drift.volume_columns) == {cfg.extract.table, "features.account_daily"}
+
+
+def test_a_drift_notifier_that_cannot_be_imported_is_named_at_parse(fraud_yaml):
+    text = fraud_yaml.read_text()
+    fraud_yaml.write_text(text.replace("class: integrity_risk.notifiers.log.LogNotifier", "class: acme.chat.Notifier"))
+    with pytest.raises(RiskConfigError, match=r"drift\.notify\.0.*cannot import 'acme\.chat'.*provider installed"):
+        load_risk_config(fraud_yaml)
+    not_a_notifier = "class: integrity_risk.config.risk.RiskConfig"
+    fraud_yaml.write_text(text.replace("class: integrity_risk.notifiers.log.LogNotifier", not_a_notifier))
+    with pytest.raises(RiskConfigError, match=r"drift\.notify\.0.*not an Airflow notifier"):
+        load_risk_config(fraud_yaml)
+
+
+def test_a_drift_notifier_gets_its_kwargs_checked_and_an_installed_provider_is_accepted(fraud_yaml):
+    text = fraud_yaml.read_text()
+    smtp = (
+        "class: airflow.providers.smtp.notifications.smtp.SmtpNotifier\n"
+        "      kwargs: {to: platform@example.com, html_content: '{{ drift_message }}'}"
+    )
+    fraud_yaml.write_text(text.replace("class: integrity_risk.notifiers.log.LogNotifier", smtp))
+    notifier = load_risk_config(fraud_yaml).drift.notify[0]
+    assert notifier.kwargs == {"to": "platform@example.com", "html_content": "{{ drift_message }}"}
+    fraud_yaml.write_text(
+        text.replace("class: integrity_risk.notifiers.log.LogNotifier", smtp.replace("to:", "recipients:"))
+    )
+    with pytest.raises(RiskConfigError, match=r"drift\.notify\.0.*do not fit.*SmtpNotifier"):
+        load_risk_config(fraud_yaml)
+
+
+def test_drift_bounds_volume_columns_and_model_cycle_are_checked(fraud_yaml):
+    text = fraud_yaml.read_text()
+    for old, new, error in (
+        ("max_psi: 0.25", "max_psi: -1", r"drift\.max_psi.*greater than 0"),
+        ("max_flag_rate_ratio: 2.0", "max_flag_rate_ratio: 0.5", r"drift\.max_flag_rate_ratio"),
+        ("reference_days: 14", "reference_days: 0", r"drift\.reference_days"),
+        (
+            "features.fraud_daily: [payment_attempts_1d]",
+            "features.fraud_daily: [payment_attempts_9d]",
+            r"features\.fraud_daily has no columns \['payment_attempts_9d'\]",
+        ),
+        ("features.account_daily: [events_1d]", "features.labels: [label]", r"'features\.labels' is not one of"),
+        ("model_cycle: fixed", "model_cycle: weekly", r"model_cycle.*'fixed' or 'on_drift'"),
+        ("  notify:", "  notfiy:", r"'drift\.notfiy' is not a known setting"),
+    ):
+        fraud_yaml.write_text(text.replace(old, new))
+        with pytest.raises(RiskConfigError, match=error):
+            load_risk_config(fraud_yaml)
+    fraud_yaml.write_text(text.replace("model_cycle: fixed", "model_cycle: on_drift"))
+    assert load_risk_config(fraud_yaml).model_cycle == "on_drift"

@@ -21,6 +21,7 @@ from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
+from integrity_risk.operators.feature_drift import FeatureDriftOperator
 from integrity_risk.operators.hive_extract import HiveExtractOperator
 from integrity_risk.operators.promote import PromoteOperator
 from integrity_risk.operators.quality_gate import QualityGateOperator
@@ -55,7 +56,8 @@ change the YAML, not this DAG.
 |---|---|
 | `extract` | pseudonymizes and aggregates `raw.*` for the day into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each partition against the trailing days |
 | `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
-| `model_cycle` | trains only every {cycle} days (param `run_training`: auto, yes, no); other days stop after `features` |
+| `feature_drift` | PSI of every feature against the champion's training window, volumes against the trailing days, the champion's scores on the day: `eval.feature_drift`; notifies the platform team past a `drift:` bound; never blocks |
+| `model_cycle` | trains only every {cycle} days{on_drift} (param `run_training`: auto, yes, no); other days stop after `features` |
 | `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
 | `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
 | `evaluate` | scores the held-out days with `champion` and `candidate`, writes `eval.shadow_scores`, builds the HTML report, applies the YAML's gates |
@@ -147,15 +149,21 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
     return group
 
 
-def is_model_day(run_training: str, ds: str, start_ds: str, cycle_days: int) -> bool:
+def is_model_day(
+    run_training: str, ds: str, start_ds: str, cycle_days: int, model_cycle: str = "fixed", drifted: Any = False
+) -> bool:
     """Whether this run trains and evaluates a model, or only refreshes features.
 
     ``run_training`` is the DAG param: "yes" and "no" decide, "auto" trains every
     ``cycle_days`` days counted from the DAG's start date, so a backfill of a range
-    trains on the same days as the scheduled runs did.
+    trains on the same days as the scheduled runs did. With ``model_cycle`` "on_drift"
+    a day whose drift passed a bound (``drifted``, the drift task's output) trains too;
+    its candidate meets the same gates and approval as any other.
     """
     if run_training in ("yes", "no"):
         return run_training == "yes"
+    if model_cycle == "on_drift" and drifted is True:
+        return True
     elapsed = (dt.date.fromisoformat(ds) - dt.date.fromisoformat(start_ds)).days
     return elapsed >= 0 and elapsed % cycle_days == cycle_days - 1
 
@@ -176,6 +184,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         timeout=cfg.approval.response_timeout_hours,
         dag_id=cfg.dag_id,
         cycle=cfg.model_cycle_days,
+        on_drift=" and on a drifted day (`model_cycle: on_drift`)" if cfg.model_cycle == "on_drift" else "",
     )
     with DAG(
         dag_id=cfg.dag_id,
@@ -219,6 +228,23 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             # scheduled on the extract Assets: the online store follows every extract, daily,
             # whatever the model cycle.
             FeastApplyOperator(task_id="feast_apply", pool=FEAST_POOL)
+        # Beside `features`, not before it: drift informs and may trigger training, it never
+        # holds the features back. It reads the feature repo's files, not the registry.
+        feature_drift = FeatureDriftOperator(
+            task_id="feature_drift",
+            risk_type=risk_type,
+            feature_service=cfg.training_set.feature_service,
+            bounds=cfg.drift.model_dump(
+                include={"max_psi", "max_flag_rate_ratio", "min_volume_ratio", "max_volume_ratio"}
+            ),
+            reference_days=cfg.drift.reference_days,
+            volume_columns=cfg.drift.volume_columns,
+            operating_fpr=ev.operating_fpr,
+            notifiers=[{"class": n.class_, "kwargs": n.kwargs} for n in cfg.drift.notify],
+            pool=HIVE_POOL,
+            multiple_outputs=True,  # _output(feature_drift, "drifted") below
+            doc_md="Behaviour drift of the day (eval.feature_drift); notifies past the YAML's drift bounds; never blocks.",
+        )
         model_cycle = ShortCircuitOperator(
             task_id="model_cycle",
             python_callable=is_model_day,
@@ -227,6 +253,10 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 "ds": "{{ ds }}",
                 "start_ds": cfg.start_date.isoformat(),
                 "cycle_days": cfg.model_cycle_days,
+                "model_cycle": cfg.model_cycle,
+                # An XComArg: resolved when model_cycle renders op_kwargs, and it makes
+                # feature_drift upstream of model_cycle.
+                "drifted": _output(feature_drift, "drifted"),
             },
             doc_md="Skips training and evaluation on days that only refresh features.",
         )
@@ -264,6 +294,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 operating_fpr=ev.operating_fpr,
                 n_bootstrap=ev.n_bootstrap,
                 min_slice_size=ev.min_slice_size,
+                max_psi=cfg.drift.max_psi,  # marked on the report's drift heat map
                 pool=HIVE_POOL,
             )
             auto_gates = AutoGatesOperator(
@@ -288,7 +319,8 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             metrics=_output(shadow_eval),
             gates=_output(auto_gates),
         )
-        extract >> features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
+        extract >> [features, feature_drift]
+        features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
         _watch(dag, exclude=(model_cycle, approval))
     return dag
 

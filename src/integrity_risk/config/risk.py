@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -18,7 +19,7 @@ from integrity_risk.config.base import StrictConfig as _Strict, describe_errors
 from integrity_risk.config.model import ModelConfig
 from integrity_risk.config.tables import TableQuality
 from integrity_risk.paths import hql_dir, risks_dir
-from integrity_risk.values import RISK_TYPE_PATTERN as _NAME
+from integrity_risk.values import IDENTIFIER_PATTERN, RISK_TYPE_PATTERN as _NAME
 
 
 class RiskConfigError(ValueError):
@@ -111,6 +112,63 @@ class EvaluationConfig(_Strict):
     gates: GatesConfig = GatesConfig()
 
 
+class NotifierConfig(_Strict):
+    """One entry of ``drift.notify``: an Airflow notifier by import path, and its keyword arguments."""
+
+    class_: str = Field(
+        alias="class",
+        description="import path of a BaseNotifier subclass, e.g. integrity_risk.notifiers.log.LogNotifier",
+    )
+    kwargs: dict[str, Any] = Field(
+        default={}, description="its arguments; templated ones may use {{ drift_message }} and {{ drift }}"
+    )
+
+    @model_validator(mode="after")
+    def _importable(self) -> NotifierConfig:
+        from integrity_risk.notifiers import check_notifier_kwargs
+
+        check_notifier_kwargs(self.class_, self.kwargs)
+        return self
+
+
+DEFAULT_NOTIFIER = "integrity_risk.notifiers.log.LogNotifier"
+
+
+class DriftConfig(_Strict):
+    """``drift:``: when the day's behaviour counts as drifted, and whom that is told. Never blocks a run."""
+
+    max_psi: float = Field(default=0.25, gt=0, description="a feature's or the champion score's PSI above this")
+    max_flag_rate_ratio: float = Field(
+        default=2.0,
+        gt=1.0,
+        description="the champion's flag rate above this multiple of the reference's, or below its inverse",
+    )
+    min_volume_ratio: float = Field(
+        default=0.5, gt=0, lt=1, description="a row count or volume below this share of its trailing median"
+    )
+    max_volume_ratio: float = Field(
+        default=2.0, gt=1, description="a row count or volume above this multiple of its trailing median"
+    )
+    reference_days: int = Field(
+        default=14, ge=1, le=90, description="trailing days compared with when there is no champion, and for volumes"
+    )
+    volume_columns: dict[str, list[str]] = Field(
+        default={}, description="per feature table, columns whose daily sum is a drift figure"
+    )
+    notify: list[NotifierConfig] = Field(
+        default_factory=lambda: [NotifierConfig.model_validate({"class": DEFAULT_NOTIFIER})],
+        description="notifiers called when a figure passes its bound",
+    )
+
+    @field_validator("volume_columns")
+    @classmethod
+    def _identifiers(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [c for columns in value.values() for c in columns if not IDENTIFIER_PATTERN.match(c)]
+        if bad:
+            raise ValueError(f"not column names: {bad}")
+        return value
+
+
 class ApprovalConfig(_Strict):
     """``approval:``: who may approve a promotion, and how long the request waits."""
 
@@ -136,6 +194,10 @@ class RiskConfig(_Strict):
     model_cycle_days: int = Field(
         default=7, ge=1, le=90, description="train and evaluate every N days; features are extracted daily"
     )
+    model_cycle: Literal["fixed", "on_drift"] = Field(
+        default="fixed",
+        description="fixed: train every model_cycle_days; on_drift: also on a day whose drift passed a bound",
+    )
     retries: int = Field(default=2, ge=0, le=10)
     retry_delay_seconds: int = Field(default=120, ge=1, le=3600, description="first retry delay; doubles each try")
     extract: ExtractConfig
@@ -143,6 +205,7 @@ class RiskConfig(_Strict):
     training_set: TrainingSetConfig
     model: ModelConfig
     evaluation: EvaluationConfig = EvaluationConfig()
+    drift: DriftConfig = DriftConfig()
     approval: ApprovalConfig
 
     @field_validator("risk_type")
@@ -156,6 +219,20 @@ class RiskConfig(_Strict):
     def _own_task_first(self) -> RiskConfig:
         if self.model.tasks[0] != self.risk_type:
             raise ValueError(f"model.tasks must start with the risk's own type {self.risk_type!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _drift_volumes_name_feature_columns(self) -> RiskConfig:
+        from integrity_risk.features.table_schema import ddl_schema
+
+        ddls = {"features.account_daily": "feature_tables.hql", self.extract.table: self.extract.ddl}
+        for table, columns in self.drift.volume_columns.items():
+            if table not in ddls:
+                raise ValueError(f"drift.volume_columns: {table!r} is not one of this risk's tables {sorted(ddls)}")
+            known = {name for name, _ in ddl_schema(table, (hql_dir() / ddls[table]).read_text())}
+            unknown = [c for c in columns if c not in known]
+            if unknown:
+                raise ValueError(f"drift.volume_columns: {table} has no columns {unknown} (include/hql/{ddls[table]})")
         return self
 
     @property

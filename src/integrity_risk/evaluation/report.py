@@ -45,7 +45,9 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _figures(metrics: dict, y, candidate, champion, attributions: dict | None) -> list[tuple[str, str]]:
+def _figures(
+    metrics: dict, y, candidate, champion, attributions: dict | None, drift_psi=None, max_psi: float | None = None
+) -> list[tuple[str, str]]:
     """(title, base64 PNG) of each plot."""
     import matplotlib
 
@@ -131,7 +133,31 @@ def _figures(metrics: dict, y, candidate, champion, attributions: dict | None) -
         ax.set(xlabel="mean |integrated gradients|", title="Top feature attributions (candidate)")
         ax.tick_params(axis="y", labelsize=8)
         figs.append(("Feature attributions", _png(fig)))
+    if drift_psi is not None and len(drift_psi):
+        figs.append(_drift_heatmap(drift_psi, max_psi))
     return figs
+
+
+def _drift_heatmap(drift_psi, max_psi: float | None) -> tuple[str, str]:
+    """Days x features of the PSI in ``eval.feature_drift``: when, and in which features, the world moved."""
+    import matplotlib.pyplot as plt
+
+    grid = drift_psi.pivot_table(index="name", columns="ds", values="value", aggfunc="last").sort_index()
+    days, features = list(grid.columns), list(grid.index)
+    values = grid.to_numpy(dtype=float)
+    top = max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, 2 * (max_psi or 0.25))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(days) + 3), max(3.0, 0.22 * len(features) + 1.5)))
+    image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
+    if max_psi is not None:  # the cells past the YAML's bound, marked
+        over = np.argwhere(np.nan_to_num(values) > max_psi)
+        ax.scatter(over[:, 1], over[:, 0], marker="x", color="red", s=14, label=f"PSI > {max_psi:g}")
+        if len(over):
+            ax.legend(loc="upper left", bbox_to_anchor=(1.15, 1.0), fontsize=8)
+    ax.set_xticks(range(len(days)), days, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(features)), features, fontsize=7)
+    fig.colorbar(image, ax=ax, label="PSI")
+    ax.set(title="Feature PSI against the champion's training window (eval.feature_drift)")
+    return ("Feature drift over the last days (PSI)", _png(fig))
 
 
 def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> str:
@@ -251,6 +277,8 @@ def write_report(
     attributions: dict | None = None,
     attribution_note: str | None = None,
     gate_results: list[dict] | None = None,
+    drift_psi=None,
+    max_psi: float | None = None,
 ) -> tuple[Path, Path]:
     """Write ``report.html`` and ``summary.md`` into ``out_dir``.
 
@@ -262,6 +290,9 @@ def write_report(
     :param attributions: ``attributions.integrated_gradients`` output, or None.
     :param attribution_note: shown when attributions are missing (e.g. not a Keras model).
     :param gate_results: gate verdicts to include in the summary, when already known.
+    :param drift_psi: rows ``ds``, ``name``, ``value`` of the risk's ``feature_psi`` figures in
+        ``eval.feature_drift`` over the last days: drawn as a heat map of days x features.
+    :param max_psi: the YAML's ``drift.max_psi``; cells above it are marked.
     :return: (report path, summary path).
     """
     out_dir = Path(out_dir)
@@ -270,7 +301,7 @@ def write_report(
     cand = np.asarray(candidate_scores, dtype=float)
     champ = None if champion_scores is None else np.asarray(champion_scores, dtype=float)
     summary = summary_markdown(metrics, gate_results)
-    figures = _figures(metrics, y, cand, champ, attributions)
+    figures = _figures(metrics, y, cand, champ, attributions, drift_psi, max_psi)
     report, summary_path = out_dir / "report.html", out_dir / "summary.md"
     # Write to a temporary name and rename, so a reader never sees half a report.
     for path, text in ((report, _html(metrics, figures, summary, attribution_note)), (summary_path, summary)):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from integrity_risk.hooks.hive import HiveServer2HookMixin
+from integrity_risk.operators.feature_drift import DRIFT_TABLE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,6 +138,10 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
     :param hiveserver2_conn_id: Airflow connection of HiveServer2.
     :param scores_table: the table of side-by-side scores.
     :param attribution_rows: rows sampled for integrated gradients (0: none).
+    :param drift_days: days of the risk's feature PSI (``eval.feature_drift``, up to ``ds``)
+        drawn as the report's heat map (0: none).
+    :param max_psi: the YAML's ``drift.max_psi``, marked on the heat map.
+    :param drift_table: the table of daily drift figures.
     :return (XCom): the metrics dict, with ``candidate_version``, ``champion_version``,
         ``model_name``, ``run_id``, ``report_path`` and ``summary_path``.
     """
@@ -160,6 +165,9 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         hiveserver2_conn_id: str = "hiveserver2_default",
         scores_table: str = SCORES_TABLE,
         attribution_rows: int = 256,
+        drift_days: int = 30,
+        max_psi: float | None = None,
+        drift_table: str = DRIFT_TABLE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -176,6 +184,9 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.hiveserver2_conn_id = hiveserver2_conn_id
         self.scores_table = scores_table
         self.attribution_rows = attribution_rows
+        self.drift_days = drift_days
+        self.max_psi = max_psi
+        self.drift_table = drift_table
 
     def execute(self, context: Context) -> dict:
         from integrity_risk.evaluation.report import report_dir, write_report
@@ -234,6 +245,8 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             champion_scores=champ,
             attributions=attributions,
             attribution_note=note,
+            drift_psi=self._drift_psi(),
+            max_psi=self.max_psi,
         )
         metrics.update(report_path=str(report), summary_path=str(summary))
         self.log.info("Report: %s", report)
@@ -264,6 +277,26 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.hook.run_hql_file("shadow_scores.hql")
         data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
         self.hook.load_arrow_partition(self.scores_table, data, {"risk_type": self.risk_type, "ds": self.ds})
+
+    def _drift_psi(self) -> pd.DataFrame | None:
+        """The risk's feature PSI of the last ``drift_days`` days up to ``ds`` (``ds``, ``name``, ``value``)."""
+        import datetime as dt
+
+        import pandas as pd
+
+        from integrity_risk.values import check_risk_type, check_table_name, parse_ds
+
+        if not self.drift_days:
+            return None
+        day = parse_ds(self.ds)
+        first = (day - dt.timedelta(days=self.drift_days - 1)).isoformat()
+        self.hook.run_hql_file("feature_drift.hql")  # a first run finds the table, empty
+        table, risk = check_table_name(self.drift_table), check_risk_type(self.risk_type)
+        rows = self.hook.get_records(
+            f"SELECT ds, name, value FROM {table} WHERE risk_type = '{risk}' "
+            f"AND kind = 'feature_psi' AND ds >= '{first}' AND ds <= '{day.isoformat()}'"
+        )
+        return pd.DataFrame(rows, columns=["ds", "name", "value"])
 
     def _score(self, model_uri: str, frame: pd.DataFrame):
         from integrity_risk.training.scoring import score

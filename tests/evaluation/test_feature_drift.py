@@ -1,0 +1,266 @@
+"""Behaviour drift against the real HiveServer2 and MLflow: figures, the eval.feature_drift partition,
+notification, and a drifted day that still succeeds.
+
+The feature tables get small partitions of their real schema (include/hql/feature_tables.hql),
+loaded through the hook; the operator reads them as on the local profile (the warehouse's files).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from integrity_risk.evaluation.drift import FEATURE_PSI, feature_psi
+from integrity_risk.notifiers.log import LOGGER_NAME
+from integrity_risk.operators.feature_drift import FeatureDriftOperator
+
+RISK = "fraud"
+DAYS = ["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"]  # apart from the other tests' days
+DAY, SHIFTED = "2027-01-05", "2027-01-06"
+N = 300
+BOUNDS = {"max_psi": 0.25, "max_flag_rate_ratio": 2.0, "min_volume_ratio": 0.5, "max_volume_ratio": 2.0}
+
+
+def _frame(table_schema, ds, seed, shift=1.0):
+    """``N`` accounts of one partition with the table's columns; ``shift`` scales the counts."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, dtype in table_schema:
+        if name == "account_pk":
+            out[name] = [f"{i:064x}" for i in range(N)]
+        elif name == "feature_ts":
+            out[name] = pd.Timestamp(ds, tz="UTC") + pd.Timedelta(days=1)
+        elif dtype == "string":
+            out[name] = rng.choice(["DE", "US", "BR"], size=N, p=[0.5, 0.4, 0.1])
+        elif dtype in ("bigint", "int"):
+            out[name] = np.round(rng.poisson(3, size=N) * shift).astype("int64" if dtype == "bigint" else "int32")
+        elif "ratio" in name:
+            out[name] = rng.random(N)
+        else:
+            out[name] = rng.gamma(2.0, 10.0, size=N) * shift
+    return pd.DataFrame(out)
+
+
+def _load(hook, table, frame, ds):
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "double": pa.float64(), "int": pa.int32(), "bigint": pa.int64()}
+    schema = pa.schema([(c, pa.timestamp("us", tz="UTC") if t == "timestamp" else types[t]) for c, t in _schema(table)])
+    hook.load_arrow_partition(table, pa.Table.from_pandas(frame, schema=schema, preserve_index=False), {"ds": ds})
+
+
+def _schema(table):
+    from integrity_risk.features.hql import read_hql
+    from integrity_risk.features.table_schema import ddl_schema
+
+    return ddl_schema(table, read_hql("feature_tables.hql"))
+
+
+@pytest.fixture(scope="module")
+def feature_days(hiveserver2, hive_hook):
+    """Four calm days, a calm ``DAY`` and a ``SHIFTED`` day whose fraud counts are five times larger."""
+    from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
+
+    hook = IntegrityHiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
+    hook.run_hql_file("feature_tables.hql")
+    for k, ds in enumerate([*DAYS, DAY, SHIFTED]):
+        for table in ("features.account_daily", "features.fraud_daily"):
+            shift = 5.0 if ds == SHIFTED and table == "features.fraud_daily" else 1.0
+            _load(hook, table, _frame(_schema(table), ds, seed=k, shift=shift), ds)
+    return hiveserver2
+
+
+@pytest.fixture
+def warehouse(feature_days, monkeypatch):
+    # The local profile reads the warehouse's files, as Feast does: this session's server's.
+    monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(feature_days.warehouse_dir))
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local")
+    return feature_days.warehouse_dir
+
+
+def _operator(**kwargs):
+    args = dict(
+        task_id="feature_drift",
+        risk_type=RISK,
+        ds=DAY,
+        feature_service="fraud_v1",
+        bounds=BOUNDS,
+        reference_days=4,
+        volume_columns={"features.fraud_daily": ["payment_attempts_1d"]},
+        notifiers=[{"class": "integrity_risk.notifiers.log.LogNotifier"}],
+        model_name="integrity_drift_test",  # no champion unless a test makes one
+    )
+    return FeatureDriftOperator(**{**args, **kwargs})
+
+
+def _partition(hook, ds):
+    return hook.get_df(
+        f"SELECT kind, name, value, ratio, over_bound, reference, run_id FROM eval.feature_drift "
+        f"WHERE risk_type = '{RISK}' AND ds = '{ds}'"
+    ).rename(columns=lambda c: c.split(".")[-1])
+
+
+def test_psi_of_shifted_features_is_above_the_bound_and_of_the_same_population_near_zero():
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(
+        {
+            "v__count": rng.poisson(3, 2000),
+            "v__amount": rng.gamma(2, 10, 2000),
+            "v__country": rng.choice(["DE", "US"], 2000),
+            "v__empty": np.nan,
+        }
+    )
+    same = pd.DataFrame(
+        {
+            "v__count": rng.poisson(3, 2000),
+            "v__amount": rng.gamma(2, 10, 2000),
+            "v__country": rng.choice(["DE", "US"], 2000),
+            "v__empty": np.nan,
+        }
+    )
+    moved = same.assign(
+        v__count=rng.poisson(9, 2000), v__amount=same["v__amount"] * 3, v__country=rng.choice(["DE", "BR"], 2000)
+    )
+    names = list(reference.columns)
+    calm = {r["name"]: r for r in feature_psi(reference, same, names)}
+    drifted = {r["name"]: r for r in feature_psi(reference, moved, names)}
+    assert all(calm[n]["value"] < 0.05 for n in ("v__count", "v__amount", "v__country")), calm
+    assert all(drifted[n]["value"] > 0.25 for n in ("v__count", "v__amount", "v__country")), drifted
+    # A feature NULL everywhere has no distribution to compare: no PSI, and its NULL share says why.
+    assert calm["v__empty"]["value"] is None and calm["v__empty"]["null_share"] == 1.0
+    assert {r["kind"] for r in calm.values()} == {FEATURE_PSI}
+
+
+def test_the_operator_writes_its_partition_and_a_rerun_replaces_it(warehouse, mlflow_registry, hive_hook):
+    first = _operator().execute({"run_id": "manual__1"})
+    assert first["drifted"] is False and first["features_over_bound"] == [] and first["notified"] == []
+    assert (
+        first["reference"].startswith("trailing 4 days 2027-01-01..2027-01-04") and "no champion" in first["reference"]
+    )
+    written = _partition(hive_hook, DAY)
+    psi = written[written["kind"] == FEATURE_PSI]
+    # Every feature of fraud_v1, the request-time ratios included, under the training set's names.
+    assert {
+        "fraud_daily__payment_attempts_1d",
+        "account_daily__country",
+        "fraud_ratios__payment_attempts_1d_share_7d",
+    } <= set(psi["name"])
+    assert psi["value"].max() < 0.25
+    volumes = written.set_index("name")
+    assert volumes.loc["rows:features.fraud_daily", "ratio"] == pytest.approx(1.0)
+    assert 0.5 < volumes.loc["sum:features.fraud_daily.payment_attempts_1d", "ratio"] < 2.0
+
+    _operator().execute({"run_id": "manual__2"})
+    again = _partition(hive_hook, DAY)
+    assert len(again) == len(written) and set(again["run_id"]) == {"manual__2"}
+
+
+def test_drift_past_its_bound_notifies_and_returns_drifted_without_failing(warehouse, mlflow_registry, caplog):
+    notifiers = [
+        {"class": "integrity_risk.notifiers.log.LogNotifier"},
+        {"class": "integrity_risk.notifiers.log.LogNotifier", "kwargs": {"level": "NOPE"}},  # fails when built
+    ]
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        result = _operator(ds=SHIFTED, notifiers=notifiers).execute({"run_id": "manual__3"})
+    assert result["drifted"] is True
+    assert "fraud_daily__payment_attempts_1d" in result["features_over_bound"]
+    assert not any(f.startswith("account_daily__") for f in result["features_over_bound"])  # that table did not move
+    volume = {r["name"]: r for r in result["over_bound"] if r["kind"] == "volume"}
+    assert volume["sum:features.fraud_daily.payment_attempts_1d"]["ratio"] > 2.0
+    # The first notifier sent; the broken one was logged, and the task still succeeded.
+    assert result["notified"] == ["integrity_risk.notifiers.log.LogNotifier"]
+    sent = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
+    assert len(sent) == 1
+    assert f"Drift in {RISK} on {SHIFTED}" in sent[0]
+    assert "fraud_daily__payment_attempts_1d: PSI" in sent[0] and "> 0.25" in sent[0]
+
+
+@pytest.fixture
+def champion(mlflow_registry, tmp_path):
+    """A Keras champion of ``integrity_drift_test`` on two features, its training set and audited threshold."""
+    keras = pytest.importorskip("keras")
+    import mlflow
+
+    from integrity_risk.training.registry import log_and_register
+
+    names = ("fraud_daily__payment_attempts_1d", "account_daily__events_1d")
+    inputs = {n: keras.Input(shape=(1,), name=n) for n in names}
+    dense = keras.layers.Dense(1, activation="sigmoid", name=RISK)
+    model = keras.Model(inputs=inputs, outputs={RISK: dense(keras.layers.Concatenate()(list(inputs.values())))})
+    dense.set_weights([np.array([[0.8], [0.0]], "float32"), np.array([-4.0], "float32")])
+    # The training set's train split: calm days, with sampled negatives and oversampled positives.
+    calm = pd.concat(
+        [
+            pd.concat(
+                [
+                    _frame(_schema(f"features.{view}"), d, seed=k)
+                    .drop(columns=["account_pk", "feature_ts"])
+                    .add_prefix(f"{view}__")
+                    for view in ("account_daily", "fraud_daily")
+                ],
+                axis=1,
+            )
+            for k, d in enumerate(DAYS)
+        ]
+    )
+    calm["label_fraud"] = 0.0
+    positives = calm.head(200).assign(fraud_daily__payment_attempts_1d=40, label_fraud=1.0)
+    folder = tmp_path / "training_set"
+    folder.mkdir()
+    pd.concat([calm, positives]).to_parquet(folder / "train.parquet")
+    with mlflow.start_run():
+        version = log_and_register(model, "integrity_drift_test", {"risk_type": RISK, "training_set": str(folder)})[
+            "version"
+        ]
+    audit = json.dumps({"event_id": "e1", "metrics": {"candidate_threshold": 0.5}})
+    mlflow_registry.set_model_version_tag("integrity_drift_test", version, "last_promote", "e1")
+    mlflow_registry.set_model_version_tag("integrity_drift_test", version, "audit_promote_e1", audit)
+    mlflow_registry.set_registered_model_alias("integrity_drift_test", "champion", version)
+    yield int(version)
+    mlflow_registry.delete_registered_model_alias("integrity_drift_test", "champion")
+
+
+def test_with_a_champion_the_reference_is_its_training_window_and_its_flag_rate_is_a_figure(
+    warehouse, champion, hive_hook
+):
+    calm = _operator().execute({"run_id": "manual__4"})
+    assert calm["reference"].startswith(f"champion v{champion}: ") and "1200 sampled negatives" in calm["reference"]
+    assert calm["champion_version"] == champion and not calm["drifted"]
+
+    shifted = _operator(ds=SHIFTED).execute({"run_id": "manual__5"})
+    # Five times the payment attempts: the champion (threshold 0.5 from its promotion's audit)
+    # flags far more accounts than in its training window.
+    assert shifted["drifted"] and shifted["flag_rate_ratio"] > 2.0
+    assert {"flag_rate", "score_psi"} <= {r["name"] for r in shifted["over_bound"]}
+    scores = _partition(hive_hook, SHIFTED).set_index("name")
+    assert scores.loc["flag_rate", "kind"] == "score" and scores.loc["flag_rate", "over_bound"] == 1
+    assert {"score_p50", "score_p90", "score_p99"} <= set(scores.index)
+
+
+def test_the_shadow_report_shows_the_days_x_features_heat_map_of_eval_feature_drift(warehouse, hive_hook, tmp_path):
+    from integrity_risk.evaluation.report import write_report
+    from integrity_risk.operators.shadow_eval import ShadowEvalOperator
+
+    _operator().execute({"run_id": "manual__6"})
+    _operator(ds=SHIFTED).execute({"run_id": "manual__7"})
+    shadow = ShadowEvalOperator(
+        task_id="shadow_eval", risk_type=RISK, evaluation_data="unused", ds=SHIFTED, drift_days=3, max_psi=0.25
+    )
+    psi = shadow._drift_psi()
+    assert set(psi["ds"]) == {DAY, SHIFTED}  # the last 3 days up to ds that have figures
+    assert psi.loc[psi["ds"] == SHIFTED].set_index("name").loc["fraud_daily__payment_attempts_1d", "value"] > 0.25
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.2).astype(float)
+    scores = np.clip(y * 0.5 + rng.random(400) * 0.5, 0, 1)
+    from integrity_risk.evaluation.shadow import evaluate
+
+    metrics = evaluate(pd.DataFrame({f"label_{RISK}": y}), RISK, scores, n_bootstrap=20, min_slice_size=10)
+    metrics.update(candidate_version=1, champion_version=None, model_name="m", run_id="r")
+    report, _ = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=scores, drift_psi=psi, max_psi=0.25)
+    html = report.read_text()
+    assert 'alt="Feature drift over the last days (PSI)" src="data:image/png;base64,' in html
