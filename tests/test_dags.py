@@ -29,7 +29,7 @@ def test_every_dag_file_imports_without_errors():
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == (
         {f"integrity_{risk}" for risk in RISK_TYPES}
-        | {"model_rollback"}
+        | {"model_rollback", "accept_partition"}
         | {f"integrity_{risk}_online_features" for risk in RISK_TYPES}
     )
 
@@ -37,6 +37,9 @@ def test_every_dag_file_imports_without_errors():
 def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     dag = _dagbag().dags["integrity_fraud"]
     order = [
+        "extract.wait_upstream",
+        "extract.upstream_health",
+        "extract.hive_extract_account_daily",
         "extract.quality_gate_account_daily",
         "extract.quality_gate_fraud_daily",
         "features.feast_apply",
@@ -49,6 +52,9 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     ]
     for before, after in zip(order, order[1:], strict=False):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), (before, after)
+    # Nothing is extracted from a day whose upstream health failed.
+    for extract in ("hive_extract_account_daily", "hive_extract_fraud_daily", "hive_extract_labels"):
+        assert dag.get_task(f"extract.{extract}").upstream_task_ids == {"extract.upstream_health"}
     train = dag.get_task("train")
     assert (train.queue, train.pool) == ("gpu", "gpu")
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
@@ -201,7 +207,9 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
     assert str(broken) in error and "model.batch_size" in error and "valid integer" in error
     others = [r for r in RISK_TYPES if r != "fraud"]
     assert set(bag.dag_ids) == (
-        {f"integrity_{r}" for r in others} | {f"integrity_{r}_online_features" for r in others} | {"model_rollback"}
+        {f"integrity_{r}" for r in others}
+        | {f"integrity_{r}_online_features" for r in others}
+        | {"model_rollback", "accept_partition"}
     )
 
 

@@ -3,7 +3,7 @@
 The project is copied to a temporary folder and given ``promo_abuse``: a YAML (a copy of
 fraud.yaml), its HiveQL (the extract and the table's DDL), a feature view and service
 in a file of its own in the Feast repo, and the six-line DAG file. Its DAG then runs a
-feature day for real: Hive extracts on the test HiveServer2, the quality gates, and
+feature day for real: the upstream health gates, Hive extracts on the test HiveServer2, the quality gates, and
 ``feast apply``.
 """
 
@@ -25,7 +25,7 @@ from integrity_risk.paths import project_root
 if TYPE_CHECKING:
     from pathlib import Path
 
-DAY = "2026-06-15"  # far from the other tests' days: no trailing partitions, so no history to wait for
+DAY = "2026-06-15"  # far from the other tests' days: no trailing upstream partitions to compare with
 PREVIOUS = "2026-06-14"
 RISK = "promo_abuse"
 TEST_KEY = "new-risk-tests-key-0123456789"
@@ -182,6 +182,8 @@ def test_a_new_risk_type_needs_only_configuration_and_its_dag_runs_a_feature_day
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state) == "success", states
     for task_id in (
+        "extract.wait_upstream",
+        "extract.upstream_health",
         "extract.hive_extract_promo_abuse_daily",
         "extract.quality_gate_promo_abuse_daily",
         "extract.quality_gate_account_daily",

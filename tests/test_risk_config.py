@@ -133,9 +133,7 @@ def test_a_risk_yaml_without_its_tables_quality_rules_names_the_file(fraud_yaml)
 
 
 def test_quality_rules_naming_a_column_the_table_lacks_are_refused(fraud_yaml):
-    fraud_yaml.write_text(
-        fraud_yaml.read_text().replace("volume_columns: [payment_attempts_1d]", "volume_columns: [payment_attempt_1d]")
-    )
+    fraud_yaml.write_text(fraud_yaml.read_text().replace("columns: {}", "columns: {payment_attempt_1d: {min: 0}}"))
     with pytest.raises(RiskConfigError, match=r"extract.*\['payment_attempt_1d'\].*features\.fraud_daily"):
         load_risk_config(fraud_yaml)
 
@@ -212,3 +210,30 @@ def test_drift_bounds_volume_columns_and_model_cycle_are_checked(fraud_yaml):
             load_risk_config(fraud_yaml)
     fraud_yaml.write_text(text.replace("model_cycle: fixed", "model_cycle: on_drift"))
     assert load_risk_config(fraud_yaml).model_cycle == "on_drift"
+
+
+def test_the_upstream_health_bounds_and_the_platform_team_validate_and_a_bad_file_is_named(tmp_path):
+    from integrity_risk.config.health import (
+        HealthConfigError,
+        load_upstream_health,
+        platform_users,
+        upstream_health_file,
+    )
+
+    health = load_upstream_health()
+    assert health.user_events.event_type_rows.max_ratio > health.user_events.rows.max_ratio  # a type may surge
+    assert "raw.user_events" in health.partitions and platform_users() == ["admin"]
+    broken = tmp_path / "upstream.yaml"
+    broken.write_text(upstream_health_file().read_text().replace("max_dirty_rate: 0.05", "max_dirty_rate: 5"))
+    with pytest.raises(
+        HealthConfigError, match=rf"{broken}: key 'user_events\.max_dirty_rate'.*less than or equal to 1"
+    ):
+        load_upstream_health(broken)
+    broken.write_text(upstream_health_file().read_text().replace("    account_id: 0.02", "    acount_id: 0.02"))
+    with pytest.raises(HealthConfigError, match=r"acount_id.*raw\.user_events lacks"):
+        load_upstream_health(broken)
+    with pytest.raises(HealthConfigError, match=rf"{tmp_path / 'nope.yaml'}: cannot read YAML"):
+        load_upstream_health(tmp_path / "nope.yaml")
+    (tmp_path / "platform.yaml").write_text("platform: []\n")
+    with pytest.raises(HealthConfigError, match=r"platform\.yaml: key 'platform'"):
+        platform_users(tmp_path / "platform.yaml")

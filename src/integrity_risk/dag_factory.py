@@ -15,6 +15,7 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, task
 
 from integrity_risk.assets import table_asset
+from integrity_risk.config.health import load_upstream_health
 from integrity_risk.config.risk import RiskConfig, risk_config
 from integrity_risk.config.tables import shared_table_rules
 from integrity_risk.operators.approval import PromotionApprovalOperator
@@ -28,8 +29,9 @@ from integrity_risk.operators.quality_gate import QualityGateOperator
 from integrity_risk.operators.shadow_eval import ShadowEvalOperator
 from integrity_risk.operators.tf_train import TFTrainOperator
 from integrity_risk.operators.training_set import TrainingSetOperator
+from integrity_risk.operators.upstream_health import UpstreamHealthOperator
 from integrity_risk.paths import hql_dir
-from integrity_risk.sensors.history import TrailingPartitionsSensor
+from integrity_risk.sensors.upstream import UpstreamPartitionsSensor
 
 HIVE_POOL = "hiveserver2"
 GPU_POOL = "gpu"
@@ -42,7 +44,6 @@ FEAST_POOL = "feast"
 SHARED_TABLES_POOL = "shared_tables"
 GPU_QUEUE = "gpu"
 SHARED_TABLE = "features.account_daily"
-HISTORY_UPSTREAM = "raw.user_events"  # a day with events is a day whose features the gates compare with
 
 DOC = """\
 ### Integrity risk pipeline: `{risk}`
@@ -54,7 +55,7 @@ change the YAML, not this DAG.
 
 | stage | what it does |
 |---|---|
-| `extract` | pseudonymizes and aggregates `raw.*` for the day into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each partition against the trailing days |
+| `extract` | waits for the day's `raw.*` partitions (up to their deadline), checks their health (volumes per event type against the trailing days, dirty, duplicate and NULL rates), pseudonymizes and aggregates them into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each feature partition's health (schema, keys, NULLs, ranges) |
 | `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
 | `feature_drift` | PSI of every feature against the champion's training window, volumes against the trailing days, the champion's scores on the day: `eval.feature_drift`; notifies the platform team past a `drift:` bound; never blocks |
 | `model_cycle` | trains only every {cycle} days{on_drift} (param `run_training`: auto, yes, no); other days stop after `features` |
@@ -67,6 +68,9 @@ change the YAML, not this DAG.
 Backfill a range with `airflow backfill create --dag-id {dag_id} --from-date ... --to-date ...`:
 every task reads its day from the run's data interval, so a backfilled day equals the scheduled one.
 A failing gate fails `evaluate.auto_gates` with the gate, the figure and the bound; nobody is asked to approve.
+A failing health gate (`extract.upstream_health`, `extract.quality_gate_*`) names the check, the figure and the
+bound and stops the day; when the platform team knows the day is right, it accepts the partition with the
+`accept_partition` DAG (audited), and a clear of the gate lets it pass.
 Roll back with the `model_rollback` DAG.
 """
 
@@ -96,12 +100,23 @@ def _output(task: BaseOperator, key: str | None = None) -> Any:
 
 
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
-    with TaskGroup("extract", tooltip="Hive extracts, the wait for their history, and their quality gates") as group:
+    upstream = load_upstream_health()
+    with TaskGroup("extract", tooltip="Upstream freshness and health, Hive extracts, their quality gates") as group:
+        # Health first: an upstream outage stops the day before anything is built from it.
+        wait_upstream = UpstreamPartitionsSensor(
+            task_id="wait_upstream",
+            tables=upstream.partitions,
+            pool=HIVE_POOL,
+            timeout=dt.timedelta(hours=upstream.upstream_deadline_hours),
+            poke_interval=60,
+        )
+        upstream_health = UpstreamHealthOperator(task_id="upstream_health", config=upstream, pool=HIVE_POOL)
+        wait_upstream >> upstream_health
         gates = []
         shared_rules = shared_table_rules(SHARED_TABLE)
-        for table, hql, ddl, rules in (
-            (SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql", shared_rules),
-            (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality),
+        for table, hql, ddl, rules, min_rows in (
+            (SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql", shared_rules, 1),
+            (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality, cfg.extract.min_rows),
         ):
             short = table.split(".", 1)[1]
             # The gate, not the extract, publishes the table's Asset: a partition counts as
@@ -114,15 +129,6 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 outlets=[],
                 **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
             )
-            # The gate compares with the trailing days: wait until those with upstream data are extracted.
-            wait = TrailingPartitionsSensor(
-                task_id=f"wait_history_{short}",
-                table=table,
-                upstream=HISTORY_UPSTREAM,
-                pool=HIVE_POOL,
-                timeout=dt.timedelta(hours=cfg.extract.history_wait_hours),
-                poke_interval=30,
-            )
             gate = QualityGateOperator(
                 task_id=f"quality_gate_{short}",
                 table=table,
@@ -130,16 +136,14 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 rules=rules,
                 pool=HIVE_POOL,
                 outlets=[table_asset(table)],
-                min_rows=cfg.extract.min_rows,
-                min_row_ratio=cfg.extract.min_row_ratio,
-                max_row_ratio=cfg.extract.max_row_ratio,
+                min_rows=min_rows,
             )
-            [extract, wait] >> gate
+            upstream_health >> extract >> gate
             gates.append(gate)
         # The risk table's Asset schedules the online refresh of views that join both tables,
         # so it is published only once the shared table passed too.
         gates[0] >> gates[1]
-        HiveExtractOperator(
+        upstream_health >> HiveExtractOperator(
             task_id="hive_extract_labels",
             hql="labels.hql",
             table="features.labels",

@@ -1,20 +1,22 @@
-"""All extracts on a generated world: no raw identifier leaves them, and the quality gate holds them."""
+"""All extracts on a generated world: no raw identifier leaves them, and the quality gate holds them.
+
+(The upstream health gate, outages and acceptance: test_health_gates.py.)
+"""
 
 from __future__ import annotations
 
-import pyarrow.parquet as pq
 import pytest
 from extract_helpers import FEATURE_TABLES, TEST_KEY, extract, run_task
-from extract_rows import load
 
 from integrity_local.synthetic import WorldConfig, load_world, write_world
+from integrity_risk.acceptance import accept_partition
 from integrity_risk.config.risk import risk_config
 from integrity_risk.config.tables import TableQuality, shared_table_rules
 from integrity_risk.features.hql import read_hql
 from integrity_risk.features.pseudonymize import pseudonymize
 from integrity_risk.features.table_schema import ddl_schema
 from integrity_risk.operators.quality_gate import QualityGateError, QualityGateOperator
-from integrity_risk.sensors.history import TrailingPartitionsSensor
+from integrity_risk.promotion import read_audit
 
 DAY1, DAY2, DAY3 = "2026-04-01", "2026-04-02", "2026-04-03"
 ALL_TABLES = (*FEATURE_TABLES, "labels")
@@ -64,21 +66,6 @@ def gate(table: str, ds: str, **kwargs):
     return run_task(QualityGateOperator(task_id=f"gate_{table}", table=f"features.{table}", ds=ds, **kwargs), ds)
 
 
-def history_sensor(table: str, ds: str, **kwargs) -> TrailingPartitionsSensor:
-    sensor = TrailingPartitionsSensor(
-        task_id=f"wait_history_{table}", table=f"features.{table}", upstream="raw.user_events", ds=ds, **kwargs
-    )
-    sensor.render_template_fields({"ds": ds, "params": {}})
-    return sensor
-
-
-class FirstTry:
-    """The task instance of a sensor's first poke, as the task runner hands it over."""
-
-    def get_first_reschedule_date(self, context):
-        return None
-
-
 @pytest.mark.reliability
 def test_no_raw_identifier_appears_in_any_output_table(hive, extracted):
     raw = raw_identifiers(hive)
@@ -101,37 +88,6 @@ def test_the_quality_gate_passes_every_table_of_a_normal_day(extracted):
         assert gate(table, extracted)["rows"] > 0
 
 
-@pytest.fixture(scope="module")
-def history(extracted):
-    """account_daily of DAY1 too, so DAY2 and DAY3 have a trailing day."""
-    extract("account_daily", DAY1)
-
-
-def test_the_quality_gate_passes_a_day_in_line_with_its_history(extracted, history):
-    result = gate("account_daily", DAY2)
-    assert len(result["trailing_rows"]) == 1
-
-
-def test_the_history_sensor_waits_for_a_trailing_day_not_extracted_yet_then_fails_naming_it(extracted):
-    import datetime as dt
-
-    from airflow.sdk.exceptions import AirflowRescheduleException, AirflowSensorTimeout
-
-    # raw.user_events has DAY1 and DAY3, features.fake_engagement_daily only DAY2: DAY1's
-    # extract has not run. DAY3 is after ds, and a day before DAY1 has no events: neither is awaited.
-    sensor = history_sensor("fake_engagement_daily", DAY2)
-    assert sensor.mode == "reschedule"
-    assert sensor.poke({}) is False and sensor.pending == [DAY1]
-    with pytest.raises(AirflowRescheduleException):  # frees its slot until the next poke
-        sensor.execute({"ti": FirstTry()})
-    with pytest.raises(AirflowSensorTimeout, match=rf"trailing partitions \['{DAY1}'\] are still missing"):
-        history_sensor("fake_engagement_daily", DAY2, timeout=dt.timedelta(0)).execute({"ti": FirstTry()})
-    extract("fake_engagement_daily", DAY1)
-    assert history_sensor("fake_engagement_daily", DAY2).poke({}) is True
-    assert history_sensor("fake_engagement_daily", DAY1).poke({}) is True  # nothing before DAY1 to wait for
-    assert gate("fake_engagement_daily", DAY2)["trailing_rows"]
-
-
 def test_the_gate_holds_a_table_to_the_rules_it_is_given(extracted):
     # The DAG hands over shared.yaml's rules for labels; a stricter bound fails the same partition.
     assert rules_of("labels").key_columns == ["account_pk", "risk_type"]
@@ -141,28 +97,24 @@ def test_the_gate_holds_a_table_to_the_rules_it_is_given(extracted):
             "labels",
             DAY2,
             rules={
-                "volume_columns": [],
                 "key_columns": ["account_pk", "risk_type"],
                 "columns": {"label": {"min": 0, "max": 0}},
             },
         )
 
 
-def test_a_day_with_90_percent_fewer_events_trips_the_quality_gate(hive, world, extracted, history):
-    events = pq.read_table(world / "raw" / "user_events" / f"ds={DAY3}")
-    kept = events.take(list(range(0, events.num_rows, 10)))
-    assert kept.num_rows < events.num_rows * 0.11
-    load(hive, "user_events", DAY3, kept.to_pylist())
-    extract("account_daily", DAY3)
-    with pytest.raises(QualityGateError) as err:
-        gate("account_daily", DAY3)
-    message = str(err.value)
-    assert "features.account_daily partition ds=2026-04-03" in message
-    assert "sum(events_1d)" in message and "of the median" in message and "allowed 50%..200%" in message
+def test_the_gates_judge_the_data_not_its_volume(extracted):
+    # A day whose features hold a tenth of the accounts, and of their activity, is well
+    # formed: the gate passes it (volumes are the drift report's and the upstream health
+    # gate's), while a floor above its rows fails it naming the check.
+    rows = gate("account_daily", extracted)["rows"]
+    assert gate("account_daily", extracted, min_rows=rows)["rows"] == rows
+    with pytest.raises(QualityGateError, match=rf"min_rows: {rows} rows, below the minimum {rows + 1}"):
+        gate("account_daily", extracted, min_rows=rows + 1)
 
 
 @pytest.mark.reliability
-def test_a_value_out_of_range_names_the_column_and_its_bound(hive, extracted):
+def test_a_value_out_of_range_names_the_column_and_its_bound_unless_accepted(hive, extracted, tmp_path, monkeypatch):
     columns = [name for name, _ in ddl_schema("features.account_daily", read_hql("feature_tables.hql"))]
     select = ", ".join(
         "fail_ratio_1d + 1.5" if c == "fail_ratio_1d" else "TIMESTAMP '2026-04-10 00:00:00'" if c == "feature_ts" else c
@@ -180,12 +132,15 @@ def test_a_value_out_of_range_names_the_column_and_its_bound(hive, extracted):
             "SELECT 1",
         ]
     )
-    with pytest.raises(QualityGateError, match=r"column fail_ratio_1d: max [\d.]+ is above the bound 1"):
-        gate(
-            "account_daily",
-            "2026-04-09",
-            rules=shared_table_rules("features.account_daily").model_copy(update={"volume_columns": []}),
-        )
+    with pytest.raises(QualityGateError, match=r"range: column fail_ratio_1d: max [\d.]+ is above the bound 1"):
+        gate("account_daily", "2026-04-09")
+    # Accepted by the platform team (that check of that partition): it passes, the acceptance in the audit.
+    monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(tmp_path / "local"))  # a private audit log
+    entry = accept_partition(
+        "features.account_daily", "2026-04-09", check="range", reason="a known client bug, fixed", actor="admin"
+    )
+    assert gate("account_daily", "2026-04-09")["accepted"] == [entry["event_id"]]
+    assert read_audit()[-1]["event_id"] == entry["event_id"]
 
 
 @pytest.mark.reliability

@@ -1,12 +1,14 @@
 {#- Included by every features/*.hql right after WITH: the cleaned events of the
     look-back window as CTE `ev`, and those of the day `ds` as CTE `day`.
-    Dirty upstream rows: a NULL event_id, account_id, event_time or event_type, an
-    unknown event_type, or an event_time outside [lookback_start, window_end) is
-    dropped; an event_id seen more than once counts once (the earliest copy).
+    Dirty upstream rows (features/_clean.hql, which the upstream health gate counts
+    with the same definition) and rows with an event_time outside
+    [lookback_start, window_end) are dropped; an event_id seen more than once counts
+    once (the earliest copy).
     Duplicates are removed before the window is cut, over a day more than the window
     (from dedup_start): a retry stamped inside the window whose first copy came just
     before it is the same event, outside. Older partitions that do not exist simply
     contribute no rows. -#}
+{% from "features/_clean.hql" import clean_event -%}
 ev AS (
   SELECT account_id, device_id, ip, user_agent, country, event_type, target_account_id,
          target_item_id, url, status, event_time,
@@ -27,10 +29,7 @@ ev AS (
                                        e.url, e.amount, e.target_account_id, e.target_item_id) AS copy_no
     FROM raw.user_events e
     WHERE e.ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'
-      AND e.event_id IS NOT NULL
-      AND e.account_id IS NOT NULL AND e.account_id <> ''
-      AND e.event_type IN ('login', 'view', 'like', 'follow', 'comment', 'share', 'post',
-                           'message', 'click_link', 'api_request', 'payment_attempt')
+      AND {{ clean_event('e') }}
       AND e.event_time >= TIMESTAMP '{{ dedup_start }}'
       AND e.event_time < TIMESTAMP '{{ window_end }}'
   ) deduped

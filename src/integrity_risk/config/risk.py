@@ -27,25 +27,17 @@ class RiskConfigError(ValueError):
 
 
 class ExtractConfig(_Strict):
-    """``extract:``: the risk table's HiveQL, its DDL and its quality gate's bounds and rules."""
+    """``extract:``: the risk table's HiveQL, its DDL and its quality gate's rules."""
 
     hql: str = Field(description="HiveQL template under include/hql/, e.g. features/fraud.hql")
     table: str = Field(pattern=r"^features\.[a-z][a-z0-9_]*$")
-    min_rows: int = Field(default=1, ge=0, description="absolute floor for the quality gate")
-    max_row_ratio: float = Field(default=2.0, gt=1.0)
-    min_row_ratio: float = Field(default=0.5, gt=0.0, lt=1.0)
+    min_rows: int = Field(default=1, ge=0, description="the fewest rows the quality gate lets through")
     ddl: str = Field(
         default="feature_tables.hql",
         description=(
             "HiveQL file under include/hql/ with the table's CREATE TABLE IF NOT EXISTS: run before each "
             "extract, and the schema the quality gate expects"
         ),
-    )
-    history_wait_hours: float = Field(
-        default=6,
-        gt=0,
-        le=72,
-        description=("how long the gate waits for trailing days that have upstream data but no extract yet"),
     )
     quality: TableQuality = Field(description="the quality gate's rules of this risk's table")
 

@@ -1,4 +1,4 @@
-"""The quality gate's rules of each table, validated: data in YAML, not code.
+"""The quality gate's rules of each feature table, validated: data in YAML, not code.
 
 A risk's own table has its rules in its YAML (``extract.quality`` of
 ``include/risks/<risk>.yaml``); the tables every risk writes (``features.account_daily``,
@@ -56,20 +56,18 @@ def default_rule(name: str, dtype: str) -> ColumnRule:
 
 
 class TableQuality(StrictConfig):
-    """What the quality gate holds one table to, beside the defaults.
+    """What the quality gate holds one table to, beside the defaults: the shape of the data, never its volume.
 
-    :param volume_columns: columns whose partition sum is held to the trailing days like
-        the row count (a day with far fewer events keeps most accounts, not their
-        activity); required, ``[]`` when the table has none.
+    (How much behaviour a day holds is the drift report's, not a gate's: attackers change it.)
+
     :param key_columns: columns that identify a row: one row per key in a partition.
     :param columns: ``{column: ColumnRule}`` for columns whose bounds differ from the default.
     """
 
-    volume_columns: list[str]
     key_columns: list[str] = Field(default=["account_pk"], min_length=1)
     columns: dict[str, ColumnRule] = {}
 
-    @field_validator("volume_columns", "key_columns")
+    @field_validator("key_columns")
     @classmethod
     def _identifiers(cls, value: list[str]) -> list[str]:
         bad = [c for c in value if not IDENTIFIER_PATTERN.match(c)]
@@ -82,7 +80,7 @@ class TableQuality(StrictConfig):
         from integrity_risk.features.table_schema import ddl_schema
 
         known = {name for name, _ in ddl_schema(table, ddl_text)}
-        named = [*self.volume_columns, *self.key_columns, *self.columns]
+        named = [*self.key_columns, *self.columns]
         return sorted({c for c in named if c not in known})
 
     def rule(self, name: str, dtype: str) -> ColumnRule:

@@ -25,3 +25,21 @@ def split_statements(text: str) -> list[str]:
 
 def read_hql(relative_path: str | Path) -> str:
     return (hql_dir() / relative_path).read_text()
+
+
+def clean_event_predicate(alias: str) -> str:
+    """The cleaning stage's test of a usable ``raw.user_events`` row, as SQL over ``alias``.
+
+    Rendered from ``include/hql/features/_clean.hql``, the macro the extracts filter with,
+    so the health gate's dirty rows are exactly the rows the extracts drop.
+
+    :param alias: the table alias of ``raw.user_events`` in the query; an identifier.
+    """
+    import jinja2
+
+    from integrity_risk.values import check_identifier
+
+    check_identifier(alias, "table alias")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(hql_dir())), undefined=jinja2.StrictUndefined)
+    template = env.from_string('{% from "features/_clean.hql" import clean_event %}{{ clean_event(alias) }}')
+    return template.render(alias=alias).strip()

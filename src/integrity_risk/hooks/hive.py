@@ -13,6 +13,7 @@ and two guarantees every caller gets:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from contextlib import contextmanager
@@ -187,6 +188,64 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
             f"SELECT ds, count(*){sums} FROM {table} WHERE ds >= '{first}' AND ds < '{before}' GROUP BY ds ORDER BY ds"
         )
         return [{"ds": r[0], "rows": r[1], "volumes": dict(zip(sum_columns, r[2:], strict=False))} for r in rows]
+
+    def rows_by(self, table: str, column: str, first: str, last: str) -> dict[str, dict[str | None, int]]:
+        """Rows per partition and value of ``column``, ``first <= ds <= last``: ``{ds: {value: rows}}``.
+
+        A NULL value is counted under ``None``; a day without a partition is absent.
+        """
+        table, column = check_table_name(table), check_identifier(column, "column")
+        first, last = parse_ds(first).isoformat(), parse_ds(last).isoformat()
+        rows = self.get_records(
+            f"SELECT ds, {column}, count(*) FROM {table} WHERE ds >= '{first}' AND ds <= '{last}' GROUP BY ds, {column}"
+        )
+        out: dict[str, dict[str | None, int]] = {}
+        for ds, value, count in rows:
+            out.setdefault(str(ds), {})[value] = int(count)
+        return out
+
+    def null_counts(self, table: str, ds: str, columns: Sequence[str]) -> dict[str, Any]:
+        """``{"rows": n, "nulls": {column: NULL rows}}`` of partition ``ds`` of ``table``."""
+        table, day = check_table_name(table), parse_ds(ds).isoformat()
+        for column in columns:
+            check_identifier(column, "column")
+        nulls = "".join(f", sum(CASE WHEN {c} IS NULL THEN 1 ELSE 0 END)" for c in columns)
+        row = self.get_records(f"SELECT count(*){nulls} FROM {table} WHERE ds = '{day}'")[0]
+        return {"rows": int(row[0]), "nulls": {c: int(v or 0) for c, v in zip(columns, row[1:], strict=True)}}
+
+    def user_events_health(self, ds: str, clean: str, null_columns: Sequence[str] = ()) -> dict[str, Any]:
+        """What the upstream health gate judges of partition ``ds`` of ``raw.user_events``, in one scan.
+
+        ``{"rows", "dirty" (rows failing ``clean``), "duplicates" (rows with a non-NULL
+        event_id beyond the first of each id), "out_of_day" (event_time outside the day),
+        "nulls": {column: NULL rows}}``.
+
+        :param clean: SQL predicate over the alias ``e`` saying a row is usable: the cleaning
+            stage's own (:func:`integrity_risk.features.hql.clean_event_predicate`), from the
+            project's HiveQL, never from a user.
+        :param null_columns: columns whose NULLs are counted.
+        """
+        day = parse_ds(ds)
+        start, end = day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
+        for column in null_columns:
+            check_identifier(column, "column")
+        nulls = "".join(f", sum(CASE WHEN e.{c} IS NULL THEN 1 ELSE 0 END)" for c in null_columns)
+        # CASE WHEN <clean> THEN 0 ELSE 1: a NULL verdict (a NULL event_type) counts as dirty.
+        row = self.get_records(
+            f"SELECT count(*), sum(CASE WHEN {clean} THEN 0 ELSE 1 END), "
+            "count(e.event_id) - count(DISTINCT e.event_id), "
+            f"sum(CASE WHEN e.event_time < TIMESTAMP '{start} 00:00:00' "
+            f"OR e.event_time >= TIMESTAMP '{end} 00:00:00' THEN 1 ELSE 0 END)"
+            f"{nulls} FROM raw.user_events e WHERE e.ds = '{start}'"
+        )[0]
+        counts = [int(v or 0) for v in row]
+        return {
+            "rows": counts[0],
+            "dirty": counts[1],
+            "duplicates": counts[2],
+            "out_of_day": counts[3],
+            "nulls": dict(zip(null_columns, counts[4:], strict=True)),
+        }
 
     def load_partition(self, table: str, folder: str | Path, partition: Mapping[str, str]) -> None:
         """Replace one partition of ``table`` with the files in ``folder`` (on the server's file system).
