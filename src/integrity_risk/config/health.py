@@ -50,34 +50,30 @@ def _null_rates(value: dict[str, float]) -> dict[str, float]:
     return value
 
 
-class UserEventsHealth(StrictConfig):
-    """Bounds of one partition of ``raw.user_events``."""
+class PartitionHealth(StrictConfig):
+    """Bounds every upstream partition has: a row floor, rows against the trailing days, NULL rates."""
 
     min_rows: int = Field(default=1, ge=0)
     rows: VolumeBound
+    max_null_rate: dict[str, float] = {}
+
+    @field_validator("max_null_rate")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        return _null_rates(value)
+
+
+class UserEventsHealth(PartitionHealth):
+    """Bounds of one partition of ``raw.user_events``."""
+
     event_type_rows: VolumeBound
     max_dirty_rate: float = Field(ge=0, le=1)
     max_duplicate_rate: float = Field(ge=0, le=1)
     max_out_of_day_rate: float = Field(ge=0, le=1)
-    max_null_rate: dict[str, float] = {}
-
-    @field_validator("max_null_rate")
-    @classmethod
-    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
-        return _null_rates(value)
 
 
-class AccountProfilesHealth(StrictConfig):
+class AccountProfilesHealth(PartitionHealth):
     """Bounds of one partition (a daily snapshot) of ``raw.account_profiles``."""
-
-    min_rows: int = Field(default=1, ge=0)
-    rows: VolumeBound
-    max_null_rate: dict[str, float] = {}
-
-    @field_validator("max_null_rate")
-    @classmethod
-    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
-        return _null_rates(value)
 
 
 class UpstreamHealth(StrictConfig):
