@@ -43,3 +43,21 @@ def test_the_demo_process_prints_no_hive_statements_and_its_services_keep_them(h
     assert "a warning of the hook" in demo  # only the hook's INFO is quieted
     # The option applied to the demo's own process only: the services it starts inherit none.
     assert "left for the Airflow services: None" in demo
+
+
+def test_the_demo_command_sets_up_its_logging_before_it_reads_the_risk_yamls(tmp_path):
+    # Reading the YAMLs validates their notifiers, which imports Airflow; the demo's quiet
+    # logging must come first, or the command stops before it starts. `approve` against a
+    # state folder with no Airflow gets past the arguments and stops at the missing login.
+    env = {**os.environ, "INTEGRITY_LOCAL_DIR": str(tmp_path)}
+    env.pop("AIRFLOW__LOGGING__NAMESPACE_LEVELS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "integrity_local.cli", "approve", "fraud", "no_such_run", "--airflow-port", "9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "must run before airflow is imported" not in done.stderr, done.stderr[-2000:]
+    assert "simple_auth_manager_passwords" in done.stderr, done.stderr[-2000:]

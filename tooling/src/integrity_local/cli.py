@@ -49,6 +49,8 @@ def quiet_library_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First: reading the risk YAMLs validates their notifiers, which imports Airflow.
+    quiet_library_logging()
     from integrity_risk.config.risk import all_risk_types
 
     risk_types = all_risk_types()  # one per include/risks/*.yaml
@@ -72,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     approve.add_argument("--airflow-port", type=int, default=8080)
     args = parser.parse_args(argv)
 
-    quiet_library_logging()
     from integrity_local import demo
 
     if args.command == "approve":
