@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,15 @@ def hive_hook(hiveserver2):
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
     return HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    """The Airflow metadata DB under the module's AIRFLOW_HOME (SQLite), migrated once per module that runs DAGs."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
+        timeout=300,
+    )

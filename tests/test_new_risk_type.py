@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -119,18 +116,6 @@ def project(tmp_path, monkeypatch):
         ),
     )
     return root
-
-
-@pytest.fixture(scope="module")
-def airflow_db():
-    """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=dict(os.environ),
-        timeout=300,
-    )
 
 
 @pytest.fixture

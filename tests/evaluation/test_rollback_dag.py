@@ -1,6 +1,5 @@
 """The model_rollback DAG: light to parse, strict params, and a real run that moves the champion back."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,18 +19,6 @@ def rollback_dag():
     bag = DagBag(dag_folder=str(DAG_FILE))
     assert bag.import_errors == {}
     return bag.dags["model_rollback"]
-
-
-@pytest.fixture(scope="module")
-def airflow_db():
-    """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=dict(os.environ),
-        timeout=300,
-    )
 
 
 def test_parsing_the_dag_file_imports_nothing_heavy():

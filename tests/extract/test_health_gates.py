@@ -9,11 +9,8 @@ day half loaded, a day loaded twice.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -209,18 +206,6 @@ def test_the_freshness_sensor_waits_for_a_missing_partition_then_fails_naming_it
 
 
 # --- the accept_partition DAG -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def airflow_db():
-    """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=dict(os.environ),
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
