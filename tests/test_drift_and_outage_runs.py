@@ -24,10 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -86,18 +83,6 @@ def _fraud_yaml(text: str) -> str:
     ):
         text = _replace(text, old, new)
     return text
-
-
-@pytest.fixture(scope="module")
-def airflow_db():
-    """The Airflow metadata DB under this area's AIRFLOW_HOME (SQLite), migrated once."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=dict(os.environ),
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
