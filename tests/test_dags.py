@@ -55,6 +55,13 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     # Nothing is extracted from a day whose upstream health failed.
     for extract in ("hive_extract_account_daily", "hive_extract_fraud_daily", "hive_extract_labels"):
         assert dag.get_task(f"extract.{extract}").upstream_task_ids == {"extract.upstream_health"}
+    # The training set waits, in reschedule mode, for every day of its window to be extracted.
+    window = {"wait_training_window_account_daily", "wait_training_window_fraud_daily"}
+    assert dag.get_task("training_set").upstream_task_ids == window
+    for task_id in window:
+        sensor = dag.get_task(task_id)
+        assert sensor.upstream_task_ids == {"model_cycle"} and sensor.mode == "reschedule"
+        assert sensor.trailing_days == 21  # fraud.yaml's training_set.lookback_days
     train = dag.get_task("train")
     assert (train.queue, train.pool) == ("gpu", "gpu")
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"

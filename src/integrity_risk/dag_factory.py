@@ -31,6 +31,7 @@ from integrity_risk.operators.tf_train import TFTrainOperator
 from integrity_risk.operators.training_set import TrainingSetOperator
 from integrity_risk.operators.upstream_health import UpstreamHealthOperator
 from integrity_risk.paths import hql_dir
+from integrity_risk.sensors.history import TrailingPartitionsSensor
 from integrity_risk.sensors.upstream import UpstreamPartitionsSensor
 
 HIVE_POOL = "hiveserver2"
@@ -44,6 +45,10 @@ FEAST_POOL = "feast"
 SHARED_TABLES_POOL = "shared_tables"
 GPU_QUEUE = "gpu"
 SHARED_TABLE = "features.account_daily"
+# A day with events is a day whose features the training window needs; the training set
+# waits this long for the window's days still being extracted.
+HISTORY_UPSTREAM = "raw.user_events"
+TRAINING_WINDOW_WAIT_HOURS = 12
 
 DOC = """\
 ### Integrity risk pipeline: `{risk}`
@@ -324,7 +329,22 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             gates=_output(auto_gates),
         )
         extract >> [features, feature_drift]
-        features >> model_cycle >> training_set >> train >> evaluate >> approval >> promote
+        # The training set joins lookback_days of features: it waits (reschedule mode) until each
+        # of those days that has upstream data is extracted, e.g. while a backfill of the history
+        # still runs beside the scheduler's run, instead of training on the few days done so far.
+        window = [
+            TrailingPartitionsSensor(
+                task_id=f"wait_training_window_{table.split('.', 1)[1]}",
+                table=table,
+                upstream=HISTORY_UPSTREAM,
+                trailing_days=cfg.training_set.lookback_days,
+                pool=HIVE_POOL,
+                timeout=dt.timedelta(hours=TRAINING_WINDOW_WAIT_HOURS),
+                poke_interval=30,
+            )
+            for table in (SHARED_TABLE, cfg.extract.table)
+        ]
+        features >> model_cycle >> window >> training_set >> train >> evaluate >> approval >> promote
         _watch(dag, exclude=(model_cycle, approval))
     return dag
 

@@ -151,3 +151,44 @@ def test_a_schema_that_drifted_from_the_ddl_names_the_column(extracted, tmp_path
     (tmp_path / "drifted.hql").write_text(ddl)
     with pytest.raises(QualityGateError, match="column new_feature: missing"):
         gate("account_daily", extracted, ddl=str(tmp_path / "drifted.hql"))
+
+
+def window_sensor(table: str, ds: str, **kwargs):
+    from integrity_risk.sensors.history import TrailingPartitionsSensor
+
+    sensor = TrailingPartitionsSensor(
+        task_id=f"wait_training_window_{table}",
+        table=f"features.{table}",
+        upstream="raw.user_events",
+        ds=ds,
+        **kwargs,
+    )
+    sensor.render_template_fields({"ds": ds, "params": {}})
+    return sensor
+
+
+class FirstPoke:
+    """The task instance of a sensor's first poke, as the task runner hands it over."""
+
+    def get_first_reschedule_date(self, context):
+        return None
+
+
+@pytest.mark.reliability
+def test_the_training_window_sensor_waits_for_a_day_not_extracted_yet_then_fails_naming_it(extracted):
+    import datetime as dt
+
+    from airflow.sdk.exceptions import AirflowRescheduleException, AirflowSensorTimeout
+
+    # raw.user_events has DAY1 and DAY3, features.scraping_daily only DAY2: DAY1's extract has
+    # not run. DAY3 is after ds, and a day before DAY1 has no events: neither is awaited.
+    sensor = window_sensor("scraping_daily", DAY2)
+    assert sensor.mode == "reschedule"
+    assert sensor.poke({}) is False and sensor.pending == [DAY1]
+    with pytest.raises(AirflowRescheduleException):  # frees its slot until the next poke
+        sensor.execute({"ti": FirstPoke()})
+    with pytest.raises(AirflowSensorTimeout, match=rf"partitions of features\.scraping_daily \['{DAY1}'\]"):
+        window_sensor("scraping_daily", DAY2, timeout=dt.timedelta(0)).execute({"ti": FirstPoke()})
+    extract("scraping_daily", DAY1)
+    assert window_sensor("scraping_daily", DAY2).poke({}) is True
+    assert window_sensor("scraping_daily", DAY1).poke({}) is True  # nothing before DAY1 to wait for
