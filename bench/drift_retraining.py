@@ -1,7 +1,7 @@
 """Recall after attackers adapt: the champion, a candidate retrained on drift, one on the fixed cycle.
 
-    python bench/drift_retraining.py [--accounts 4000] [--days 32] [--cutover-day 14] [--drift-lag 1] \\
-        [--cycle-days 7] [--test-days 4] [--risk fraud] [--fpr 0.01] [--n-bootstrap 500]
+    python bench/drift_retraining.py [--accounts 8000] [--risk-share 0.1] [--days 32] [--cutover-day 15] \\
+        [--drift-lag N] [--cycle-days 7] [--test-days 4] [--seeds 2] [--risk fraud] [--fpr 0.01] [--n-bootstrap 500]
 
 On a private state folder (``<local>/bench_drift``) it writes a synthetic world whose five
 attack families adapt abruptly on ``start + cutover_day`` (``WorldConfig.cutover_ds``: their
@@ -12,15 +12,18 @@ behaviour changes, their volumes do not) and then uses the project's own pieces:
   ``bench/bench_extract.py`` does (it checks that DuckDB and the Hive extract agree row for
   row), written where the ``local`` Feast profile reads the warehouse;
 - training sets: ``build_training_set`` of the risk's YAML (matured labels, negatives, Feast's
-  point-in-time join, time splits) for three days ``ds``:
+  point-in-time join, time splits) for four days ``ds``:
   (a) the champion: the day before the cut-over;
-  (b) on drift: ``cutover + drift_lag`` (the run whose drift report first crosses the bound:
-      the cut-over day's features are first compared in the run of the cut-over day, so lag 0
-      is the earliest possible; the default 1 leaves a day for the alert to be acted on);
-  (c) the fixed cycle: the first multiple of ``cycle_days`` from the world's start at or after (b);
+  (b) at the alert: the day after the cut-over (what ``model_cycle: on_drift`` did before it
+      waited for labels: its training set has none of the new behaviour);
+  (c) on drift: ``cutover + drift_lag``, by default the YAML's ``retrain_delay_days`` (maturity
+      + validation + test + 1 days: the first training set whose train split holds the
+      cut-over day);
+  (d) the fixed cycle: its first training day at or after the cut-over (a multiple of
+      ``cycle_days`` from the world's start);
 - models: the project's trainer (``run_training``, the YAML's ``model:`` section, MLflow in the
-  state folder) for each, and LightGBM on the same training set beside each
-  (``bench/compare_candidates.py``'s).
+  state folder) for each, once per training seed (``--seeds``), and LightGBM on the same
+  training set beside each (``bench/compare_candidates.py``'s).
 
 All six score the same test population: every account with a row of ``account_daily`` on the
 last ``test_days`` days of the world (features as of each day's ``feature_ts``, joined by Feast),
@@ -48,16 +51,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_extract, compa
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=6000)
+    parser.add_argument("--accounts", type=int, default=8000)
     parser.add_argument(
-        "--risk-share", type=float, default=0.05, help="share of accounts in the risk's family (others: the default)"
+        "--risk-share", type=float, default=0.1, help="share of accounts in the risk's family (others: the default)"
     )
     parser.add_argument("--days", type=int, default=32, help="days of the world")
     parser.add_argument("--start", default="2026-03-01")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--drift", type=float, default=0.3, help="the world's gradual drift (per week)")
-    parser.add_argument("--cutover-day", type=int, default=14, help="day index of the cut-over (first adapted day)")
-    parser.add_argument("--drift-lag", type=int, default=1, help="days after the cut-over of the on_drift run")
+    parser.add_argument("--cutover-day", type=int, default=15, help="day index of the cut-over (first adapted day)")
+    parser.add_argument(
+        "--drift-lag", type=int, default=None, help="days after the cut-over of the on_drift run (the YAML's delay)"
+    )
+    parser.add_argument("--seeds", type=int, default=2, help="training seeds of each TF model")
     parser.add_argument("--cycle-days", type=int, default=7, help="the risk's model_cycle_days")
     parser.add_argument("--test-days", type=int, default=4, help="last days of the world scored")
     parser.add_argument("--risk", default="fraud")
@@ -69,12 +75,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def schedule(args: argparse.Namespace) -> dict[str, int]:
-    """Day indices of the three training runs and the first test day; refuses an overlap."""
-    on_drift = args.cutover_day + args.drift_lag
-    fixed = -(-on_drift // args.cycle_days) * args.cycle_days
-    days = {"champion": args.cutover_day - 1, "on_drift": on_drift, "fixed_cycle": fixed}
+    """Day indices of the four training runs and the first test day; refuses an overlap."""
+    if args.drift_lag is None:
+        from integrity_risk.config.risk import risk_config
+
+        args.drift_lag = risk_config(args.risk).drift_retrain_delay_days
+    # The DAG trains on days whose index from the start is cycle_days - 1 modulo cycle_days.
+    fixed = args.cutover_day + (args.cycle_days - 1 - args.cutover_day) % args.cycle_days
+    days = {
+        "champion": args.cutover_day - 1,
+        "at_alert": args.cutover_day + 1,
+        "on_drift": args.cutover_day + args.drift_lag,
+        "fixed_cycle": fixed,
+    }
     days["test_from"] = args.days - args.test_days
-    if days["champion"] < 1 or days["test_from"] <= fixed:
+    if days["champion"] < 1 or days["test_from"] <= max(days.values()):
         raise SystemExit(f"the test days must come after every training day: {days} in a {args.days}-day world")
     return days
 
@@ -212,7 +227,7 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
     print(f"world: {files}; cut-over {cutover_ds} (all five families) in {time.perf_counter() - t0:.0f} s", flush=True)
 
     risk_cfg = risk_config(args.risk)
-    train_ds = {name: ds_of(days_at[name]) for name in ("champion", "on_drift", "fixed_cycle")}
+    train_ds = {name: ds_of(days_at[name]) for name in ("champion", "at_alert", "on_drift", "fixed_cycle")}
     test_days = [ds_of(i) for i in range(days_at["test_from"], args.days)]
     t0 = time.perf_counter()
     con = duckdb_connection(files.out_dir, args.threads)
@@ -259,8 +274,9 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
         folder = Path(manifest["path"])
         sets[name] = (ds, manifest, _after_cutover(folder, label, cutover_ds))
         print(f"  training set {name} (ds={ds}) in {time.perf_counter() - t0:.0f} s: rows {manifest['rows']}")
-        uri = train_on(folder, args.risk, model_cfg, name)
-        scores[name] = score(uri, test)[f"score_{args.risk}"].to_numpy(dtype=float)
+        for seed in range(args.seeds):
+            uri = train_on(folder, args.risk, {**model_cfg, "seed": seed}, f"{name}_seed{seed}")
+            scores[f"{name}_seed{seed}"] = score(uri, test)[f"score_{args.risk}"].to_numpy(dtype=float)
         scores[f"{name}_lightgbm"] = lightgbm_scores(folder, manifest["features"], label, test)
 
     common = dict(target_fpr=args.fpr, n_bootstrap=args.n_bootstrap, seed=0, groups=groups)
@@ -268,38 +284,43 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
     print(
         f"drift retraining, {args.risk}: {args.accounts:,} accounts ({args.risk_share:.0%} {args.risk}), "
         f"{args.days} days from {args.start}, "
-        f"gradual drift {args.drift}/week, cut-over {cutover_ds} (day {args.cutover_day}, every family)"
+        f"gradual drift {args.drift}/week, cut-over {cutover_ds} (day {args.cutover_day}, every family); "
+        f"on_drift {args.drift_lag} days after it, fixed cycle every {args.cycle_days} days"
     )
     print(
         f"test: {len(test_days)} days {test_days[0]}..{test_days[-1]}, {len(y):,} account-days of "
         f"{int(groups.max()) + 1:,} accounts, {int(y.sum())} positive (ground truth); recall at FPR "
-        f"{args.fpr}, 90% intervals from {args.n_bootstrap} resamples of accounts"
+        f"{args.fpr}, 90% intervals from {args.n_bootstrap} resamples of accounts; each candidate paired "
+        f"with the champion of the same training seed (LightGBM: with the champion's LightGBM)"
     )
     head = (
-        f"{'model':12s} {'trained ds':10s} {'train+val pos':>13s} {'after cut':>9s} "
-        f"{'recall (TF)':>22s} {'vs champion (paired)':>24s} {'recall (LightGBM)':>22s}"
+        f"{'model':12s} {'trained ds':10s} {'train+val pos':>13s} {'after cut':>9s} {'seed':>8s} "
+        f"{'recall':>22s} {'vs champion (paired)':>24s}"
     )
     print(head)
     print("-" * len(head))
     for name, (ds, manifest, after) in sets.items():
         pos = manifest["positives_by_split"]
         fitted = pos["train"][args.risk] + pos["validation"][args.risk]
-        row = []
-        for key in (name, f"{name}_lightgbm"):
+        for seed in [f"seed{s}" for s in range(args.seeds)] + ["lightgbm"]:
+            key, base = f"{name}_{seed}", f"champion_{seed}"
             ci = m.bootstrap_metrics(y, scores[key], **common)["candidate_recall_at_fpr"]
             recall = m.operating_point(y, scores[key], args.fpr).recall
-            row.append(f"{recall:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
-        if name == "champion":
-            delta = "-"
-        else:
-            # Paired: each model at its own operating threshold on the whole test population, the
-            # same resampled accounts for both (the shadow evaluation's recall-drop interval).
-            cand, champ = (m.operating_point(y, scores[k], args.fpr) for k in (name, "champion"))
-            ci = m.bootstrap_metrics(
-                y, scores[name], scores["champion"], thresholds=(cand.threshold, champ.threshold), **common
-            )["recall_at_threshold_drop"]
-            delta = f"{cand.recall - champ.recall:+.3f} [{0.0 - ci[1]:+.3f}, {0.0 - ci[0]:+.3f}]"
-        print(f"{name:12s} {ds:10s} {fitted:13d} {after:9d} {row[0]:>22s} {delta:>24s} {row[1]:>22s}")
+            if name == "champion":
+                delta = "-"
+            else:
+                # Paired: each model at its own operating threshold on the whole test population,
+                # the same resampled accounts for both (the shadow evaluation's recall-drop interval).
+                cand, champ = (m.operating_point(y, scores[k], args.fpr) for k in (key, base))
+                drop = m.bootstrap_metrics(
+                    y, scores[key], scores[base], thresholds=(cand.threshold, champ.threshold), **common
+                )["recall_at_threshold_drop"]
+                delta = f"{cand.recall - champ.recall:+.3f} [{0.0 - drop[1]:+.3f}, {0.0 - drop[0]:+.3f}]"
+            label_seed = "LightGBM" if seed == "lightgbm" else seed
+            print(
+                f"{name:12s} {ds:10s} {fitted:13d} {after:9d} {label_seed:>8s} "
+                f"{f'{recall:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]':>22s} {delta:>24s}"
+            )
     print(
         "train+val pos: positives of the risk in the training set's train and validation splits (what the "
         "model fits and early-stops on); after cut: of them, rows observed after the cut-over"

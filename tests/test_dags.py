@@ -233,7 +233,7 @@ def test_a_dag_file_imports_nothing_heavy_at_parse_time(dag_file):
 
 
 def test_training_runs_every_cycle_days_from_the_start_date_unless_the_param_decides():
-    from integrity_risk.dag_factory import is_model_day
+    from integrity_risk.model_cycle import is_model_day
 
     start = "2026-03-01"
     auto = [ds for ds in (f"2026-03-{d:02d}" for d in range(1, 22)) if is_model_day("auto", ds, start, 7)]
@@ -242,25 +242,26 @@ def test_training_runs_every_cycle_days_from_the_start_date_unless_the_param_dec
     assert not is_model_day("auto", "2026-02-27", start, 7)
 
 
-def test_feature_drift_runs_after_the_extract_gates_and_hands_drifted_to_model_cycle():
-    from airflow.sdk.definitions.xcom_arg import PlainXComArg
-
+def test_feature_drift_runs_after_the_extract_gates_and_before_model_cycle():
     dag = _dagbag().dags["integrity_fraud"]
     drift = dag.get_task("feature_drift")
     assert {"extract.quality_gate_fraud_daily", "extract.quality_gate_account_daily"} <= drift.get_flat_relative_ids(
         upstream=True
     )
-    assert "model_cycle" in drift.downstream_task_ids and drift.multiple_outputs
+    # model_cycle reads the day's figures from eval.feature_drift: it must run after they are written.
+    assert "model_cycle" in drift.downstream_task_ids
     # Drift informs and triggers, it never holds the features back: not upstream of feast_apply.
     assert "features.feast_apply" not in drift.get_flat_relative_ids(upstream=False)
-    drifted = dag.get_task("model_cycle").op_kwargs["drifted"]
-    assert isinstance(drifted, PlainXComArg) and (drifted.operator.task_id, drifted.key) == ("feature_drift", "drifted")
-    assert dag.get_task("model_cycle").op_kwargs["model_cycle"] == "fixed"
+    cycle = dag.get_task("model_cycle").op_kwargs
+    assert cycle["model_cycle"] == "fixed" and cycle["risk_type"] == "fraud"
+    # fraud.yaml leaves it null: maturity 3 + validation 2 + test 2 + 1.
+    assert cycle["retrain_delay_days"] == 8
+    assert drift.bounds["noise_multiplier"] == 2.0
     assert [n["class"] for n in drift.notifiers] == ["integrity_risk.notifiers.log.LogNotifier"]
 
 
 def test_on_drift_trains_on_a_drifted_day_and_the_param_still_decides():
-    from integrity_risk.dag_factory import is_model_day
+    from integrity_risk.model_cycle import is_model_day
 
     start = "2026-03-01"
     assert is_model_day("auto", "2026-03-03", start, 7, "on_drift", True)
@@ -269,3 +270,14 @@ def test_on_drift_trains_on_a_drifted_day_and_the_param_still_decides():
     assert is_model_day("auto", "2026-03-07", start, 7, "on_drift", False)  # and on_drift keeps the cycle
     assert not is_model_day("no", "2026-03-03", start, 7, "on_drift", True)
     assert is_model_day("yes", "2026-03-03", start, 7, "fixed", False)
+
+
+def test_a_drift_begins_on_a_drifted_day_after_a_calm_one_so_a_persisting_drift_trains_once():
+    from integrity_risk.model_cycle import drift_began
+
+    days = {"2026-03-01": False, "2026-03-02": True, "2026-03-03": True, "2026-03-05": True}
+    assert drift_began(days, "2026-03-02")
+    assert not drift_began(days, "2026-03-03")  # the same drift, still there: the fixed cycle's
+    assert not drift_began(days, "2026-03-01")  # calm
+    assert drift_began(days, "2026-03-05")  # the day before has no figures: nothing says it drifted then
+    assert not drift_began(days, "2026-03-09")  # no figures at all

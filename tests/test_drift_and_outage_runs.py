@@ -67,6 +67,8 @@ def _fraud_yaml(text: str) -> str:
     text = small_world_yaml(text)
     for old, new in (
         ("model_cycle: fixed", "model_cycle: on_drift"),
+        # Train on the day the drift begins: the test shows the trigger, not what the labels teach.
+        ("retrain_delay_days: null", "retrain_delay_days: 0"),
         ("retries: 2", "retries: 0"),  # a failure fails the test now, not after the retry delays
         ("maturity_days: 2", "maturity_days: 1"),  # after small_world_yaml's 2: labels of 4 days are usable
         # Labels observed from START + 1 on: those of the day before START would join no features.
@@ -252,7 +254,7 @@ def test_adapted_attackers_pass_every_health_gate_drift_past_the_bound_notify_an
 ):
     from mlflow import MlflowClient
 
-    from integrity_risk.dag_factory import is_model_day
+    from integrity_risk.model_cycle import is_model_day
     from integrity_risk.notifiers.log import LOGGER_NAME
     from integrity_risk.tracking import registered_model_name, tracking_uri
 

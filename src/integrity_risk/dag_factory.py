@@ -18,6 +18,7 @@ from integrity_risk.assets import table_asset
 from integrity_risk.config.health import load_upstream_health
 from integrity_risk.config.risk import RiskConfig, risk_config
 from integrity_risk.config.tables import shared_table_rules
+from integrity_risk.model_cycle import model_day
 from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
@@ -158,25 +159,6 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
     return group
 
 
-def is_model_day(
-    run_training: str, ds: str, start_ds: str, cycle_days: int, model_cycle: str = "fixed", drifted: Any = False
-) -> bool:
-    """Whether this run trains and evaluates a model, or only refreshes features.
-
-    ``run_training`` is the DAG param: "yes" and "no" decide, "auto" trains every
-    ``cycle_days`` days counted from the DAG's start date, so a backfill of a range
-    trains on the same days as the scheduled runs did. With ``model_cycle`` "on_drift"
-    a day whose drift passed a bound (``drifted``, the drift task's output) trains too;
-    its candidate meets the same gates and approval as any other.
-    """
-    if run_training in ("yes", "no"):
-        return run_training == "yes"
-    if model_cycle == "on_drift" and drifted is True:
-        return True
-    elapsed = (dt.date.fromisoformat(ds) - dt.date.fromisoformat(start_ds)).days
-    return elapsed >= 0 and elapsed % cycle_days == cycle_days - 1
-
-
 def build_risk_pipeline(risk_type: str) -> DAG:
     """The DAG ``integrity_<risk_type>``; raises RiskConfigError naming the YAML on a bad config."""
     cfg = risk_config(risk_type)
@@ -193,7 +175,11 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         timeout=cfg.approval.response_timeout_hours,
         dag_id=cfg.dag_id,
         cycle=cfg.model_cycle_days,
-        on_drift=" and on a drifted day (`model_cycle: on_drift`)" if cfg.model_cycle == "on_drift" else "",
+        on_drift=(
+            f", and {cfg.drift_retrain_delay_days} days after a drift began (`model_cycle: on_drift`)"
+            if cfg.model_cycle == "on_drift"
+            else ""
+        ),
     )
     with DAG(
         dag_id=cfg.dag_id,
@@ -244,28 +230,26 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             risk_type=risk_type,
             feature_service=cfg.training_set.feature_service,
             bounds=cfg.drift.model_dump(
-                include={"max_psi", "max_flag_rate_ratio", "min_volume_ratio", "max_volume_ratio"}
+                include={"max_psi", "noise_multiplier", "max_flag_rate_ratio", "min_volume_ratio", "max_volume_ratio"}
             ),
             reference_days=cfg.drift.reference_days,
             volume_columns=cfg.drift.volume_columns,
             operating_fpr=ev.operating_fpr,
             notifiers=[{"class": n.class_, "kwargs": n.kwargs} for n in cfg.drift.notify],
             pool=HIVE_POOL,
-            multiple_outputs=True,  # _output(feature_drift, "drifted") below
             doc_md="Behaviour drift of the day (eval.feature_drift); notifies past the YAML's drift bounds; never blocks.",
         )
         model_cycle = ShortCircuitOperator(
             task_id="model_cycle",
-            python_callable=is_model_day,
+            python_callable=model_day,
             op_kwargs={
                 "run_training": "{{ params.run_training }}",
                 "ds": "{{ ds }}",
                 "start_ds": cfg.start_date.isoformat(),
                 "cycle_days": cfg.model_cycle_days,
                 "model_cycle": cfg.model_cycle,
-                # An XComArg: resolved when model_cycle renders op_kwargs, and it makes
-                # feature_drift upstream of model_cycle.
-                "drifted": _output(feature_drift, "drifted"),
+                "risk_type": risk_type,
+                "retrain_delay_days": cfg.drift_retrain_delay_days,
             },
             doc_md="Skips training and evaluation on days that only refresh features.",
         )
@@ -344,7 +328,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             )
             for table in (SHARED_TABLE, cfg.extract.table)
         ]
-        features >> model_cycle >> window >> training_set >> train >> evaluate >> approval >> promote
+        [features, feature_drift] >> model_cycle >> window >> training_set >> train >> evaluate >> approval >> promote
         _watch(dag, exclude=(model_cycle, approval))
     return dag
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from integrity_risk.evaluation.drift import FEATURE_PSI, feature_psi
+from integrity_risk.evaluation.drift import FEATURE_PSI, DriftBounds, feature_noise, feature_psi, judge
 from integrity_risk.notifiers.log import LOGGER_NAME
 from integrity_risk.operators.feature_drift import FeatureDriftOperator
 
@@ -135,6 +135,46 @@ def test_psi_of_shifted_features_is_above_the_bound_and_of_the_same_population_n
     assert {r["kind"] for r in calm.values()} == {FEATURE_PSI}
 
 
+def _clumps(rng, day):
+    """One day of accounts, some behind shared IPs: 30 clumps whose sizes (the feature) change every day."""
+    sizes = rng.integers(20, 200, size=30)
+    values = np.concatenate([np.zeros(2000), *[np.full(n, n) for n in sizes]])
+    return pd.DataFrame(
+        {"feature_ts": pd.Timestamp(day, tz="UTC"), "v__shared": values, "v__count": rng.poisson(3, values.size)}
+    )
+
+
+def test_a_feature_that_moves_every_ordinary_day_drifts_only_past_its_own_noise():
+    rng = np.random.default_rng(1)
+    names = ["v__shared", "v__count"]
+    reference = pd.concat([_clumps(rng, f"2027-02-0{d}") for d in range(1, 8)], ignore_index=True)
+    noise = feature_noise(reference, names)
+    # The clumps' sizes move daily: its normal day-to-day PSI is far above the count's.
+    assert noise["v__shared"] > 0.25 > 0.05 > noise["v__count"], noise
+    bounds = DriftBounds(max_psi=0.25, noise_multiplier=2.0)
+
+    ordinary = [
+        {r["name"]: r for r in judge(feature_psi(reference, _clumps(rng, "2027-02-08"), names, noise), bounds)}
+        for _ in range(40)
+    ]
+    # A fixed bound calls many ordinary days drifted; the feature's own noise hardly any (the noise
+    # of 7 days is an estimate: a rare ordinary day still passes twice it).
+    assert sum(rows["v__shared"]["value"] > 0.25 for rows in ordinary) >= 4
+    assert sum(rows["v__shared"]["over_bound"] for rows in ordinary) <= 2
+    assert all(rows["v__count"]["over_bound"] == 0 for rows in ordinary)
+    shared, count = ordinary[0]["v__shared"], ordinary[0]["v__count"]
+    assert shared["reference_value"] == pytest.approx(noise["v__shared"])
+    assert shared["bound_high"] == pytest.approx(2 * noise["v__shared"]) and count["bound_high"] == 0.25
+
+    # Everyone behind a shared IP now shares it with ten times as many: past its own noise too.
+    day = _clumps(rng, "2027-02-08")
+    moved = day.assign(v__shared=day["v__shared"] * 10, v__count=rng.poisson(9, len(day)))
+    rows = {r["name"]: r for r in judge(feature_psi(reference, moved, names, noise), bounds)}
+    assert rows["v__shared"]["over_bound"] == 1 and rows["v__count"]["over_bound"] == 1, rows
+    one_day = reference[reference["feature_ts"] == reference["feature_ts"].iloc[0]]
+    assert feature_noise(one_day, names) == {}  # no second day to measure the noise against
+
+
 def test_the_operator_writes_its_partition_and_a_rerun_replaces_it(warehouse, mlflow_registry, hive_hook):
     first = _operator().execute({"run_id": "manual__1"})
     assert first["drifted"] is False and first["features_over_bound"] == [] and first["notified"] == []
@@ -180,8 +220,8 @@ def test_drift_past_its_bound_notifies_and_returns_drifted_without_failing(wareh
 
 
 @pytest.fixture
-def champion(mlflow_registry, tmp_path):
-    """A Keras champion of ``integrity_drift_test`` on two features, its training set and audited threshold."""
+def champion(mlflow_registry):
+    """A Keras champion of ``integrity_drift_test`` on two features, its logged training window and audited threshold."""
     keras = pytest.importorskip("keras")
     import mlflow
 
@@ -192,30 +232,15 @@ def champion(mlflow_registry, tmp_path):
     dense = keras.layers.Dense(1, activation="sigmoid", name=RISK)
     model = keras.Model(inputs=inputs, outputs={RISK: dense(keras.layers.Concatenate()(list(inputs.values())))})
     dense.set_weights([np.array([[0.8], [0.0]], "float32"), np.array([-4.0], "float32")])
-    # The training set's train split: calm days, with sampled negatives and oversampled positives.
-    calm = pd.concat(
-        [
-            pd.concat(
-                [
-                    _frame(_schema(f"features.{view}"), d, seed=k)
-                    .drop(columns=["account_pk", "feature_ts"])
-                    .add_prefix(f"{view}__")
-                    for view in ("account_daily", "fraud_daily")
-                ],
-                axis=1,
-            )
-            for k, d in enumerate(DAYS)
-        ]
-    )
-    calm["label_fraud"] = 0.0
-    positives = calm.head(200).assign(fraud_daily__payment_attempts_1d=40, label_fraud=1.0)
-    folder = tmp_path / "training_set"
-    folder.mkdir()
-    pd.concat([calm, positives]).to_parquet(folder / "train.parquet")
+    # What the training run logs: the manifest whose train split names the window's days (feature_ts
+    # is the next midnight).
+    first, last = (pd.Timestamp(d, tz="UTC") + pd.Timedelta(days=1) for d in (DAYS[0], DAYS[-1]))
+    manifest = {"time_range": {"train": [first.isoformat(), last.isoformat()]}}
     with mlflow.start_run():
-        version = log_and_register(model, "integrity_drift_test", {"risk_type": RISK, "training_set": str(folder)})[
-            "version"
-        ]
+        mlflow.log_dict(manifest, "training_set/manifest.json")
+        # The training set's folder lies on the machine that built it: the drift never reads it.
+        tags = {"risk_type": RISK, "training_set": "/elsewhere/training_sets/fraud/2027-01-05"}
+        version = log_and_register(model, "integrity_drift_test", tags)["version"]
     audit = json.dumps({"event_id": "e1", "metrics": {"candidate_threshold": 0.5}})
     mlflow_registry.set_model_version_tag("integrity_drift_test", version, "last_promote", "e1")
     mlflow_registry.set_model_version_tag("integrity_drift_test", version, "audit_promote_e1", audit)
@@ -228,7 +253,8 @@ def test_with_a_champion_the_reference_is_its_training_window_and_its_flag_rate_
     warehouse, champion, hive_hook
 ):
     calm = _operator().execute({"run_id": "manual__4"})
-    assert calm["reference"].startswith(f"champion v{champion}: ") and "1200 sampled negatives" in calm["reference"]
+    # The window's whole population (4 days of 300 accounts), read from the feature tables.
+    assert calm["reference"] == f"champion v{champion}: its training window {DAYS[0]}..{DAYS[-1]} (1200 account-days)"
     assert calm["champion_version"] == champion and not calm["drifted"]
 
     shifted = _operator(ds=SHIFTED).execute({"run_id": "manual__5"})
@@ -264,3 +290,21 @@ def test_the_shadow_report_shows_the_days_x_features_heat_map_of_eval_feature_dr
     report, _ = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=scores, drift_psi=psi, max_psi=0.25)
     html = report.read_text()
     assert 'alt="Feature drift over the last days (PSI)" src="data:image/png;base64,' in html
+
+
+def test_on_drift_trains_the_delay_after_a_drift_began_as_read_from_eval_feature_drift(warehouse, hive_hook):
+    import datetime as dt
+
+    from integrity_risk.model_cycle import model_day
+
+    _operator().execute({"run_id": "manual__8"})  # calm
+    _operator(ds=SHIFTED).execute({"run_id": "manual__9"})  # the drift begins
+    start = "2026-12-01"  # the fixed cycle of 30 days trains on none of these days
+
+    def decides(ds, delay, model_cycle="on_drift", run_training="auto"):
+        return model_day(run_training, ds, start, 30, model_cycle, RISK, delay)
+
+    later = (dt.date.fromisoformat(SHIFTED) + dt.timedelta(days=3)).isoformat()
+    assert decides(SHIFTED, 0) and decides(later, 3)  # on the day it began, or the delay after
+    assert not decides(DAY, 0) and not decides(later, 2) and not decides(later, 4)
+    assert not decides(later, 3, model_cycle="fixed") and not decides(later, 3, run_training="no")

@@ -130,6 +130,11 @@ class DriftConfig(_Strict):
     """``drift:``: when the day's behaviour counts as drifted, and whom that is told. Never blocks a run."""
 
     max_psi: float = Field(default=0.25, gt=0, description="a feature's or the champion score's PSI above this")
+    noise_multiplier: float = Field(
+        default=2.0,
+        ge=1.0,
+        description="a feature drifts only above this multiple of its normal day-to-day PSI in the reference",
+    )
     max_flag_rate_ratio: float = Field(
         default=2.0,
         gt=1.0,
@@ -150,6 +155,15 @@ class DriftConfig(_Strict):
     notify: list[NotifierConfig] = Field(
         default_factory=lambda: [NotifierConfig.model_validate({"class": DEFAULT_NOTIFIER})],
         description="notifiers called when a figure passes its bound",
+    )
+    retrain_delay_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=90,
+        description=(
+            "model_cycle on_drift trains this many days after a drifted day, once labels of the new behaviour "
+            "reached the train split; null: labels.maturity_days + validation_days + test_days + 1"
+        ),
     )
 
     @field_validator("volume_columns")
@@ -226,6 +240,19 @@ class RiskConfig(_Strict):
             if unknown:
                 raise ValueError(f"drift.volume_columns: {table} has no columns {unknown} (include/hql/{ddls[table]})")
         return self
+
+    @property
+    def drift_retrain_delay_days(self) -> int:
+        """Days after a drifted day that ``model_cycle: on_drift`` trains.
+
+        By default the first day whose training set holds the drifted day's rows in its train
+        split: a label must mature (``maturity_days``) and the newest days go to test and
+        validation. Earlier, a candidate has no labels of the new behaviour to learn from.
+        """
+        if self.drift.retrain_delay_days is not None:
+            return self.drift.retrain_delay_days
+        ts = self.training_set
+        return self.labels.maturity_days + ts.validation_days + ts.test_days + 1
 
     @property
     def dag_id(self) -> str:

@@ -14,11 +14,20 @@ rows of ``eval.feature_drift`` (:data:`DRIFT_SCHEMA`), one per figure:
   and the share of accounts at or above its threshold at the operating FPR, against the same
   figures on the reference.
 
-The reference is the champion's training window: the sampled negatives of its training set's
-train split (positives are oversampled there, so the whole split is not a population; the
-negatives are accounts drawn at random from ``account_daily``, as the day's population is).
-Without a champion, or when its training set cannot be read, it is the feature tables' trailing
-``reference_days`` days before ``ds``; ``reference`` says which.
+The reference is the champion's training window: the whole population of the days its
+training set's train split covers (read from the feature tables, as the day's is; the window
+comes from the manifest its training run logged to MLflow). Not the training set's rows: those
+are the labelled accounts with a few hundred sampled negatives, and a sample that small (or
+that skewed) reads as drift every day. Without a champion, or when its window's partitions
+are gone, it is the feature tables' trailing ``reference_days`` days before ``ds``;
+``reference`` says which.
+
+Each feature's bound learns its own noise. Some features move a lot from one ordinary day to
+the next (the accounts behind a shared IP come in clumps whose sizes change daily), and a
+fixed PSI bound would call every day drifted. The reference's days measure it: a feature's
+normal day-to-day PSI is the largest PSI of one reference day against the others, and the
+feature drifts only past ``max(max_psi, noise_multiplier x that)``. A ``feature_psi`` row
+keeps that figure in ``reference_value`` and the bound it led to in ``bound_high``.
 """
 
 from __future__ import annotations
@@ -73,6 +82,8 @@ class DriftBounds:
     """When a figure counts as drifted (the risk YAML's ``drift:`` section).
 
     :param max_psi: a feature's (and the score's) PSI above this is drift.
+    :param noise_multiplier: a feature whose normal day-to-day PSI in the reference is
+        ``noise`` drifts only above ``noise_multiplier * noise`` when that exceeds ``max_psi``.
     :param max_flag_rate_ratio: the champion's flag rate at more than this times, or less than
         its inverse, the reference's is drift (attackers who evade lower it).
     :param min_volume_ratio: a volume below this share of its trailing median is drift.
@@ -80,6 +91,7 @@ class DriftBounds:
     """
 
     max_psi: float = 0.25
+    noise_multiplier: float = 2.0
     max_flag_rate_ratio: float = 2.0
     min_volume_ratio: float = 0.5
     max_volume_ratio: float = 2.0
@@ -100,13 +112,18 @@ class ServiceFeatures:
 
 @dataclass(frozen=True)
 class Champion:
-    """The production version, where its training set lies and its threshold at the operating FPR."""
+    """The production version, its training window and its threshold at the operating FPR.
+
+    ``window``: the partition days its train split covered, oldest first (empty when its run
+    logged no training-set manifest).
+    """
 
     version: int
     model_uri: str
     training_set: str | None
     threshold: float | None
     threshold_source: str
+    window: tuple[str, ...] = ()
 
 
 # --- what the day looks like ------------------------------------------------------------
@@ -190,7 +207,9 @@ def trailing_days(ds: str, n: int) -> list[str]:
 def find_champion(model_name: str, operating_fpr: float, client=None) -> Champion | None:
     """The ``champion`` version of ``model_name`` with its training set and threshold, or None.
 
-    The threshold is the one the promotion's audit recorded (``candidate_threshold`` of the
+    The window is read from the training-set manifest its training run logged to MLflow, not
+    from the training set's folder, which another machine may not see. The threshold is the
+    one the promotion's audit recorded (``candidate_threshold`` of the
     ``audit_promote_<event>`` tag named by ``last_promote``: the threshold at the operating FPR
     on the days it was evaluated on); a champion without one (promoted by hand, rolled back to)
     gets it recomputed on its training set's test split at ``operating_fpr``.
@@ -208,14 +227,45 @@ def find_champion(model_name: str, operating_fpr: float, client=None) -> Champio
     tags = dict(mv.tags or {})
     version = int(mv.version)
     threshold, source = _audited_threshold(tags)
-    champion = Champion(
+    run_id = tags.get("run_id") or mv.run_id
+    return Champion(
         version=version,
         model_uri=f"models:/{model_name}/{version}",
         training_set=tags.get("training_set") or None,
         threshold=threshold,
         threshold_source=source,
+        window=tuple(training_window(_logged_manifest(client, run_id))) if run_id else (),
     )
-    return champion
+
+
+def _logged_manifest(client, run_id: str) -> dict:
+    """The training-set manifest a training run logged (``training_set/manifest.json``), or {}."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "training_set/manifest.json", tmp)
+            return json.loads(Path(path).read_text())
+        except (MlflowException, OSError, ValueError) as err:
+            log.warning("Run %s logged no readable training-set manifest: %s", run_id, err)
+            return {}
+
+
+def training_window(manifest: Mapping[str, Any]) -> list[str]:
+    """The partition days of a training set's train split, oldest first; [] when it names none.
+
+    Its ``time_range.train`` holds the first and last ``feature_ts``; a day's features carry
+    the next midnight (``features/*.hql``), so the partitions are one day earlier.
+    """
+    import pandas as pd
+
+    span = (manifest.get("time_range") or {}).get("train") or []
+    if len(span) != 2:
+        return []
+    first, last = (pd.Timestamp(t).date() - dt.timedelta(days=1) for t in span)
+    return [(first + dt.timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
 
 
 def _audited_threshold(tags: Mapping[str, str]) -> tuple[float | None, str]:
@@ -230,32 +280,6 @@ def _audited_threshold(tags: Mapping[str, str]) -> tuple[float | None, str]:
     if value is None or not math.isfinite(float(value)):
         return None, f"promotion {event} recorded no threshold"
     return float(value), f"promotion audit {event}"
-
-
-def read_reference(training_set: str | Path, features: Sequence[str]) -> tuple[pd.DataFrame, str]:
-    """The sampled negatives of a training set's train split: the population of its window.
-
-    Rows whose every ``label_*`` is 0 are the negatives drawn at random from ``account_daily``
-    (labelled rows have NaN for the risks they lack); the positives are oversampled, so the
-    whole split would read as drift every day. Falls back to the whole split when it has none.
-
-    :raises FileNotFoundError: the split is not there (another machine's path, cleaned up).
-    """
-    import pandas as pd
-
-    path = Path(training_set) / "train.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"no train split at {path}")
-    frame = pd.read_parquet(path)
-    labels = [c for c in frame.columns if c.startswith("label_")]
-    negatives = frame[(frame[labels] == 0.0).all(axis=1)] if labels else frame.iloc[0:0]
-    what = f"{len(negatives)} sampled negatives"
-    if negatives.empty:
-        negatives, what = frame, "all rows (no sampled negatives)"
-    if len(negatives) > MAX_REFERENCE_ROWS:
-        negatives = negatives.sample(MAX_REFERENCE_ROWS, random_state=0)
-    present = [f for f in features if f in negatives.columns]
-    return negatives[present].reset_index(drop=True), f"{path.parent} train split, {what}"
 
 
 def threshold_on_test_split(champion: Champion, risk_type: str, operating_fpr: float, scorer) -> float | None:
@@ -303,12 +327,43 @@ def _values(reference: pd.Series, current: pd.Series) -> tuple[np.ndarray, np.nd
     )
 
 
-def feature_psi(reference: pd.DataFrame, current: pd.DataFrame, features: Sequence[str]) -> list[dict]:
+def feature_noise(reference: pd.DataFrame, features: Sequence[str], day_column: str = "feature_ts") -> dict[str, float]:
+    """Each feature's normal day-to-day PSI in ``reference``: its largest PSI of one day against the other days.
+
+    Leave-one-out, so that a day is not compared with itself. Empty with fewer than two days.
+    """
+    days = reference[day_column].to_numpy()
+    distinct = np.unique(days)
+    if len(distinct) < 2:
+        return {}
+    noise: dict[str, float] = {}
+    for name in features:
+        if name not in reference.columns:
+            continue
+        column = reference[name]
+        figures = []
+        for day in distinct:
+            on_day = days == day
+            rest, one = _values(column[~on_day], column[on_day])
+            if rest.size and one.size:
+                figures.append(psi(rest, one))
+        if figures:
+            noise[name] = max(figures)
+    return noise
+
+
+def feature_psi(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    features: Sequence[str],
+    noise: Mapping[str, float] | None = None,
+) -> list[dict]:
     """One ``feature_psi`` row per feature present in both frames (PSI over non-NULL values).
 
     A feature NULL everywhere on either side has no distribution to compare: its PSI is None,
-    its NULL shares say why.
+    its NULL shares say why. ``noise`` (:func:`feature_noise`) goes into ``reference_value``.
     """
+    noise = noise or {}
     rows = []
     for name in features:
         if name not in reference.columns or name not in current.columns:
@@ -320,6 +375,7 @@ def feature_psi(reference: pd.DataFrame, current: pd.DataFrame, features: Sequen
                 FEATURE_PSI,
                 name,
                 value,
+                reference_value=noise.get(name),
                 null_share=_share(current[name].isna()),
                 reference_null_share=_share(reference[name].isna()),
                 rows=len(current),
@@ -399,7 +455,10 @@ def judge(rows: list[dict], bounds: DriftBounds) -> list[dict]:
     """Set each row's bounds and ``over_bound`` (1 or 0; None for figures without a bound)."""
     for row in rows:
         low = high = figure = None
-        if row["kind"] == FEATURE_PSI or row["name"] == "score_psi":
+        if row["kind"] == FEATURE_PSI:
+            noise = row.get("reference_value")
+            high, figure = max(bounds.max_psi, bounds.noise_multiplier * (noise or 0.0)), row["value"]
+        elif row["name"] == "score_psi":
             high, figure = bounds.max_psi, row["value"]
         elif row["name"] == "flag_rate":
             low, high, figure = 1 / bounds.max_flag_rate_ratio, bounds.max_flag_rate_ratio, row["ratio"]
@@ -413,8 +472,12 @@ def judge(rows: list[dict], bounds: DriftBounds) -> list[dict]:
     return rows
 
 
-def summarize(figures: Sequence[Mapping[str, Any]], **facts: Any) -> dict[str, Any]:
-    """The drift task's result: ``drifted``, what passed its bound, the headline figures and a message."""
+def summarize(figures: Sequence[Mapping[str, Any]], psi_bound: float | None = None, **facts: Any) -> dict[str, Any]:
+    """The drift task's result: ``drifted``, what passed its bound, the headline figures and a message.
+
+    :param psi_bound: the YAML's ``max_psi``; features judged against a higher bound (their
+        noise's) are listed in ``noisy_features`` with it.
+    """
     rows = figures
     over = [r for r in rows if r.get("over_bound") == 1]
     psis = [r["value"] for r in rows if r["kind"] == FEATURE_PSI and r["value"] is not None]
@@ -427,6 +490,12 @@ def summarize(figures: Sequence[Mapping[str, Any]], **facts: Any) -> dict[str, A
             for r in over
         ],
         "max_psi": max(psis) if psis else None,
+        # Features whose own day-to-day noise raised their bound above max_psi.
+        "noisy_features": {
+            r["name"]: r["bound_high"]
+            for r in rows
+            if r["kind"] == FEATURE_PSI and psi_bound is not None and (r.get("bound_high") or 0.0) > psi_bound
+        },
         "features_compared": len(psis),
         "flag_rate": flag["value"] if flag else None,
         "flag_rate_ratio": flag["ratio"] if flag else None,
@@ -446,7 +515,9 @@ def drift_message(summary: Mapping[str, Any]) -> str:
     ]
     for r in summary["over_bound"]:
         if r["kind"] == FEATURE_PSI or r["name"] == "score_psi":
-            lines.append(f"- {r['name']}: PSI {_fmt(r['value'])} > {_fmt(r['bound_high'])}")
+            noise = r.get("reference_value")
+            normal = f" (its normal day-to-day PSI {_fmt(noise)})" if r["kind"] == FEATURE_PSI and noise else ""
+            lines.append(f"- {r['name']}: PSI {_fmt(r['value'])} > {_fmt(r['bound_high'])}{normal}")
         else:
             lines.append(
                 f"- {r['name']}: {_fmt(r['value'])} is {_fmt(r['ratio'])}x the reference {_fmt(r['reference_value'])}; "

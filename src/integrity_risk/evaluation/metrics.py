@@ -134,10 +134,13 @@ def recall_precision_at(y_true, scores, threshold: float) -> tuple[float, float]
 def psi(reference, current, bins: int = 10) -> float:
     """Population stability index of ``current`` against ``reference`` on the reference's quantile bins.
 
-    A value that the reference holds many times (a score of exactly 0, a count of 0) is
-    a bin of its own: merged quantile bins would put it together with the values just
-    above it and hide a population that moved off it. Empty bins get a small floor so
-    one empty bin does not make the index infinite.
+    A value that holds at least a bin's share of the reference (a score of exactly 0, a
+    count of 0) is a bin of its own: merged quantile bins would put it together with the
+    values just above it and hide a population that moved off it. Smaller ties stay in
+    their quantile bin: a count feature ties at nearly every edge, and a bin per tied
+    edge would turn every small day-to-day move of a clump of equal values (the accounts
+    behind one shared IP) into drift. Empty bins get a small floor so one empty bin does
+    not make the index infinite.
     """
     ref = np.asarray(reference, dtype=float)
     cur = np.asarray(current, dtype=float)
@@ -146,7 +149,7 @@ def psi(reference, current, bins: int = 10) -> float:
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
     ref_sorted = np.sort(ref)
     copies = np.searchsorted(ref_sorted, edges, side="right") - np.searchsorted(ref_sorted, edges, side="left")
-    tied = edges[copies > 1]
+    tied = edges[copies >= ref.size / bins]
     n_bins = len(edges) + 1 + len(tied)
 
     def shares(values: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
-from integrity_risk.values import check_identifier, check_table_name, parse_ds
+from integrity_risk.values import check_identifier, check_risk_type, check_table_name, parse_ds
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -203,6 +203,19 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
         for ds, value, count in rows:
             out.setdefault(str(ds), {})[value] = int(count)
         return out
+
+    def drifted_days(self, table: str, risk_type: str, first: str, last: str) -> dict[str, bool]:
+        """``{ds: whether any figure passed its bound}`` of ``risk_type``'s drift figures, ``first <= ds <= last``.
+
+        A day without figures is absent. ``table`` has ``eval.feature_drift``'s columns.
+        """
+        table, risk = check_table_name(table), check_risk_type(risk_type)
+        first, last = parse_ds(first).isoformat(), parse_ds(last).isoformat()
+        rows = self.get_records(
+            f"SELECT ds, max(coalesce(over_bound, 0)) FROM {table} "
+            f"WHERE risk_type = '{risk}' AND ds >= '{first}' AND ds <= '{last}' GROUP BY ds"
+        )
+        return {str(ds): int(flag or 0) == 1 for ds, flag in rows}
 
     def null_counts(self, table: str, ds: str, columns: Sequence[str]) -> dict[str, Any]:
         """``{"rows": n, "nulls": {column: NULL rows}}`` of partition ``ds`` of ``table``."""

@@ -72,7 +72,7 @@ class FeatureDriftOperator(HiveServer2HookMixin, BaseOperator):
         drift_table: str = DRIFT_TABLE,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("multiple_outputs", True)  # model_cycle takes output["drifted"]
+        kwargs.setdefault("multiple_outputs", True)  # each key its own XCom: drifted, max_psi, message, ...
         super().__init__(**kwargs)
         self.risk_type = risk_type
         self.feature_service = feature_service
@@ -98,10 +98,12 @@ class FeatureDriftOperator(HiveServer2HookMixin, BaseOperator):
         champion = d.find_champion(self.model_name or registered_model_name(self.risk_type), self.operating_fpr)
         service = d.service_features(self.feature_service, self.profile)
         day = d.day_features(service, [self.ds], self.profile, self.hiveserver2_conn_id)
-        reference, source = self._reference(service, champion, day)
+        reference, source = self._reference(service, champion)
         self.log.info("Drift of %s on %s: %d accounts against %s", self.risk_type, self.ds, len(day), source)
 
-        rows = d.feature_psi(reference, day, service.names)
+        rows = d.feature_psi(reference, day, service.names, d.feature_noise(reference, service.names))
+        if len(reference) > d.MAX_REFERENCE_ROWS:  # the PSIs saw it whole; the champion scores a sample
+            reference = reference.sample(d.MAX_REFERENCE_ROWS, random_state=0).reset_index(drop=True)
         rows += self._volumes(service)
         rows += self._scores(champion, reference, day)
         d.judge(rows, bounds)
@@ -109,6 +111,7 @@ class FeatureDriftOperator(HiveServer2HookMixin, BaseOperator):
         self._write(d.drift_frame(rows, reference=source, champion_version=version, run_id=str(context["run_id"])))
         summary = d.summarize(
             rows,
+            psi_bound=bounds.max_psi,
             risk_type=self.risk_type,
             ds=self.ds,
             accounts=len(day),
@@ -120,23 +123,24 @@ class FeatureDriftOperator(HiveServer2HookMixin, BaseOperator):
         self.log.info("%s", summary["message"])
         return summary
 
-    def _reference(self, service: ServiceFeatures, champion: Champion | None, day: pd.DataFrame):
-        """The champion's training window, else the tables' trailing days; and what it was."""
+    def _reference(self, service: ServiceFeatures, champion: Champion | None):
+        """The population of the champion's training window, else of the trailing days; and which it was."""
         from integrity_risk.evaluation import drift as d
 
         why = "no champion"
-        if champion and champion.training_set:
-            try:
-                frame, what = d.read_reference(champion.training_set, list(day.columns))
-                return frame, f"champion v{champion.version}: {what}"
-            except FileNotFoundError as err:
-                why = f"champion v{champion.version}'s training set is unreadable ({err})"
+        if champion and champion.window:
+            window = list(champion.window)
+            frame = d.day_features(service, window, self.profile, self.hiveserver2_conn_id)
+            if not frame.empty:
+                return frame, (
+                    f"champion v{champion.version}: its training window {window[0]}..{window[-1]} "
+                    f"({len(frame)} account-days)"
+                )
+            why = f"champion v{champion.version}'s training window {window[0]}..{window[-1]} has no partitions left"
         elif champion:
-            why = f"champion v{champion.version} names no training set"
+            why = f"champion v{champion.version} logged no training window"
         days = d.trailing_days(self.ds, self.reference_days)
         frame = d.day_features(service, days, self.profile, self.hiveserver2_conn_id)
-        if len(frame) > d.MAX_REFERENCE_ROWS:
-            frame = frame.sample(d.MAX_REFERENCE_ROWS, random_state=0).reset_index(drop=True)
         return frame, f"trailing {self.reference_days} days {days[0]}..{days[-1]} of the feature tables ({why})"
 
     def _volumes(self, service: ServiceFeatures) -> list[dict]:
