@@ -25,7 +25,12 @@ behaviour changes, their volumes do not) and then uses the project's own pieces:
   state folder) for each, once per training seed (``--seeds``), and LightGBM on the same
   training set beside each (``bench/compare_candidates.py``'s).
 
-All six score the same test population: every account with a row of ``account_daily`` on the
+The drift the DAG's ``feature_drift`` would report on each day after the champion's training
+window is printed first: ``integrity_risk.evaluation.drift``'s figures (every feature's PSI
+against the window's population with its noise bound, the champion's flag rate at its
+threshold on its test split), on the same files, without HiveServer2.
+
+All models score the same test population: every account with a row of ``account_daily`` on the
 last ``test_days`` days of the world (features as of each day's ``feature_ts``, joined by Feast),
 labelled from the world's ground truth (1: an account of the risk's family whose abuse has
 started; accounts of the family before their abuse starts are left out). The figures are
@@ -88,8 +93,9 @@ def schedule(args: argparse.Namespace) -> dict[str, int]:
         "on_drift": args.cutover_day + args.drift_lag,
         "fixed_cycle": fixed,
     }
+    last_training = max(days.values())
     days["test_from"] = args.days - args.test_days
-    if days["champion"] < 1 or days["test_from"] <= max(days.values()):
+    if days["champion"] < 1 or days["test_from"] <= last_training:
         raise SystemExit(f"the test days must come after every training day: {days} in a {args.days}-day world")
     return days
 
@@ -277,6 +283,8 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
         for seed in range(args.seeds):
             uri = train_on(folder, args.risk, {**model_cfg, "seed": seed}, f"{name}_seed{seed}")
             scores[f"{name}_seed{seed}"] = score(uri, test)[f"score_{args.risk}"].to_numpy(dtype=float)
+            if name == "champion" and seed == 0:
+                print_daily_drift(args, cfg.day_list(), service_name, folder, manifest, uri, cutover_ds)
         scores[f"{name}_lightgbm"] = lightgbm_scores(folder, manifest["features"], label, test)
 
     common = dict(target_fpr=args.fpr, n_bootstrap=args.n_bootstrap, seed=0, groups=groups)
@@ -327,6 +335,52 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
     )
     print(f"total {time.perf_counter() - t_all:.0f} s")
     print("command: python bench/drift_retraining.py " + " ".join(sys.argv[1:]))
+
+
+def print_daily_drift(args, days, service_name, folder, manifest, model_uri, cutover_ds) -> None:
+    """Each day's drift against the champion's window, as ``feature_drift`` computes it, one line per day."""
+    from integrity_risk.evaluation import drift as d
+    from integrity_risk.model_cycle import drift_began
+    from integrity_risk.training.scoring import score
+
+    def scorer(uri, frame):
+        return score(uri, frame)[f"score_{args.risk}"].to_numpy(dtype=float)
+
+    window = d.training_window(manifest)
+    service = d.service_features(service_name, "local")
+    reference = d.day_features(service, window, "local")
+    noise = d.feature_noise(reference, service.names)
+    champion = d.Champion(0, model_uri, str(folder), None, "test split", tuple(window))
+    threshold = d.threshold_on_test_split(champion, args.risk, args.fpr, scorer)
+    ref_scores = scorer(model_uri, reference)
+    bounds = d.DriftBounds()
+    print(
+        f"\ndaily drift against the champion's window {window[0]}..{window[-1]} ({len(reference):,} account-days), "
+        f"threshold {'none' if threshold is None else f'{threshold:.4f}'} at FPR {args.fpr} on its test split; "
+        f"cut-over {cutover_ds}"
+    )
+    print(
+        f"{'ds':10s} {'drifted':>7s} {'began':>5s} {'flag rate':>9s} {'ratio':>6s} {'max PSI':>7s}  features over bound"
+    )
+    drifted: dict[str, bool] = {}
+    for ds in days[days.index(window[-1]) + 1 :]:
+        day = d.day_features(service, [ds], "local")
+        rows = d.feature_psi(reference, day, service.names, noise)
+        rows += d.score_figures(ref_scores, scorer(model_uri, day), threshold)
+        summary = d.summarize(d.judge(rows, bounds), psi_bound=bounds.max_psi)
+        drifted[ds] = summary["drifted"]
+        print(
+            f"{ds:10s} {str(summary['drifted']):>7s} {str(drift_began(drifted, ds)):>5s} "
+            f"{summary['flag_rate'] or 0:9.4f} {summary['flag_rate_ratio'] or 0:6.2f} {summary['max_psi'] or 0:7.3f}  "
+            f"{', '.join(summary['features_over_bound']) or '-'}",
+            flush=True,
+        )
+    noisy = {k: round(v, 2) for k, v in summarize_noisy(noise, bounds).items()}
+    print(f"bounds raised by a feature's own noise: {noisy or 'none'}\n")
+
+
+def summarize_noisy(noise, bounds) -> dict[str, float]:
+    return {k: bounds.noise_multiplier * v for k, v in noise.items() if bounds.noise_multiplier * v > bounds.max_psi}
 
 
 def _after_cutover(folder: Path, label: str, cutover_ds: str) -> int:

@@ -278,7 +278,8 @@ def test_the_shadow_report_shows_the_days_x_features_heat_map_of_eval_feature_dr
     )
     psi = shadow._drift_psi()
     assert set(psi["ds"]) == {DAY, SHIFTED}  # the last 3 days up to ds that have figures
-    assert psi.loc[psi["ds"] == SHIFTED].set_index("name").loc["fraud_daily__payment_attempts_1d", "value"] > 0.25
+    shifted = psi.loc[psi["ds"] == SHIFTED].set_index("name").loc["fraud_daily__payment_attempts_1d"]
+    assert shifted["value"] > 0.25 and shifted["over_bound"] == 1  # the report marks it past its own bound
 
     rng = np.random.default_rng(0)
     y = (rng.random(400) < 0.2).astype(float)

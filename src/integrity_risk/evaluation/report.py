@@ -148,11 +148,21 @@ def _drift_heatmap(drift_psi, max_psi: float | None) -> tuple[str, str]:
     top = max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, 2 * (max_psi or 0.25))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(days) + 3), max(3.0, 0.22 * len(features) + 1.5)))
     image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
-    if max_psi is not None:  # the cells past the YAML's bound, marked
-        over = np.argwhere(np.nan_to_num(values) > max_psi)
-        ax.scatter(over[:, 1], over[:, 0], marker="x", color="red", s=14, label=f"PSI > {max_psi:g}")
-        if len(over):
-            ax.legend(loc="upper left", bbox_to_anchor=(1.15, 1.0), fontsize=8)
+    # The cells past their feature's bound, marked: max_psi, or above it where the feature's own
+    # day-to-day noise raised it (the drift task's over_bound); else, for older rows, past max_psi.
+    if "over_bound" in drift_psi.columns and drift_psi["over_bound"].notna().any():
+        flags = drift_psi.assign(over_bound=drift_psi["over_bound"].astype(float)).pivot_table(
+            index="name", columns="ds", values="over_bound", aggfunc="last"
+        )
+        over = np.argwhere(np.nan_to_num(flags.reindex(index=features, columns=days).to_numpy(dtype=float)) == 1)
+        label = "past its bound"
+    elif max_psi is not None:
+        over, label = np.argwhere(np.nan_to_num(values) > max_psi), f"PSI > {max_psi:g}"
+    else:
+        over, label = np.empty((0, 2), dtype=int), ""
+    if len(over):
+        ax.scatter(over[:, 1], over[:, 0], marker="x", color="red", s=14, label=label)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.15, 1.0), fontsize=8)
     ax.set_xticks(range(len(days)), days, rotation=90, fontsize=7)
     ax.set_yticks(range(len(features)), features, fontsize=7)
     fig.colorbar(image, ax=ax, label="PSI")
@@ -292,7 +302,8 @@ def write_report(
     :param gate_results: gate verdicts to include in the summary, when already known.
     :param drift_psi: rows ``ds``, ``name``, ``value`` of the risk's ``feature_psi`` figures in
         ``eval.feature_drift`` over the last days: drawn as a heat map of days x features.
-    :param max_psi: the YAML's ``drift.max_psi``; cells above it are marked.
+    :param max_psi: the YAML's ``drift.max_psi``: the colour scale reaches at least twice it; cells
+        are marked past their own bound (``over_bound``), or past it for rows without one.
     :return: (report path, summary path).
     """
     out_dir = Path(out_dir)

@@ -279,7 +279,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.hook.load_arrow_partition(self.scores_table, data, {"risk_type": self.risk_type, "ds": self.ds})
 
     def _drift_psi(self) -> pd.DataFrame | None:
-        """The risk's feature PSI of the last ``drift_days`` days up to ``ds`` (``ds``, ``name``, ``value``)."""
+        """The risk's feature PSI of the last ``drift_days`` days up to ``ds`` (``ds``, ``name``, ``value``, ``over_bound``)."""
         import datetime as dt
 
         import pandas as pd
@@ -293,10 +293,10 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.hook.run_hql_file("feature_drift.hql")  # a first run finds the table, empty
         table, risk = check_table_name(self.drift_table), check_risk_type(self.risk_type)
         rows = self.hook.get_records(
-            f"SELECT ds, name, value FROM {table} WHERE risk_type = '{risk}' "
+            f"SELECT ds, name, value, over_bound FROM {table} WHERE risk_type = '{risk}' "
             f"AND kind = 'feature_psi' AND ds >= '{first}' AND ds <= '{day.isoformat()}'"
         )
-        return pd.DataFrame(rows, columns=["ds", "name", "value"])
+        return pd.DataFrame(rows, columns=["ds", "name", "value", "over_bound"])
 
     def _score(self, model_uri: str, frame: pd.DataFrame):
         from integrity_risk.training.scoring import score
