@@ -370,7 +370,7 @@ def print_daily_drift(args, days, service_name, folder, manifest, model_uri, cut
         summary = d.summarize(d.judge(rows, bounds), psi_bound=bounds.max_psi)
         drifted[ds] = summary["drifted"]
         print(
-            f"{ds:10s} {str(summary['drifted']):>7s} {str(drift_began(drifted, ds)):>5s} "
+            f"{ds:10s} {str(summary['drifted']):>7s} {str(drift_began(drifted, ds, args.drift_lag)):>5s} "
             f"{summary['flag_rate'] or 0:9.4f} {summary['flag_rate_ratio'] or 0:6.2f} {summary['max_psi'] or 0:7.3f}  "
             f"{', '.join(summary['features_over_bound']) or '-'}",
             flush=True,

@@ -272,12 +272,15 @@ def test_on_drift_trains_on_a_drifted_day_and_the_param_still_decides():
     assert is_model_day("yes", "2026-03-03", start, 7, "fixed", False)
 
 
-def test_a_drift_begins_on_a_drifted_day_after_a_calm_one_so_a_persisting_drift_trains_once():
+def test_a_drift_begins_on_a_drifted_day_after_calm_ones_so_a_persisting_or_flickering_drift_trains_once():
     from integrity_risk.model_cycle import drift_began
 
-    days = {"2026-03-01": False, "2026-03-02": True, "2026-03-03": True, "2026-03-05": True}
+    days = {"2026-03-01": False, "2026-03-02": True, "2026-03-03": True, "2026-03-05": True, "2026-03-06": False}
     assert drift_began(days, "2026-03-02")
     assert not drift_began(days, "2026-03-03")  # the same drift, still there: the fixed cycle's
     assert not drift_began(days, "2026-03-01")  # calm
     assert drift_began(days, "2026-03-05")  # the day before has no figures: nothing says it drifted then
     assert not drift_began(days, "2026-03-09")  # no figures at all
+    # A drift that flickers around its bound: quiet days before a new beginning, as many as the delay.
+    assert not drift_began(days, "2026-03-05", quiet_days=3)  # 03-03 drifted, within 3 days
+    assert drift_began({**days, "2026-03-09": True}, "2026-03-09", quiet_days=3)  # 03-06..03-08 calm

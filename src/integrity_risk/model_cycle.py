@@ -3,10 +3,11 @@
 ``model_cycle: on_drift`` trains early, but not on the drifted day itself: a candidate trained
 then has no labels of the new behaviour (they arrive days after the abuse, mature for
 ``maturity_days``, and the newest days go to validation and test). It trains
-``retrain_delay_days`` after the day a drift *began* (a drifted day after a day without
-drift), once per drift: a drift that persists (the candidate was rejected, the attackers kept
-at it) is the fixed cycle's to retrain on, not a new candidate every day. The decision reads
-only ``eval.feature_drift``, so a re-run or a backfill of a day decides as the first run did.
+``retrain_delay_days`` after the day a drift *began* (a drifted day after ``retrain_delay_days``
+days without drift), once per drift: a drift that persists (the candidate was rejected, the
+attackers kept at it), or one that flickers around its bound, is the fixed cycle's to retrain
+on, not a new candidate every few days. The decision reads only ``eval.feature_drift``, so a
+re-run or a backfill of a day decides as the first run did.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ def is_cycle_day(ds: str, start_ds: str, cycle_days: int) -> bool:
     return elapsed >= 0 and elapsed % cycle_days == cycle_days - 1
 
 
-def drift_began(drifted: Mapping[str, bool], day: str) -> bool:
-    """Whether a drift began on ``day``: it drifted, and the day before did not (or has no figures).
+def drift_began(drifted: Mapping[str, bool], day: str, quiet_days: int = 1) -> bool:
+    """Whether a drift began on ``day``: it drifted, and none of the ``quiet_days`` before did.
 
-    :param drifted: ``{ds: whether a figure passed its bound}`` of the days measured.
+    :param drifted: ``{ds: whether a figure passed its bound}`` of the days measured; a day
+        without figures counts as calm (nothing says it drifted).
     """
-    before = (parse_ds(day) - dt.timedelta(days=1)).isoformat()
-    return drifted.get(day) is True and drifted.get(before) is not True
+    first = parse_ds(day)
+    before = [(first - dt.timedelta(days=k)).isoformat() for k in range(1, max(quiet_days, 1) + 1)]
+    return drifted.get(day) is True and not any(drifted.get(d) is True for d in before)
 
 
 def is_model_day(
@@ -76,10 +79,11 @@ def model_day(
         from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
 
         began = (parse_ds(ds) - dt.timedelta(days=retrain_delay_days)).isoformat()
-        before = (parse_ds(began) - dt.timedelta(days=1)).isoformat()
+        quiet = max(retrain_delay_days, 1)  # a drift that began within the last delay has its candidate coming
+        first = (parse_ds(began) - dt.timedelta(days=quiet)).isoformat()
         hook = IntegrityHiveServer2Hook(hiveserver2_conn_id=hiveserver2_conn_id)
-        drifted = hook.drifted_days(drift_table, risk_type, before, began)
-        drift_due = drift_began(drifted, began)
+        drifted = hook.drifted_days(drift_table, risk_type, first, began)
+        drift_due = drift_began(drifted, began, quiet)
         log.info(
             "on_drift: %s %s the day %d day(s) before %s (drifted: %s)",
             "a drift began on" if drift_due else "no drift began on",

@@ -260,12 +260,14 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
             "nulls": dict(zip(null_columns, counts[4:], strict=True)),
         }
 
-    def load_partition(self, table: str, folder: str | Path, partition: Mapping[str, str]) -> None:
-        """Replace one partition of ``table`` with the files in ``folder`` (on the server's file system).
+    def load_partition(self, table: str, location: str, partition: Mapping[str, str]) -> None:
+        """Replace one partition of ``table`` with the files at ``location``, a URL the server reads.
 
-        ``LOAD DATA ... OVERWRITE`` swaps the partition in one metastore operation, so a
-        reader sees the old or the new partition, never a mix.
+        ``LOAD DATA INPATH ... OVERWRITE`` (never ``LOCAL``: a worker's disk is not the
+        server's) moves the files in and swaps the partition in one metastore operation, so
+        a reader sees the old or the new partition, never a mix.
 
+        :param location: a folder under the storage root (``file://``, ``hdfs://``, ``s3a://``...).
         :param partition: ``{key: value}``, e.g. ``{"risk_type": "fraud", "ds": "2026-03-02"}``;
             a ``ds`` must be a real day, other values lower_snake_case.
         """
@@ -278,25 +280,32 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
                 parse_ds(value)
             elif not isinstance(value, str) or not _PARTITION_VALUE.match(value):
                 raise ValueError(f"bad partition value {key}={value!r} for {table} (expected lower_snake_case)")
-        path = Path(folder).resolve()
-        if "'" in str(path):
-            raise ValueError(f"refusing a path with a quote in it: {path}")
+        if "://" not in location:
+            raise ValueError(f"load_partition of {table} needs a URL the server can read, not {location!r}")
+        if "'" in location:
+            raise ValueError(f"refusing a location with a quote in it: {location}")
         spec = ", ".join(f"{key}='{value}'" for key, value in partition.items())
-        self.run(f"LOAD DATA LOCAL INPATH '{path}' OVERWRITE INTO TABLE {table} PARTITION ({spec})")
+        self.run(f"LOAD DATA INPATH '{location}' OVERWRITE INTO TABLE {table} PARTITION ({spec})")
 
     def load_arrow_partition(self, table: str, data: pa.Table, partition: Mapping[str, str]) -> None:
         """Replace one partition of ``table`` with the rows of ``data``, written as one parquet file.
 
-        The table must be ``STORED AS PARQUET`` with ``data``'s columns, in order; the
-        partition is swapped in as :meth:`load_partition` does.
+        The file is staged under the storage root (:mod:`integrity_risk.storage`), which the
+        server reads too, and loaded from there; the staging folder is removed either way.
+        The table must be ``STORED AS PARQUET`` with ``data``'s columns, in order.
         """
-        import tempfile
-
         import pyarrow.parquet as pq
 
-        with tempfile.TemporaryDirectory(prefix="hive_load_") as folder:
-            pq.write_table(data, Path(folder) / "part-0.parquet")
-            self.load_partition(table, folder, partition)
+        from integrity_risk.storage import staging_dir
+
+        staging = staging_dir("hive_load")
+        try:
+            with (staging / "part-0.parquet").open("wb") as out:
+                pq.write_table(data, out)
+            self.load_partition(table, str(staging), partition)
+        finally:
+            if staging.exists():  # the load moved the files out, or the folder itself
+                staging.rmdir(recursive=True)
 
     # --- schemas ----------------------------------------------------------------------
 
