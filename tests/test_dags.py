@@ -257,6 +257,8 @@ def test_feature_drift_runs_after_the_extract_gates_and_before_model_cycle():
     # fraud.yaml leaves it null: maturity 3 + validation 2 + test 2 + 1.
     assert cycle["retrain_delay_days"] == 8
     assert drift.bounds["noise_multiplier"] == 2.0
+    # The first task refuses a day before the DAG's first day at once (a backfill's typo).
+    assert dag.get_task("extract.wait_upstream").not_before == "2026-03-01"
     assert [n["class"] for n in drift.notifiers] == ["integrity_risk.notifiers.log.LogNotifier"]
 
 

@@ -204,12 +204,23 @@ def test_drift_bounds_volume_columns_and_model_cycle_are_checked(fraud_yaml):
         ("features.account_daily: [events_1d]", "features.labels: [label]", r"'features\.labels' is not one of"),
         ("model_cycle: fixed", "model_cycle: weekly", r"model_cycle.*'fixed' or 'on_drift'"),
         ("  notify:", "  notfiy:", r"'drift\.notfiy' is not a known setting"),
+        ("retrain_delay_days: null", "retrain_delay_days: -1", r"drift\.retrain_delay_days"),
+        ("noise_multiplier: 2.0", "noise_multiplier: 0.5", r"drift\.noise_multiplier"),
+        (
+            "start_date: 2026-03-01",
+            "start_date: 2026-03-01\nhistory_start: 2026-04-01",
+            "history_start 2026-04-01 is after",
+        ),
     ):
         fraud_yaml.write_text(text.replace(old, new))
         with pytest.raises(RiskConfigError, match=error):
             load_risk_config(fraud_yaml)
     fraud_yaml.write_text(text.replace("model_cycle: fixed", "model_cycle: on_drift"))
-    assert load_risk_config(fraud_yaml).model_cycle == "on_drift"
+    cfg = load_risk_config(fraud_yaml)
+    assert cfg.model_cycle == "on_drift" and cfg.drift_retrain_delay_days == 3 + 2 + 2 + 1
+    assert cfg.first_day == cfg.start_date  # no history_start: a backfill starts on start_date at the earliest
+    fraud_yaml.write_text(text.replace("retrain_delay_days: null", "retrain_delay_days: 0"))
+    assert load_risk_config(fraud_yaml).drift_retrain_delay_days == 0
 
 
 def test_the_upstream_health_bounds_and_the_platform_team_validate_and_a_bad_file_is_named(tmp_path):

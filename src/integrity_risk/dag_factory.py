@@ -115,6 +115,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
             pool=HIVE_POOL,
             timeout=dt.timedelta(hours=upstream.upstream_deadline_hours),
             poke_interval=60,
+            not_before=cfg.first_day.isoformat(),
         )
         upstream_health = UpstreamHealthOperator(task_id="upstream_health", config=upstream, pool=HIVE_POOL)
         wait_upstream >> upstream_health

@@ -59,7 +59,8 @@ def airflow(world, hiveserver2, tmp_path_factory):
             small_world_yaml(text)
             .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
             .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
-            .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\ncatchup: true")
+            # The schedule starts at scheduled_from; the history before it is a backfill's to make.
+            .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\nhistory_start: {first}\ncatchup: true")
         )
 
     port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))

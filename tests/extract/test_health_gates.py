@@ -205,6 +205,30 @@ def test_the_freshness_sensor_waits_for_a_missing_partition_then_fails_naming_it
         sensor(late, timeout=dt.timedelta(0)).execute({"ti": FirstTry()})
 
 
+def test_a_day_that_can_never_arrive_fails_at_once_not_after_the_deadline(world):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    tables = ["raw.user_events"]
+
+    def sensor(ds, **kwargs):
+        s = UpstreamPartitionsSensor(task_id="wait_upstream", tables=tables, ds=ds, not_before=START, **kwargs)
+        s.render_template_fields({"ds": ds, "params": {}})
+        return s
+
+    # Before the DAG's first day (a backfill from 1900): refused before any query. A connection
+    # that does not exist proves it: a query would fail on it, not with this message.
+    typo = sensor("1900-01-01", hiveserver2_conn_id="no_such_connection")
+    with pytest.raises(AirflowFailException, match=rf"ds=1900-01-01 is before {START}, the first day of this DAG"):
+        typo.execute({})
+    # A day upstream never loaded, whose deadline passed long ago: its first poke fails, naming it.
+    old = "2026-04-20"  # before the world: nothing loaded
+    ended = dt.datetime(2026, 4, 21, tzinfo=dt.UTC)
+    with pytest.raises(AirflowFailException, match=rf"\['raw\.user_events ds={old}'\] are missing and their deadline"):
+        UpstreamPartitionsSensor(task_id="w", tables=tables, ds=old).poke({"data_interval_end": ended})
+    # Today's day, within its deadline, waits as before.
+    assert sensor("2026-05-06").poke({"data_interval_end": dt.datetime.now(dt.UTC)}) is False
+
+
 # --- the accept_partition DAG -------------------------------------------------------
 
 

@@ -48,12 +48,14 @@ def _runs_and_backfills(admin, dag_id):
         ({"from_date": "2026-01-02T00:00:00Z", "to_date": "2026-01-01T00:00:00Z"}, "from_date"),
         (
             {
-                "from_date": "2026-01-01T00:00:00Z",
-                "to_date": "2026-01-02T00:00:00Z",
+                "from_date": "2026-03-01T00:00:00Z",
+                "to_date": "2026-03-02T00:00:00Z",
                 "dag_run_conf": {"run_training": "yes; rm -rf /"},
             },
             "run_training",
         ),
+        # A typo's 46,000 daily runs since 1900: refused before Airflow creates one (the guard plugin).
+        ({"from_date": "1900-01-01T00:00:00Z", "to_date": "2026-03-02T00:00:00Z"}, "history_start"),
     ],
 )
 def test_a_backfill_with_a_hostile_or_wrong_range_is_refused_and_nothing_runs(airflow, hive_hook, body, field):

@@ -190,6 +190,13 @@ class RiskConfig(_Strict):
     description: str
     schedule: str | None = "@daily"
     start_date: dt.date
+    history_start: dt.date | None = Field(
+        default=None,
+        description=(
+            "the first day any run may process, backfills included (default start_date): a backfill "
+            "from before it is refused, and its runs end at once"
+        ),
+    )
     catchup: bool = Field(
         default=False,
         description=(
@@ -239,6 +246,17 @@ class RiskConfig(_Strict):
             unknown = [c for c in columns if c not in known]
             if unknown:
                 raise ValueError(f"drift.volume_columns: {table} has no columns {unknown} (include/hql/{ddls[table]})")
+        return self
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first day a run may process: ``history_start``, else ``start_date``."""
+        return self.history_start or self.start_date
+
+    @model_validator(mode="after")
+    def _history_not_after_start(self) -> RiskConfig:
+        if self.history_start and self.history_start > self.start_date:
+            raise ValueError(f"history_start {self.history_start} is after start_date {self.start_date}")
         return self
 
     @property
