@@ -233,7 +233,7 @@ def test_the_upstream_health_bounds_and_the_platform_team_validate_and_a_bad_fil
 
     health = load_upstream_health()
     assert health.user_events.event_type_rows.max_ratio > health.user_events.rows.max_ratio  # a type may surge
-    assert "raw.user_events" in health.partitions and platform_users() == ["admin"]
+    assert "raw.user_events" in health.partitions and platform_users() == ["platform"]
     broken = tmp_path / "upstream.yaml"
     broken.write_text(upstream_health_file().read_text().replace("max_dirty_rate: 0.05", "max_dirty_rate: 5"))
     with pytest.raises(

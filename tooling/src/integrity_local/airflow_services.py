@@ -2,9 +2,10 @@
 
 The real components, each its own process: api-server (UI, REST API and the task
 execution API), scheduler with the LocalExecutor, dag-processor and triggerer,
-on a SQLite metadata database under the local state folder. Three users come
+on a SQLite metadata database under the local state folder. Four users come
 from Airflow's simple auth manager: ``admin``, ``reviewer`` (role op: may answer
-approvals) and ``modeler`` (role user: may trigger runs and backfills). Their
+approvals), ``modeler`` (role user: may trigger runs and backfills) and ``platform``
+(role op: the platform team of ``include/platform.yaml``, who may accept a partition). Their
 generated passwords are in ``<airflow home>/simple_auth_manager_passwords.json.generated``.
 
     python -m integrity_local.airflow_services start [--port 8080]
@@ -38,7 +39,7 @@ SUPERVISE = (
     'while :; do "$0" -m airflow "$1"; '
     'echo "local_airflow: airflow $1 exited with status $?; restarting in 5 s"; sleep 5; done'
 )
-USERS = "admin:admin,reviewer:op,modeler:user"
+USERS = "admin:admin,reviewer:op,modeler:user,platform:op"
 POOLS = {
     "hiveserver2": (2, "concurrent HiveServer2 queries"),
     "gpu": (1, "training jobs on the GPU queue"),
