@@ -5,7 +5,7 @@ registries) score the same rows, the intervals resample the same accounts for bo
 LightGBM, trained on the same training set's train and validation splits, stands beside
 them. Prints PR-AUC and recall at the operating FPR of each, and the paired change.
 
-    python bench/compare_candidates.py --training-set .local/training_sets/fraud/2026-11-28 \\
+    python bench/compare_candidates.py --training-set .local/storage/training_sets/fraud/2026-11-28 \\
         --a sqlite:////tmp/before/.local/mlflow/mlflow.db=models:/integrity_fraud/1 \\
         --b sqlite:///$PWD/.local/mlflow/mlflow.db=models:/integrity_fraud/1 --risk fraud --fpr 0.01
 """

@@ -210,6 +210,7 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
     from integrity_risk.features.feast_store import apply_repo, feature_store, get_feature_service
     from integrity_risk.features.pseudonymize import get_key
     from integrity_risk.features.training_set import build_training_set
+    from integrity_risk.storage import local_path
     from integrity_risk.training.scoring import score
 
     t_all = time.perf_counter()
@@ -277,7 +278,7 @@ def run(args: argparse.Namespace, days_at: dict[str, int], root: Path, warehouse
             output_root=root / "training_sets" / name,
             **params,
         )
-        folder = Path(manifest["path"])
+        folder = local_path(manifest["path"])
         sets[name] = (ds, manifest, _after_cutover(folder, label, cutover_ds))
         print(f"  training set {name} (ds={ds}) in {time.perf_counter() - t0:.0f} s: rows {manifest['rows']}")
         for seed in range(args.seeds):

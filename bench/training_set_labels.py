@@ -1,6 +1,6 @@
 """How many sampled negatives of a training set are accounts that enforcement already knew.
 
-Reads a training set the demo built (``<state>/training_sets/<risk>/<ds>``) and the
+Reads a training set the demo built (``<state>/storage/training_sets/<risk>/<ds>``) and the
 synthetic world's own ``raw.enforcement_labels`` files, pseudonymizes the raw account ids
 with the demo's key, and prints, among the rows sampled as negatives (0.0 on every task,
 no label row of their own), those whose account had a label event by the end of ``ds``,

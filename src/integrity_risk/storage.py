@@ -9,11 +9,15 @@ the Airflow connection ``INTEGRITY_STORAGE_CONN_ID``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from airflow.sdk import ObjectStoragePath
 
 ROOT_ENV = "INTEGRITY_STORAGE_ROOT"
@@ -40,3 +44,83 @@ def staging_dir(purpose: str) -> ObjectStoragePath:
     path = storage_root() / "staging" / purpose / uuid.uuid4().hex
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def as_storage_path(location: str | os.PathLike) -> ObjectStoragePath:
+    """A URL (``file://``, ``s3://``...) or a bare path (a folder of this machine) as an ``ObjectStoragePath``."""
+    from pathlib import Path
+
+    from airflow.sdk import ObjectStoragePath
+
+    text = str(location)
+    if "://" not in text:
+        return ObjectStoragePath(Path(text).absolute().as_uri())
+    return ObjectStoragePath(text, conn_id=os.environ.get(CONN_ENV) or None)
+
+
+def local_path(location: str | os.PathLike | ObjectStoragePath) -> Path | None:
+    """The folder of this machine a location is, or None when it is remote (``s3://``, ``hdfs://``...)."""
+    from pathlib import Path
+
+    path = location if not isinstance(location, (str, os.PathLike)) else as_storage_path(location)
+    return Path(path.path) if path.protocol in ("file", "local") else None
+
+
+@contextlib.contextmanager
+def local_copy(location: str | os.PathLike) -> Iterator[Path]:
+    """The folder at ``location`` on this machine's disk, for code that reads files by path.
+
+    A ``file://`` root is a mount every machine shares: its folder is used in place. A remote
+    one is downloaded into a temporary folder, removed afterwards.
+    """
+    import tempfile
+    from pathlib import Path
+
+    here = local_path(location)
+    if here is not None:
+        yield here
+        return
+    source = as_storage_path(location)
+    with tempfile.TemporaryDirectory(prefix="integrity_copy_") as tmp:
+        for item in source.rglob("*"):
+            if item.is_file():
+                target = Path(tmp) / str(item.relative_to(source))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(item.read_bytes())
+        yield Path(tmp)
+
+
+def publish_dir(folder: Path, dest: ObjectStoragePath, commit_file: str | None = None) -> None:
+    """Put the files of a finished local ``folder`` at ``dest``, replacing what was there, never half-written.
+
+    On a ``file://`` root the folder is copied next to ``dest`` and renamed into place (a
+    rename is atomic). On an object store, where nothing renames a folder, the old objects go
+    first and ``commit_file`` (the manifest) is written last: a reader that requires it never
+    reads a set whose other files are still arriving.
+    """
+    import shutil
+
+    here = local_path(dest)
+    if here is not None:
+        here.parent.mkdir(parents=True, exist_ok=True)
+        tmp = here.parent / f".{here.name}.tmp-{uuid.uuid4().hex[:8]}"
+        shutil.copytree(folder, tmp)
+        try:
+            if here.exists():
+                old = here.parent / f".{here.name}.old-{uuid.uuid4().hex[:8]}"
+                here.rename(old)
+                tmp.rename(here)
+                shutil.rmtree(old)
+            else:
+                tmp.rename(here)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return
+    if dest.exists():
+        dest.rmdir(recursive=True)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in sorted(files, key=lambda p: p.name == commit_file):
+        target = dest / str(path.relative_to(folder))
+        with target.open("wb") as out:
+            out.write(path.read_bytes())

@@ -20,6 +20,7 @@ from integrity_risk.operators.auto_gates import AutoGatesOperator  # noqa: E402
 from integrity_risk.operators.promote import PromoteOperator  # noqa: E402
 from integrity_risk.operators.shadow_eval import ShadowEvalError, ShadowEvalOperator  # noqa: E402
 from integrity_risk.promotion import champion_version, promote, read_audit  # noqa: E402
+from integrity_risk.storage import as_storage_path  # noqa: E402
 
 RISK = "abusive_account"
 CUTOFF = "2026-03-18T00:00:00+00:00"
@@ -109,7 +110,7 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
     _shadow_eval(evaluation_parquet, tmp_path)  # a re-run replaces its partition
     assert hive_hook.get_first(f"SELECT count(*) FROM eval.shadow_scores WHERE risk_type = '{RISK}'")[0] == 1400
 
-    html = open(metrics["report_path"]).read()
+    html = as_storage_path(metrics["report_path"]).read_text()  # published under the storage root
     assert html.count('<img class="plot"') == 4  # PR, histograms, slices, attributions
 
     gates = AutoGatesOperator(
@@ -119,7 +120,7 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
     )
     with pytest.raises(AirflowFailException, match=r"max_pr_auc_drop FAILED: PR-AUC change .* bound >= "):
         gates.execute({})
-    assert "**FAIL** max_pr_auc_drop" in open(metrics["summary_path"]).read()
+    assert "**FAIL** max_pr_auc_drop" in as_storage_path(metrics["summary_path"]).read_text()
 
     # were it approved anyway, promotion takes the evaluated version and records the reviewer
     at = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)

@@ -11,6 +11,7 @@ import pytest
 from integrity_risk.evaluation.gates import evaluate_gates
 from integrity_risk.evaluation.report import approval_body, report_dir, update_summary, write_report
 from integrity_risk.evaluation.shadow import evaluate
+from integrity_risk.storage import local_path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -63,7 +64,7 @@ def _chromium(*args, tmp_path):
 
 def test_the_report_renders_in_headless_chromium_with_its_plots(tmp_path):
     metrics, y, cand, champ = _metrics()
-    out = report_dir("fraud", metrics["run_id"])
+    out = local_path(report_dir("fraud", metrics["run_id"]))  # <storage root>/reports/fraud/<run>, a folder here
     attributions = {
         "features": ["fraud_daily__failed_payments_1h", "account_daily__account_age_days"],
         "mean_abs": [0.3, 0.1],

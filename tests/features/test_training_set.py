@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -76,10 +75,10 @@ def build(world, **kwargs):
 
 
 def read(manifest) -> pd.DataFrame:
-    from pathlib import Path
+    from integrity_risk.storage import local_path
 
     return pd.concat(
-        [pd.read_parquet(Path(manifest["path"]) / f"{s}.parquet") for s in ("train", "validation", "test")],
+        [pd.read_parquet(local_path(manifest["path"]) / f"{s}.parquet") for s in ("train", "validation", "test")],
         ignore_index=True,
     )
 
@@ -157,7 +156,9 @@ def test_missing_labels_partition_fails_naming_it(world):
 
 
 def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
-    monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(world.output_root.parent))
+    # The operator writes under the storage root: the train task and the evaluation read it
+    # from there, on other machines.
+    monkeypatch.setenv("INTEGRITY_STORAGE_ROOT", world.output_root.parent.as_uri())
     op = TrainingSetOperator(
         task_id="training_set",
         risk_type="fraud",
@@ -168,11 +169,11 @@ def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
     )
     manifest = op.execute({})
     folder = world.output_root / "fraud" / DS
-    assert manifest["path"] == str(folder)
-    # Downstream steps get the split files from the XCom, each key its own (multiple_outputs).
+    assert manifest["path"] == folder.as_uri()
+    # Downstream steps get the split files from the XCom, each key its own (multiple_outputs): URLs.
     assert [manifest[f"{s}_path"] for s in ("train", "validation", "test")] == [
-        str(folder / f"{s}.parquet") for s in ("train", "validation", "test")
+        (folder / f"{s}.parquet").as_uri() for s in ("train", "validation", "test")
     ]
-    assert all(Path(manifest[f"{s}_path"]).is_file() for s in ("train", "validation", "test"))
+    assert all((folder / f"{s}.parquet").is_file() for s in ("train", "validation", "test"))
     assert op.multiple_outputs
     assert op.outlets[0].uri == "integrity://training_sets/fraud"

@@ -66,8 +66,9 @@ def trained(training_set, config_file, fresh_registry):
     """One real training run through the operator: its XCom result."""
     from integrity_risk.operators.tf_train import TFTrainOperator
 
+    # A URL under the storage root, as the DAG's training_set task hands it on.
     op = TFTrainOperator(
-        task_id="train", training_set=str(training_set), risk_type=RISK, config=str(config_file), run_name="pytest"
+        task_id="train", training_set=training_set.as_uri(), risk_type=RISK, config=str(config_file), run_name="pytest"
     )
     return op.execute(context={})
 

@@ -286,12 +286,15 @@ def threshold_on_test_split(champion: Champion, risk_type: str, operating_fpr: f
     """The champion's threshold at ``operating_fpr`` on its training set's test split, or None."""
     import pandas as pd
 
+    from integrity_risk.storage import as_storage_path
+
     if not champion.training_set:
         return None
-    path = Path(champion.training_set) / "test.parquet"
+    path = as_storage_path(champion.training_set) / "test.parquet"
     if not path.is_file():
         return None
-    test = pd.read_parquet(path)
+    with path.open("rb") as data:
+        test = pd.read_parquet(data)
     label = test.get(f"label_{risk_type}")
     if label is None:
         return None

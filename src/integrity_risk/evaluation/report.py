@@ -12,20 +12,26 @@ import datetime as dt
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from integrity_risk.paths import local_dir
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def report_dir(risk_type: str, run_id: str) -> Path:
-    """``<local>/reports/<risk>/<run_id>/`` with the run id made safe for paths and URLs."""
-    path = local_dir() / "reports" / _SAFE.sub("_", risk_type) / _SAFE.sub("_", run_id)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def reports_root() -> ObjectStoragePath:
+    """``<storage root>/reports``: written by the shadow evaluation's worker, served by the API server."""
+    from integrity_risk.storage import storage_root
+
+    return storage_root() / "reports"
+
+
+def report_dir(risk_type: str, run_id: str) -> ObjectStoragePath:
+    """``<storage root>/reports/<risk>/<run_id>/`` with the run id made safe for paths and URLs."""
+    return reports_root() / _SAFE.sub("_", risk_type) / _SAFE.sub("_", run_id)
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -327,11 +333,17 @@ def update_summary(metrics: dict, gate_results: list[dict]) -> Path | None:
     path = metrics.get("summary_path")
     if not path:
         return None
-    path = Path(path)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(summary_markdown(metrics, gate_results))
-    tmp.replace(path)
-    return path
+    from integrity_risk.storage import as_storage_path, local_path
+
+    text = summary_markdown(metrics, gate_results)
+    here = local_path(path)
+    if here is None:  # an object store writes an object whole
+        as_storage_path(path).write_text(text)
+        return Path(path)
+    tmp = here.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(here)
+    return here
 
 
 def approval_body(metrics: dict, report_url: str | None = None) -> str:
@@ -341,11 +353,13 @@ def approval_body(metrics: dict, report_url: str | None = None) -> str:
     :param report_url: where a browser reaches the report (e.g. a static route the platform
         exposes); default a ``file://`` link to ``report_path``.
     """
+    from integrity_risk.storage import as_storage_path
+
     summary_path = metrics.get("summary_path")
-    if summary_path and Path(summary_path).exists():
-        summary = Path(summary_path).read_text()
+    if summary_path and as_storage_path(summary_path).exists():
+        summary = as_storage_path(summary_path).read_text()
     else:
         summary = summary_markdown(metrics, metrics.get("gates"))
-    link = report_url or (Path(metrics["report_path"]).resolve().as_uri() if metrics.get("report_path") else None)
+    link = report_url or (str(as_storage_path(metrics["report_path"])) if metrics.get("report_path") else None)
     footer = f"\n**Full report:** [{link}]({link})\n" if link else "\n_No report was written._\n"
     return summary + footer

@@ -3,7 +3,9 @@
 ``build_training_set`` reads the extract's ``features.labels`` and ``account_daily``
 partitions, joins features point-in-time through Feast, samples negatives, splits by
 time and writes the folder of docs/contracts.md ("Training set"):
-``<local>/training_sets/<risk>/<ds>/{train,validation,test}.parquet`` and ``manifest.json``.
+``<storage root>/training_sets/<risk>/<ds>/{train,validation,test}.parquet`` and
+``manifest.json`` (``integrity_risk.storage``: the machines that read it are not the one that
+wrote it).
 ``TrainingSetOperator`` (``integrity_risk.operators.training_set``) runs it for a DAG
 run's ``ds``; the trainer reads the folder (``integrity_risk.training.data``).
 
@@ -16,18 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import shutil
-import uuid
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from integrity_risk.values import parse_ds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     import pandas as pd
+    from airflow.sdk import ObjectStoragePath
 
 LABEL_COLUMNS = ("account_pk", "risk_type", "label", "labeled_at", "observed_at")
 SPLITS = ("train", "validation", "test")
@@ -40,10 +42,13 @@ class TrainingSetError(ValueError):
     """
 
 
-def training_sets_root() -> Path:
-    from integrity_risk.paths import local_dir
+def training_sets_root() -> ObjectStoragePath:
+    """``<storage root>/training_sets``: the train task (on the ``gpu`` queue's worker) and the
+    shadow evaluation read the set from there, never from the worker that built it.
+    """
+    from integrity_risk.storage import storage_root
 
-    return local_dir() / "training_sets"
+    return storage_root() / "training_sets"
 
 
 # --- reading the extract's tables ----------------------------------------------
@@ -219,7 +224,7 @@ def build_training_set(
     feature_service: str,
     ds: str,
     profile: str | None = None,
-    output_root: Path | None = None,
+    output_root: str | Path | None = None,
     **params: Any,
 ) -> dict:
     """Build and write the training set of ``risk_type`` as of day ``ds``; returns its manifest.
@@ -239,7 +244,7 @@ def build_training_set(
     :param params: the fields of :class:`TrainingSetParams` (lookback, splits, negatives,
         maturity, seed), checked there.
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``).
-    :param output_root: default ``<local>/training_sets``.
+    :param output_root: a folder or URL; default ``<storage root>/training_sets``.
     :return: the manifest, plus ``path`` (the folder) and ``train_path``, ``validation_path``,
         ``test_path`` (its split files).
     :raises TrainingSetError: no matured label in the window, or no labels partition.
@@ -335,31 +340,17 @@ def build_training_set(
             **asdict(spec),
         },
     }
-    target = (output_root or training_sets_root()) / risk_type / day.isoformat()
-    _write_atomically(target, splits, manifest)
+    from integrity_risk.storage import as_storage_path, publish_dir
+
+    root = training_sets_root() if output_root is None else as_storage_path(output_root)
+    target = root / risk_type / day.isoformat()
+    with tempfile.TemporaryDirectory(prefix="training_set_") as tmp:
+        for name, part in splits.items():
+            part.to_parquet(Path(tmp) / f"{name}.parquet", index=False)
+        (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        publish_dir(Path(tmp), target, commit_file="manifest.json")
     # Where it was written, for the steps downstream (the train task reads the folder, the
-    # shadow evaluation the test split): they get these paths instead of rebuilding them.
+    # shadow evaluation the test split): URLs under the storage root, whichever machine runs them.
     manifest["path"] = str(target)
     manifest.update({f"{name}_path": str(target / f"{name}.parquet") for name in SPLITS})
     return manifest
-
-
-def _write_atomically(target: Path, splits: dict[str, pd.DataFrame], manifest: dict) -> None:
-    """Write into a hidden sibling folder, then rename it into place (a rename is atomic)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        for name, part in splits.items():
-            part.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -17,7 +17,7 @@ class PromotionApprovalOperator(ApprovalOperator):
 
     :param metrics: the shadow evaluation's result, with ``summary_path`` and ``report_path``;
         in a DAG, ``shadow_eval.output``. (templated)
-    :param report_base_url: where a browser reaches ``<local>/reports``; default a
+    :param report_base_url: where a browser reaches ``<storage root>/reports``; default a
         ``file://`` link. The demo serves reports from the Airflow API server.
     """
 
@@ -41,7 +41,7 @@ class PromotionApprovalOperator(ApprovalOperator):
     def _report_url(self, metrics: dict) -> str | None:
         if not self.report_base_url or not metrics.get("report_path"):
             return None
-        from integrity_risk.paths import local_dir
+        from integrity_risk.evaluation.report import reports_root
 
-        relative = metrics["report_path"].removeprefix(str(local_dir() / "reports")).lstrip("/")
+        relative = metrics["report_path"].removeprefix(str(reports_root())).lstrip("/")
         return f"{self.report_base_url.rstrip('/')}/{relative}"

@@ -22,18 +22,23 @@ class ShadowEvalError(RuntimeError):
 
 
 def load_evaluation_frame(source: pd.DataFrame | str | Path | None) -> pd.DataFrame:
-    """The evaluation rows: a DataFrame as given, or read from a parquet file or folder."""
+    """The evaluation rows: a DataFrame as given, or read from a parquet file (a path or a URL
+    under the storage root).
+    """
     import pandas as pd
+
+    from integrity_risk.storage import as_storage_path
 
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
     if source is None or source == "":
         # What an upstream output that was never pushed renders to.
         raise ShadowEvalError("no evaluation data given (in a DAG, the training set's test_path output)")
-    path = Path(source)
+    path = as_storage_path(source)
     if not path.exists():
-        raise ShadowEvalError(f"evaluation data {path} does not exist (the training set's test split?)")
-    frame = pd.read_parquet(path)
+        raise ShadowEvalError(f"evaluation data {source} does not exist (the training set's test split?)")
+    with path.open("rb") as data:
+        frame = pd.read_parquet(data)
     if "account_pk" not in frame.columns:
         raise ShadowEvalError(f"evaluation data {path} has no account_pk column")
     return frame.reset_index(drop=True)
@@ -104,14 +109,16 @@ def evaluation_cutoff(source, tags: dict[str, str]) -> str | None:
     """
     import json
 
+    from integrity_risk.storage import as_storage_path
+
     cutoff = tags.get("training_cutoff") or None
     if isinstance(source, (str, Path)) and tags.get("training_set"):
-        path = Path(source)
+        path = as_storage_path(source)
         manifest = path.parent / "manifest.json"
         if (
             path.name == "test.parquet"
+            and str(path.parent) == str(as_storage_path(tags["training_set"]))
             and manifest.exists()
-            and path.parent.resolve() == Path(tags["training_set"]).resolve()
         ):
             validation = (json.loads(manifest.read_text()).get("time_range") or {}).get("validation")
             if validation:
@@ -133,8 +140,8 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
     :param n_bootstrap: bootstrap resamples for the intervals.
     :param min_slice_size: labeled rows below which a slice is marked "too small".
     :param min_slice_positives: positives below which a slice is marked "too small".
-    :param report_dir: folder for report.html and summary.md; default
-        ``<local>/reports/<risk>/<run_id>`` (templated).
+    :param report_dir: folder or URL for report.html and summary.md; default
+        ``<storage root>/reports/<risk>/<run_id>`` (templated).
     :param hiveserver2_conn_id: Airflow connection of HiveServer2.
     :param scores_table: the table of side-by-side scores.
     :param attribution_rows: rows sampled for integrated gradients (0: none).
@@ -189,8 +196,11 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.drift_table = drift_table
 
     def execute(self, context: Context) -> dict:
+        import tempfile
+
         from integrity_risk.evaluation.report import report_dir, write_report
         from integrity_risk.evaluation.shadow import evaluate
+        from integrity_risk.storage import as_storage_path, publish_dir
         from integrity_risk.tracking import configure, registered_model_name
 
         configure()
@@ -236,20 +246,24 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         )
         self._write_scores(self._scores_frame(frame, metrics, cand, champ, run_id))
         attributions, note = self._attributions(f"models:/{name}/{cand_version}", frame)
-        out = Path(self.report_dir) if self.report_dir else report_dir(self.risk_type, run_id)
-        report, summary = write_report(
-            metrics,
-            out_dir=out,
-            labels=frame[f"label_{self.risk_type}"],
-            candidate_scores=cand,
-            champion_scores=champ,
-            attributions=attributions,
-            attribution_note=note,
-            drift_psi=self._drift_psi(),
-            max_psi=self.max_psi,
-        )
-        metrics.update(report_path=str(report), summary_path=str(summary))
-        self.log.info("Report: %s", report)
+        # Written here, published under the storage root: auto_gates, the approval and the API
+        # server's report page read it from there, on other machines.
+        dest = as_storage_path(self.report_dir) if self.report_dir else report_dir(self.risk_type, run_id)
+        with tempfile.TemporaryDirectory(prefix="report_") as tmp:
+            write_report(
+                metrics,
+                out_dir=Path(tmp),
+                labels=frame[f"label_{self.risk_type}"],
+                candidate_scores=cand,
+                champion_scores=champ,
+                attributions=attributions,
+                attribution_note=note,
+                drift_psi=self._drift_psi(),
+                max_psi=self.max_psi,
+            )
+            publish_dir(Path(tmp), dest)
+        metrics.update(report_path=str(dest / "report.html"), summary_path=str(dest / "summary.md"))
+        self.log.info("Report: %s", metrics["report_path"])
         return metrics
 
     def _write_scores(self, scores: pd.DataFrame) -> None:

@@ -145,9 +145,11 @@ def run_training(
     run_name: str | None = None,
     label_control: str | None = None,
 ) -> dict[str, Any]:
-    """Train on a training-set folder, evaluate on its test split, log to MLflow and register a candidate.
+    """Train on a training set, evaluate on its test split, log to MLflow and register a candidate.
 
-    :param training_set: folder with train/validation/test parquet and manifest.json.
+    :param training_set: the set's folder or URL under the storage root (train/validation/test
+        parquet and manifest.json); a remote one is read from a local copy, and the version is
+        tagged with the URL.
     :param risk_type: the risk whose head drives early stopping and whose model is registered.
     :param cfg: the resolved ``model:`` section.
     :param registered_model: registered model name (default ``integrity_<risk_type>``).
@@ -158,15 +160,29 @@ def run_training(
     :raises TrainingSetError: a split or a column is missing (checked before TensorFlow loads).
     :raises NaNLossError: the loss became NaN; nothing is registered.
     """
+    from integrity_risk.storage import local_copy
+
+    with local_copy(training_set) as folder:
+        return _train(folder, str(training_set), risk_type, cfg, registered_model, run_name, label_control)
+
+
+def _train(
+    training_set: Path,
+    source_set: str,
+    risk_type: str,
+    cfg: dict[str, Any],
+    registered_model: str | None,
+    run_name: str | None,
+    label_control: str | None,
+) -> dict[str, Any]:
+    """:func:`run_training` on the set's folder on this machine; ``source_set`` is where it lies."""
     from integrity_risk.tracking import CHAMPION_ALIAS, configure, experiment_name, registered_model_name
 
-    training_set = Path(training_set)
     tasks = cfg["tasks"]
-    source_set = training_set = Path(training_set)
     schemas = check_training_set(training_set, tasks)
     if label_control:
         training_set = control_copy(
-            source_set,
+            training_set,
             tempfile.mkdtemp(prefix=f"labels_{label_control}_"),
             [f"label_{t}" for t in tasks],
             label_control,
