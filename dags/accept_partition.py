@@ -20,7 +20,7 @@ is right (a launch, a holiday, a migration), one of them accepts that partition 
 `features.<risk>_daily`), `ds`, optionally the one `check` to accept (else every failed
 check of that partition), and a `reason`.
 
-The run appends an entry to the audit log of promotions (`<local>/audit/promotions.jsonl`,
+The run appends an entry to the audit log of promotions (`<storage root>/audit`,
 action `accept_partition`): who triggered it, when, the table, the day, the check and the
 reason. From then on the gate passes that partition's accepted checks, logging the
 acceptance and the figures it overrides; clear the failed gate (and what follows) to

@@ -15,7 +15,7 @@ DOC = """
 
 Moves the `champion` alias of `integrity_<risk_type>` in the MLflow registry to `version`
 and writes an audit entry (who triggered the run, when, why, which version was
-champion before) to `<local>/audit/promotions.jsonl` and as a tag on the version.
+champion before) to `<storage root>/audit` and as a tag on the version.
 
 Only a **former champion** can be rolled back to: a version the audit shows as champion
 once (a `completed` promotion or rollback to it, or named as the `previous_champion` of

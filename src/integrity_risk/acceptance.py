@@ -5,7 +5,7 @@ whose data look broken. Some such days are right, and the platform team knows it
 launch, a holiday, a migration). One of them (``include/platform.yaml``) triggers the DAG
 ``accept_partition`` with the table, the day, optionally the one check to accept, and a
 reason; it appends an entry to the audit log of promotions
-(``<state>/audit/promotions.jsonl``, :func:`integrity_risk.promotion.append_audit`):
+(``<storage root>/audit``, :func:`integrity_risk.promotion.append_audit`):
 who, why, which partition, which check, when.
 
 The gates consult that log: a failed check of an accepted ``(table, ds)`` passes, and the
@@ -95,7 +95,7 @@ def accept_partition(
     The caller has established who ``actor`` is (:func:`require_platform`).
 
     :param check: the one check accepted (one of ``ACCEPTABLE_CHECKS``); None accepts any.
-    :param audit_path: the JSON-lines log; default the promotions' audit log.
+    :param audit_path: the audit log's folder or URL; default the promotions' audit log.
     """
     from integrity_risk.promotion import append_audit
 

@@ -2,8 +2,11 @@
 
 MLflow keeps no history of alias moves, so every move writes its own record, twice:
 
-1. an append-only JSON-lines file, ``<local>/audit/promotions.jsonl``, each line
-   flushed to disk (``fsync``) before the next step runs;
+1. an append-only log under the storage root, ``<root>/audit/entries/``: one object per
+   entry, named by its time and a random suffix, never rewritten, so concurrent writers on
+   any machines cannot tear or interleave each other's entries; on a ``file://`` root each
+   is written under a hidden name, flushed to disk (``fsync``) and renamed into place before
+   the next step runs;
 2. a tag on the model version (``audit_<action>_<event id>``) so the registry itself
    says who promoted a version, when and why.
 
@@ -18,7 +21,9 @@ move never overwrites a change it did not see).
 A crash in between leaves a ``started`` entry without an end, which ``unfinished_events``
 lists and ``reconcile_unfinished`` settles from the registry; every move reconciles
 its risk's unfinished events first. Moves (and reconciliations) of one risk take turns
-on a file lock next to the log, so a reconciliation never judges a move still running.
+on a lease, ``<root>/audit/locks/<risk>.lock``, created exclusively, so a reconciliation
+never judges a move still running. A holder that died leaves its lease until it expires
+(``_LEASE_S``); the next move then takes it over.
 
 A rollback may only go back to a former champion according to this log, and never to a
 control model (a version tagged ``label_control`` other than ``none`` by training).
@@ -30,21 +35,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from integrity_risk.paths import local_dir
+from integrity_risk.storage import as_storage_path, local_path, storage_root
 from integrity_risk.tracking import CHAMPION_ALIAS, registered_model_name, tracking_uri
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from airflow.sdk import ObjectStoragePath
     from mlflow import MlflowClient
 
 PROMOTE = "promote"
@@ -60,6 +66,8 @@ _HEADLINE_KEYS = ("pr_auc", "recall_at_fpr", "threshold", "precision_at_threshol
 # How long a move waits for another move of the same risk to finish. MLflow's REST client
 # retries with backoff for a few minutes, so a slow but live move can hold the lock that long.
 _LOCK_WAIT_S = 600.0
+# A lease older than this belongs to a move that died (a live one ends within _LOCK_WAIT_S).
+_LEASE_S = 1800.0
 # ``expected`` default of ``move_champion``: the champion read when the move starts.
 _READ_AT_START: Any = object()
 
@@ -91,9 +99,15 @@ def _describe(version: int | None) -> str:
     return "unset" if version is None else f"version {version}"
 
 
-def audit_log_path() -> Path:
-    """``<local>/audit/promotions.jsonl``."""
-    return local_dir() / "audit" / "promotions.jsonl"
+def audit_log_path() -> ObjectStoragePath:
+    """``<storage root>/audit``: the promotions' audit log, shared by every worker."""
+    return storage_root() / "audit"
+
+
+def _location(path: str | os.PathLike | ObjectStoragePath | None) -> ObjectStoragePath:
+    if path is None:
+        return audit_log_path()
+    return path if not isinstance(path, (str, os.PathLike)) else as_storage_path(path)
 
 
 def _json_default(value: Any) -> Any:
@@ -102,41 +116,50 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def append_audit(entry: dict, path: Path | None = None) -> dict:
-    """Append one entry as a line and force it to disk before returning.
+def append_audit(entry: dict, path: str | os.PathLike | ObjectStoragePath | None = None) -> dict:
+    """Append one entry, durably, before returning: an object of its own under ``<log>/entries``.
 
-    ``O_APPEND`` plus an exclusive lock keeps concurrent writers' lines whole; ``fsync``
-    of the file (and of the folder when the file is new) makes the line survive a crash.
+    Its name (the time in nanoseconds, then a random suffix) orders the log and is never
+    reused, so nothing is ever overwritten and concurrent writers stay whole.
 
     :param entry: JSON-able dict (datetimes become ISO strings).
-    :param path: the log file; default ``audit_log_path()``.
+    :param path: the log's folder or URL; default ``audit_log_path()``.
     """
-    path = Path(path or audit_log_path())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    is_new = not path.exists()
-    line = (json.dumps(entry, default=_json_default, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.json"
+    data = json.dumps(entry, default=_json_default, sort_keys=True).encode()
+    location = _location(path)
+    here = local_path(location)
+    if here is None:  # an object store writes an object whole, once
+        with (location / "entries" / name).open("wb") as out:
+            out.write(data)
+        return entry
+    folder = here / "entries"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
+        os.write(fd, data)
         os.fsync(fd)
     finally:
-        os.close(fd)  # closing releases the lock
-    if is_new:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        os.close(fd)
+    os.rename(tmp, folder / name)
+    dir_fd = os.open(folder, os.O_RDONLY)  # the rename survives a crash too
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
     return entry
 
 
-def read_audit(path: Path | None = None, *, risk_type: str | None = None) -> list[dict]:
+def read_audit(
+    path: str | os.PathLike | ObjectStoragePath | None = None, *, risk_type: str | None = None
+) -> list[dict]:
     """All audit entries, oldest first, optionally of one risk type."""
-    path = Path(path or audit_log_path())
-    if not path.exists():
+    folder = _location(path) / "entries"
+    if not folder.exists():
         return []
-    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json") and not p.name.startswith("."))
+    entries = [json.loads((folder / name).read_text()) for name in names]
     return [e for e in entries if risk_type is None or e.get("risk_type") == risk_type]
 
 
@@ -151,32 +174,53 @@ def unfinished_events(path: Path | None = None, *, risk_type: str | None = None)
 
 
 @contextlib.contextmanager
-def _moves_of(risk_type: str, audit_path: Path | None) -> Iterator[None]:
-    """Hold the lock under which moves and reconciliations of ``risk_type``'s champion take turns.
+def _moves_of(risk_type: str, audit_path: str | os.PathLike | ObjectStoragePath | None) -> Iterator[None]:
+    """Hold the lease under which moves and reconciliations of ``risk_type``'s champion take turns.
 
     Without it a reconciliation could take a move that another process is in the middle
-    of for a crashed one. ``flock`` is released by the kernel when its process dies, so a
-    killed move never leaves it held; a live one holding it past ``_LOCK_WAIT_S`` is refused.
+    of for a crashed one. The lease is an object created exclusively (``xb``: only one
+    creator succeeds, on any machine); it names its holder and is removed by it at the end.
+    One older than ``_LEASE_S`` is a dead holder's and is taken over; a live holder keeping
+    it past ``_LOCK_WAIT_S`` gets the waiting move refused.
     """
-    path = Path(audit_path or audit_log_path())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.parent / f".{path.name}.{risk_type}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    lock = _location(audit_path) / "locks" / f"{risk_type}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + _LOCK_WAIT_S
+    while True:
+        try:
+            with lock.open("xb") as out:
+                holder = {"token": token, "holder": f"{socket.gethostname()}:{os.getpid()}", "since": time.time()}
+                out.write(json.dumps(holder).encode())
+            break
+        except FileExistsError:
+            held = _lease(lock)
+            if held is not None and time.time() - float(held.get("since", time.time())) > _LEASE_S:
+                log.warning("Taking over the lease %s of %s: older than %.0f s", lock, held.get("holder"), _LEASE_S)
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            if time.monotonic() > deadline:
+                raise PromotionError(
+                    f"another move of the champion of {risk_type} has been running for over "
+                    f"{_LOCK_WAIT_S:.0f} s (lease {lock}, held by {held and held.get('holder')}); try again later"
+                ) from None
+            time.sleep(0.5)
     try:
-        deadline = time.monotonic() + _LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PromotionError(
-                        f"another move of the champion of {risk_type} has been running for over "
-                        f"{_LOCK_WAIT_S:.0f} s (lock next to {path}); try again later"
-                    ) from None
-                time.sleep(0.5)
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        held = _lease(lock)
+        if held is not None and held.get("token") == token:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+
+def _lease(lock: ObjectStoragePath) -> dict | None:
+    """The lease's holder, or None when it is gone or still being written."""
+    try:
+        return json.loads(lock.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _client(client: MlflowClient | None) -> MlflowClient:
@@ -402,7 +446,7 @@ def reconcile_unfinished(
 
     :param risk_type: only this risk's events; default every risk with unfinished events.
     :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
-    :param audit_path: the JSON-lines log; default ``audit_log_path()``.
+    :param audit_path: the audit log's folder or URL; default ``audit_log_path()``.
     :return: the end entries appended, oldest event first (empty when nothing was unfinished).
     """
     risks = sorted({e["risk_type"] for e in unfinished_events(audit_path, risk_type=risk_type) if e.get("risk_type")})
@@ -458,7 +502,7 @@ def rollback_targets(
     models and the current champion.
 
     :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
-    :param audit_path: the JSON-lines log; default ``audit_log_path()``.
+    :param audit_path: the audit log's folder or URL; default ``audit_log_path()``.
     """
     client = _client(client)
     name = registered_model_name(risk_type)
@@ -493,7 +537,7 @@ def _require_rollback_target(
     if version not in formers:
         raise PromotionError(
             f"{name} version {version} was never champion according to the audit "
-            f"({Path(audit_path or audit_log_path())}): a rollback only goes back to a former "
+            f"({_location(audit_path)}): a rollback only goes back to a former "
             f"champion; {listing}"
         )
 
@@ -562,7 +606,7 @@ def move_champion(
     :param expected: the champion the decision was made against (None: no champion);
         default the champion read when the move starts.
     :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
-    :param audit_path: the JSON-lines log; default ``audit_log_path()``.
+    :param audit_path: the audit log's folder or URL; default ``audit_log_path()``.
     :return: the ``completed`` entry.
     :raises ChampionMovedError: the champion was not ``expected``; nothing moved.
     :raises PromotionError: refused, or the alias did not reach ``version``.

@@ -30,7 +30,7 @@ METRICS = {
 
 
 def test_promotion_moves_the_alias_and_writes_the_audit_entry_first(mlflow_registry, register_versions, tmp_path):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     (v1,) = register_versions("scraping", [0.0])
     assert champion_version("scraping") is None
     at = dt.datetime(2026, 3, 20, 9, 15, tzinfo=dt.UTC)
@@ -57,7 +57,7 @@ def test_promotion_moves_the_alias_and_writes_the_audit_entry_first(mlflow_regis
 
 
 def test_rollback_moves_the_champion_back_with_its_own_entry(mlflow_registry, register_versions, tmp_path):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2 = register_versions("fraud", [0.0, 1.0])
     promote("fraud", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     promote("fraud", v2, approved_by="bob", dag_run_id="r2", audit_path=audit)
@@ -80,7 +80,7 @@ def test_rollback_moves_the_champion_back_with_its_own_entry(mlflow_registry, re
 def test_rollback_refuses_a_version_that_does_not_exist_and_changes_nothing(
     mlflow_registry, register_versions, tmp_path
 ):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     (v1,) = register_versions("spam_redirect", [0.0])
     promote("spam_redirect", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     before = read_audit(audit)
@@ -93,7 +93,7 @@ def test_rollback_refuses_a_version_that_does_not_exist_and_changes_nothing(
 
 
 def test_a_crash_between_the_audit_entry_and_the_alias_move_is_visible(tmp_path):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     append_audit({"event_id": "e1", "status": "started", "action": "promote"}, audit)
     append_audit({"event_id": "e2", "status": "started", "action": "promote"}, audit)
     append_audit({"event_id": "e2", "status": "completed", "action": "promote"}, audit)
@@ -177,7 +177,7 @@ def _version_tags(client, risk_type, version):
 def test_an_error_after_the_alias_moved_is_recorded_as_the_outcome_reached(
     mlflow_registry, register_versions, tmp_path
 ):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2 = register_versions("scraping", [0.0, 1.0])
     promote("scraping", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     timeout = FlakyClient(mlflow_registry, "set_registered_model_alias", "after", TimeoutError("read timed out"))
@@ -198,7 +198,7 @@ def test_a_refused_alias_move_leaves_no_tag_and_says_which_champion_is_in_place(
 ):
     from mlflow.exceptions import MlflowException
 
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2 = register_versions("scraping", [0.0, 1.0])
     promote("scraping", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     refused = FlakyClient(
@@ -223,7 +223,7 @@ def test_a_retry_after_the_completed_line_was_lost_keeps_the_true_previous_champ
 ):
     from integrity_risk import promotion
 
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2 = register_versions("scraping", [0.0, 1.0])
     promote("scraping", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     real_append = promotion.append_audit
@@ -251,7 +251,7 @@ def test_a_retry_after_the_completed_line_was_lost_keeps_the_true_previous_champ
 def test_unfinished_events_are_reconciled_with_the_registry(mlflow_registry, register_versions, tmp_path):
     from integrity_risk.promotion import reconcile_unfinished
 
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2 = register_versions("abusive_account", [0.0, 1.0])
     promote("abusive_account", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     killed = FlakyClient(mlflow_registry, "set_registered_model_alias", "before", SystemExit("worker killed"))
@@ -269,7 +269,7 @@ def test_unfinished_events_are_reconciled_with_the_registry(mlflow_registry, reg
 
 
 def test_a_move_first_settles_an_interrupted_move_of_its_risk(mlflow_registry, register_versions, tmp_path):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2, v3 = register_versions("spam_redirect", [0.0, 1.0, 2.0])
     promote("spam_redirect", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     killed = FlakyClient(mlflow_registry, "set_registered_model_alias", "after", SystemExit("worker killed"))
@@ -295,7 +295,7 @@ def test_a_move_first_settles_an_interrupted_move_of_its_risk(mlflow_registry, r
 def test_an_interrupted_move_followed_by_others_is_settled_by_what_the_next_one_found(mlflow_registry, tmp_path):
     from integrity_risk.promotion import reconcile_unfinished
 
-    audit = tmp_path / "promotions.jsonl"  # an old log: later moves did not reconcile first
+    audit = tmp_path / "audit"  # an old log: later moves did not reconcile first
     moves = [("e1", 5, 4, False), ("e2", 6, 5, True), ("e3", 8, 6, False), ("e4", 9, 6, True), ("e5", 10, None, False)]
     for event_id, version, previous, completed in moves:
         entry = {
@@ -337,7 +337,7 @@ def test_an_interrupted_move_followed_by_others_is_settled_by_what_the_next_one_
 
 
 def test_the_alias_does_not_move_over_a_champion_changed_by_someone_else(mlflow_registry, register_versions, tmp_path):
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2, v3 = register_versions("abusive_account", [0.0, 1.0, 2.0])
     promote("abusive_account", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
 
@@ -362,7 +362,7 @@ def test_the_alias_does_not_move_over_a_champion_changed_by_someone_else(mlflow_
 def test_promotion_refuses_when_production_moved_since_the_evaluation(mlflow_registry, register_versions, tmp_path):
     from integrity_risk.operators.promote import PromoteOperator
 
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2, v3 = register_versions("abusive_account", [0.0, 1.0, 2.0])
     promote("abusive_account", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)
     with pytest.raises(PromotionError, match=rf"is version {v1}, not version {v2} as expected"):
@@ -388,7 +388,7 @@ def test_promotion_refuses_when_production_moved_since_the_evaluation(mlflow_reg
 def test_rollback_only_to_a_former_champion_and_never_to_a_control_model(mlflow_registry, register_versions, tmp_path):
     import re
 
-    audit = tmp_path / "promotions.jsonl"
+    audit = tmp_path / "audit"
     v1, v2, v3, v4 = register_versions("fraud", [0.0, 1.0, 2.0, 3.0])
     mlflow_registry.set_model_version_tag("integrity_fraud", str(v3), "label_control", "invert")
     promote("fraud", v1, approved_by="alice", dag_run_id="r1", audit_path=audit)

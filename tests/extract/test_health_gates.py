@@ -62,9 +62,9 @@ def day(hive, world):
 
 @pytest.fixture
 def audit(tmp_path, monkeypatch) -> Path:
-    """A private state folder, so the audit log holds only this test's acceptances."""
-    monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(tmp_path / "local"))
-    return tmp_path / "local" / "audit" / "promotions.jsonl"
+    """A private storage root, so the audit log holds only this test's acceptances."""
+    monkeypatch.setenv("INTEGRITY_STORAGE_ROOT", (tmp_path / "root").as_uri())
+    return tmp_path / "root" / "audit"
 
 
 def upstream_health(ds: str = DAY) -> dict:
@@ -256,9 +256,9 @@ def platform(tmp_path, monkeypatch):
 
 
 def test_only_the_platform_team_may_accept_and_a_modeler_is_refused():
-    assert require_platform("admin") == "admin"
-    for user in ("modeler", "reviewer", None, ""):
-        with pytest.raises(AcceptanceError, match=r"only the platform team may \(admin;"):
+    assert require_platform("platform") == "platform"  # include/platform.yaml's team
+    for user in ("modeler", "reviewer", "admin", None, ""):
+        with pytest.raises(AcceptanceError, match=r"only the platform team may \(platform;"):
             require_platform(user)
 
 
