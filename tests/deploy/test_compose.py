@@ -212,8 +212,9 @@ def test_feast_online_store_is_a_redis_apart_from_the_celery_broker(resolved):
 def test_mlflow_server_keeps_runs_in_postgres_and_artifacts_on_a_volume(resolved):
     mlflow = resolved["services"]["mlflow"]
     assert _env(mlflow)["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg2://mlflow:")
-    assert "--artifacts-destination=/mlflow/artifacts" in mlflow["command"]
-    assert any(v.startswith("mlflow-artifacts:/mlflow/artifacts") for v in mlflow["volumes"])
+    # Under the storage root, like everything else that outlives a task.
+    assert "--artifacts-destination=/opt/integrity/storage/mlflow-artifacts" in mlflow["command"]
+    assert any(v.startswith("integrity-storage:/opt/integrity/storage") for v in mlflow["volumes"])
 
 
 def test_services_wait_for_healthy_dependencies_that_have_healthchecks(resolved):
