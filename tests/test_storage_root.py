@@ -47,3 +47,28 @@ def test_a_worker_path_is_refused_before_the_server_is_asked(table, tmp_path):
 
     with pytest.raises(ValueError, match="needs a URL the server can read"):
         IntegrityHiveServer2Hook().load_partition(table, str(tmp_path), {"ds": "2026-05-01"})
+
+
+def test_the_trainer_reads_a_set_in_place_or_from_a_copy_without_importing_airflow(tmp_path):
+    # The trainer is a process of its own under the task: importing Airflow there would try to
+    # configure a metadata database the task's subprocess has no access to.
+    import subprocess
+    import sys
+
+    folder = tmp_path / "training sets" / "fraud"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    probe = (
+        "import sys, fsspec\n"
+        "from integrity_risk.storage import local_copy\n"
+        f"with local_copy({folder.as_uri()!r}) as here:\n"
+        "    assert (here / 'manifest.json').read_text() == '{}', here\n"
+        "remote = fsspec.filesystem('memory')\n"
+        "remote.pipe('/sets/fraud/manifest.json', b'{\"rows\": 1}')\n"
+        "remote.pipe('/sets/fraud/train.parquet', b'PAR1')\n"
+        "with local_copy('memory://sets/fraud') as copy:\n"
+        "    assert sorted(p.name for p in copy.iterdir()) == ['manifest.json', 'train.parquet']\n"
+        "print('airflow imported:', 'airflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "airflow imported: False", out

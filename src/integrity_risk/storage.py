@@ -59,11 +59,21 @@ def as_storage_path(location: str | os.PathLike) -> ObjectStoragePath:
 
 
 def local_path(location: str | os.PathLike | ObjectStoragePath) -> Path | None:
-    """The folder of this machine a location is, or None when it is remote (``s3://``, ``hdfs://``...)."""
-    from pathlib import Path
+    """The folder of this machine a location is, or None when it is remote (``s3://``, ``hdfs://``...).
 
-    path = location if not isinstance(location, (str, os.PathLike)) else as_storage_path(location)
-    return Path(path.path) if path.protocol in ("file", "local") else None
+    Imports no Airflow for a path or a URL: the trainer's process calls it, and a task's
+    subprocess has no metadata database to configure Airflow with.
+    """
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    if not isinstance(location, (str, os.PathLike)):
+        return Path(location.path) if location.protocol in ("file", "local") else None
+    text = str(location)
+    if "://" not in text:
+        return Path(text).absolute()
+    url = urlparse(text)
+    return Path(unquote(url.path)) if url.scheme in ("file", "local") else None
 
 
 @contextlib.contextmanager
@@ -71,7 +81,9 @@ def local_copy(location: str | os.PathLike) -> Iterator[Path]:
     """The folder at ``location`` on this machine's disk, for code that reads files by path.
 
     A ``file://`` root is a mount every machine shares: its folder is used in place. A remote
-    one is downloaded into a temporary folder, removed afterwards.
+    one is downloaded into a temporary folder, removed afterwards, with ``fsspec`` (what
+    ``ObjectStoragePath`` uses) and the credentials of this process's environment: the
+    trainer runs as a process of its own, without Airflow's connections.
     """
     import tempfile
     from pathlib import Path
@@ -80,13 +92,11 @@ def local_copy(location: str | os.PathLike) -> Iterator[Path]:
     if here is not None:
         yield here
         return
-    source = as_storage_path(location)
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(str(location))
     with tempfile.TemporaryDirectory(prefix="integrity_copy_") as tmp:
-        for item in source.rglob("*"):
-            if item.is_file():
-                target = Path(tmp) / str(item.relative_to(source))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(item.read_bytes())
+        fs.get(root.rstrip("/") + "/", tmp, recursive=True)
         yield Path(tmp)
 
 
