@@ -364,6 +364,7 @@ def print_daily_drift(args, days, service_name, folder, manifest, model_uri, cut
         f"{'ds':10s} {'drifted':>7s} {'began':>5s} {'flag rate':>9s} {'ratio':>6s} {'max PSI':>7s}  features over bound"
     )
     drifted: dict[str, bool] = {}
+    summary: dict = {"noisy_features": {}}
     for ds in days[days.index(window[-1]) + 1 :]:
         day = d.day_features(service, [ds], "local")
         rows = d.feature_psi(reference, day, service.names, noise)
@@ -376,12 +377,8 @@ def print_daily_drift(args, days, service_name, folder, manifest, model_uri, cut
             f"{', '.join(summary['features_over_bound']) or '-'}",
             flush=True,
         )
-    noisy = {k: round(v, 2) for k, v in summarize_noisy(noise, bounds).items()}
+    noisy = {k: round(v, 2) for k, v in summary["noisy_features"].items()}  # the same bounds every day
     print(f"bounds raised by a feature's own noise: {noisy or 'none'}\n")
-
-
-def summarize_noisy(noise, bounds) -> dict[str, float]:
-    return {k: bounds.noise_multiplier * v for k, v in noise.items() if bounds.noise_multiplier * v > bounds.max_psi}
 
 
 def _after_cutover(folder: Path, label: str, cutover_ds: str) -> int:
