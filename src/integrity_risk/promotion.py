@@ -105,9 +105,7 @@ def audit_log_path() -> ObjectStoragePath:
 
 
 def _location(path: str | os.PathLike | ObjectStoragePath | None) -> ObjectStoragePath:
-    if path is None:
-        return audit_log_path()
-    return path if not isinstance(path, (str, os.PathLike)) else as_storage_path(path)
+    return audit_log_path() if path is None else as_storage_path(path)
 
 
 def _json_default(value: Any) -> Any:

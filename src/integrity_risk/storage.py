@@ -29,14 +29,12 @@ def storage_root() -> ObjectStoragePath:
 
     :raises ValueError: the root is a bare path, not a URL: the scheme says which store it is.
     """
-    from airflow.sdk import ObjectStoragePath
-
     from integrity_risk.paths import local_dir
 
     url = os.environ.get(ROOT_ENV) or (local_dir() / "storage").as_uri()
     if "://" not in url:
         raise ValueError(f"{ROOT_ENV}={url!r} must be a URL such as file:///srv/integrity, s3://bucket/integrity")
-    return ObjectStoragePath(url, conn_id=os.environ.get(CONN_ENV) or None)
+    return as_storage_path(url)
 
 
 def staging_dir(purpose: str) -> ObjectStoragePath:
@@ -46,12 +44,16 @@ def staging_dir(purpose: str) -> ObjectStoragePath:
     return path
 
 
-def as_storage_path(location: str | os.PathLike) -> ObjectStoragePath:
-    """A URL (``file://``, ``s3://``...) or a bare path (a folder of this machine) as an ``ObjectStoragePath``."""
+def as_storage_path(location: str | os.PathLike | ObjectStoragePath) -> ObjectStoragePath:
+    """A URL (``file://``, ``s3://``...) or a bare path (a folder of this machine) as an ``ObjectStoragePath``;
+    an ``ObjectStoragePath`` as it is.
+    """
     from pathlib import Path
 
     from airflow.sdk import ObjectStoragePath
 
+    if not isinstance(location, (str, os.PathLike)):
+        return location
     text = str(location)
     if "://" not in text:
         return ObjectStoragePath(Path(text).absolute().as_uri())

@@ -355,9 +355,9 @@ def approval_body(metrics: dict, report_url: str | None = None) -> str:
     """
     from integrity_risk.storage import as_storage_path
 
-    summary_path = metrics.get("summary_path")
-    if summary_path and as_storage_path(summary_path).exists():
-        summary = as_storage_path(summary_path).read_text()
+    summary_path = as_storage_path(metrics["summary_path"]) if metrics.get("summary_path") else None
+    if summary_path is not None and summary_path.exists():
+        summary = summary_path.read_text()
     else:
         summary = summary_markdown(metrics, metrics.get("gates"))
     link = report_url or (str(as_storage_path(metrics["report_path"])) if metrics.get("report_path") else None)
