@@ -152,11 +152,11 @@ def test_gpu_worker_listens_only_on_queue_gpu_one_task_at_a_time_with_an_nvidia_
     assert gpu["build"]["args"]["REQUIREMENTS"] == "gpu.txt"
 
 
-def test_cpu_worker_takes_the_default_queue_with_the_cpu_build_and_no_gpu(resolved):
+def test_default_worker_takes_the_default_queue_without_tensorflow_or_a_gpu(resolved):
     cpu = resolved["services"]["airflow-worker"]
     assert "--queues default" in " ".join(cpu["command"])
     assert "deploy" not in cpu
-    assert cpu["build"]["args"]["REQUIREMENTS"] == "cpu.txt"
+    assert cpu["build"]["args"]["REQUIREMENTS"] == "common.txt"  # what it resolves to: test_requirements.py
     assert resolved["services"]["airflow-worker-gpu"]["image"] != cpu["image"]
 
 
@@ -199,6 +199,18 @@ def test_the_feast_production_profile_finds_every_variable_it_needs(resolved):
     for name in ("airflow-worker", "airflow-worker-gpu"):
         env = _env(resolved["services"][name])
         assert needed <= set(env), f"{name} lacks {sorted(needed - set(env))}"
+
+
+def test_no_volume_is_shared_by_the_workers_but_the_storage_root_and_the_warehouse(resolved):
+    """The Feast registry is in PostgreSQL; what crosses tasks goes to the storage root."""
+    services = resolved["services"]
+    for name in ("airflow-worker", "airflow-worker-gpu"):
+        env = _env(services[name])
+        assert env["INTEGRITY_FEAST_REGISTRY_URL"].startswith("postgresql+psycopg://feast:")
+        assert env["INTEGRITY_FEAST_REGISTRY_URL"].endswith("@postgres:5432/feast")
+        volumes = {str(v).split(":")[0] for v in services[name]["volumes"]}
+        assert volumes <= {"airflow-logs", "airflow-auth", "hive-warehouse", "integrity-storage"}, volumes
+    assert "integrity-state" not in resolved.get("volumes", {})
 
 
 def test_feast_online_store_is_a_redis_apart_from_the_celery_broker(resolved):
