@@ -123,6 +123,7 @@ def append_audit(entry: dict, path: str | os.PathLike | ObjectStoragePath | None
     :param entry: JSON-able dict (datetimes become ISO strings).
     :param path: the log's folder or URL; default ``audit_log_path()``.
     """
+    _with_legacy_entries(path)
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.json"
     data = json.dumps(entry, default=_json_default, sort_keys=True).encode()
     location = _location(path)
@@ -149,10 +150,62 @@ def append_audit(entry: dict, path: str | os.PathLike | ObjectStoragePath | None
     return entry
 
 
+def legacy_audit_log() -> Path:
+    """Where the log lived before the storage root: one JSON-lines file of this machine."""
+    from integrity_risk.paths import local_dir
+
+    return local_dir() / "audit" / "promotions.jsonl"
+
+
+def import_legacy_audit(legacy: Path, path: str | os.PathLike | ObjectStoragePath | None = None) -> int:
+    """Copy the entries of a former ``promotions.jsonl`` into the log, before every newer entry.
+
+    Each line becomes the object ``<line number>-legacy-<hash of the line>.json``, whose name
+    sorts before any entry written since (those start with the time in nanoseconds); one
+    already there is kept, so importing twice adds nothing. The file is renamed
+    ``promotions.jsonl.imported`` afterwards. A line that is not JSON (a crash mid-write)
+    stops the import with its line number, and nothing is renamed.
+
+    :returns: the entries written.
+    """
+    import hashlib
+
+    lines = [line for line in legacy.read_text().splitlines() if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        try:
+            json.loads(line)
+        except ValueError as bad:
+            raise ValueError(f"{legacy}: line {number} is not a JSON audit entry ({bad}); fix or remove it") from None
+    folder = _location(path) / "entries"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for number, line in enumerate(lines, start=1):
+        name = f"{number:020d}-legacy-{hashlib.sha256(line.encode()).hexdigest()[:12]}.json"
+        target = folder / name
+        if target.exists():
+            continue
+        with target.open("wb") as out:
+            out.write(line.encode())
+        written += 1
+    with contextlib.suppress(FileNotFoundError):  # another process importing at once renamed it first
+        legacy.rename(legacy.with_name(legacy.name + ".imported"))
+    if written:
+        log.info("Imported %d audit entries of %s into %s", written, legacy, folder)
+    return written
+
+
+def _with_legacy_entries(path: str | os.PathLike | ObjectStoragePath | None) -> None:
+    # A deployment upgraded from the single-file log keeps its history: the default log
+    # takes that file's entries in the first time it is read or written.
+    if path is None and legacy_audit_log().is_file():
+        import_legacy_audit(legacy_audit_log())
+
+
 def read_audit(
     path: str | os.PathLike | ObjectStoragePath | None = None, *, risk_type: str | None = None
 ) -> list[dict]:
     """All audit entries, oldest first, optionally of one risk type."""
+    _with_legacy_entries(path)
     folder = _location(path) / "entries"
     if not folder.exists():
         return []

@@ -78,3 +78,33 @@ def test_the_lease_of_a_holder_that_died_is_taken_over_once_it_expired(tmp_path,
     with promotion._moves_of("fraud", log):
         assert json.loads(lease.read_text())["token"] != "dead"
     assert not lease.exists()
+
+
+def test_the_former_single_file_log_is_imported_once_before_the_newer_entries(tmp_path, monkeypatch):
+    from integrity_risk.promotion import append_audit, legacy_audit_log, read_audit
+
+    monkeypatch.setenv("INTEGRITY_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("INTEGRITY_STORAGE_ROOT", (tmp_path / "root").as_uri())
+    legacy = legacy_audit_log()
+    legacy.parent.mkdir(parents=True)
+    old = [{"risk_type": "fraud", "status": status, "version": 3} for status in ("started", "completed")]
+    legacy.write_text("".join(json.dumps(e) + "\n" for e in old))
+
+    append_audit({"risk_type": "fraud", "status": "started", "version": 4})
+    entries = read_audit(risk_type="fraud")
+    assert [(e["status"], e["version"]) for e in entries] == [("started", 3), ("completed", 3), ("started", 4)]
+    assert not legacy.exists() and legacy.with_name("promotions.jsonl.imported").is_file()
+    # Put back (a restore from a backup): nothing is imported twice.
+    legacy.with_name("promotions.jsonl.imported").rename(legacy)
+    assert len(read_audit(risk_type="fraud")) == 3
+
+
+def test_a_former_log_with_a_torn_line_is_refused_naming_the_line_and_left_in_place(tmp_path):
+    from integrity_risk.promotion import import_legacy_audit, read_audit
+
+    legacy = tmp_path / "promotions.jsonl"
+    legacy.write_text('{"risk_type": "fraud", "status": "started"}\n{"risk_type": "fra\n')
+    log = (tmp_path / "root" / "audit").as_uri()
+    with pytest.raises(ValueError, match="line 2"):
+        import_legacy_audit(legacy, log)
+    assert legacy.is_file() and read_audit(log) == []
