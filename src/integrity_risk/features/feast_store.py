@@ -7,8 +7,12 @@ profile         offline store                               online store
 ==============  ==========================================  ==================
 ``local``       parquet files of the local Spark warehouse  SQLite
 ``local_redis`` parquet files of the local Spark warehouse  Redis
+``cluster``     parquet files of the shared warehouse       Redis
 ``production``  Spark over the Hive tables                  Redis
 ==============  ==========================================  ==================
+
+The registry is a file on the local profiles and Feast's SQL registry (PostgreSQL,
+``INTEGRITY_FEAST_REGISTRY_URL``) on ``cluster``.
 
 Each profile is a YAML file in ``feature_repo/`` whose ``${VARS}`` come from the
 environment, with the embedded default's values filled in when unset:
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 PROFILES = {
     "local": "feature_store.yaml",
     "local_redis": "feature_store.local_redis.yaml",
+    "cluster": "feature_store.cluster.yaml",
     "production": "feature_store.production.yaml",
 }
 DEFAULT_PROFILE = "local"
@@ -190,19 +195,23 @@ def _registry_path(raw: dict) -> str:
     return str(registry["path"] if isinstance(registry, dict) else registry)
 
 
-def _fingerprint_path(registry_path: str) -> Path:
-    """Beside the registry when it is a local file, else in the local Feast folder."""
+def _fingerprint_path(registry_path: str, profile: str | None = None):
+    """Beside the registry when it is a local file, else under the storage root, which every
+    worker reads: a marker in one worker's own folder would make the next worker apply again.
+    """
     registry = Path(registry_path)
     if "://" not in registry_path and registry.parent.exists():
         return registry.parent / FINGERPRINT_FILE
-    return feast_dir() / FINGERPRINT_FILE
+    from integrity_risk.storage import storage_root
+
+    return storage_root() / "feast" / f"{profile_name(profile)}.{FINGERPRINT_FILE}"
 
 
-def _read_marker(registry_path: str) -> tuple[str | None, list[str] | None]:
+def _read_marker(registry_path: str, profile: str | None = None) -> tuple[str | None, list[str] | None]:
     """The fingerprint the last apply recorded, and the views it registered (None when
     the marker predates that record).
     """
-    marker = _fingerprint_path(registry_path)
+    marker = _fingerprint_path(registry_path, profile)
     lines = marker.read_text().splitlines() if marker.exists() else []
     return (lines[0].strip() if lines else None), (json.loads(lines[1]) if len(lines) > 1 else None)
 
@@ -331,7 +340,7 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
     name = profile_name(profile)
     fingerprint = repo_fingerprint(name)
     registry_path = _registry_path(_raw_config(name))
-    current, views = _read_marker(registry_path)
+    current, views = _read_marker(registry_path, name)
     # Every risk DAG run asks: answer an unchanged local registry without importing Feast (seconds).
     if not force and current == fingerprint and views and _local_registry_present(registry_path):
         return {"applied": False, "fingerprint": fingerprint, "feature_views": views}
@@ -360,11 +369,14 @@ def apply_repo(profile: str | None = None, force: bool = False) -> dict:
         store.apply(objects, objects_to_delete=removed, partial=False)
         views = sorted(_registered_view_names(feature_store(name)))
         applied = True
-    marker = _fingerprint_path(registry_path)
+    marker = _fingerprint_path(registry_path, name)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(f"{fingerprint}\n{json.dumps(views)}\n")
-    tmp.replace(marker)
+    if isinstance(marker, Path):
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(f"{fingerprint}\n{json.dumps(views)}\n")
+        tmp.replace(marker)
+    else:  # an object store writes an object whole
+        marker.write_text(f"{fingerprint}\n{json.dumps(views)}\n")
     return {"applied": applied, "fingerprint": fingerprint, "feature_views": views}
 
 
