@@ -3,8 +3,10 @@
 #   scripts/system_deps.sh demo   a JDK 17: Spark runs on it, and the local HiveServer2 compiles
 #                                 the Hive classes Spark 4 lacks with its javac (include/hive_compat)
 #   scripts/system_deps.sh test   that, plus redis-server (the Feast tests' online store),
-#                                 chromium (renders the evaluation report) and docker-compose
-#                                 (validates the at-scale topology)
+#                                 chromium (renders the evaluation report), docker-compose
+#                                 (validates the at-scale topology), and PostgreSQL, Maven (the
+#                                 metastore's JDBC driver) and unshare (util-linux), which run
+#                                 that topology as processes (scripts/topology.sh)
 # scripts/demo.sh and scripts/test.sh run it first; with everything present it only checks.
 set -euo pipefail
 
@@ -13,7 +15,10 @@ demo_needs=("javac openjdk-17-jdk-headless")
 test_needs=("${demo_needs[@]}"
   "redis-server redis-server"
   "chromium chromium-browser chromium"
-  "docker-compose docker-compose")
+  "docker-compose docker-compose"
+  "pg_ctlcluster postgresql"
+  "mvn maven"
+  "unshare util-linux")
 
 case "${1:-}" in
   demo) needs=("${demo_needs[@]}") ;;

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from integrity_local.deployment import api, local_deployment, small_world_yaml
+from integrity_local.deployment import api, e2e_risk_yaml, last_audit_move, local_deployment, wait_until_online_serves
 from integrity_risk.paths import local_dir
 
 pytestmark = pytest.mark.slow
@@ -50,18 +50,7 @@ def airflow(world, hiveserver2, tmp_path_factory):
     scheduled_from = last - dt.timedelta(days=SCHEDULED_DAYS - 1)
 
     def small_world(risk: str, text: str) -> str:
-        # A small world: its labels mature sooner, and its test split holds tens of positives,
-        # not thousands, so the gates are looser than production's.
-        if risk != RISK:
-            return text
-        assert "start_date: 2026-03-01" in text
-        return (
-            small_world_yaml(text)
-            .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
-            .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
-            # The schedule starts at scheduled_from; the history before it is a backfill's to make.
-            .replace("start_date: 2026-03-01", f"start_date: {scheduled_from}\nhistory_start: {first}\ncatchup: true")
-        )
+        return e2e_risk_yaml(text, scheduled_from, first) if risk == RISK else text
 
     port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))
     with local_deployment("e2e", port, hiveserver2, tmp_path_factory.mktemp("risks"), small_world) as deployment:
@@ -148,21 +137,8 @@ def test_a_wrong_param_is_refused_before_anything_runs(airflow, history):
 
 
 def test_the_gated_extracts_refresh_the_online_store_through_their_asset(airflow, history, hive_hook):
-    from integrity_risk.features.online import fetch_online_features
-
-    rows = hive_hook.get_records(
-        f"SELECT account_pk, payment_attempts_7d FROM features.{RISK}_daily "
-        f"WHERE ds = '{history}' ORDER BY account_pk LIMIT 20"
-    )
+    wait_until_online_serves(hive_hook, RISK, history)
     admin = api(airflow, "admin")
-    deadline = time.monotonic() + 600
-    while True:
-        # The last day's asset event may still be waiting for its run.
-        online = fetch_online_features(RISK, [pk for pk, _ in rows])
-        if online[f"{RISK}_daily__payment_attempts_7d"].astype(float).tolist() == [float(v) for _, v in rows]:
-            break
-        assert time.monotonic() < deadline, online.head()
-        time.sleep(10)
     runs = admin.runs(ONLINE_DAG_ID)
     assert runs and {r["run_type"] for r in runs} == {"asset_triggered"}
     assert "failed" not in {r["state"] for r in runs}
@@ -302,14 +278,7 @@ def test_only_a_reviewer_may_roll_back_and_only_to_a_former_champion(airflow, hi
     accepted = reviewer.trigger("model_rollback", conf=conf | {"version": champion})
     run = admin.wait_for("model_rollback", accepted["dag_run_id"], timeout=600)
     assert run["state"] == "success" and _champion() == champion
-    entry = read_audit(risk_type=RISK)[-1]
-    assert (entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]) == (
-        "rollback",
-        "completed",
-        "reviewer",
-        champion,
-        newer,
-    )
+    assert last_audit_move(RISK) == ("rollback", "completed", "reviewer", champion, newer)
 
 
 @pytest.mark.reliability

@@ -36,8 +36,8 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # deletes its half-made runs under the scheduler (ObjectDeletedError, seen in CI), and
 # nothing ran after that.
 SUPERVISE = (
-    'while :; do "$0" -m airflow "$1"; '
-    'echo "local_airflow: airflow $1 exited with status $?; restarting in 5 s"; sleep 5; done'
+    'while :; do "$0" -m airflow "$@"; '
+    'echo "local_airflow: airflow $* exited with status $?; restarting in 5 s"; sleep 5; done'
 )
 USERS = "admin:admin,reviewer:op,modeler:user,platform:op"
 POOLS = {
@@ -93,6 +93,22 @@ class LocalAirflow:
         env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
         return env
 
+    def components(self) -> dict[str, list[str]]:
+        """Each component's name and its ``airflow`` arguments."""
+        return {component: [component] for component in COMPONENTS}
+
+    def launch(self, component: str, command: list[str]) -> subprocess.Popen:
+        """Start one component (under its restart loop), logging to ``<home>/logs/<component>.out``."""
+        with open(self.home / "logs" / f"{component}.out", "ab") as out:
+            return subprocess.Popen(
+                command,
+                env=self.env(),
+                cwd=self.home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def _pid_file(self, component: str) -> Path:
         return self.home / f"{component}.pid"
 
@@ -118,16 +134,8 @@ class LocalAirflow:
             self._airflow("pools", "set", name, str(slots), description)
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
-        for component in COMPONENTS:
-            with open(logs / f"{component}.out", "ab") as out:
-                proc = subprocess.Popen(
-                    ["bash", "-c", SUPERVISE, sys.executable, component],
-                    env=self.env(),
-                    cwd=self.home,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        for component, args in self.components().items():
+            proc = self.launch(component, ["bash", "-c", SUPERVISE, sys.executable, *args])
             self._pid_file(component).write_text(str(proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -158,7 +166,7 @@ class LocalAirflow:
         import psutil
 
         procs, groups = [], []
-        for component in COMPONENTS:
+        for component in self.components():
             pid_file = self._pid_file(component)
             try:
                 groups.append(int(pid_file.read_text()))  # each component leads its own group

@@ -9,6 +9,7 @@ gates and sooner labels than production).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 from typing import TYPE_CHECKING
@@ -72,3 +73,52 @@ def small_world_yaml(text: str) -> str:
         .replace("validation_days: 2", "validation_days: 1")
         .replace("retries: 2", "retries: 2\nretry_delay_seconds: 10")
     )
+
+
+def e2e_risk_yaml(text: str, start: dt.date, history_start: dt.date) -> str:
+    """The end-to-end tests' risk YAML: a small world's (:func:`small_world_yaml`), whose test split
+    holds tens of positives, not thousands, so the gates are looser than production's; scheduled
+    from ``start`` with catch-up, the days from ``history_start`` before it left to a backfill.
+    """
+    if "start_date: 2026-03-01" not in text:
+        raise ValueError("the risk YAML no longer starts on 2026-03-01: update e2e_risk_yaml")
+    return (
+        small_world_yaml(text)
+        .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
+        .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
+        .replace("start_date: 2026-03-01", f"start_date: {start}\nhistory_start: {history_start}\ncatchup: true")
+    )
+
+
+def wait_until_online_serves(hook, risk: str, day: dt.date | str, timeout: float = 600) -> None:
+    """Wait until Feast's online store serves ``features.<risk>_daily`` of ``day`` (its first 20 accounts).
+
+    The online-features DAG materializes a day when its quality gate publishes the asset, so
+    the last day's run may still be on its way.
+    """
+    import time
+
+    from integrity_risk.features.online import fetch_online_features
+
+    rows = hook.get_records(
+        f"SELECT account_pk, payment_attempts_7d FROM features.{risk}_daily "
+        f"WHERE ds = '{day}' ORDER BY account_pk LIMIT 20"
+    )
+    if not rows:
+        raise AssertionError(f"features.{risk}_daily has no rows for {day}")
+    deadline = time.monotonic() + timeout
+    while True:
+        online = fetch_online_features(risk, [pk for pk, _ in rows])
+        if online[f"{risk}_daily__payment_attempts_7d"].astype(float).tolist() == [float(v) for _, v in rows]:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the online store does not serve {day} after {timeout:.0f}s:\n{online.head()}")
+        time.sleep(10)
+
+
+def last_audit_move(risk: str) -> tuple:
+    """The newest audit entry of ``risk`` as (action, status, actor, version, previous champion)."""
+    from integrity_risk.promotion import read_audit
+
+    entry = read_audit(risk_type=risk)[-1]
+    return entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]

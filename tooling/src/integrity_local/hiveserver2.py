@@ -45,11 +45,22 @@ def spark_home() -> Path:
 
 @dataclass
 class LocalHiveServer:
-    """One Thrift Server whose warehouse and metastore live in ``state_dir``."""
+    """One Thrift Server whose warehouse and metastore live in ``state_dir``.
+
+    The topology (:mod:`integrity_local.topology`) runs it as a cluster would: jobs on a
+    Spark standalone master, the metastore on PostgreSQL, the warehouse on the shared
+    storage, and the process in a mount namespace of its own (``launcher``).
+    """
 
     port: int = DEFAULT_PORT
     state_dir: Path | None = None
     host: str = "127.0.0.1"
+    master: str = "local[2]"
+    warehouse: Path | None = None
+    # {"url": "jdbc:postgresql://...", "driver": "org.postgresql.Driver", "user": ...}; None: Derby in state_dir.
+    metastore: dict[str, str] | None = None
+    jars: tuple[Path, ...] = ()
+    launcher: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Absolute: the server runs in state_dir, where a relative warehouse path would nest.
@@ -58,7 +69,7 @@ class LocalHiveServer:
 
     @property
     def warehouse_dir(self) -> Path:
-        return self.state_dir / "warehouse"
+        return Path(self.warehouse) if self.warehouse else self.state_dir / "warehouse"
 
     @property
     def pid_file(self) -> Path:
@@ -108,16 +119,35 @@ class LocalHiveServer:
         shutil.rmtree(classes)
         return jar
 
+    def metastore_conf(self) -> list[str]:
+        if self.metastore is None:
+            metastore = self.state_dir / "metastore_db"
+            return [
+                "--conf",
+                f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={metastore};create=true",
+            ]
+        conf = {
+            "javax.jdo.option.ConnectionURL": self.metastore["url"],
+            "javax.jdo.option.ConnectionDriverName": self.metastore["driver"],
+            "javax.jdo.option.ConnectionUserName": self.metastore.get("user", ""),
+            "javax.jdo.option.ConnectionPassword": self.metastore.get("password", ""),
+            # A new database gets Hive's schema from DataNucleus, as `schematool -initSchema` would.
+            "datanucleus.schema.autoCreateAll": "true",
+            "hive.metastore.schema.verification": "false",
+        }
+        return [arg for key, value in conf.items() for arg in ("--conf", f"spark.hadoop.{key}={value}")]
+
     def command(self) -> list[str]:
-        metastore = self.state_dir / "metastore_db"
         compat = self.compat_jar()
+        class_path = ":".join(str(p) for p in ([compat] if compat else []) + list(self.jars))
         return [
+            *self.launcher,
             str(spark_home() / "bin" / "spark-submit"),
             "--class",
             THRIFT_SERVER_CLASS,
             "--master",
-            "local[2]",
-            *(["--driver-class-path", str(compat)] if compat else []),
+            self.master,
+            *(["--driver-class-path", class_path] if class_path else []),
             "--name",
             f"integrity-hiveserver2-{self.port}",
             "--driver-memory",
@@ -126,8 +156,10 @@ class LocalHiveServer:
             f"-Dderby.system.home={self.state_dir} -Duser.timezone=UTC",
             "--conf",
             f"spark.sql.warehouse.dir={self.warehouse_dir}",
+            *self.metastore_conf(),
+            # Executors of a cluster master call the driver back: on loopback, where it listens.
             "--conf",
-            f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={metastore};create=true",
+            f"spark.driver.host={self.host}",
             "--conf",
             "spark.sql.shuffle.partitions=4",
             "--conf",
