@@ -66,7 +66,7 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     assert (train.queue, train.pool) == ("gpu", "gpu")
     # Only the gpu queue's workers have TensorFlow: what loads a model runs there, the rest not.
     on_gpu = {t.task_id for t in dag.tasks if t.queue == "gpu"}
-    assert on_gpu == {"train", "evaluate.shadow_eval"}
+    assert on_gpu == {"train", "evaluate.shadow_eval", "feature_drift"}
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
     assert dag.get_task("approval").assigned_users == [{"id": "reviewer", "name": "reviewer"}]
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md

@@ -63,7 +63,7 @@ change the YAML, not this DAG.
 |---|---|
 | `extract` | waits for the day's `raw.*` partitions (up to their deadline), checks their health (volumes per event type against the trailing days, dirty, duplicate and NULL rates), pseudonymizes and aggregates them into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each feature partition's health (schema, keys, NULLs, ranges) |
 | `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
-| `feature_drift` | PSI of every feature against the champion's training window, volumes against the trailing days, the champion's scores on the day: `eval.feature_drift`; notifies the platform team past a `drift:` bound; never blocks |
+| `feature_drift` | on queue `gpu` (the champion scores the day), PSI of every feature against the champion's training window, volumes against the trailing days, the champion's scores on the day: `eval.feature_drift`; notifies the platform team past a `drift:` bound; never blocks |
 | `model_cycle` | trains only every {cycle} days{on_drift} (param `run_training`: auto, yes, no); other days stop after `features` |
 | `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
 | `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
@@ -237,6 +237,9 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             volume_columns=cfg.drift.volume_columns,
             operating_fpr=ev.operating_fpr,
             notifiers=[{"class": n.class_, "kwargs": n.kwargs} for n in cfg.drift.notify],
+            # The champion scores the day (its flag rate drifts too): TensorFlow, on the gpu
+            # queue's workers; the default queue's have none (seen on scripts/topology.sh).
+            queue=GPU_QUEUE,
             pool=HIVE_POOL,
             doc_md="Behaviour drift of the day (eval.feature_drift); notifies past the YAML's drift bounds; never blocks.",
         )

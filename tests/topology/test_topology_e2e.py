@@ -40,8 +40,7 @@ def topology():
         state=local_dir() / "topology",
         ports=Ports(int(os.environ.get("INTEGRITY_TEST_TOPOLOGY_PORT_BASE", "20100"))),
     )
-    topo.down()
-    shutil.rmtree(topo.state, ignore_errors=True)
+    topo.wipe()
     saved = dict(os.environ)
     try:
         server = topo.up_services()
@@ -169,7 +168,7 @@ def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topolo
     tis = _task_instances(admin, run_id)
     assert run["state"] == "success", {t: ti["state"] for t, ti in tis.items()}
     # Training and scoring on the gpu worker; the extract on the default worker, which has no TensorFlow.
-    assert (tis["train"]["queue"], tis["evaluate.shadow_eval"]["queue"]) == ("gpu", "gpu")
+    assert {tis[t]["queue"] for t in ("train", "evaluate.shadow_eval", "feature_drift")} == {"gpu"}
     assert (
         tis["extract.hive_extract_fraud_daily"]["queue"] == "default"
         and tis["extract.hive_extract_fraud_daily"]["state"] == "success"

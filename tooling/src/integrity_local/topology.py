@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -164,7 +165,18 @@ class Topology:
 
     @property
     def pg_data(self) -> Path:
-        return self.state / "postgres"
+        if os.geteuid() != 0:
+            return self.state / "postgres"
+        # As root, the server runs as Debian's postgres user, who may not reach a folder under
+        # root's home (a checkout in /root): its data goes where that user can, one per state folder.
+        digest = hashlib.sha256(str(self.state).encode()).hexdigest()[:12]
+        return Path("/var/tmp") / f"integrity-topology-{digest}" / "postgres"
+
+    def wipe(self) -> None:
+        """Stop everything and remove all the topology's state, the databases included."""
+        self.down()
+        shutil.rmtree(self.state, ignore_errors=True)
+        shutil.rmtree(self.pg_data, ignore_errors=True)
 
     def _as_postgres(self) -> list[str]:
         # initdb refuses to run as root: the server runs as Debian's postgres user then.
@@ -178,7 +190,7 @@ class Topology:
             return
         log = self.logs / "postgres.log"
         if not (self.pg_data / "PG_VERSION").exists():
-            self.pg_data.mkdir(parents=True, exist_ok=True)
+            self.pg_data.mkdir(parents=True, exist_ok=True, mode=0o700)
             if os.geteuid() == 0:
                 shutil.chown(self.pg_data, "postgres", "postgres")
             initdb = subprocess.run(
