@@ -3,6 +3,8 @@
 Prints, for the same model and the same synthetic training set:
 - training examples/second fed from the streaming parquet pipeline and from
   in-memory tensors, and their ratio (1.0 = the pipeline costs nothing);
+- scoring accounts/second of the trained model over the test split (what shadow
+  evaluation does, in batches of 8192);
 - test PR-AUC per risk type of the deep model and of LightGBM, side by side.
 
     python bench/bench_training.py [--rows 200000] [--epochs 4] [--batch-size 1024] [--repeats 2]
@@ -98,8 +100,11 @@ def main() -> None:
             memory_rates.append(fit(in_memory)[1])
         parquet_rate, memory_rate = max(parquet_rates), max(memory_rates)
 
-        test = data.parquet_dataset(folder / "test.parquet", spec, 4096, shuffle=False, with_labels=False)
+        test = data.parquet_dataset(folder / "test.parquet", spec, 8192, shuffle=False, with_labels=False)
+        model.predict(test.take(1), verbose=0)  # tracing, outside the timing
+        start = time.perf_counter()
         predictions = model.predict(test, verbose=0)
+        scoring_rate = manifest["rows"]["test"] / (time.perf_counter() - start)
         labels = data.read_labels(folder / "test.parquet", spec)
         baseline = train_and_evaluate(folder, spec)
 
@@ -112,6 +117,7 @@ def main() -> None:
     print(f"{'in-memory tensors':<22}{memory_rate:>14,.0f}")
     print(f"{'ratio parquet/memory':<22}{parquet_rate / memory_rate:>14.2f}")
     print(f"{'parquet pipeline alone':<22}{pipeline_rate:>14,.0f}  (no model: the ceiling it can feed)")
+    print(f"{'scoring (predict)':<22}{scoring_rate:>14,.0f}  accounts/s, batches of 8192, all heads")
     print(f"\n{'risk type':<18}{'prevalence':>11}{'deep PR-AUC':>13}{'LightGBM':>10}{'ratio':>8}")
     for task in cfg["tasks"]:
         deep = binary_metrics(labels[spec.labels[task]].to_numpy(), np.asarray(predictions[task]).reshape(-1))
