@@ -476,6 +476,12 @@ class Topology:
 
     def up_services(self) -> LocalHiveServer:
         """Start everything but Airflow; returns the HiveServer2 (running)."""
+        for folder in (self.state, PROJECT_ROOT):
+            if Path(folder).resolve().is_relative_to("/tmp"):
+                raise TopologyError(
+                    f"{folder} is under /tmp, which each component of the topology replaces with its own: "
+                    "run it from a checkout and a state folder (INTEGRITY_LOCAL_DIR) outside /tmp"
+                )
         for folder in (self.storage, self.image):
             folder.mkdir(parents=True, exist_ok=True)
         self.start_postgres()
@@ -551,7 +557,10 @@ class TopologyAirflow(LocalAirflow):
 
     def env(self) -> dict[str, str]:
         topo = self.topology
-        env = super().env()
+        # Nothing of this machine's /tmp exists on another one. Feast sets PROMETHEUS_MULTIPROC_DIR
+        # to a folder of its /tmp when imported, and a caller that imported Feast (a test session)
+        # handed it on: every Feast task then failed on the workers (FileNotFoundError, seen in CI).
+        env = {k: v for k, v in super().env().items() if not v.startswith("/tmp/")}
         env.update(topo.client_env())
         env.update(
             {
