@@ -97,12 +97,12 @@ class LocalAirflow:
         """Each component's name and its ``airflow`` arguments."""
         return {component: [component] for component in COMPONENTS}
 
-    def launch(self, component: str, command: list[str]) -> subprocess.Popen:
+    def launch(self, component: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start one component (under its restart loop), logging to ``<home>/logs/<component>.out``."""
         with open(self.home / "logs" / f"{component}.out", "ab") as out:
             return subprocess.Popen(
                 command,
-                env=self.env(),
+                env=self.env() if env is None else env,
                 cwd=self.home,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -595,7 +595,7 @@ class TopologyAirflow(LocalAirflow):
         }
         return {**{component: [component] for component in COMPONENTS}, **workers}
 
-    def launch(self, component: str, command: list[str]) -> subprocess.Popen:
+    def launch(self, component: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         if component not in WORKER_QUEUES:
             return super().launch(component, command)
         topo = self.topology
@@ -611,14 +611,8 @@ class TopologyAirflow(LocalAirflow):
         )
         if queue != "gpu":
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NO_TENSORFLOW), env.get("PYTHONPATH")]))
-        with open(self.home / "logs" / f"{component}.out", "ab") as out:
-            return subprocess.Popen(
-                [*topo.isolated(component), *command],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        # The isolation wrapper moves the worker into its own node folder.
+        return super().launch(component, [*topo.isolated(component), *command], env=env)
 
     def healthy(self) -> bool:
         if not super().healthy():
