@@ -44,8 +44,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from integrity_risk import tracking
 from integrity_risk.storage import as_storage_path, local_path, storage_root
-from integrity_risk.tracking import CHAMPION_ALIAS, registered_model_name, tracking_uri
+from integrity_risk.tracking import CHAMPION_ALIAS, registered_model_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -275,11 +276,7 @@ def _lease(lock: ObjectStoragePath) -> dict | None:
 
 
 def _client(client: MlflowClient | None) -> MlflowClient:
-    if client is not None:
-        return client
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri())
+    return client if client is not None else tracking.client()
 
 
 def champion_version(risk_type: str, *, client: MlflowClient | None = None) -> int | None:

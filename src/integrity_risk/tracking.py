@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from integrity_risk.paths import local_dir
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 CANDIDATE_ALIAS = "candidate"
 CHAMPION_ALIAS = "champion"
@@ -30,6 +34,19 @@ def default_tracking_uri() -> str:
 def tracking_uri() -> str:
     """The MLflow tracking URI: env ``MLFLOW_TRACKING_URI``, else :func:`default_tracking_uri`."""
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def client() -> MlflowClient:
+    """An MLflow client of :func:`tracking_uri` for both tracking and the registry.
+
+    Named explicitly because MlflowClient's registry otherwise follows ``mlflow.set_registry_uri``,
+    process-wide state that :func:`configure` (or anything else in the process) may have
+    pointed at another store since.
+    """
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def artifact_root() -> str | None:

@@ -22,8 +22,13 @@ def mlflow_registry(tmp_path_factory):
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     mlflow.set_experiment("evaluation_tests")
-    yield MlflowClient(tracking_uri=uri)
+    yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # MLflow's process-wide URIs back to following the environment, for the modules after these.
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)  # set_registry_uri exported it for subprocesses
     if previous is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:

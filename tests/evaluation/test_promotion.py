@@ -414,3 +414,29 @@ def test_rollback_only_to_a_former_champion_and_never_to_a_control_model(mlflow_
         ]
         == v2
     )
+
+
+def test_the_champion_is_read_from_the_configured_registry_not_a_process_wide_one(
+    mlflow_registry, register_versions, tmp_path, monkeypatch
+):
+    """MLflow's set_registry_uri (called by any earlier configure in the process) must not redirect the read."""
+    import mlflow
+
+    (version,) = register_versions("fake_engagement", [0.0])
+    promote(
+        "fake_engagement",
+        version,
+        approved_by="reviewer",
+        approved_at=dt.datetime(2026, 3, 21, tzinfo=dt.UTC),
+        dag_run_id="scheduled__2026-03-21",
+        metrics=METRICS,
+        audit_path=tmp_path / "audit",
+    )
+    elsewhere = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setattr(mlflow.tracking._model_registry.utils, "_registry_uri", None)
+    mlflow.set_registry_uri(elsewhere)
+    try:
+        assert mlflow.get_registry_uri() == elsewhere
+        assert champion_version("fake_engagement") == version
+    finally:
+        mlflow.set_registry_uri(mlflow_registry.tracking_uri)

@@ -255,15 +255,16 @@ def test_production_profile_reads_the_hive_tables_through_spark_and_serves_from_
     from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 
     monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "production")
-    for var in ("INTEGRITY_FEAST_REGISTRY", "INTEGRITY_REDIS_URL"):
+    for var in ("INTEGRITY_FEAST_REGISTRY_URL", "INTEGRITY_REDIS_URL"):
         monkeypatch.delenv(var, raising=False)
-    with pytest.raises(feast_store.FeastSetupError, match="INTEGRITY_FEAST_REGISTRY.*INTEGRITY_REDIS_URL"):
+    with pytest.raises(feast_store.FeastSetupError, match="INTEGRITY_FEAST_REGISTRY_URL.*INTEGRITY_REDIS_URL"):
         feast_store.load_config()
-    monkeypatch.setenv("INTEGRITY_FEAST_REGISTRY", "/tmp/not-used/registry.db")
+    monkeypatch.setenv("INTEGRITY_FEAST_REGISTRY_URL", "postgresql+psycopg://feast:unused@registry.internal:5432/feast")
     monkeypatch.setenv("INTEGRITY_REDIS_URL", "redis.internal:6379")
     monkeypatch.setenv("INTEGRITY_SPARK_MASTER", "yarn")
     config = feast_store.load_config()
     assert (config.offline_store.type, config.online_store.type) == ("spark", "redis")
+    assert config.registry.registry_type == "sql" and config.registry.path.endswith("@registry.internal:5432/feast")
     source = feast_store.load_repo_modules("production")["data_sources"].fraud_daily_source
     assert isinstance(source, SparkSource) and source.table == "features.fraud_daily"
 

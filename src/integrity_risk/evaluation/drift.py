@@ -214,12 +214,12 @@ def find_champion(model_name: str, operating_fpr: float, client=None) -> Champio
     on the days it was evaluated on); a champion without one (promoted by hand, rolled back to)
     gets it recomputed on its training set's test split at ``operating_fpr``.
     """
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from integrity_risk.tracking import CHAMPION_ALIAS, tracking_uri
+    from integrity_risk import tracking
+    from integrity_risk.tracking import CHAMPION_ALIAS
 
-    client = client or MlflowClient(tracking_uri=tracking_uri())
+    client = client or tracking.client()
     try:
         mv = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
     except MlflowException:

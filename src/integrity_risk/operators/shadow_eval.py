@@ -52,12 +52,12 @@ def model_versions(model_name: str, client=None, candidate_version: int | None =
     the alias. Versions are pinned here, once, so both the scores and the promotion refer
     to exactly the version that was evaluated, even if an alias moves while the run goes on.
     """
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from integrity_risk.tracking import CANDIDATE_ALIAS, CHAMPION_ALIAS, tracking_uri
+    from integrity_risk import tracking
+    from integrity_risk.tracking import CANDIDATE_ALIAS, CHAMPION_ALIAS
 
-    client = client or MlflowClient(tracking_uri=tracking_uri())
+    client = client or tracking.client()
     out: dict[str, Any] = {}
     if candidate_version is not None:
         try:

@@ -38,6 +38,8 @@ def local_deployment(
         "INTEGRITY_FEATURE_WAREHOUSE": str(hiveserver2.warehouse_dir),
         "MLFLOW_TRACKING_URI": f"sqlite:///{mlflow_dir / 'mlflow.db'}",
     }
+    # The registry in the same store, over any MLFLOW_REGISTRY_URI an earlier mlflow.set_registry_uri exported.
+    env["MLFLOW_REGISTRY_URI"] = env["MLFLOW_TRACKING_URI"]
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the Airflow processes inherit them
     demo_connections(hiveserver2.uri)

@@ -463,6 +463,7 @@ class Topology:
         return {
             "INTEGRITY_STORAGE_ROOT": self.storage.as_uri(),
             "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.ports.mlflow}",
+            "MLFLOW_REGISTRY_URI": f"http://127.0.0.1:{self.ports.mlflow}",
             "INTEGRITY_FEAST_PROFILE": "cluster",
             "INTEGRITY_FEAST_REGISTRY_URL": self.pg_url("feast", "postgresql+psycopg"),
             "INTEGRITY_REDIS_URL": f"127.0.0.1:{self.ports.redis},db=1",
