@@ -1,26 +1,30 @@
-"""Events per second of the Hive extract, beside DuckDB doing the same aggregation on the same files.
+"""The day's extracts through HiveServer2, beside DuckDB running the pre-cleaning full-window SQL.
 
     INTEGRITY_LOCAL_DIR=.local/bench python bench/bench_extract.py \
-        [--days 3] [--accounts 20000] [--risk fraud] [--port 10160] [--repeats 2] [--threads 2]
+        [--days 30] [--accounts 20000] [--risk fraud] [--port 10160] [--repeats 2] [--threads 2] \
+        [--lookbacks 7,28]
 
 On a private state folder (``<local>/bench_extract``) it writes a synthetic world
 (``write_world``), starts its own HiveServer2 (``LocalHiveServer`` on ``--port``, a
-fresh metastore), loads the world into ``raw.*`` (``load_world``) and, for the last
-day ``ds``, runs the real ``HiveExtractOperator`` of ``features/account_daily.hql``
-and ``features/<risk>.hql`` as the task runner would (rendered, then executed with a
-random pseudonymization key given as the Airflow connection). Its figure is the
-events read (the ``raw.user_events`` rows of the partitions ``ds-6 .. ds``) per
-second of the whole ``execute`` (DDL, upstream partition check, the INSERT, the row
-count).
+fresh metastore) and loads the world into ``raw.*`` (``load_world``). For the last day
+``ds`` it then times what a day costs the pipeline, as the task runner runs it
+(rendered, then executed with a random pseudonymization key given as the Airflow connection):
 
-The single-node reference is DuckDB on the same parquet files: the same template,
-rendered from the same file with the same window variables, with a few mechanical
-rewrites from Spark SQL to DuckDB (listed in ``DUCKDB_REWRITES``) and the same
-keyed HMAC-SHA256 written with DuckDB's ``sha256``/``unhex``, written to a parquet
-file with ``COPY``. DuckDB gets ``--threads`` threads (default 2, as the Thrift
-Server's ``local[2]``). The two outputs are then compared row by row (joined on
-``account_pk``; doubles to a relative 1e-9), so the reference is known to do the
-same work. The server is stopped at the end, also on failure.
+- ``clean_events``: ``CleanEventsOperator`` cleaning the raw day ``ds`` (the days before it
+  are cleaned first, untimed, as the runs of those days would have);
+- the six feature tables (``HiveExtractOperator`` of ``features/*.hql``) and ``labels``,
+  at each look-back of ``--lookbacks`` (days in the longest window; the templates' 7-day
+  columns then span that many days).
+
+The single-node reference is DuckDB on the same parquet files running ``account_daily``
+and ``--risk``'s table as the extracts were before the cleaning stage
+(``integrity_local.reference_extract``: each re-cleans and deduplicates its raw look-back),
+at look-back 7, with a few mechanical rewrites from Spark SQL to DuckDB (listed in
+``DUCKDB_REWRITES``) and the same keyed HMAC-SHA256 written with DuckDB's
+``sha256``/``unhex``, written to a parquet file with ``COPY``. DuckDB gets ``--threads``
+threads (default 2, as the Thrift Server's ``local[2]``). Both tables are compared with the
+Hive ones row by row (joined on ``account_pk``; doubles to a relative 1e-9), so the
+reference is known to do the same work. The server is stopped at the end, also on failure.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ DUCKDB_MACROS = (
 
 
 def duckdb_sql(hql_path: str, ds: str, ipad: str, opad: str, out_file: Path) -> str:
-    """The extract ``hql_path`` for ``ds`` as one DuckDB ``COPY (...) TO out_file`` statement.
+    """The pre-cleaning extract ``hql_path`` for ``ds`` as one DuckDB ``COPY (...) TO out_file`` statement.
 
     :param hql_path: template under ``include/hql``, e.g. ``features/fraud.hql``.
     :param ds: the day.
@@ -66,21 +70,14 @@ def duckdb_sql(hql_path: str, ds: str, ipad: str, opad: str, out_file: Path) -> 
     :param opad: the key padded and xor-ed with opad (hex).
     :param out_file: parquet file the result is written to.
     """
-    import jinja2
-
-    from integrity_risk.config.risk import all_risk_types
-    from integrity_risk.operators.hive_extract import ExtractWindow
-    from integrity_risk.paths import HQL_DIR
+    from integrity_local import reference_extract
 
     def pseudonymize(expr: str) -> str:
         # The same HMAC-SHA256 as integrity_risk.features.pseudonymize.sql_hmac; `||` joins blobs.
         inner = f"sha256(unhex('{ipad}') || encode({expr}))"
         return f"sha256(unhex('{opad}') || unhex({inner}))"
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HQL_DIR)), undefined=jinja2.StrictUndefined)
-    env.globals["pseudonymize"] = pseudonymize
-    env.globals["risk_types"] = all_risk_types  # labels.hql, as HiveExtractOperator renders it
-    sql = env.get_template(hql_path).render(**ExtractWindow.for_ds(ds).template_vars())
+    sql = reference_extract.render(hql_path, ds, pseudonymize=pseudonymize)
     sql, n = _INSERT.subn("", sql)
     if n != 1:
         raise ValueError(f"{hql_path}: expected one INSERT OVERWRITE ... PARTITION (ds), found {n}")
@@ -136,7 +133,10 @@ def compare(con, hive_glob: str, duck_file: Path) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=int, default=3, help="days of synthetic traffic; the extract runs on the last")
+    parser.add_argument("--days", type=int, default=9, help="days of synthetic traffic; the extracts run on the last")
+    parser.add_argument(
+        "--lookbacks", default="7,28", help="look-backs (days) the Hive extracts are timed at, comma-separated"
+    )
     parser.add_argument("--accounts", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default="2026-03-01", help="first day of the world")
@@ -157,6 +157,10 @@ def main() -> None:
         parser.error(f"--risk must be one of {', '.join(RISK_TYPES)}")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    try:
+        args.lookbacks = [int(n) for n in args.lookbacks.split(",")]
+    except ValueError:
+        parser.error(f"--lookbacks must be comma-separated whole days, got {args.lookbacks!r}")
     root = local_dir() / "bench_extract"
     os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow"))
     # A fresh random key for this run; the Airflow connection is how the operator reads it.
@@ -185,12 +189,27 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _timed(op, ds: str) -> tuple[float, dict]:
+    context = {"ds": ds, "params": {}}
+    t0 = time.perf_counter()
+    op.render_template_fields(context)
+    summary = op.execute(context)
+    return time.perf_counter() - t0, summary
+
+
+def _template(table: str) -> str:
+    if table == "labels":
+        return "labels.hql"
+    return "features/account_daily.hql" if table == "account_daily" else f"features/{table.removesuffix('_daily')}.hql"
+
+
 def run(args, files, server, root: Path) -> None:
-    """Load the world, time both engines on both extracts, print the table."""
+    """Load the world, time the day's stages on Hive and the reference on DuckDB, print the tables."""
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 
-    from integrity_local.synthetic import load_world
+    from integrity_local.synthetic import RISK_TYPES, load_world
     from integrity_risk.features.pseudonymize import get_key, hmac_pads
+    from integrity_risk.operators.clean_events import CleanEventsOperator
     from integrity_risk.operators.hive_extract import ExtractWindow, HiveExtractOperator
 
     print(f"HiveServer2 on {server.uri} started in {server.start():.1f} s")
@@ -200,35 +219,61 @@ def run(args, files, server, root: Path) -> None:
     print(f"loaded into raw.* in {time.perf_counter() - t0:.1f} s")
 
     ds = files.days()[-1]
+    day_events = sum(p.rows for p in files.partitions if p.table == "user_events" and p.ds == ds)
+    # The days before ds cleaned, as their own runs would have; untimed.
+    longest = max(args.lookbacks)
+    previous = (dt.date.fromisoformat(ds) - dt.timedelta(days=1)).isoformat()
+    t0 = time.perf_counter()
+    _timed(CleanEventsOperator(task_id="clean_history", ds=previous, lookback_days=longest), previous)
+    print(f"cleaned the {longest} raw days before {ds} in {time.perf_counter() - t0:.1f} s")
+
+    stages: dict[str, list[float]] = {"clean_events": []}
+    for i in range(args.repeats):
+        seconds, summary = _timed(CleanEventsOperator(task_id=f"clean_{i}", ds=ds), ds)
+        if list(summary["days"]) != [ds]:
+            raise RuntimeError(f"clean_events of {ds} cleaned {list(summary['days'])}, not the day alone")
+        stages["clean_events"].append(seconds)
+    tables = ["account_daily", *(f"{risk}_daily" for risk in RISK_TYPES), "labels"]
+    for lookback in args.lookbacks:
+        for table in tables:
+            key = f"{table} @{lookback}"
+            stages[key] = []
+            for i in range(args.repeats):
+                op = HiveExtractOperator(
+                    task_id=f"extract_{table}_{lookback}_{i}",
+                    hql=_template(table),
+                    table=f"features.{table}",
+                    ds=ds,
+                    lookback_days=lookback,
+                    **({"required_partitions": ("raw.enforcement_labels",)} if table == "labels" else {}),
+                )
+                seconds, summary = _timed(op, ds)
+                stages[key].append(seconds)
+    # DuckDB's comparison is with the look-back 7 tables: written last.
+    if args.lookbacks[-1] != 7:
+        for table in ("account_daily", f"{args.risk}_daily"):
+            _timed(
+                HiveExtractOperator(
+                    task_id=f"extract_{table}_7", hql=_template(table), table=f"features.{table}", ds=ds
+                ),
+                ds,
+            )
+
     window = ExtractWindow.for_ds(ds)
-    first = window.day - dt.timedelta(days=window.lookback_days - 1)
-    events = sum(
-        p.rows
-        for p in files.partitions
-        if p.table == "user_events" and first <= dt.date.fromisoformat(p.ds) <= window.day
-    )
+    read_days = window.read_days()
+    events = sum(p.rows for p in files.partitions if p.table == "user_events" and p.ds in read_days)
     ipad, opad = hmac_pads(get_key())
     con = duckdb_connection(files.out_dir, args.threads)
-    check = con.execute(f"SELECT count(*) FROM raw.user_events WHERE ds BETWEEN '{first}' AND '{ds}'").fetchone()[0]
+    check = con.execute(
+        f"SELECT count(*) FROM raw.user_events WHERE ds BETWEEN '{read_days[0]}' AND '{ds}'"
+    ).fetchone()[0]
     if check != events:
         raise RuntimeError(f"DuckDB sees {check} events in the window, the world wrote {events}")
-
-    results = []
-    for table, hql in (
-        ("account_daily", "features/account_daily.hql"),
-        (f"{args.risk}_daily", f"features/{args.risk}.hql"),
-    ):
-        hive_s = []
-        for i in range(args.repeats):
-            op = HiveExtractOperator(task_id=f"extract_{table}_{i}", hql=hql, table=f"features.{table}", ds=ds)
-            context = {"ds": ds, "params": {}}
-            t0 = time.perf_counter()
-            op.render_template_fields(context)
-            summary = op.execute(context)
-            hive_s.append(time.perf_counter() - t0)
+    duck: dict[str, tuple[list[float], int, int, int]] = {}
+    for table in ("account_daily", f"{args.risk}_daily"):
         duck_file = root / "duckdb" / f"{table}.parquet"
         duck_file.parent.mkdir(parents=True, exist_ok=True)
-        sql = duckdb_sql(hql, ds, ipad, opad, duck_file)
+        sql = duckdb_sql(_template(table), ds, ipad, opad, duck_file)
         duck_s = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
@@ -236,34 +281,51 @@ def run(args, files, server, root: Path) -> None:
             duck_s.append(time.perf_counter() - t0)
         hive_glob = str(server.warehouse_dir / "features.db" / table / f"ds={ds}" / "*.parquet")
         hive_rows, duck_rows, mismatched = compare(con, hive_glob, duck_file)
-        if hive_rows != summary["rows"]:
-            raise RuntimeError(f"{table}: the operator reported {summary['rows']} rows, its files hold {hive_rows}")
-        results.append((table, hive_s, duck_s, hive_rows, duck_rows, mismatched))
+        duck[table] = (duck_s, hive_rows, duck_rows, mismatched)
 
+    med = {key: statistics.median(times) for key, times in stages.items()}
     print()
     print(
-        f"extract of ds={ds}: {events:,} raw.user_events rows read (partitions {first}..{ds}, "
-        f"{len(files.days())} of the 7-day window exist), {args.accounts:,} accounts"
+        f"ds={ds}: {day_events:,} raw.user_events rows that day, {args.accounts:,} accounts; "
+        f"{args.repeats} run(s) of each, median (first run in brackets). Hive: the operators' execute on the "
+        f"local Spark Thrift Server (local[2]); DuckDB {_duckdb_version()}: {args.threads} threads"
     )
+    head = f"{'stage (look-back days)':34s} {'Hive s':>15s}"
+    print(head)
+    print("-" * len(head))
+    for key, times in stages.items():
+        print(f"{key:34s} {med[key]:7.2f} ({times[0]:5.2f})")
+    print()
+    totals = {lb: med["clean_events"] + sum(med[f"{t} @{lb}"] for t in tables) for lb in args.lookbacks}
+    for lookback, total in totals.items():
+        print(f"a day's clean_events + {len(tables)} tables at look-back {lookback}: {total:7.2f} s")
+    if 7 in totals:
+        for lookback, total in totals.items():
+            if lookback != 7:
+                print(f"look-back {lookback} / look-back 7: {total / totals[7]:.2f}x")
+    duck_total = sum(statistics.median(d[0]) for d in duck.values())
+    print()
     print(
-        f"Hive: HiveExtractOperator.execute on the local Spark Thrift Server (local[2]); "
-        f"DuckDB {_duckdb_version()}: same template, {args.threads} threads; {args.repeats} run(s) each, "
-        "median (first run in brackets)"
+        f"DuckDB, the pre-cleaning full-window SQL ({events:,} raw rows of {read_days[0]}..{ds}), "
+        "beside Hive's look-back-7 extract of the same table:"
     )
     head = (
-        f"{'extract':22s} {'Hive s':>14s} {'Hive ev/s':>11s} {'DuckDB s':>14s} {'DuckDB ev/s':>12s} "
-        f"{'Hive/DuckDB':>11s} {'rows Hive':>10s} {'rows DuckDB':>11s} {'rows differ':>11s}"
+        f"{'table':22s} {'DuckDB s':>15s} {'Hive s':>8s} {'rows Hive':>10s} {'rows DuckDB':>11s} {'rows differ':>11s}"
     )
     print(head)
     print("-" * len(head))
-    for table, hive_s, duck_s, hive_rows, duck_rows, mismatched in results:
-        h, d = statistics.median(hive_s), statistics.median(duck_s)
+    for table, (duck_s, hive_rows, duck_rows, mismatched) in duck.items():
+        hive_s = med.get(f"{table} @7", float("nan"))
         print(
-            f"{table:22s} {h:6.2f} ({hive_s[0]:5.2f}) {events / h:11,.0f} {d:6.2f} ({duck_s[0]:5.2f}) "
-            f"{events / d:12,.0f} {h / d:10.1f}x {hive_rows:10,} {duck_rows:11,} {mismatched:11,}"
+            f"{table:22s} {statistics.median(duck_s):7.2f} ({duck_s[0]:5.2f}) {hive_s:8.2f} "
+            f"{hive_rows:10,} {duck_rows:11,} {mismatched:11,}"
+        )
+    if 7 in totals:
+        print(
+            f"a day's clean_events + {len(tables)} tables on Hive at look-back 7 / DuckDB's two tables: "
+            f"{totals[7] / duck_total:.2f}x"
         )
     print(
-        "Hive/DuckDB: how many times longer the Hive extract takes than the single-node reference; "
         "rows differ: rows missing on one side or with a different value (account_pk is the same keyed "
         "HMAC-SHA256 on both)"
     )

@@ -39,6 +39,7 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     order = [
         "extract.wait_upstream",
         "extract.upstream_health",
+        "extract.clean_events",
         "extract.hive_extract_account_daily",
         "extract.quality_gate_account_daily",
         "extract.quality_gate_fraud_daily",
@@ -52,9 +53,12 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     ]
     for before, after in zip(order, order[1:], strict=False):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), (before, after)
-    # Nothing is extracted from a day whose upstream health failed.
-    for extract in ("hive_extract_account_daily", "hive_extract_fraud_daily", "hive_extract_labels"):
-        assert dag.get_task(f"extract.{extract}").upstream_task_ids == {"extract.upstream_health"}
+    # Nothing is cleaned or extracted from a day whose upstream health failed; the features
+    # come from the day's cleaned events.
+    for task_id in ("clean_events", "hive_extract_labels"):
+        assert dag.get_task(f"extract.{task_id}").upstream_task_ids == {"extract.upstream_health"}
+    for extract in ("hive_extract_account_daily", "hive_extract_fraud_daily"):
+        assert dag.get_task(f"extract.{extract}").upstream_task_ids == {"extract.clean_events"}
     # The training set waits, in reschedule mode, for every day of its window to be extracted.
     window = {"wait_training_window_account_daily", "wait_training_window_fraud_daily"}
     assert dag.get_task("training_set").upstream_task_ids == window
@@ -147,10 +151,10 @@ def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
         (dag_id, t.task_id): t.pool
         for dag_id, dag in bag.dags.items()
         for t in dag.tasks
-        if getattr(t, "table", None) in ("features.account_daily", "features.labels")
-        and type(t).__name__ == "HiveExtractOperator"
+        if getattr(t, "table", None) in ("clean.user_events", "features.account_daily", "features.labels")
+        and type(t).__name__ in ("HiveExtractOperator", "CleanEventsOperator")
     }
-    assert len(writers) == 2 * len(RISK_TYPES)
+    assert len(writers) == 3 * len(RISK_TYPES)
     assert set(writers.values()) == {"shared_tables"} and POOLS["shared_tables"][0] == 1
     used = {t.pool for dag in bag.dags.values() for t in dag.tasks} - {"default_pool"}
     assert used <= set(POOLS), f"pools the DAGs use but the local deployment does not create: {used - set(POOLS)}"

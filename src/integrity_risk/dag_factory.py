@@ -21,6 +21,7 @@ from integrity_risk.config.tables import shared_table_rules
 from integrity_risk.model_cycle import model_day
 from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.auto_gates import AutoGatesOperator
+from integrity_risk.operators.clean_events import CleanEventsOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 from integrity_risk.operators.feature_drift import FeatureDriftOperator
@@ -61,7 +62,7 @@ change the YAML, not this DAG.
 
 | stage | what it does |
 |---|---|
-| `extract` | waits for the day's `raw.*` partitions (up to their deadline), checks their health (volumes per event type against the trailing days, dirty, duplicate and NULL rates), pseudonymizes and aggregates them into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each feature partition's health (schema, keys, NULLs, ranges) |
+| `extract` | waits for the day's `raw.*` partitions (up to their deadline), checks their health (volumes per event type against the trailing days, dirty, duplicate and NULL rates), cleans and deduplicates the day's events once into `clean.user_events`, pseudonymizes and aggregates them into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each feature partition's health (schema, keys, NULLs, ranges) |
 | `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
 | `feature_drift` | on queue `gpu` (the champion scores the day), PSI of every feature against the champion's training window, volumes against the trailing days, the champion's scores on the day: `eval.feature_drift`; notifies the platform team past a `drift:` bound; never blocks |
 | `model_cycle` | trains only every {cycle} days{on_drift} (param `run_training`: auto, yes, no); other days stop after `features` |
@@ -118,7 +119,15 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
             not_before=cfg.first_day.isoformat(),
         )
         upstream_health = UpstreamHealthOperator(task_id="upstream_health", config=upstream, pool=HIVE_POOL)
-        wait_upstream >> upstream_health
+        # The day's raw events are cleaned and deduplicated once, for every risk's extracts;
+        # the earlier days of the look-back too, when no run cleaned them yet.
+        clean_events = CleanEventsOperator(
+            task_id="clean_events",
+            doc_md="Cleans the day's raw.user_events (and any raw day of the look-back not cleaned yet) "
+            "into clean.user_events, which every feature extract reads.",
+            **_SHARED_WRITE,
+        )
+        wait_upstream >> upstream_health >> clean_events
         gates = []
         shared_rules = shared_table_rules(SHARED_TABLE)
         for table, hql, ddl, rules, min_rows in (
@@ -145,7 +154,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 outlets=[table_asset(table)],
                 min_rows=min_rows,
             )
-            upstream_health >> extract >> gate
+            clean_events >> extract >> gate
             gates.append(gate)
         # The risk table's Asset schedules the online refresh of views that join both tables,
         # so it is published only once the shared table passed too.
@@ -205,9 +214,9 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             "rewrite_shared_tables": Param(
                 False,
                 type="boolean",
-                description=f"Write this day's {SHARED_TABLE} and features.labels again even if another "
-                "risk's run wrote them (after a change to their HQL or a late upstream day); "
-                "clearing their extract tasks does too.",
+                description=f"Write this day's clean.user_events, {SHARED_TABLE} and features.labels again "
+                "even if another risk's run wrote them (after a change to their HQL or a late upstream day); "
+                "clearing their tasks does too (clear clean_events with its downstream tasks).",
             ),
             "label_control": Param(
                 "none",

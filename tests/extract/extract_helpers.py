@@ -20,10 +20,22 @@ def run_task(operator, ds: str):
     return operator.execute(context)
 
 
-def extract(table: str, ds: str, **kwargs):
-    """Run the extract of ``features.<table>`` (or ``labels``) for ``ds``; returns its summary."""
+def clean(ds: str, **kwargs):
+    """Clean the raw events of ``ds``'s look-back afresh (the tests reload raw days); returns the summary."""
+    from integrity_risk.operators.clean_events import CleanEventsOperator
+
+    return run_task(CleanEventsOperator(task_id="clean_events", ds=ds, rewrite_window=True, **kwargs), ds)
+
+
+def extract(table: str, ds: str, *, cleaned: bool = False, **kwargs):
+    """Run the extract of ``features.<table>`` (or ``labels``) for ``ds``; returns its summary.
+
+    A feature table's extract cleans the raw events of its look-back first, unless ``cleaned``.
+    """
     from integrity_risk.operators.hive_extract import HiveExtractOperator
 
+    if table != "labels" and not cleaned:
+        clean(ds, hiveserver2_conn_id=kwargs.get("hiveserver2_conn_id", "hiveserver2_default"))
     if table == "labels":
         kwargs.setdefault("required_partitions", ())
         hql = "labels.hql"

@@ -7,7 +7,7 @@ import math
 from types import SimpleNamespace
 
 import pytest
-from extract_helpers import TEST_KEY, extract, partition, run_task
+from extract_helpers import TEST_KEY, clean, extract, partition, run_task
 from extract_rows import at, event, label, load, profile
 
 from integrity_risk.features.hql import read_hql
@@ -221,6 +221,7 @@ def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewri
         extract("account_daily", D, skip_existing="False")
         assert partition(hive, "account_daily", D) != clean_day["account_daily"]
         load_day(hive, clean_events())
+        clean(D)  # clearing the day's clean_events task with its downstream tasks
         cleared = HiveExtractOperator(
             task_id="x", hql="features/account_daily.hql", table="features.account_daily", ds=D, skip_existing="True"
         )

@@ -67,14 +67,17 @@ def written(hive, worlds):
 def test_a_dropped_or_retyped_upstream_column_fails_the_extract_naming_it_and_writes_nothing(
     hive, worlds, written, edit, problem
 ):
-    from integrity_risk.operators.hive_extract import UpstreamSchemaDrift
+    from integrity_risk.operators.hive_extract import CLEAN_EVENTS, UpstreamSchemaDrift
 
     table, hql = SPAM_REDIRECT_DAILY
+    cleaned = partition(hive, CLEAN_EVENTS, DAY)
+    # The cleaning stage is the one that reads raw.user_events: it stops there, before the extracts.
     with drifted_upstream(hive, worlds["new"], edit), pytest.raises(UpstreamSchemaDrift) as drift:
         writers.extract(table, hql, DAY)
     message = str(drift.value)
-    assert UPSTREAM in message and problem in message and f"nothing was written to {table} for ds={DAY}" in message
-    assert partition(hive, table, DAY) == written
+    assert UPSTREAM in message and problem in message
+    assert f"nothing was written to {CLEAN_EVENTS} for ds={DAY}" in message
+    assert partition(hive, CLEAN_EVENTS, DAY) == cleaned and partition(hive, table, DAY) == written
 
 
 def test_a_column_added_upstream_changes_nothing(hive, worlds, written):

@@ -13,9 +13,23 @@ from pathlib import Path
 from typing import Any
 
 
+def clean(ds: str, conn_id: str = "hiveserver2_default") -> dict[str, Any]:
+    """``CleanEventsOperator`` for ``ds``, every raw day of its look-back cleaned again (the tests reload them)."""
+    from integrity_risk.operators.clean_events import CleanEventsOperator
+
+    op = CleanEventsOperator(task_id="clean_events", ds=ds, rewrite_window=True, hiveserver2_conn_id=conn_id)
+    context = {"ds": ds, "params": {}}
+    op.render_template_fields(context)
+    return op.execute(context)
+
+
 def extract(table: str, hql: str, ds: str, conn_id: str = "hiveserver2_default") -> dict[str, Any]:
-    """``HiveExtractOperator`` for ``ds``, rendered and executed as the task runner does."""
+    """``HiveExtractOperator`` for ``ds``, rendered and executed as the task runner does; a feature
+    table's extract cleans the raw events of its look-back first, as the DAG's clean_events task."""
     from integrity_risk.operators.hive_extract import HiveExtractOperator
+
+    if hql.startswith("features/"):
+        clean(ds, conn_id)
 
     op = HiveExtractOperator(
         task_id=f"hive_extract_{table.split('.')[1]}", hql=hql, table=table, ds=ds, hiveserver2_conn_id=conn_id

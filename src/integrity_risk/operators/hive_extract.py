@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEFAULT_UPSTREAM = ("raw.user_events", "raw.account_profiles")
+RAW_EVENTS = "raw.user_events"
+# The cleaning stage's table (clean/user_events.hql): the feature templates read their
+# look-back from it, so every raw day of the window must have its partition first.
+CLEAN_EVENTS = "clean.user_events"
 DEDUP_MARGIN_DAYS = 1  # how far before the window event_id duplicates are looked for
 UPSTREAM_DDL = "upstream_tables.hql"  # the upstream owners' DDL, the extracts' contract
 # Session settings of every write: a dynamic partition insert replaces only the
@@ -66,6 +70,11 @@ class ExtractWindow:
     @property
     def ds(self) -> str:
         return self.day.isoformat()
+
+    def read_days(self) -> list[str]:
+        """The raw days the window's events can lie in: from a day before the look-back to ``ds``."""
+        first = self.day - dt.timedelta(days=self.lookback_days - 1 + DEDUP_MARGIN_DAYS)
+        return [(first + dt.timedelta(days=n)).isoformat() for n in range((self.day - first).days + 1)]
 
     def template_vars(self) -> dict[str, str]:
         """Variables for the HQL templates; every one is derived from the validated day."""
@@ -112,6 +121,8 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
         # The risk types with a YAML (lower_snake_case names, safe as SQL literals), for
         # labels.hql: a new risk's labels come in with its YAML, no HQL edit.
         env.globals["risk_types"] = all_risk_types
+        # A list of days as SQL literals ('YYYY-MM-DD'); each is validated as a date first.
+        env.filters["ds_literal"] = lambda day: f"'{parse_ds(day).isoformat()}'"
     return env
 
 
@@ -243,6 +254,8 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
             )
             return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
         self._check_upstream(window.ds, table)
+        if CLEAN_EVENTS in self.hql:
+            self._check_cleaned_window(window, table)
         rows = 0
         for statement in split_statements(self.hql):
             # One session per statement: its `set` variables, the statement, then the count.
@@ -276,6 +289,18 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
                 raise UpstreamPartitionMissing(
                     f"upstream partition {upstream} ds={ds} does not exist; nothing was written to {table} for ds={ds}"
                 )
+
+    def _check_cleaned_window(self, window: ExtractWindow, table: str) -> None:
+        """Every raw day of the look-back has its cleaned partition, or the window would be short."""
+        have = set(self._hive(partial(self.hook.partition_days, CLEAN_EVENTS)))
+        raw = set(self._hive(partial(self.hook.partition_days, RAW_EVENTS)))
+        missing = [day for day in window.read_days() if day in raw and day not in have]
+        if missing:
+            raise ExtractError(
+                f"{CLEAN_EVENTS} has no partition for {', '.join(missing)}, raw days of the look-back of ds={window.ds}: "
+                f"run the clean_events task of ds={window.ds} first (it cleans every raw day of the look-back "
+                f"still missing); nothing was written to {table} for ds={window.ds}"
+            )
 
     def _hive(self, call: Callable[[], T]) -> T:
         """``call()`` on the hook; its failure, which names the statements or the server, as an ExtractError."""

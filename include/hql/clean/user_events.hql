@@ -1,0 +1,40 @@
+{#- clean.user_events: the usable events of the raw days `days` (one dynamic partition
+    insert writes them all, each day replaced whole or not at all). The one place that
+    reads raw.user_events for features: the extracts read this table.
+    - Dirty rows (features/_clean.hql, the definition the upstream health gate counts)
+      are dropped.
+    - An event_id counts once: within a day its first copy (by event_time, then the
+      other columns, so a rerun keeps the same one); a copy whose event_id the raw day
+      before already had (a client retry across midnight) is dropped, as that day keeps it.
+    - Derived columns are computed here once for every extract. -#}
+{% from "features/_clean.hql" import clean_event -%}
+INSERT OVERWRITE TABLE clean.user_events PARTITION (ds)
+SELECT c.event_id, c.event_time, c.account_id, c.device_id, c.ip, c.user_agent, c.country, c.event_type,
+       c.target_account_id, c.target_item_id,
+       CASE WHEN c.url IS NOT NULL AND trim(c.url) <> '' THEN 1 ELSE 0 END AS has_url,
+       lower(parse_url(c.url, 'HOST')) AS domain,
+       CASE WHEN c.status = 'fail' THEN 1 ELSE 0 END AS is_fail,
+       CASE WHEN c.status IN ('success', 'fail') THEN 1 ELSE 0 END AS has_status,
+       -- amounts: payment attempts only; NaN, negative or absurd ones add nothing
+       CASE WHEN c.event_type = 'payment_attempt' AND NOT isnan(c.amount)
+                 AND c.amount >= 0 AND c.amount <= 1000000 THEN c.amount END AS amount_usd,
+       CASE WHEN lower(c.user_agent) RLIKE
+                 '(headless|phantomjs|selenium|puppeteer|playwright|webdriver|bot|crawl|spider|scrapy|curl|wget|python-requests|python-urllib|aiohttp|go-http-client|okhttp|java/|libwww)'
+            THEN 1 ELSE 0 END AS automation_ua,
+       c.ds  -- the partition, last (dynamic partition insert)
+FROM (
+  SELECT e.*,
+         row_number() OVER (PARTITION BY e.ds, e.event_id
+                            ORDER BY e.event_time, e.account_id, e.device_id, e.ip, e.status,
+                                     e.url, e.amount, e.target_account_id, e.target_item_id) AS copy_no
+  FROM raw.user_events e
+  WHERE e.ds IN ({{ days | map('ds_literal') | join(', ') }})
+    AND {{ clean_event('e') }}
+) c
+LEFT ANTI JOIN (
+  SELECT DISTINCT p.event_id, date_format(date_add(to_date(p.ds), 1), 'yyyy-MM-dd') AS next_ds
+  FROM raw.user_events p
+  WHERE p.ds IN ({{ previous_days | map('ds_literal') | join(', ') }})
+    AND {{ clean_event('p') }}
+) seen ON seen.event_id = c.event_id AND seen.next_ds = c.ds
+WHERE c.copy_no = 1

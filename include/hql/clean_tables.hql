@@ -1,0 +1,31 @@
+-- The cleaning stage's output (database `clean`): each raw day's usable events, cleaned
+-- and deduplicated once, with the columns every feature extract derives from them.
+-- Raw identifiers stay in this database, which only the extracts read; they leave it
+-- only as keyed hashes (features.*). docs/contracts.md has the meaning of each column.
+-- Keep `;` and `--` out of string literals: statements are split on them.
+
+CREATE DATABASE IF NOT EXISTS clean;
+
+-- Partition ds holds the usable rows of raw.user_events partition ds (the partition the
+-- row was loaded in, not its event_time's day): one row per event_id, none whose
+-- event_id the partition before already had.
+CREATE TABLE IF NOT EXISTS clean.user_events (
+  event_id          STRING,
+  event_time        TIMESTAMP,
+  account_id        STRING,     -- PII: raw platform id
+  device_id         STRING,     -- PII
+  ip                STRING,     -- PII
+  user_agent        STRING,
+  country           STRING,
+  event_type        STRING,
+  target_account_id STRING,
+  target_item_id    STRING,
+  has_url           INT,        -- 1 when url is not blank
+  domain            STRING,     -- lower-case host of url, NULL when it has none
+  is_fail           INT,        -- 1 when status = 'fail'
+  has_status        INT,        -- 1 when status is success or fail
+  amount_usd        DOUBLE,     -- amount of a payment attempt, NULL when absurd or another event
+  automation_ua     INT         -- 1 when user_agent names a headless browser, bot or HTTP library
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;
