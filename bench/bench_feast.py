@@ -1,6 +1,6 @@
-"""Feast materialization and online retrieval, beside plain SQLite as the reference.
+"""Feast materialization and online retrieval, beside plain SQLite (or Redis) as the reference.
 
-    python bench/bench_feast.py [--accounts 20000] [--repeats 200]
+    python bench/bench_feast.py [--accounts 20000] [--repeats 200] [--online sqlite|redis]
 
 On a private warehouse and Feast folder (under <local>/bench_feast), it writes one
 day of ``account_daily`` and ``fraud_daily`` for ``--accounts`` accounts, then prints:
@@ -13,11 +13,18 @@ day of ``account_daily`` and ``fraud_daily`` for ``--accounts`` accounts, then p
 - online retrieval p50 / p99 for 1 and 100 accounts: ``fetch_online_features``
   (service ``fraud_v1``: two views and an on-demand view) and a plain
   ``SELECT ... WHERE entity_key IN (...)`` on Feast's own tables: the reference.
+
+With ``--online redis`` the online store is a ``redis-server`` the benchmark starts on a free
+loopback port (profile ``local_redis``, as the deployment's Redis): the references are then a
+pipelined ``HSET`` of the same field values (batches of 1,000 accounts) and a pipelined
+``HGETALL`` of as many of Feast's own keys, and it prints Redis's memory per account (the
+growth of ``used_memory`` over the materialization, divided by the accounts).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -103,7 +110,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=200, help="online lookups per batch size")
+    parser.add_argument("--online", choices=("sqlite", "redis"), default="sqlite", help="the online store")
     args = parser.parse_args()
+    if args.online == "redis":
+        with redis_server() as url:
+            main_redis(args, url)
+        return
 
     from integrity_risk.paths import local_dir
 
@@ -198,6 +210,127 @@ def main() -> None:
             f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ratio p50 {f50 / p50:6.1f}x  p99 {f99 / p99:6.1f}x"
         )
     db.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A ``redis-server`` without persistence on a free loopback port; yields ``host:port``."""
+    import socket
+    import subprocess
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (Debian package redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"redis-server did not listen on 127.0.0.1:{port}") from None
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main_redis(args, url: str) -> None:
+    """Materialization and online reads on Redis, beside pipelined HSET / HGETALL of the same data."""
+    import random
+
+    import redis
+
+    from integrity_risk.paths import local_dir
+
+    root = local_dir() / "bench_feast"
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["INTEGRITY_FEATURE_WAREHOUSE"] = str(root / "warehouse")
+    os.environ["INTEGRITY_FEAST_DIR"] = str(root / "feast")
+    os.environ["INTEGRITY_FEAST_PROFILE"] = "local_redis"
+    os.environ["INTEGRITY_REDIS_URL"] = url
+
+    import logging
+
+    logging.getLogger("feast").setLevel(logging.WARNING)
+    from integrity_risk.features import feast_store
+    from integrity_risk.features.online import fetch_online_features
+
+    host, port = url.split(":")
+    client = redis.Redis(host=host, port=int(port))
+    accounts = [f"{i:064x}" for i in range(args.accounts)]
+    rows = write_day(root / "warehouse", accounts)
+    feast_store.apply_repo()
+    store = feast_store.feature_store()
+    end = datetime.combine(date.fromisoformat(DS) + timedelta(days=1), datetime.min.time(), UTC)
+
+    before = client.info("memory")["used_memory"]
+    t0 = time.perf_counter()
+    feast_store.materialize_window(store, ["account_daily", "fraud_daily"], end - timedelta(days=1), end)
+    materialize_s = time.perf_counter() - t0
+    feast_bytes = client.info("memory")["used_memory"] - before
+    feast_keys = client.keys("*")
+
+    # Reference: the same field values, one hash per account, pipelined.
+    fields: dict[int, dict[bytes, bytes]] = {}
+    for view in ("account_daily", "fraud_daily"):
+        fv = store.get_feature_view(view)
+        for i, (_, values, ts, _) in enumerate(_protos(fv, root, view)):
+            entry = fields.setdefault(i, {})
+            entry.update({f"{view}:{name}".encode(): val.SerializeToString() for name, val in values.items()})
+            entry[f"_ts:{view}".encode()] = str(ts.timestamp()).encode()
+    t0 = time.perf_counter()
+    items = list(fields.items())
+    for start in range(0, len(items), 1000):
+        pipe = client.pipeline(transaction=False)
+        for i, mapping in items[start : start + 1000]:
+            pipe.hset(f"bench:{i}", mapping=mapping)
+        pipe.execute()
+    plain_s = time.perf_counter() - t0
+    values = sum(len(m) for m in fields.values())
+
+    print(f"materialization into Redis of {rows} rows ({args.accounts} accounts x 2 views, {values} values)")
+    print(f"  {'feast materialize':28s} {rows / materialize_s:12,.0f} rows/s  ({materialize_s:.2f} s)")
+    print(f"  {'pipelined HSET':28s} {rows / plain_s:12,.0f} rows/s  ({plain_s:.2f} s)  reference")
+    print(f"  ratio materialize / reference: {plain_s / materialize_s:.3f} (throughput)")
+    print(
+        f"  Redis memory for Feast's {len(feast_keys)} keys: {feast_bytes / 2**20:.1f} MiB, "
+        f"{feast_bytes / args.accounts:,.0f} bytes per account (both views)"
+    )
+
+    rnd = random.Random(0)
+    print(f"online retrieval ({args.repeats} lookups each; fetch_online_features('fraud') vs pipelined HGETALL)")
+    for batch in (1, 100):
+        feast_ms, plain_ms = [], []
+        for _ in range(args.repeats):
+            pks = rnd.sample(accounts, batch)
+            t0 = time.perf_counter()
+            fetch_online_features("fraud", pks, store=store)
+            feast_ms.append((time.perf_counter() - t0) * 1000)
+            keys = rnd.sample(feast_keys, batch)
+            t0 = time.perf_counter()
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(key)
+            pipe.execute()
+            plain_ms.append((time.perf_counter() - t0) * 1000)
+        f50, f99 = percentile(feast_ms, 50), percentile(feast_ms, 99)
+        p50, p99 = percentile(plain_ms, 50), percentile(plain_ms, 99)
+        print(
+            f"  {batch:3d} account(s): feast p50 {f50:7.2f} ms  p99 {f99:7.2f} ms | "
+            f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ratio p50 {f50 / p50:6.1f}x  p99 {f99 / p99:6.1f}x"
+        )
     shutil.rmtree(root, ignore_errors=True)
 
 
