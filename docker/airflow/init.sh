@@ -16,7 +16,7 @@ airflow db migrate
 # file registry each rewrite it whole from what they read, so one's update is lost.
 echo "==> pools"
 airflow pools set hiveserver2 "${INTEGRITY_POOL_HIVESERVER2_SLOTS:-4}" "Concurrent queries on HiveServer2 (extract, quality gate)"
-airflow pools set shared_tables 1 "Writes of the tables all risks share (features.account_daily, features.labels)"
+airflow pools set shared_tables 1 "Writes of the tables all risks share (clean.user_events, features.account_daily, features.labels)"
 airflow pools set gpu "${INTEGRITY_POOL_GPU_SLOTS:-1}" "Concurrent training jobs on the GPU workers (queue gpu)"
 airflow pools set feast 1 "Feast apply and materialization (registry writes)"
 airflow pools list

@@ -46,7 +46,7 @@ POOLS = {
     # Feast's file registry and SQLite online store take one writer at a time.
     "feast": (1, "Feast apply and materialization"),
     # One: see dag_factory.SHARED_TABLES_POOL.
-    "shared_tables": (1, "writes of the tables all risks share (account_daily, labels)"),
+    "shared_tables": (1, "writes of the tables all risks share (clean.user_events, account_daily, labels)"),
 }
 
 
