@@ -272,4 +272,4 @@ def test_every_writing_task_is_retried_with_exponential_back_off_as_the_schedule
                     first = cfg.retry_delay_seconds * 2**n
                     assert min(first, 1800) <= delay <= min(2 * first, 1800), (dag.dag_id, task.task_id, delays)
                 checked.add(type(task).__name__)
-    assert checked == {"HiveExtractOperator", "FeastMaterializeOperator", "TFTrainOperator"}
+    assert checked == {"HiveExtractOperator", "CleanEventsOperator", "FeastMaterializeOperator", "TFTrainOperator"}
