@@ -93,7 +93,11 @@ def _default_args(cfg: RiskConfig) -> dict:
     }
 
 
-_SHARED_WRITE: dict[str, Any] = {"pool": SHARED_TABLES_POOL, "skip_existing": "{{ not params.rewrite_shared_tables }}"}
+_SHARED_WRITE: dict[str, Any] = {
+    "pool": SHARED_TABLES_POOL,
+    "skip_existing": "{{ not params.rewrite_shared_tables }}",
+    "reuse_existing": "{{ params.reuse_features and not params.rewrite_shared_tables }}",
+}
 
 
 def _output(task: BaseOperator, key: str | None = None) -> Any:
@@ -143,7 +147,11 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 table=table,
                 ddl=ddl,
                 outlets=[],
-                **(_SHARED_WRITE if table == SHARED_TABLE else {"pool": HIVE_POOL}),
+                **(
+                    _SHARED_WRITE
+                    if table == SHARED_TABLE
+                    else {"pool": HIVE_POOL, "reuse_existing": "{{ params.reuse_features }}"}
+                ),
             )
             gate = QualityGateOperator(
                 task_id=f"quality_gate_{short}",
@@ -217,6 +225,14 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 description=f"Write this day's clean.user_events, {SHARED_TABLE} and features.labels again "
                 "even if another risk's run wrote them (after a change to their HQL or a late upstream day); "
                 "clearing their tasks does too (clear clean_events with its downstream tasks).",
+            ),
+            "reuse_features": Param(
+                False,
+                type="boolean",
+                description="Keep this day's partitions that exist (clean.user_events, "
+                f"{SHARED_TABLE}, {cfg.extract.table}, features.labels) even when the run is a "
+                "re-run: train and evaluate again on the features already extracted (rewrite_shared_tables "
+                "still rewrites the shared ones). Off, a re-run writes the day's features again.",
             ),
             "label_control": Param(
                 "none",

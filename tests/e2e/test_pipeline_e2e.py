@@ -79,10 +79,11 @@ def _scheduled_days(last: dt.date) -> list[dt.date]:
 
 
 def _model_run(airflow, day, **conf):
-    """Re-run ``day`` with training through a one-day backfill, as a modeler; return its run id."""
+    """Re-run ``day`` with training on its extracted features (a one-day backfill, as a modeler); its run id."""
     from integrity_local.demo import backfill
 
     modeler = api(airflow, "modeler")
+    conf = {"reuse_features": True, **conf}
     backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess="completed", conf=conf)
     run_id = modeler.runs_by_day(DAG_ID)[day.isoformat()]["dag_run_id"]
     # The re-run clears the day's task states a moment later: until then they are the last run's.
@@ -100,6 +101,13 @@ def _wait_for_approval(airflow, run_id):
     # request races the executor's report of the paused task in Airflow 3.3 (seen here:
     # the task was then retried and asked again).
     time.sleep(15)
+
+
+def _xcom(admin, run_id: str, task_id: str) -> dict:
+    value = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")[
+        "value"
+    ]
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _partition(hive_hook, table, day):
@@ -176,18 +184,20 @@ def test_a_backfill_of_three_days_gives_the_partitions_of_the_three_scheduled_ru
 
 
 @pytest.mark.reliability
-def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history, scheduled_partitions):
+def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history, scheduled_partitions, hive_hook):
     from integrity_risk.promotion import read_audit
 
     run_id = _model_run(airflow, history)
     _wait_for_approval(airflow, run_id)
     admin = api(airflow, "admin")
-    candidate = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/train/xcomEntries/return_value")
-    version = int(
-        json.loads(candidate["value"])["version"]
-        if isinstance(candidate["value"], str)
-        else candidate["value"]["version"]
-    )
+    # reuse_features: the re-run trained on the partitions the day's run wrote, unchanged.
+    for task in ("clean_events", "hive_extract_account_daily", f"hive_extract_{RISK}_daily", "hive_extract_labels"):
+        result = _xcom(admin, run_id, f"extract.{task}")
+        assert result.get("skipped") is True, (task, result)
+    for (day, table), rows in scheduled_partitions.items():
+        if day == history:
+            assert _partition(hive_hook, table, day) == rows, table
+    version = int(_xcom(admin, run_id, "train")["version"])
 
     with pytest.raises(Exception, match="403"):
         api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")

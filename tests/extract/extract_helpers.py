@@ -13,9 +13,11 @@ FEATURE_TABLES = (
 )
 
 
-def run_task(operator, ds: str):
+def run_task(operator, ds: str, try_number: int = 1):
     """Render and execute an operator as the task runner would, with a minimal context."""
-    context = {"ds": ds, "params": {}}
+    from types import SimpleNamespace
+
+    context = {"ds": ds, "params": {}, "ti": SimpleNamespace(try_number=try_number)}
     operator.render_template_fields(context)
     return operator.execute(context)
 

@@ -123,6 +123,11 @@ def test_a_day_cleaned_by_an_earlier_run_is_left_alone_and_a_missing_one_is_fill
     # ds was cleaned (by the equality test) and is kept; the dropped day of its look-back is filled.
     assert list(summary["days"]) == [earlier] and summary["days"][earlier] > 0
     assert hive.get_records(f"SHOW PARTITIONS clean.user_events PARTITION (ds='{earlier}')")
+    # A re-run that reuses the day's features (try 2 on) cleans nothing again; without it, ds again.
+    reused = CleanEventsOperator(task_id="clean_events", ds=ds, skip_existing="True", reuse_existing="True")
+    assert run_task(reused, ds, try_number=2) == {"table": "clean.user_events", "ds": ds, "days": {}, "skipped": True}
+    cleared = CleanEventsOperator(task_id="clean_events", ds=ds, skip_existing="True")
+    assert list(run_task(cleared, ds, try_number=2)["days"]) == [ds]
 
 
 def test_a_feature_extract_over_a_look_back_with_an_uncleaned_day_fails_naming_it(hive, world):

@@ -218,6 +218,12 @@ def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewri
         kept = extract("account_daily", D, skip_existing="True")
         assert kept == {"table": "features.account_daily", "ds": D, "rows": 4, "skipped": True}
         assert partition(hive, "account_daily", D) == clean_day["account_daily"]
+        # A re-run that trains on the day's features (reuse_features) keeps it on any try.
+        reused = HiveExtractOperator(
+            task_id="x", hql="features/account_daily.hql", table="features.account_daily", ds=D, reuse_existing="True"
+        )
+        assert run_task(reused, D, try_number=3)["skipped"] is True
+        assert partition(hive, "account_daily", D) == clean_day["account_daily"]
         extract("account_daily", D, skip_existing="False")
         assert partition(hive, "account_daily", D) != clean_day["account_daily"]
         load_day(hive, clean_events())

@@ -103,12 +103,12 @@ def _task_instances(client, run_id: str) -> dict[str, dict]:
     return {ti["task_id"]: ti for ti in listed["task_instances"]}
 
 
-def _approved_model_run(airflow, day: dt.date, reprocess: str = "failed") -> tuple[str, dict]:
+def _approved_model_run(airflow, day: dt.date, reprocess: str = "failed", **conf) -> tuple[str, dict]:
     """Run ``day`` with training through a one-day backfill; the reviewer approves over REST."""
     from integrity_local.demo import backfill
 
     admin, modeler, reviewer = (api(airflow, user) for user in ("admin", "modeler", "reviewer"))
-    backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess=reprocess)
+    backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess=reprocess, conf=conf)
     run_id = modeler.runs_by_day(DAG_ID)[day.isoformat()]["dag_run_id"]
     deadline = time.monotonic() + 300
     while reprocess != "failed" and admin.task_states(DAG_ID, run_id).get("evaluate.auto_gates") is not None:
@@ -200,7 +200,8 @@ def test_a_reviewer_rolls_production_back_to_the_former_champion(airflow, world)
 
     former = champion_version(RISK)
     assert former is not None, "runs after the promotion"
-    run_id, run = _approved_model_run(airflow, world[1], reprocess="completed")
+    # Trained again on the day's features: the re-run keeps the partitions the first one wrote.
+    run_id, run = _approved_model_run(airflow, world[1], reprocess="completed", reuse_features=True)
     newer = champion_version(RISK)
     assert run["state"] == "success" and newer != former
 

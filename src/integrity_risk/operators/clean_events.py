@@ -30,8 +30,8 @@ class CleanEventsOperator(HiveExtractOperator):
     (``features/_events.hql``), so this step leaves none of those days missing: on a first
     run, or a backfill whose days run out of order, it cleans the earlier days too, in the
     same statement (one dynamic partition insert; each day is replaced whole or not at all).
-    A day already cleaned is left as it is, except ``ds`` itself when ``skip_existing`` does
-    not hold (a retry, a cleared task, ``rewrite_shared_tables``). Each day is cleaned from
+    A day already cleaned is left as it is, except ``ds`` itself when neither ``skip_existing``
+    nor ``reuse_existing`` keeps it (a retry, a cleared task, ``rewrite_shared_tables``). Each day is cleaned from
     its own raw partition and the one before (``clean/user_events.hql``), never from what
     another day's cleaning wrote, so the order the days are cleaned in changes nothing.
 
@@ -64,18 +64,18 @@ class CleanEventsOperator(HiveExtractOperator):
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render and validate ``ds``; the HQL is rendered in ``execute``, once the days to clean are known."""
         jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
-        for name in ("ds", "table", "skip_existing", "rewrite_window"):
+        for name in ("ds", "table", "skip_existing", "reuse_existing", "rewrite_window"):
             setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
         ExtractWindow.for_ds(self.ds, self.lookback_days)
         check_table_name(self.table)
         self._jinja_env = jinja_env
 
-    def days_to_clean(self, first_try: bool) -> list[str]:
+    def days_to_clean(self, keep_existing: bool) -> list[str]:
         """The raw days of ``ds``'s look-back without a cleaned partition, and ``ds`` unless it is kept."""
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
         have = set(self._hive(partial(self.hook.partition_days, self.table)))
         raw = set(self._hive(partial(self.hook.partition_days, RAW_EVENTS)))
-        keep_ds = str(self.skip_existing) == "True" and first_try and window.ds in have
+        keep_ds = keep_existing and window.ds in have
         rewrite = str(self.rewrite_window) == "True"
         return [
             day
@@ -99,11 +99,11 @@ class CleanEventsOperator(HiveExtractOperator):
         if self.ddl:
             ddl = self.ddl
             self._hive(lambda: self.hook.run_hql_file(ddl))
-        days = self.days_to_clean(first_try=getattr(context.get("ti"), "try_number", 1) <= 1)
+        days = self.days_to_clean(keep_existing=self.keeps_existing(context))
         if ds not in days:
             self.log.info(
-                "%s ds=%s exists: another run cleaned it; left as it is (clear this task, or trigger with "
-                "rewrite_shared_tables, to clean it again)",
+                "%s ds=%s exists: an earlier run cleaned it; left as it is (clear this task, or trigger "
+                "without reuse_features or with rewrite_shared_tables, to clean it again)",
                 table,
                 ds,
             )

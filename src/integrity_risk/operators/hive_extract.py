@@ -168,9 +168,12 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
     :param skip_existing: on a task's first try, leave the partition ``ds`` as it is when it
         exists already (a table that several DAGs write, once a day between them); a retry
         or a cleared task writes it again. ``True`` or ``"True"``. (templated)
+    :param reuse_existing: leave the partition ``ds`` as it is when it exists, on every try:
+        a re-run that trains again on the day's features (the DAG param ``reuse_features``).
+        ``True`` or ``"True"``. (templated)
     """
 
-    template_fields: Sequence[str] = ("hql", "table", "ds", "skip_existing")
+    template_fields: Sequence[str] = ("hql", "table", "ds", "skip_existing", "reuse_existing")
     template_ext: Sequence[str] = (".hql", ".sql")
     template_fields_renderers = {"hql": "hql"}
     ui_color = "#f0e4ec"
@@ -189,6 +192,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         pseudonymization_conn_id: str = PSEUDONYMIZATION_CONN_ID,
         schema: str = "default",
         skip_existing: bool | str = False,
+        reuse_existing: bool | str = False,
         **kwargs: Any,
     ) -> None:
         if "{{" not in table:
@@ -205,6 +209,14 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         self.pseudonymization_conn_id = pseudonymization_conn_id
         self.schema = schema
         self.skip_existing = skip_existing
+        self.reuse_existing = reuse_existing
+
+    def keeps_existing(self, context: Context) -> bool:
+        """Whether an existing partition ``ds`` stays as it is in this try (rendered fields)."""
+        # A retry or a cleared task (try 2 on) writes again, that is what clearing asks for,
+        # unless the run asked to reuse the day's partitions.
+        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
+        return str(self.reuse_existing) == "True" or (str(self.skip_existing) == "True" and first_try)
 
     def get_template_env(self, dag=None) -> jinja2.Environment:
         """The DAG's Jinja environment plus ``include/hql`` and the ``pseudonymize`` macro."""
@@ -214,7 +226,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         """Render ``ds`` first and validate it, then render the HQL with the window's variables."""
         # Airflow's task runner passes the DAG's environment, not get_template_env()'s.
         jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
-        for name in ("ds", "table", "skip_existing"):
+        for name in ("ds", "table", "skip_existing", "reuse_existing"):
             setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
         check_table_name(self.table)
@@ -237,17 +249,13 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         ddl = self.ddl
         if ddl:
             self._hive(lambda: self.hook.run_hql_file(ddl))
-        # A retry or a cleared task (try 2 on) writes again: that is what clearing asks for.
-        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
-        if (
-            str(self.skip_existing) == "True"
-            and first_try
-            and self._hive(lambda: self.hook.partition_exists(table, window.ds, schema=self.schema))
+        if self.keeps_existing(context) and self._hive(
+            lambda: self.hook.partition_exists(table, window.ds, schema=self.schema)
         ):
             rows = self._hive(lambda: self.hook.row_count(table, window.ds, schema=self.schema))
             self.log.info(
-                "%s ds=%s exists (%s rows): another run wrote it; left as it is (clear this task, "
-                "or trigger with rewrite_shared_tables, to write it again)",
+                "%s ds=%s exists (%s rows): an earlier run wrote it; left as it is (clear this task, or "
+                "trigger without reuse_features or with rewrite_shared_tables, to write it again)",
                 table,
                 window.ds,
                 rows,

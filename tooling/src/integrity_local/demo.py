@@ -213,9 +213,19 @@ def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
         time.sleep(5)
 
 
-def start_model_run(api, dag_id: str, day: dt.date) -> None:
-    """Run ``day`` again with training and evaluation (a one-day backfill that reprocesses it)."""
-    backfill(api, dag_id, day, day, run_training="yes", reprocess="completed")
+def start_model_run(api, dag_id: str, day: dt.date, timeout: float = 300) -> None:
+    """Run ``day`` again with training and evaluation, on the features its run extracted.
+
+    A one-day backfill that reprocesses the day with ``reuse_features``: the extracts keep
+    the day's partitions, so a model day, or a demo run again after a failed one, costs
+    training and evaluation only. Returns once the run is queued again.
+    """
+    backfill(api, dag_id, day, day, run_training="yes", reprocess="completed", conf={"reuse_features": True})
+    deadline = time.monotonic() + timeout
+    while (run := api.runs_by_day(dag_id).get(day.isoformat())) is None or run["state"] in ("success", "failed"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{dag_id}: the run of {day} was not queued again after {timeout:.0f}s")
+        time.sleep(2)
 
 
 def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
@@ -289,9 +299,10 @@ def run_demo(
         wait_for_days(admin, dag_id, first, last)
     step(f"{last} again, now with training (one at a time on the gpu pool), shadow evaluation and gates")
     for dag_id in dag_ids.values():
-        if is_training_run(admin, dag_id, admin.runs_by_day(dag_id).get(last.isoformat())):
+        run = admin.runs_by_day(dag_id).get(last.isoformat())
+        if run and run["state"] != "failed" and is_training_run(admin, dag_id, run):
             print(f"    {dag_id} {last}: the scheduler's own run trains (a model-cycle day)")
-        else:
+        else:  # a features-only day, or a model day that failed (a demo run again resumes it)
             start_model_run(admin, dag_id, last)
     waiting, stopped = {}, {}
     for risk, dag_id in dag_ids.items():
