@@ -499,11 +499,14 @@ def materialize_window(
     """Load the rows with ``start - overlap <= feature_ts <= end`` of each view online.
 
     Not "everything up to now": a backfill of an old day reads that day. The online
-    store must still end up with each account's *newest* values though, and the SQLite
-    store overwrites blindly, so when a later window was already materialized the
-    window is extended to that later end: the re-run rewrites the same newest values
-    (idempotent) instead of rolling the accounts back to the old day. Long windows go
-    in chunks, oldest first, because materialization reads its window into memory.
+    store must still end up with each account's *newest* values. Feast's Redis store
+    skips a row older than the one it holds; its SQLite store overwrites blindly, so on
+    SQLite a trigger makes it skip older rows too (``keep_newest_online``), and an old
+    day costs that day only. Where neither holds (another store, a table the trigger
+    could not find) the window is extended to the latest end already materialized: the
+    re-run rewrites the same newest values (idempotent) instead of rolling the accounts
+    back to the old day. Long windows go in chunks, oldest first, because
+    materialization reads its window into memory.
 
     :param feature_views: names of batch feature views (see ``resolve_feature_views``).
     :param start: start of the run's data interval (UTC, tz-aware).
@@ -520,9 +523,10 @@ def materialize_window(
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError(f"materialization window needs tz-aware UTC times, got {start!r}, {end!r}")
     check_offline_sources(store, feature_views)
+    newest_wins = keep_newest_online(store, feature_views)
     done: dict[str, list[list[str]]] = {}
     for view in feature_views:
-        until = materialized_until(store, view)
+        until = None if view in newest_wins else materialized_until(store, view)
         window_end = max(end, until) if until is not None else end
         windows = []
         cursor = start - overlap
@@ -533,6 +537,45 @@ def materialize_window(
             cursor = upper
         done[view] = windows
     return done
+
+
+def keep_newest_online(store: FeatureStore, feature_views: Sequence[str]) -> set[str]:
+    """The views whose online rows can only move forward in time; on SQLite, make them so.
+
+    Redis: Feast's store already skips a row older than the stored one. SQLite: a
+    ``BEFORE UPDATE`` trigger on the view's table (Feast names it ``<project>_<view>``
+    and writes it with an upsert, whose update fires the trigger) drops an update
+    with an older ``event_ts``; an equal one still writes, so a corrected extract of
+    the same day replaces its values. A view whose table is not there yet is left out.
+    """
+    import sqlite3
+
+    online = store.config.online_store
+    kind = getattr(online, "type", "")
+    if kind == "redis":
+        return set(feature_views)
+    if kind != "sqlite":
+        return set()
+    path = Path(online.path)
+    path = path if path.is_absolute() else Path(store.repo_path) / path
+    if not path.exists():
+        return set()
+    kept = set()
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for view in feature_views:
+            table = f"{store.config.project}_{view}"
+            if table not in tables:
+                logger.warning(
+                    "online table %s of view %s not found: its window extends to the newest day", table, view
+                )
+                continue
+            conn.execute(
+                f'CREATE TRIGGER IF NOT EXISTS "{table}_keep_newest" BEFORE UPDATE ON "{table}" '
+                "FOR EACH ROW WHEN NEW.event_ts < OLD.event_ts BEGIN SELECT RAISE(IGNORE); END"
+            )
+            kept.add(view)
+    return kept
 
 
 def _materialize_chunk(store: FeatureStore, view: str, start: datetime, end: datetime) -> None:
