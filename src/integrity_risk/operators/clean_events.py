@@ -12,7 +12,6 @@ from integrity_risk.operators.hive_extract import (
     WRITE_CONF,
     ExtractWindow,
     HiveExtractOperator,
-    _with_extract_macros,
 )
 from integrity_risk.values import check_table_name, parse_ds
 
@@ -63,12 +62,7 @@ class CleanEventsOperator(HiveExtractOperator):
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render and validate ``ds``; the HQL is rendered in ``execute``, once the days to clean are known."""
-        jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
-        for name in ("ds", "table", "skip_existing", "reuse_existing", "rewrite_window"):
-            setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
-        ExtractWindow.for_ds(self.ds, self.lookback_days)
-        check_table_name(self.table)
-        self._jinja_env = jinja_env
+        self._jinja_env = self._render_settings(context, jinja_env)
 
     def days_to_clean(self, keep_existing: bool) -> list[str]:
         """The raw days of ``ds``'s look-back without a cleaned partition, and ``ds`` unless it is kept."""

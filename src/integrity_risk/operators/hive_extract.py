@@ -224,16 +224,23 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """Render ``ds`` first and validate it, then render the HQL with the window's variables."""
-        # Airflow's task runner passes the DAG's environment, not get_template_env()'s.
-        jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
-        for name in ("ds", "table", "skip_existing", "reuse_existing"):
-            setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
+        jinja_env = self._render_settings(context, jinja_env)
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
-        check_table_name(self.table)
         # The template's own ds is the validated one, whatever the run's context holds. The
         # rendered HQL replaces the template in self.hql, so the UI's "Rendered" tab shows it.
         sql_context: Any = {**context, **_check_sql_vars(self.sql_vars), **window.template_vars()}
         self.hql = self.render_template(self.hql, sql_context, jinja_env)
+
+    def _render_settings(self, context: Context, jinja_env: jinja2.Environment | None) -> jinja2.Environment:
+        """Render every templated field but the HQL, validate ``ds`` and the table; the environment used."""
+        # Airflow's task runner passes the DAG's environment, not get_template_env()'s.
+        jinja_env = _with_extract_macros(jinja_env) if jinja_env else self.get_template_env()
+        for name in self.template_fields:
+            if name != "hql":
+                setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
+        ExtractWindow.for_ds(self.ds, self.lookback_days)
+        check_table_name(self.table)
+        return jinja_env
 
     def execute(self, context: Context) -> dict[str, Any]:
         from integrity_risk.features.hql import split_statements
