@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from types import SimpleNamespace
 
 import pytest
 from extract_helpers import TEST_KEY, clean, extract, partition, run_task
@@ -231,8 +230,7 @@ def test_a_shared_table_extract_leaves_a_written_day_alone_unless_asked_to_rewri
         cleared = HiveExtractOperator(
             task_id="x", hql="features/account_daily.hql", table="features.account_daily", ds=D, skip_existing="True"
         )
-        cleared.render_template_fields({"ds": D, "params": {}})
-        assert "skipped" not in cleared.execute({"ds": D, "params": {}, "ti": SimpleNamespace(try_number=2)})
+        assert "skipped" not in run_task(cleared, D, try_number=2)
         assert partition(hive, "account_daily", D) == clean_day["account_daily"]
     finally:
         load_day(hive, clean_events())
