@@ -29,3 +29,37 @@ CREATE TABLE IF NOT EXISTS clean.user_events (
 )
 PARTITIONED BY (ds STRING)
 STORED AS PARQUET;
+
+-- Daily partials of clean.user_events partition ds, per account and event_time day
+-- (event_date): what the feature extracts' multi-day windows add up, so a window reads
+-- these instead of every cleaned event of its days. Written with the partition they come
+-- from, by the same task (clean/user_events.hql).
+-- Counts per account, event day, event type and event country.
+CREATE TABLE IF NOT EXISTS clean.account_day_counts (
+  account_id   STRING,     -- PII: raw platform id
+  event_date   DATE,       -- to_date(event_time), UTC
+  event_type   STRING,
+  country      STRING,
+  n            BIGINT,     -- events
+  fails        BIGINT,     -- sum(is_fail)
+  with_status  BIGINT,     -- sum(has_status)
+  url_events   BIGINT,     -- sum(has_url)
+  amount_usd   DECIMAL(30, 6)  -- sum(amount_usd), exact; NULL when no event had one
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;
+
+-- The distinct values an account used on an event day, per kind, with their events:
+-- exact distinct counts (and the top domain) over any window. Kinds: device, ip
+-- (every event), payment_device (payment attempts), engaged_account (target of a like,
+-- follow, comment or share), follow_target (target of a follow), domain (of an event
+-- with a url). NULL values are left out, as collect_set does.
+CREATE TABLE IF NOT EXISTS clean.account_day_values (
+  account_id   STRING,     -- PII
+  event_date   DATE,
+  kind         STRING,
+  value        STRING,     -- PII for device, ip and the account kinds
+  n            BIGINT
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;

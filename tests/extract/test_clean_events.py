@@ -1,9 +1,10 @@
-"""The cleaning stage (clean.user_events) changes no feature: every extract equals the one that
-re-cleaned the raw look-back itself, row by row, on the generator's world with its dirty rows.
+"""The cleaning stage (clean.user_events and its daily partials) changes no feature: every
+extract equals the one that re-cleaned and aggregated the raw look-back itself, row by row,
+on the generator's world with its dirty rows.
 
-The reference is the look-back as the extracts computed it before the stage
-(``integrity_local.reference_extract``: dirty rows dropped, event_id duplicates removed
-over the window and a day before it), rendered into the same feature templates.
+The reference is each extract as it was before the stage (``integrity_local.reference_extract``:
+dirty rows dropped, event_id duplicates removed over the window and a day before it, every
+window aggregated from the events).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 
 import pytest
 from extract_helpers import FEATURE_TABLES, clean, extract, run_task
+
+from integrity_risk.operators.hive_extract import CLEAN_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +40,8 @@ def world(hive, tmp_path_factory):
     for table, ds, path in loaded:
         load_partition(hive, table, ds, path)
     yield cfg
-    written = [("clean.user_events", ds) for ds in cfg.day_list()] + [(f"features.{t}", DS) for t in FEATURE_TABLES]
+    written = [(table, ds) for table in CLEAN_TABLES for ds in cfg.day_list()]
+    written += [(f"features.{t}", DS) for t in FEATURE_TABLES]
     hive.run(
         [f"ALTER TABLE {table} DROP IF EXISTS PARTITION (ds='{ds}')" for table, ds, _ in loaded]
         + [f"ALTER TABLE {table} DROP IF EXISTS PARTITION (ds='{ds}')" for table, ds in written]

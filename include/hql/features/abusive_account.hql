@@ -17,18 +17,31 @@ signup_ip AS (
 ),
 acct AS (
   SELECT account_id,
-         sum(CASE WHEN event_type = 'login' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS logins_1d,
-         sum(CASE WHEN event_type = 'login' THEN is_fail ELSE 0 END) AS login_fails_7d,
-         sum(CASE WHEN event_type = 'login' THEN has_status ELSE 0 END) AS logins_with_status_7d,
-         sum(CASE WHEN event_type = 'follow' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS follows_1d,
-         sum(CASE WHEN event_type = 'follow' THEN 1 ELSE 0 END) AS follows_7d,
-         size(collect_set(CASE WHEN event_type = 'follow' THEN target_account_id END)) AS distinct_follow_targets_7d,
-         sum(CASE WHEN event_type = 'post' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS posts_1d,
-         sum(CASE WHEN event_type = 'message' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS messages_1d,
-         size(collect_set(ip)) AS distinct_ips_7d,
-         size(collect_set(device_id)) AS distinct_devices_7d,
-         size(collect_set(to_date(event_time))) AS active_days_7d
-  FROM ev
+         sum(CASE WHEN event_type = 'login' THEN fails ELSE 0 END) AS login_fails_7d,
+         sum(CASE WHEN event_type = 'login' THEN with_status ELSE 0 END) AS logins_with_status_7d,
+         sum(CASE WHEN event_type = 'follow' THEN n ELSE 0 END) AS follows_7d,
+         count(DISTINCT event_date) AS active_days_7d
+  FROM wc
+  GROUP BY account_id
+),
+acct_1d AS (
+  SELECT account_id,
+         sum(CASE WHEN event_type = 'login' THEN 1 ELSE 0 END) AS logins_1d,
+         sum(CASE WHEN event_type = 'follow' THEN 1 ELSE 0 END) AS follows_1d,
+         sum(CASE WHEN event_type = 'post' THEN 1 ELSE 0 END) AS posts_1d,
+         sum(CASE WHEN event_type = 'message' THEN 1 ELSE 0 END) AS messages_1d
+  FROM day
+  GROUP BY account_id
+),
+used_7d AS (
+  -- one distinct count per kind, then a row per account (several count(DISTINCT) in one
+  -- aggregate would make Spark expand the input once per column)
+  SELECT account_id,
+         max(CASE WHEN kind = 'follow_target' THEN used END) AS distinct_follow_targets_7d,
+         max(CASE WHEN kind = 'ip' THEN used END) AS distinct_ips_7d,
+         max(CASE WHEN kind = 'device' THEN used END) AS distinct_devices_7d
+  FROM (SELECT account_id, kind, count(DISTINCT value) AS used FROM wv
+        WHERE kind IN ('follow_target', 'ip', 'device') GROUP BY account_id, kind) per_kind
   GROUP BY account_id
 )
 SELECT
@@ -36,18 +49,20 @@ SELECT
   TIMESTAMP '{{ feature_ts }}' AS feature_ts,
   coalesce(sd.accounts, 0) AS signup_device_accounts,
   coalesce(si.accounts, 0) AS signup_ip_accounts,
-  a.logins_1d,
+  coalesce(d.logins_1d, 0) AS logins_1d,
   CASE WHEN a.logins_with_status_7d > 0 THEN a.login_fails_7d / a.logins_with_status_7d ELSE 0.0 END AS login_fail_ratio_7d,
-  a.follows_1d,
+  coalesce(d.follows_1d, 0) AS follows_1d,
   a.follows_7d,
-  CAST(a.distinct_follow_targets_7d AS BIGINT) AS distinct_follow_targets_7d,
-  a.posts_1d,
-  a.messages_1d,
-  CAST(a.distinct_ips_7d AS BIGINT) AS distinct_ips_7d,
-  CAST(a.distinct_devices_7d AS BIGINT) AS distinct_devices_7d,
+  CAST(coalesce(u.distinct_follow_targets_7d, 0) AS BIGINT) AS distinct_follow_targets_7d,
+  coalesce(d.posts_1d, 0) AS posts_1d,
+  coalesce(d.messages_1d, 0) AS messages_1d,
+  CAST(coalesce(u.distinct_ips_7d, 0) AS BIGINT) AS distinct_ips_7d,
+  CAST(coalesce(u.distinct_devices_7d, 0) AS BIGINT) AS distinct_devices_7d,
   CAST(a.active_days_7d AS BIGINT) AS active_days_7d,
   '{{ ds }}' AS ds  -- the partition, last (dynamic partition insert)
 FROM acct a
+LEFT JOIN acct_1d d ON a.account_id = d.account_id
+LEFT JOIN used_7d u ON a.account_id = u.account_id
 LEFT JOIN prof p ON a.account_id = p.account_id
 LEFT JOIN signup_device sd ON p.signup_device_id = sd.signup_device_id
 LEFT JOIN signup_ip si ON p.signup_ip = si.signup_ip

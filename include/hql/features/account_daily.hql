@@ -28,7 +28,7 @@ acct_1d AS (
   GROUP BY account_id
 ),
 acct_7d AS (
-  SELECT account_id, count(*) AS events_7d FROM ev GROUP BY account_id
+  SELECT account_id, sum(n) AS events_7d FROM wc GROUP BY account_id
 ),
 burst AS (
   SELECT account_id, max(n) AS max_events_1h

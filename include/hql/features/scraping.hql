@@ -5,9 +5,8 @@ WITH
 {% include "features/_events.hql" %},
 req AS (
   SELECT account_id, event_type, target_account_id, target_item_id, user_agent, automation_ua,
-         is_fail, has_status, event_time,
-         CASE WHEN event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END AS in_1d
-  FROM ev
+         is_fail, has_status, event_time
+  FROM day
   WHERE event_type IN ('view', 'api_request')
 ),
 req_1d AS (
@@ -23,19 +22,19 @@ req_1d AS (
          size(collect_set(user_agent)) AS distinct_user_agents_1d,
          sum(automation_ua) AS automation_requests_1d,
          count(user_agent) AS requests_with_user_agent_1d
-  FROM req WHERE in_1d = 1 GROUP BY account_id
+  FROM req GROUP BY account_id
 ),
 req_7d AS (
-  SELECT account_id, count(*) AS requests_7d FROM req GROUP BY account_id
+  SELECT account_id, sum(n) AS requests_7d FROM wc WHERE event_type IN ('view', 'api_request') GROUP BY account_id
 ),
 burst AS (
   SELECT account_id, max(n) AS max_requests_1h
-  FROM (SELECT account_id, hour(event_time) AS h, count(*) AS n FROM req WHERE in_1d = 1
+  FROM (SELECT account_id, hour(event_time) AS h, count(*) AS n FROM req
         GROUP BY account_id, hour(event_time)) hourly
   GROUP BY account_id
 ),
 accounts AS (
-  SELECT DISTINCT account_id FROM ev
+  SELECT DISTINCT account_id FROM wc
 )
 SELECT
   {{ pseudonymize('a.account_id') }} AS account_pk,

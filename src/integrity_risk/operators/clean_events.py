@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 class CleanEventsOperator(HiveExtractOperator):
     """Write ``clean.user_events`` for ``ds`` and for every raw day of its look-back still without it.
 
+    With each cleaned day go its daily partials (``clean.account_day_counts`` and
+    ``clean.account_day_values``), which the feature extracts' windows add up; a day
+    counts as cleaned once the three tables have it (``CLEAN_TABLES``).
+
     The feature extracts of ``ds`` read the cleaned events of their whole look-back
     (``features/_events.hql``), so this step leaves none of those days missing: on a first
     run, or a backfill whose days run out of order, it cleans the earlier days too, in the
@@ -67,7 +71,7 @@ class CleanEventsOperator(HiveExtractOperator):
     def days_to_clean(self, keep_existing: bool) -> list[str]:
         """The raw days of ``ds``'s look-back without a cleaned partition, and ``ds`` unless it is kept."""
         window = ExtractWindow.for_ds(self.ds, self.lookback_days)
-        have = set(self._hive(partial(self.hook.partition_days, self.table)))
+        have = self.cleaned_days()
         raw = set(self._hive(partial(self.hook.partition_days, RAW_EVENTS)))
         keep_ds = keep_existing and window.ds in have
         rewrite = str(self.rewrite_window) == "True"

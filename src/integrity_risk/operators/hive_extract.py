@@ -27,6 +27,9 @@ RAW_EVENTS = "raw.user_events"
 # The cleaning stage's table (clean/user_events.hql): the feature templates read their
 # look-back from it, so every raw day of the window must have its partition first.
 CLEAN_EVENTS = "clean.user_events"
+# What the cleaning stage writes for each raw day, in one task: the events and their
+# daily partials, which the windows of the feature templates add up.
+CLEAN_TABLES = (CLEAN_EVENTS, "clean.account_day_counts", "clean.account_day_values")
 DEDUP_MARGIN_DAYS = 1  # how far before the window event_id duplicates are looked for
 UPSTREAM_DDL = "upstream_tables.hql"  # the upstream owners' DDL, the extracts' contract
 # Session settings of every write: a dynamic partition insert replaces only the
@@ -307,7 +310,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
 
     def _check_cleaned_window(self, window: ExtractWindow, table: str) -> None:
         """Every raw day of the look-back has its cleaned partition, or the window would be short."""
-        have = set(self._hive(partial(self.hook.partition_days, CLEAN_EVENTS)))
+        have = self.cleaned_days()
         raw = set(self._hive(partial(self.hook.partition_days, RAW_EVENTS)))
         missing = [day for day in window.read_days() if day in raw and day not in have]
         if missing:
@@ -316,6 +319,11 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
                 f"run the clean_events task of ds={window.ds} first (it cleans every raw day of the look-back "
                 f"still missing); nothing was written to {table} for ds={window.ds}"
             )
+
+    def cleaned_days(self) -> set[str]:
+        """The days the cleaning stage wrote whole: a partition in each of its tables."""
+        days = [set(self._hive(partial(self.hook.partition_days, table))) for table in CLEAN_TABLES]
+        return set.intersection(*days)
 
     def _hive(self, call: Callable[[], T]) -> T:
         """``call()`` on the hook; its failure, which names the statements or the server, as an ExtractError."""

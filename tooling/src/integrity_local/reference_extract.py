@@ -1,10 +1,11 @@
 """The feature extracts as they were before the cleaning stage: each re-cleans its raw look-back.
 
-``features/<table>.hql`` rendered with ``reference_hql/features/_events.hql`` in place of
-today's look-back (which reads ``clean.user_events``): dirty rows dropped and ``event_id``
-duplicates removed over the window and a day before it, from ``raw.user_events``. What
-the cleaned extracts are checked against (tests/extract/test_clean_events.py) and timed
-beside (bench/bench_extract.py).
+The feature templates as they were then (``reference_hql/features/<table>.hql``: every
+window aggregated from the events themselves, no daily partials), with
+``reference_hql/features/_events.hql`` in place of today's look-back: dirty rows dropped
+and ``event_id`` duplicates removed over the window and a day before it, from
+``raw.user_events``. What the extracts are checked against
+(tests/extract/test_clean_events.py) and timed beside (bench/bench_extract.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,53 @@
+-- features.abusive_account_daily: signals of fake or bulk-created accounts, per
+-- account with an event in the 7 days ds-6 .. ds. Columns: docs/contracts.md.
+INSERT OVERWRITE TABLE features.abusive_account_daily PARTITION (ds)
+WITH
+{% include "features/_events.hql" %},
+prof AS (
+  SELECT account_id, max(signup_device_id) AS signup_device_id, max(signup_ip) AS signup_ip
+  FROM raw.account_profiles
+  WHERE ds = '{{ ds }}' AND account_id IS NOT NULL AND account_id <> ''
+  GROUP BY account_id
+),
+signup_device AS (
+  SELECT signup_device_id, count(*) AS accounts FROM prof WHERE signup_device_id IS NOT NULL GROUP BY signup_device_id
+),
+signup_ip AS (
+  SELECT signup_ip, count(*) AS accounts FROM prof WHERE signup_ip IS NOT NULL GROUP BY signup_ip
+),
+acct AS (
+  SELECT account_id,
+         sum(CASE WHEN event_type = 'login' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS logins_1d,
+         sum(CASE WHEN event_type = 'login' THEN is_fail ELSE 0 END) AS login_fails_7d,
+         sum(CASE WHEN event_type = 'login' THEN has_status ELSE 0 END) AS logins_with_status_7d,
+         sum(CASE WHEN event_type = 'follow' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS follows_1d,
+         sum(CASE WHEN event_type = 'follow' THEN 1 ELSE 0 END) AS follows_7d,
+         size(collect_set(CASE WHEN event_type = 'follow' THEN target_account_id END)) AS distinct_follow_targets_7d,
+         sum(CASE WHEN event_type = 'post' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS posts_1d,
+         sum(CASE WHEN event_type = 'message' AND event_time >= TIMESTAMP '{{ window_start }}' THEN 1 ELSE 0 END) AS messages_1d,
+         size(collect_set(ip)) AS distinct_ips_7d,
+         size(collect_set(device_id)) AS distinct_devices_7d,
+         size(collect_set(to_date(event_time))) AS active_days_7d
+  FROM ev
+  GROUP BY account_id
+)
+SELECT
+  {{ pseudonymize('a.account_id') }} AS account_pk,
+  TIMESTAMP '{{ feature_ts }}' AS feature_ts,
+  coalesce(sd.accounts, 0) AS signup_device_accounts,
+  coalesce(si.accounts, 0) AS signup_ip_accounts,
+  a.logins_1d,
+  CASE WHEN a.logins_with_status_7d > 0 THEN a.login_fails_7d / a.logins_with_status_7d ELSE 0.0 END AS login_fail_ratio_7d,
+  a.follows_1d,
+  a.follows_7d,
+  CAST(a.distinct_follow_targets_7d AS BIGINT) AS distinct_follow_targets_7d,
+  a.posts_1d,
+  a.messages_1d,
+  CAST(a.distinct_ips_7d AS BIGINT) AS distinct_ips_7d,
+  CAST(a.distinct_devices_7d AS BIGINT) AS distinct_devices_7d,
+  CAST(a.active_days_7d AS BIGINT) AS active_days_7d,
+  '{{ ds }}' AS ds  -- the partition, last (dynamic partition insert)
+FROM acct a
+LEFT JOIN prof p ON a.account_id = p.account_id
+LEFT JOIN signup_device sd ON p.signup_device_id = sd.signup_device_id
+LEFT JOIN signup_ip si ON p.signup_ip = si.signup_ip
