@@ -3,6 +3,7 @@ and no DAG file pulls a heavy library into the parser."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -225,6 +226,30 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
         | {f"integrity_{r}_online_features" for r in others}
         | {"model_rollback", "accept_partition"}
     )
+
+
+def test_the_schedule_catches_up_from_start_date_and_stops_at_the_yamls_end_date(tmp_path, monkeypatch):
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+
+    from integrity_local.deployment import e2e_risk_yaml
+
+    risks = tmp_path / "risks"
+    shutil.copytree(INCLUDE_DIR / "risks", risks)
+    fraud = risks / "fraud.yaml"
+    # The e2e's YAML: the world's last day is its end, whatever the clock says when the scheduler looks.
+    fraud.write_text(
+        e2e_risk_yaml(fraud.read_text(), dt.date(2026, 5, 1), dt.date(2026, 4, 20), end=dt.date(2026, 5, 3))
+    )
+    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
+    # The DAG as the scheduler sees it, serialized, and the runs it would create one after the other.
+    dag = LazyDeserializedDAG.from_dag(_dagbag().dags["integrity_fraud"])
+    runs, info = [], None
+    while len(runs) < 10:
+        info = dag.next_dagrun_info(last_automated_run_info=info)
+        if info is None:
+            break
+        runs.append((info.data_interval.start.date().isoformat(), info.data_interval.end.date().isoformat()))
+    assert runs == [("2026-05-01", "2026-05-02"), ("2026-05-02", "2026-05-03"), ("2026-05-03", "2026-05-04")]
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))

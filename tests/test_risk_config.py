@@ -211,6 +211,11 @@ def test_drift_bounds_volume_columns_and_model_cycle_are_checked(fraud_yaml):
             "start_date: 2026-03-01\nhistory_start: 2026-04-01",
             "history_start 2026-04-01 is after",
         ),
+        (
+            "start_date: 2026-03-01",
+            "start_date: 2026-03-01\nend_date: 2026-02-28",
+            "end_date 2026-02-28 is before start_date 2026-03-01",
+        ),
     ):
         fraud_yaml.write_text(text.replace(old, new))
         with pytest.raises(RiskConfigError, match=error):

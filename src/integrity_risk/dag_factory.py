@@ -206,6 +206,8 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         # A run for day D covers [D, D+1): ds, the data interval and a backfill agree.
         schedule=CronDataIntervalTimetable(cfg.schedule, timezone="UTC") if cfg.schedule else None,
         start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC),
+        # The last run's data interval starts on end_date: the timetable stops there.
+        end_date=dt.datetime.combine(cfg.end_date, dt.time(), tzinfo=dt.UTC) if cfg.end_date else None,
         catchup=cfg.catchup,
         max_active_runs=cfg.max_active_runs,
         default_args=_default_args(cfg),

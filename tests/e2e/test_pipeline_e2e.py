@@ -50,7 +50,7 @@ def airflow(world, hiveserver2, tmp_path_factory):
     scheduled_from = last - dt.timedelta(days=SCHEDULED_DAYS - 1)
 
     def small_world(risk: str, text: str) -> str:
-        return e2e_risk_yaml(text, scheduled_from, first) if risk == RISK else text
+        return e2e_risk_yaml(text, scheduled_from, first, end=last) if risk == RISK else text
 
     port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))
     with local_deployment("e2e", port, hiveserver2, tmp_path_factory.mktemp("risks"), small_world) as deployment:

@@ -197,6 +197,13 @@ class RiskConfig(_Strict):
             "from before it is refused, and its runs end at once"
         ),
     )
+    end_date: dt.date | None = Field(
+        default=None,
+        description=(
+            "the last day the schedule runs (a retired risk type, or a world that ends): the scheduler "
+            "creates no run for a later day, even when a catch-up or a clock past midnight would"
+        ),
+    )
     catchup: bool = Field(
         default=False,
         description=(
@@ -257,6 +264,8 @@ class RiskConfig(_Strict):
     def _history_not_after_start(self) -> RiskConfig:
         if self.history_start and self.history_start > self.start_date:
             raise ValueError(f"history_start {self.history_start} is after start_date {self.start_date}")
+        if self.end_date and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
         return self
 
     @property

@@ -77,10 +77,12 @@ def small_world_yaml(text: str) -> str:
     )
 
 
-def e2e_risk_yaml(text: str, start: dt.date, history_start: dt.date) -> str:
+def e2e_risk_yaml(text: str, start: dt.date, history_start: dt.date, end: dt.date | None = None) -> str:
     """The end-to-end tests' risk YAML: a small world's (:func:`small_world_yaml`), whose test split
     holds tens of positives, not thousands, so the gates are looser than production's; scheduled
-    from ``start`` with catch-up, the days from ``history_start`` before it left to a backfill.
+    from ``start`` with catch-up, the days from ``history_start`` before it left to a backfill, and
+    up to ``end``, the world's last day (else a session that runs past midnight UTC gets a run of a
+    day without data).
     """
     if "start_date: 2026-03-01" not in text:
         raise ValueError("the risk YAML no longer starts on 2026-03-01: update e2e_risk_yaml")
@@ -88,7 +90,11 @@ def e2e_risk_yaml(text: str, start: dt.date, history_start: dt.date) -> str:
         small_world_yaml(text)
         .replace("operating_fpr: 0.01", "operating_fpr: 0.05")
         .replace("min_recall_at_fpr: 0.30", "min_recall_at_fpr: 0.10")
-        .replace("start_date: 2026-03-01", f"start_date: {start}\nhistory_start: {history_start}\ncatchup: true")
+        .replace(
+            "start_date: 2026-03-01",
+            f"start_date: {start}\nhistory_start: {history_start}\ncatchup: true"
+            + (f"\nend_date: {end}" if end else ""),
+        )
     )
 
 
