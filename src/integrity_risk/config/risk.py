@@ -261,7 +261,7 @@ class RiskConfig(_Strict):
         return self.history_start or self.start_date
 
     @model_validator(mode="after")
-    def _history_not_after_start(self) -> RiskConfig:
+    def _dates_in_order(self) -> RiskConfig:
         if self.history_start and self.history_start > self.start_date:
             raise ValueError(f"history_start {self.history_start} is after start_date {self.start_date}")
         if self.end_date and self.end_date < self.start_date:
