@@ -11,7 +11,7 @@ day of ``account_daily`` and ``fraud_daily`` for ``--accounts`` accounts, then p
   ``sqlite3.executemany`` of the same (key, feature, value, ts) rows into a table
   of the same shape in the same SQLite file: the reference;
 - online retrieval p50 / p99 for 1 and 100 accounts: ``fetch_online_features``
-  (service ``fraud_v1``: two views and an on-demand view) and a plain
+  (service ``fraud_v1``: two views and an on-demand view, read by ``online_reader``) and a plain
   ``SELECT ... WHERE entity_key IN (...)`` on Feast's own tables: the reference.
 
 With ``--online redis`` the online store is a ``redis-server`` the benchmark starts on a free
@@ -194,28 +194,42 @@ def main() -> None:
 
 
 def compare_reads(store, accounts: list[str], repeats: int, reference: str, plain: Callable[[list[str]], None]) -> None:
-    """p50/p99 of ``fetch_online_features("fraud")`` for 1 and 100 random accounts, beside ``plain`` of them."""
+    """p50/p99 of ``fetch_online_features("fraud")`` for 1 and 100 random accounts, beside Feast's own
+    ``get_online_features(...).to_df()`` of the same service and ``plain`` of them."""
     import random
 
+    from integrity_risk.features.feast_store import get_feature_service
     from integrity_risk.features.online import fetch_online_features
 
+    service = get_feature_service(store, "fraud_v1")
+
+    def ours(pks: list[str]) -> None:
+        fetch_online_features("fraud", pks, store=store)
+
+    def feast_path(pks: list[str]) -> None:
+        store.get_online_features(
+            features=service, entity_rows=[{"account_pk": pk} for pk in pks], full_feature_names=True
+        ).to_df()
+
     rnd = random.Random(0)
-    print(f"online retrieval ({repeats} lookups each; fetch_online_features('fraud') vs {reference})")
+    print(
+        f"online retrieval ({repeats} lookups each; fetch_online_features('fraud'), Feast's get_online_features, {reference})"
+    )
     for batch in (1, 100):
-        feast_ms, plain_ms = [], []
+        ours_ms, feast_ms, plain_ms = [], [], []
         for _ in range(repeats):
             pks = rnd.sample(accounts, batch)
-            t0 = time.perf_counter()
-            fetch_online_features("fraud", pks, store=store)
-            feast_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            plain(pks)
-            plain_ms.append((time.perf_counter() - t0) * 1000)
+            for read, times in ((ours, ours_ms), (feast_path, feast_ms), (plain, plain_ms)):
+                t0 = time.perf_counter()
+                read(pks)
+                times.append((time.perf_counter() - t0) * 1000)
+        o50, o99 = percentile(ours_ms, 50), percentile(ours_ms, 99)
         f50, f99 = percentile(feast_ms, 50), percentile(feast_ms, 99)
         p50, p99 = percentile(plain_ms, 50), percentile(plain_ms, 99)
         print(
-            f"  {batch:3d} account(s): feast p50 {f50:7.2f} ms  p99 {f99:7.2f} ms | "
-            f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ratio p50 {f50 / p50:6.1f}x  p99 {f99 / p99:6.1f}x"
+            f"  {batch:3d} account(s): ours p50 {o50:7.2f} ms  p99 {o99:7.2f} ms | "
+            f"feast p50 {f50:7.2f} ms  p99 {f99:7.2f} ms | "
+            f"plain p50 {p50:6.2f} ms  p99 {p99:6.2f} ms | ours / plain p50 {o50 / p50:5.1f}x  p99 {o99 / p99:5.1f}x"
         )
 
 

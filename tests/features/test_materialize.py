@@ -279,3 +279,48 @@ def test_an_unknown_profile_fails_naming_the_choices(monkeypatch):
     monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "staging")
     with pytest.raises(feast_store.FeastSetupError, match="unknown Feast profile 'staging'.*local_redis"):
         feast_store.feature_store()
+
+
+@pytest.mark.parametrize("profile", ["local", "local_redis"])
+def test_the_service_reader_answers_what_feasts_get_online_features_answers(
+    feast_env, redis_server, monkeypatch, profile
+):
+    from integrity_risk.features.online import _service_reader
+
+    if profile == "local_redis":
+        import redis
+
+        host, port = redis_server.split(":")
+        redis.Redis(host=host, port=int(port)).flushall()  # the session's server: other tests' rows
+        monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", profile)
+        monkeypatch.setenv("INTEGRITY_REDIS_URL", redis_server)
+        monkeypatch.setenv("INTEGRITY_FEAST_DIR", str(feast_env.feast_dir) + "_redis")
+    for table in ("account_daily", "fraud_daily"):
+        feast_env.write(table, DAY1, [{"account_pk": pk, "base": i} for i, pk in enumerate(ACCOUNTS)])
+    feast_env.write("account_daily", DAY2, [{"account_pk": pk, "base": 10 + i} for i, pk in enumerate(ACCOUNTS[:2])])
+    feast_env.write(
+        "fraud_daily",
+        DAY2,
+        [
+            {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
+            {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
+        ],
+    )
+    apply()
+    materialize(DAY1)
+    materialize(DAY2)
+    store = feast_store.feature_store()
+    # Day 2's rows, day 1's only row (c), an account never seen, and one asked twice.
+    pks = [ACCOUNTS[1], "f" * 64, ACCOUNTS[0], ACCOUNTS[2], ACCOUNTS[1]]
+
+    reader = _service_reader(store, "fraud_v1")
+    assert reader.unsupported == []
+    ours = fetch_online_features("fraud", pks, store=store)
+    feasts = store.get_online_features(
+        features=reader.service, entity_rows=[{"account_pk": pk} for pk in pks], full_feature_names=True
+    ).to_df()[reader.columns]
+
+    pd.testing.assert_frame_equal(ours, feasts)
+    assert ours["fraud_ratios__payment_amount_per_attempt_7d"].tolist()[:3:2] == [0.0, pytest.approx(1.5)]
+    assert ours["account_daily__account_age_days"].tolist()[2:4] == [10.5, 2.5]  # day 2's; c's day 1
+    assert ours.loc[1].drop("account_pk").isna().all()  # never seen: nulls
