@@ -17,6 +17,11 @@ from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
 ACCOUNTS = ["a" * 64, "b" * 64, "c" * 64]
+# Amount per attempt 1.5 for a; no attempts for b (ratio 0, not null).
+PAYMENTS = [
+    {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
+    {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
+]
 
 
 def interval(ds: str) -> dict:
@@ -209,14 +214,7 @@ def test_every_identifier_derived_field_is_tagged_pii(feast_env):
 
 def test_online_ratio_is_computed_at_request_time(feast_env):
     feast_env.write("account_daily", DAY1, [{"account_pk": pk} for pk in ACCOUNTS[:2]])
-    feast_env.write(
-        "fraud_daily",
-        DAY1,
-        [
-            {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
-            {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
-        ],
-    )
+    feast_env.write("fraud_daily", DAY1, PAYMENTS)
     apply()
     materialize(DAY1)
     online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")
@@ -298,14 +296,7 @@ def test_the_service_reader_answers_what_feasts_get_online_features_answers(
     for table in ("account_daily", "fraud_daily"):
         feast_env.write(table, DAY1, [{"account_pk": pk, "base": i} for i, pk in enumerate(ACCOUNTS)])
     feast_env.write("account_daily", DAY2, [{"account_pk": pk, "base": 10 + i} for i, pk in enumerate(ACCOUNTS[:2])])
-    feast_env.write(
-        "fraud_daily",
-        DAY2,
-        [
-            {"account_pk": ACCOUNTS[0], "payment_attempts_7d": 4, "payment_amount_sum_7d": 6.0},
-            {"account_pk": ACCOUNTS[1], "payment_attempts_7d": 0, "payment_amount_sum_7d": 0.0},
-        ],
-    )
+    feast_env.write("fraud_daily", DAY2, PAYMENTS)
     apply()
     materialize(DAY1)
     materialize(DAY2)
