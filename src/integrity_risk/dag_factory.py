@@ -326,7 +326,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             )
             auto_gates = AutoGatesOperator(
                 task_id="auto_gates",
-                gates=ev.gates.model_dump(),
+                gates=ev.gates.model_dump(exclude_none=True),
                 metrics=_output(shadow_eval),
             )
         approval = PromotionApprovalOperator(

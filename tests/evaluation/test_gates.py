@@ -177,3 +177,51 @@ def test_the_slice_gate_fails_a_candidate_that_loses_one_slice():
     (gate,) = evaluate_gates(metrics, {"max_slice_recall_drop": 0.15})
     assert gate.passed is False and "country=DE" in gate.message and "interval" in gate.message
     assert gate.figure > 0.15
+
+
+def test_a_labelled_gate_short_of_positives_reports_not_enough_evidence_instead_of_passing():
+    from integrity_risk.evaluation.report import summary_markdown
+
+    frame, y, model, _ = _world()
+    metrics = evaluate(frame, "spam_redirect", model(y, 1), None, operating_fpr=0.02, n_bootstrap=20)
+    enough = {r.gate: r for r in check_gates(metrics, {"min_recall_at_fpr": 0.2})}
+    assert enough["min_recall_at_fpr"].passed is True and enough["min_recall_at_fpr"].not_enough_evidence is None
+
+    need = metrics["positives"] + 1
+    results = {r.gate: r for r in check_gates(metrics, {"min_recall_at_fpr": 0.2, "min_labelled_positives": need})}
+    recall = results["min_recall_at_fpr"]
+    assert recall.passed is None  # neither passed nor failed: the reviewer decides, told so
+    assert (
+        recall.not_enough_evidence
+        == f"{metrics['positives']} labelled positives, fewer than min_labelled_positives {need}"
+    )
+    assert recall.message.startswith("min_recall_at_fpr NOT ENOUGH EVIDENCE (")
+    summary = summary_markdown(metrics, [r.as_dict() for r in results.values()])
+    assert summary.splitlines()[0].startswith(
+        "**NOT ENOUGH EVIDENCE: min_recall_at_fpr could not judge this candidate**"
+    )
+    assert "- **NOT ENOUGH EVIDENCE** min_recall_at_fpr" in summary
+    assert summary.count("## Shadow evaluation") == 1
+
+
+def test_a_failure_the_interval_settles_still_fails_on_thin_evidence():
+    frame, y, model, rng = _world()
+    shuffled = model(rng.permutation(y), 2)  # no signal: recall at FPR far below the bound, interval too
+    metrics = evaluate(frame, "spam_redirect", shuffled, None, operating_fpr=0.02, n_bootstrap=50)
+    assert metrics["overall"]["candidate"]["recall_at_fpr_ci"][1] < 0.2
+    with pytest.raises(GateFailure, match="min_recall_at_fpr FAILED"):
+        check_gates(metrics, {"min_recall_at_fpr": 0.2, "min_labelled_positives": metrics["positives"] + 1})
+
+
+def test_recall_at_an_fpr_needs_the_negatives_that_place_its_threshold():
+    frame, y, model, _ = _world(n=300, seed=3)
+    negatives = int((y == 0).sum())
+    assert 200 < negatives < 1000
+    metrics = evaluate(frame, "spam_redirect", model(y, 1), None, operating_fpr=0.001, n_bootstrap=20)
+    recall = evaluate_gates(metrics, {"min_recall_at_fpr": 0.01})[0]
+    assert recall.passed is None
+    assert recall.not_enough_evidence == (
+        f"{negatives} labelled negatives, fewer than the 1000 that place a threshold at FPR 0.001"
+    )
+    wide = evaluate(frame, "spam_redirect", model(y, 1), None, operating_fpr=0.01, n_bootstrap=20)
+    assert evaluate_gates(wide, {"min_recall_at_fpr": 0.01})[0].passed is True  # 1 / 0.01 = 100 negatives: enough

@@ -93,6 +93,11 @@ class GatesConfig(_Strict):
     min_recall_at_fpr: float = Field(default=0.3, ge=0, le=1)
     max_slice_recall_drop: float = Field(default=0.15, ge=0, le=1)
     max_decision_flip_rate: float = Field(default=0.2, ge=0, le=1)
+    min_labelled_positives: int | None = Field(
+        default=None,
+        ge=1,
+        description="labelled positives below which a labelled gate reports NOT ENOUGH EVIDENCE instead of passing",
+    )
 
 
 class EvaluationConfig(_Strict):

@@ -9,8 +9,21 @@ Gates (all optional; a risk's YAML sets those it wants)::
       max_slice_recall_drop: 0.1   # no judged slice's paired interval of the recall drop lies above 0.1
       max_decision_flip_rate: 0.05 # at most 5% of accounts change decision
       max_psi: 0.25                # score distribution shift vs the champion
+      min_labelled_positives: 30   # the evidence a labelled gate needs (see below)
 
 Relative gates compare with the champion and do not apply when there is none.
+
+The labelled gates (PR-AUC, recall and their changes) are judged only on enough
+evidence: at least ``min_labelled_positives`` labelled positives, and for recall at
+the operating FPR at least ``1 / FPR`` labelled negatives (with fewer, no threshold
+has that false-positive rate: 71 negatives place it at 0 or 1.4 %). Short of it, a
+gate that would pass, or whose point estimate misses its bound while its interval
+still reaches it, does not pass: it reports NOT ENOUGH EVIDENCE with the counts, the
+run goes on to the reviewer, and the summary's first line says so. Only a verdict the
+interval settles still fails (the whole interval past the bound). A few dozen labels
+decide neither way: a run stopped on them hid from the reviewer a candidate that the
+next day's labels would have passed, and a pass on them showed PR-AUC 1.000 on four
+positives.
 
 The two comparative gates judge the paired bootstrap interval of the difference (both
 models on the same resamples of the same accounts), not point estimates: a gate fails
@@ -23,11 +36,15 @@ stays uncertain is the reviewer's to weigh: the report shows every interval.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 ABSOLUTE_GATES = ("min_pr_auc", "min_recall_at_fpr")
 RELATIVE_GATES = ("max_pr_auc_drop", "max_slice_recall_drop", "max_decision_flip_rate", "max_psi")
-KNOWN_GATES = ABSOLUTE_GATES + RELATIVE_GATES
+# Judged on labels, so only with enough of them; ``min_labelled_positives`` sets how many.
+LABELLED_GATES = ("min_pr_auc", "min_recall_at_fpr", "max_pr_auc_drop", "max_slice_recall_drop")
+EVIDENCE = ("min_labelled_positives",)
+KNOWN_GATES = ABSOLUTE_GATES + RELATIVE_GATES + EVIDENCE
 
 
 class GateFailure(Exception):
@@ -43,10 +60,11 @@ class GateResult:
     """One gate's verdict on a candidate: the figure, the bound, and why."""
 
     gate: str
-    passed: bool | None  # None: the gate does not apply (e.g. no champion)
+    passed: bool | None  # None: the gate does not apply (e.g. no champion), or not enough evidence
     figure: float | None
     bound: float
     message: str
+    not_enough_evidence: str | None = None  # what the evidence lacks, when that is why it did not pass
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,7 +107,7 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
     cand = overall["candidate"]
     champ = overall.get("champion")
     results = []
-    for name in KNOWN_GATES:
+    for name in ABSOLUTE_GATES + RELATIVE_GATES:
         if name not in gates:
             continue
         bound = gates[name]
@@ -117,7 +135,50 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
             )
         elif name == "max_slice_recall_drop":
             results.append(_slice_gate(metrics, bound))
-    return results
+    return [_judged_on_evidence(r, metrics, gates) for r in results]
+
+
+def evidence_shortfall(metrics: dict, gates: dict, gate: str) -> str | None:
+    """What the labels lack for ``gate`` to be judged, or None when they suffice."""
+    positives, labelled = metrics.get("positives"), metrics.get("labeled_rows")
+    if gate not in LABELLED_GATES or positives is None or labelled is None:
+        return None
+    lacks = []
+    need = gates.get("min_labelled_positives")
+    if need is not None and positives < need:
+        lacks.append(f"{positives} labelled positives, fewer than min_labelled_positives {need:g}")
+    fpr = metrics.get("operating_fpr")
+    if gate == "min_recall_at_fpr" and fpr:
+        need_negatives = math.ceil(1 / fpr - 1e-9)
+        if labelled - positives < need_negatives:
+            lacks.append(
+                f"{labelled - positives} labelled negatives, fewer than the {need_negatives} "
+                f"that place a threshold at FPR {fpr:g}"
+            )
+    return "; ".join(lacks) or None
+
+
+def _judged_on_evidence(result: GateResult, metrics: dict, gates: dict) -> GateResult:
+    """``result``, or NOT ENOUGH EVIDENCE where the labels are too few and the interval does not settle it."""
+    lacks = evidence_shortfall(metrics, gates, result.gate) if result.passed is not None else None
+    if lacks is None or (result.passed is False and _settled_failure(result, metrics)):
+        return result
+    verdict = "FAILED" if result.passed is False else "passed"
+    message = result.message.replace(f"{result.gate} {verdict}:", f"{result.gate} NOT ENOUGH EVIDENCE ({lacks}):", 1)
+    return GateResult(result.gate, None, result.figure, result.bound, message, not_enough_evidence=lacks)
+
+
+def _settled_failure(result: GateResult, metrics: dict) -> bool:
+    """A failure the interval settles.
+
+    The interval gates already judge theirs; a point gate's whole interval misses the bound,
+    or it has no figure at all (no evidence, no pass).
+    """
+    if result.gate not in ABSOLUTE_GATES or result.figure is None:
+        return True
+    key = {"min_pr_auc": "pr_auc_ci", "min_recall_at_fpr": "recall_at_fpr_ci"}[result.gate]
+    high = (metrics["overall"]["candidate"].get(key) or [None, None])[1]
+    return high is not None and high < result.bound
 
 
 def _pct(level: float) -> str:

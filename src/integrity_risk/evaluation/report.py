@@ -184,7 +184,17 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> s
     """
     o = metrics["overall"]
     c, h = o["candidate"], o.get("champion")
-    lines = [
+    thin = [g for g in gate_results or () if g.get("not_enough_evidence")]
+    lines = []
+    if thin:
+        # First, so that it is the approval's first line: no gate passed this candidate on these labels.
+        lines += [
+            f"**NOT ENOUGH EVIDENCE: {', '.join(g['gate'] for g in thin)} could not judge this candidate** "
+            f"({thin[0]['not_enough_evidence']}). No automatic gate passed it on these labels: decide on "
+            "the figures and intervals below, or reject and let the next runs' labels judge it.",
+            "",
+        ]
+    lines += [
         f"## Shadow evaluation: {metrics['risk_type']}",
         "",
         f"Candidate version **{metrics.get('candidate_version', '?')}**"
@@ -230,7 +240,11 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> s
     if gate_results is not None:
         lines += ["", "### Automatic gates", ""]
         for g in gate_results:
-            mark = {True: "PASS", False: "FAIL", None: "n/a"}[g["passed"]]
+            mark = (
+                "NOT ENOUGH EVIDENCE"
+                if g.get("not_enough_evidence")
+                else {True: "PASS", False: "FAIL", None: "n/a"}[g["passed"]]
+            )
             lines.append(f"- **{mark}** {g['message']}")
     return "\n".join(lines) + "\n"
 

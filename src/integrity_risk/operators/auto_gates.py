@@ -20,7 +20,12 @@ class AutoGatesOperator(BaseOperator):
     :param gates: the ``gates:`` section, e.g. ``{"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3}``;
         see ``integrity_risk.evaluation.gates``.
     :param metrics: the shadow evaluation's metrics dict; in a DAG, ``shadow_eval.output``. (templated)
-    :return (XCom): ``{"passed": True, "gates": [GateResult as dict, ...]}``.
+    A labelled gate short of evidence (``min_labelled_positives``, or fewer negatives than
+    the operating FPR needs) does not fail the task: the approval is asked, and its first
+    line says which gates could not judge the candidate.
+
+    :return (XCom): ``{"passed": bool, "not_enough_evidence": [gate, ...], "gates": [GateResult as dict, ...]}``;
+        ``passed`` is False when some gate lacked evidence.
     """
 
     template_fields = ("metrics",)
@@ -51,4 +56,7 @@ class AutoGatesOperator(BaseOperator):
         failures = [r for r in results if r.passed is False]
         if failures:
             raise AirflowFailException("automatic gates failed: " + "; ".join(f.message for f in failures))
-        return {"passed": True, "gates": [r.as_dict() for r in results]}
+        thin = [r.gate for r in results if r.not_enough_evidence]
+        if thin:
+            self.log.warning("not enough evidence for %s: the reviewer decides, told so first", ", ".join(thin))
+        return {"passed": not thin, "not_enough_evidence": thin, "gates": [r.as_dict() for r in results]}
