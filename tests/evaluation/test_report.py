@@ -108,6 +108,9 @@ def test_a_report_without_champion_or_keras_model_says_so(tmp_path):
     assert "No champion yet" in html and "could not be loaded as Keras" in html
     assert html.count('<img class="plot"') == 3
     assert "no champion yet" in summary.read_text()
+    # One heading on the page; the summary, which the approval shows alone, keeps its own.
+    assert html.split("<body>", 1)[1].count("Shadow evaluation") == 1
+    assert summary.read_text().startswith("## Shadow evaluation: fraud\n")
 
 
 def test_the_approval_body_carries_the_summary_gates_and_report_link(tmp_path):
@@ -121,3 +124,21 @@ def test_the_approval_body_carries_the_summary_gates_and_report_link(tmp_path):
     assert "**FAIL** max_decision_flip_rate FAILED" in body
     assert f"[{report.as_uri()}]({report.as_uri()})" in body
     assert approval_body(metrics, report_url="http://airflow/reports/x").endswith("(http://airflow/reports/x)\n")
+
+
+def test_the_approval_bodys_first_line_says_which_gates_lacked_the_labels_to_judge(tmp_path):
+    metrics, y, cand, _ = _metrics(with_champion=False)
+    report, summary = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=cand)
+    metrics.update(report_path=str(report), summary_path=str(summary))
+    need = metrics["positives"] + 1
+    gates = [g.as_dict() for g in evaluate_gates(metrics, {"min_recall_at_fpr": 0.1, "min_labelled_positives": need})]
+    update_summary(metrics, gates)
+    lines = approval_body(metrics).splitlines()
+    assert lines[0] == (
+        "**NOT ENOUGH EVIDENCE: min_recall_at_fpr could not judge this candidate** "
+        f"({metrics['positives']} labelled positives, fewer than min_labelled_positives {need}). "
+        "No automatic gate passed it on these labels: decide on the figures and intervals below, "
+        "or reject and let the next runs' labels judge it."
+    )
+    assert lines[2] == "## Shadow evaluation: fraud"
+    assert any(line.startswith("- **NOT ENOUGH EVIDENCE** min_recall_at_fpr NOT ENOUGH EVIDENCE (") for line in lines)

@@ -176,11 +176,12 @@ def _drift_heatmap(drift_psi, max_psi: float | None) -> tuple[str, str]:
     return ("Feature drift over the last days (PSI)", _png(fig))
 
 
-def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> str:
+def summary_markdown(metrics: dict, gate_results: list[dict] | None = None, *, heading: bool = True) -> str:
     """The short markdown summary: the figures that matter and the gates' verdicts.
 
     :param metrics: shadow_eval's metrics dict.
     :param gate_results: ``GateResult.as_dict()`` of each gate, when known.
+    :param heading: start with "Shadow evaluation: <risk>" (the HTML report has its own).
     """
     o = metrics["overall"]
     c, h = o["candidate"], o.get("champion")
@@ -194,9 +195,9 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None) -> s
             "the figures and intervals below, or reject and let the next runs' labels judge it.",
             "",
         ]
+    if heading:
+        lines += [f"## Shadow evaluation: {metrics['risk_type']}", ""]
     lines += [
-        f"## Shadow evaluation: {metrics['risk_type']}",
-        "",
         f"Candidate version **{metrics.get('candidate_version', '?')}**"
         + (
             f" vs champion version **{metrics.get('champion_version')}**"
@@ -332,10 +333,11 @@ def write_report(
     cand = np.asarray(candidate_scores, dtype=float)
     champ = None if champion_scores is None else np.asarray(champion_scores, dtype=float)
     summary = summary_markdown(metrics, gate_results)
+    html_summary = summary_markdown(metrics, gate_results, heading=False)
     figures = _figures(metrics, y, cand, champ, attributions, drift_psi, max_psi)
     report, summary_path = out_dir / "report.html", out_dir / "summary.md"
     # Write to a temporary name and rename, so a reader never sees half a report.
-    for path, text in ((report, _html(metrics, figures, summary, attribution_note)), (summary_path, summary)):
+    for path, text in ((report, _html(metrics, figures, html_summary, attribution_note)), (summary_path, summary)):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text)
         tmp.replace(path)
