@@ -8,7 +8,7 @@ through Arrow for the pandas transformation. ``ServiceReader`` resolves a servic
 store's own ``online_read`` for each view (the interface every Feast online store
 implements), decodes the values once into columns and runs each on-demand view's pandas UDF
 on them. It answers what ``get_online_features(...).to_df()`` answers, column for column
-(``tests/features/test_online_reader.py`` holds it to that). A service it cannot read
+(``tests/features/test_materialize.py`` holds it to that, on SQLite and Redis). A service it cannot read
 this way (a python-mode or aggregating on-demand view, one written to the online store, a
 view keyed by anything but ``account_pk``) reports it in ``unsupported`` and the caller
 falls back to Feast's path.
