@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 RISK = "fraud"
 DAG_ID = f"integrity_{RISK}"
-DAYS = 10
+DAYS = 7  # two days to train on, one to validate and two to test once labels mature (small_world_yaml)
 ACCOUNTS = 4000
 
 
