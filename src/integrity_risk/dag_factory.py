@@ -68,7 +68,7 @@ change the YAML, not this DAG.
 | `model_cycle` | trains only every {cycle} days{on_drift} (param `run_training`: auto, yes, no); other days stop after `features` |
 | `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
 | `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
-| `evaluate` | on queue `gpu` (TensorFlow), scores the held-out days with `champion` and `candidate`, writes `eval.shadow_scores`, builds the HTML report, applies the YAML's gates |
+| `evaluate` | on queue `gpu` (TensorFlow), scores the held-out labelled days and every account of the days after the training cutoff with `champion` and `candidate`, writes `eval.shadow_scores` (the population), builds the HTML report, applies the YAML's gates |
 | `approval` | a reviewer ({reviewers}) approves or rejects in the UI; no answer within {timeout} h leaves production as it is |
 | `promote` | moves `champion` to the candidate and writes the audit entry |
 
@@ -319,6 +319,10 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 n_bootstrap=ev.n_bootstrap,
                 min_slice_size=ev.min_slice_size,
                 max_psi=cfg.drift.max_psi,  # marked on the report's drift heat map
+                # Every account of the days after the training cutoff, scored by both models.
+                feature_service=cfg.training_set.feature_service,
+                population_days=ev.population_days,
+                population_batch_accounts=ev.population_batch_accounts,
                 # Scoring loads the TensorFlow models: the gpu queue's workers have TensorFlow,
                 # the default queue's do not (requirements/common.txt).
                 queue=GPU_QUEUE,

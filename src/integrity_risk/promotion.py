@@ -64,6 +64,17 @@ END_STATUSES = (COMPLETED, FAILED, REFUSED, UNKNOWN)
 CONTROL_TAG = "label_control"
 # Headline figures copied into the audit entry; the full metrics stay in the report.
 _HEADLINE_KEYS = ("pr_auc", "recall_at_fpr", "threshold", "precision_at_threshold")
+_POPULATION_HEADLINE = (
+    "days_scored",
+    "accounts",
+    "candidate_flagged",
+    "champion_flagged",
+    "newly_flagged",
+    "no_longer_flagged",
+    "flip_rate",
+    "alert_volume_ratio",
+    "max_feature_psi",
+)
 # How long a move waits for another move of the same risk to finish. MLflow's REST client
 # retries with backoff for a few minutes, so a slow but live move can hold the lock that long.
 _LOCK_WAIT_S = 600.0
@@ -340,6 +351,8 @@ def headline(metrics: dict | None) -> dict:
             out[key] = metrics[key]
     if "gates" in metrics:
         out["gates"] = metrics["gates"]
+    if metrics.get("population"):  # what the approval changed, on every account of the evaluation days
+        out["population"] = {k: metrics["population"].get(k) for k in _POPULATION_HEADLINE}
     return out
 
 

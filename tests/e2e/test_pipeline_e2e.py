@@ -198,6 +198,10 @@ def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, his
         if day == history:
             assert _partition(hive_hook, table, day) == rows, table
     version = int(_xcom(admin, run_id, "train")["version"])
+    # Shadow mode scored every account of the run's day, not only the labelled test split.
+    population = _xcom(admin, run_id, "evaluate.shadow_eval")["population"]
+    accounts = hive_hook.get_first(f"SELECT count(*) FROM features.account_daily WHERE ds = '{history}'")[0]
+    assert population["days_scored"][-1] == history.isoformat() and population["days"][-1]["accounts"] == accounts
 
     with pytest.raises(Exception, match="403"):
         api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")

@@ -217,3 +217,75 @@ def test_recall_at_an_fpr_needs_the_negatives_that_place_its_threshold():
     )
     wide = evaluate(frame, "spam_redirect", model(y, 1), None, operating_fpr=0.01, n_bootstrap=20)
     assert evaluate_gates(wide, {"min_recall_at_fpr": 0.01})[0].passed is True  # 1 / 0.01 = 100 negatives: enough
+
+
+def _with_population(metrics, **figures):
+    population = {
+        "accounts": 10_000,
+        "candidate_flagged": 100,
+        "champion_flagged": 100,
+        "flip_rate": 0.01,
+        "alert_volume_ratio": 1.0,
+        "feature_psi": [{"name": "v__a", "value": 0.05}, {"name": "v__b", "value": 0.02}],
+        "psi_note": "training window sample",
+    }
+    return {**metrics, "population": {**population, **figures}}
+
+
+def test_the_alert_volume_gate_fails_a_candidate_that_flags_far_more_or_far_fewer_accounts():
+    frame, y, model, _ = _world()
+    champion = model(y, 1)
+    metrics = evaluate(frame, "spam_redirect", champion, champion, operating_fpr=0.02, n_bootstrap=20)
+    gates = {"max_alert_volume_change": 2.0}
+    (calm,) = evaluate_gates(_with_population(metrics, candidate_flagged=150, alert_volume_ratio=1.5), gates)
+    assert calm.passed is True
+    for flagged, ratio in ((250, 2.5), (40, 0.4), (7, None)):
+        champion_flagged = 0 if ratio is None else 100
+        (result,) = evaluate_gates(
+            _with_population(
+                metrics, candidate_flagged=flagged, champion_flagged=champion_flagged, alert_volume_ratio=ratio
+            ),
+            gates,
+        )
+        assert result.passed is False and result.figure == ratio
+        assert result.message.startswith(
+            f"max_alert_volume_change FAILED: the candidate flags {flagged} accounts against the champion's "
+            f"{champion_flagged} on the evaluation days, ratio {'unbounded' if ratio is None else f'{ratio:.4f}'}, "
+            "bound within [0.5000, 2.0000]"
+        )
+    # Without a population, or without a champion, it does not apply.
+    (alone,) = evaluate_gates(metrics, gates)
+    assert alone.passed is None and "no population scored" in alone.message
+    with pytest.raises(ValueError, match="needs a ratio above 1"):
+        validate_gates({"max_alert_volume_change": 0.5})
+
+
+def test_the_feature_psi_gate_names_the_input_that_moved_past_its_bound():
+    frame, y, model, _ = _world()
+    champion = model(y, 1)
+    metrics = evaluate(frame, "spam_redirect", champion, None, operating_fpr=0.02, n_bootstrap=20)
+    moved = [{"name": "v__a", "value": 0.05}, {"name": "v__count", "value": 1.7}, {"name": "v__null", "value": None}]
+    (result,) = evaluate_gates(_with_population(metrics, feature_psi=moved), {"max_feature_psi": 1.0})
+    assert result.passed is False and result.figure == 1.7
+    assert result.message == (
+        "max_feature_psi FAILED: PSI of input v__count, the candidate's training window vs the run's day = 1.7000, "
+        "bound <= 1.0000"
+    )
+    (calm,) = evaluate_gates(_with_population(metrics), {"max_feature_psi": 1.0})
+    assert calm.passed is True  # applies without a champion: the inputs moved or not
+    (unknown,) = evaluate_gates(
+        _with_population(metrics, feature_psi=[], psi_note="no training window to compare with"),
+        {"max_feature_psi": 1.0},
+    )
+    assert (
+        unknown.passed is None and unknown.message == "max_feature_psi not applied: no training window to compare with"
+    )
+
+
+def test_the_flip_rate_gate_judges_the_population_when_one_was_scored():
+    frame, y, model, _ = _world()
+    champion = model(y, 1)
+    metrics = evaluate(frame, "spam_redirect", champion, champion, operating_fpr=0.02, n_bootstrap=20)
+    (result,) = evaluate_gates(_with_population(metrics, flip_rate=0.08), {"max_decision_flip_rate": 0.05})
+    assert result.passed is False and result.figure == 0.08
+    assert "decision flip rate on all 10000 accounts of the evaluation days = 0.0800" in result.message

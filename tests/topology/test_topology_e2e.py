@@ -151,7 +151,7 @@ def test_a_path_on_one_machine_does_not_exist_for_another(topology, hook, tmp_pa
     assert hook.get_records("SELECT sum(n) FROM isolation.probe WHERE ds = '2026-01-01'") == [(6,)]
 
 
-def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topology, airflow, world):
+def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topology, airflow, world, hook):
     from integrity_local.demo import backfill, wait_for_days
     from integrity_risk.evaluation.report import report_dir
     from integrity_risk.promotion import champion_version, read_audit
@@ -186,6 +186,12 @@ def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topolo
     assert Path(report_dir(RISK, run_id).path, "report.html").is_file()
     assert list((storage / "audit" / "entries").rglob("*"))
     assert list((storage / "mlflow-artifacts").rglob("*"))
+    # Every account of the run's day scored in shadow, the scores loaded by a HiveServer2 with a /tmp of its own.
+    scored = hook.get_first(
+        f"SELECT count(DISTINCT account_pk) FROM eval.shadow_scores WHERE risk_type = '{RISK}' AND ds = '{last}' "
+        f"AND to_date(event_timestamp) = '{last + dt.timedelta(days=1)}'"
+    )[0]
+    assert scored == hook.get_first(f"SELECT count(*) FROM features.account_daily WHERE ds = '{last}'")[0] > 0
 
 
 def test_the_online_store_serves_the_extracted_features_through_the_sql_registry(topology, airflow, world, hook):

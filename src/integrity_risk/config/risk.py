@@ -98,6 +98,18 @@ class GatesConfig(_Strict):
         ge=1,
         description="labelled positives below which a labelled gate reports NOT ENOUGH EVIDENCE instead of passing",
     )
+    max_alert_volume_change: float | None = Field(
+        default=None,
+        gt=1,
+        description="fails when the candidate flags more than this many times the champion's accounts, or fewer "
+        "than its inverse, on the evaluation days' whole population",
+    )
+    max_feature_psi: float | None = Field(
+        default=None,
+        gt=0,
+        description="fails when an input feature's PSI between the candidate's training window and the run's day "
+        "exceeds this",
+    )
 
 
 class EvaluationConfig(_Strict):
@@ -106,6 +118,12 @@ class EvaluationConfig(_Strict):
     operating_fpr: float = Field(default=0.01, gt=0, lt=0.5)
     n_bootstrap: int = Field(default=200, ge=20, le=5000)
     min_slice_size: int = Field(default=30, ge=1)
+    population_days: int = Field(
+        default=3, ge=1, le=14, description="the most days after the training cutoff, up to the run's, scored whole"
+    )
+    population_batch_accounts: int = Field(
+        default=250_000, ge=1000, description="the most accounts read and scored at once (memory)"
+    )
     gates: GatesConfig = GatesConfig()
 
 

@@ -57,32 +57,63 @@ def integrated_gradients(
         ``"completeness_gap"``: mean |sum of attributions - (f(x) - f(baseline))|, which is
         near zero when ``steps`` suffice, and ``"rows"``.
     """
+    if len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed)
+    attributions, gap = _integrated(model, frame, frame, output=output, steps=steps)
+    order = sorted(attributions, key=lambda k: -np.mean(np.abs(attributions[k])))
+    return {
+        "features": order,
+        "mean_abs": [float(np.mean(np.abs(attributions[k]))) for k in order],
+        "completeness_gap": float(np.nanmean(gap)),
+        "rows": int(len(frame)),
+    }
+
+
+def top_attributions(
+    model, rows: pd.DataFrame, baseline: pd.DataFrame, *, output: str | None = None, top: int = 3, steps: int = 32
+) -> list[list[dict[str, float]]]:
+    """Each row's ``top`` features by absolute integrated-gradients attribution: ``[{"feature", "attribution"}]``.
+
+    :param baseline: the population the medians (the path's start) come from, e.g. a sample of
+        the day: a handful of explained rows is no baseline of its own.
+    """
+    if rows.empty:
+        return []
+    attributions, _ = _integrated(model, rows, baseline, output=output, steps=steps)
+    names = list(attributions)
+    matrix = np.column_stack([attributions[k] for k in names])
+    out = []
+    for row in matrix:
+        order = np.argsort(-np.abs(row))[:top]
+        out.append([{"feature": names[i], "attribution": float(row[i])} for i in order])
+    return out
+
+
+def _integrated(model, frame: pd.DataFrame, baseline: pd.DataFrame, *, output: str | None, steps: int):
+    """Per-row attributions ``{input: array}`` of ``frame`` from ``baseline``'s medians, and the completeness gaps."""
     import tensorflow as tf
 
     names = _input_names(model)
-    missing = [n for n in names if n not in frame.columns]
+    missing = [n for n in names if n not in frame.columns or n not in baseline.columns]
     if missing:
         raise ValueError(f"frame lacks model input column(s): {missing[:10]}")
-    if len(frame) > max_rows:
-        frame = frame.sample(n=max_rows, random_state=seed)
     n = len(frame)
     # The model's own input dtypes decide what is numeric, as in integrity_risk.training.scoring.
     string_inputs = {t.name for t in model.inputs if str(t.dtype) == "string"}
-    numeric, fixed = {}, {}
+    numeric, fixed, medians = {}, {}, {}
     for name in names:
         col = frame[name]
         if name not in string_inputs:
             numeric[name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float32").reshape(-1, 1)
+            ref = pd.to_numeric(baseline[name], errors="coerce").to_numpy(dtype="float32")
+            medians[name] = np.nanmedian(ref) if np.isfinite(ref).any() else 0.0
         else:
             fixed[name] = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object).reshape(-1, 1)
     if not numeric:
         raise ValueError("the model has no numeric inputs to attribute")
 
     # NaN means "missing" to the model; its path has no gradient, so it is held fixed (baseline = x).
-    base = {
-        k: np.where(np.isnan(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0).astype("float32")
-        for k, v in numeric.items()
-    }
+    base = {k: np.where(np.isnan(v), v, medians[k]).astype("float32") for k, v in numeric.items()}
     alphas = ((np.arange(steps) + 0.5) / steps).astype("float32")  # midpoint rule
 
     def tiled(a):
@@ -118,13 +149,7 @@ def integrated_gradients(
         return np.asarray(out).reshape(-1)
 
     gap = np.abs(sum(attributions.values()) - (f(numeric) - f(base)))
-    order = sorted(attributions, key=lambda k: -np.mean(np.abs(attributions[k])))
-    return {
-        "features": order,
-        "mean_abs": [float(np.mean(np.abs(attributions[k]))) for k in order],
-        "completeness_gap": float(np.nanmean(gap)),
-        "rows": int(n),
-    }
+    return attributions, gap
 
 
 def load_keras_model(model_uri: str):

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from integrity_risk.features.training_set import AccountRange
+
 log = logging.getLogger(__name__)
 
 SHARED_TABLE = "features.account_daily"
@@ -166,6 +168,7 @@ def day_features(
     days: Sequence[str],
     profile: str | None = None,
     hive_conn_id: str = "hiveserver2_default",
+    account_range: AccountRange | None = None,
 ) -> pd.DataFrame:
     """The population of ``days`` as the feature service joins it, one row per account and day.
 
@@ -173,6 +176,7 @@ def day_features(
     from), with the other tables' columns joined on the account and ``feature_ts`` (NULL where
     the account has no row, as Feast's join leaves it) and the on-demand features computed by
     their own transformation. Columns are named ``<view>__<feature>`` like the training set's.
+    ``account_range``: only those accounts (a share of the population; see ``account_ranges``).
     """
     import pandas as pd
     import pyarrow as pa
@@ -184,7 +188,7 @@ def day_features(
     frame = None
     for table in tables:
         columns = service.tables[table]
-        part = read_extract(table.split(".", 1)[1], days, [*keys, *columns], profile, hive_conn_id)
+        part = read_extract(table.split(".", 1)[1], days, [*keys, *columns], profile, hive_conn_id, account_range)
         part = part.rename(columns=columns)
         frame = part if frame is None else frame.merge(part, on=keys, how="left")
     if frame is None:
@@ -234,11 +238,11 @@ def find_champion(model_name: str, operating_fpr: float, client=None) -> Champio
         training_set=tags.get("training_set") or None,
         threshold=threshold,
         threshold_source=source,
-        window=tuple(training_window(_logged_manifest(client, run_id))) if run_id else (),
+        window=tuple(training_window(logged_manifest(client, run_id))) if run_id else (),
     )
 
 
-def _logged_manifest(client, run_id: str) -> dict:
+def logged_manifest(client, run_id: str) -> dict:
     """The training-set manifest a training run logged (``training_set/manifest.json``), or {}."""
     import tempfile
 

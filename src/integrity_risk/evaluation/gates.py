@@ -10,6 +10,13 @@ Gates (all optional; a risk's YAML sets those it wants)::
       max_decision_flip_rate: 0.05 # at most 5% of accounts change decision
       max_psi: 0.25                # score distribution shift vs the champion
       min_labelled_positives: 30   # the evidence a labelled gate needs (see below)
+      max_alert_volume_change: 2.0 # the candidate flags at most 2x, and at least 1/2x, the champion's accounts
+      max_feature_psi: 1.0         # no input's PSI, training window vs the run's day, above 1.0
+
+The decision flips, the alert volume and the input PSI are judged on the evaluation days'
+whole population (shadow_eval's ``population``, when it scored one): how many accounts
+approval changes, not how the labelled few moved. Without a population the flip rate
+falls back to the labelled rows', and the two population gates do not apply.
 
 Relative gates compare with the champion and do not apply when there is none.
 
@@ -40,11 +47,18 @@ import math
 from dataclasses import asdict, dataclass
 
 ABSOLUTE_GATES = ("min_pr_auc", "min_recall_at_fpr")
-RELATIVE_GATES = ("max_pr_auc_drop", "max_slice_recall_drop", "max_decision_flip_rate", "max_psi")
+RELATIVE_GATES = (
+    "max_pr_auc_drop",
+    "max_slice_recall_drop",
+    "max_decision_flip_rate",
+    "max_psi",
+    "max_alert_volume_change",
+)
+POPULATION_GATES = ("max_alert_volume_change", "max_feature_psi")
 # Judged on labels, so only with enough of them; ``min_labelled_positives`` sets how many.
 LABELLED_GATES = ("min_pr_auc", "min_recall_at_fpr", "max_pr_auc_drop", "max_slice_recall_drop")
 EVIDENCE = ("min_labelled_positives",)
-KNOWN_GATES = ABSOLUTE_GATES + RELATIVE_GATES + EVIDENCE
+KNOWN_GATES = ABSOLUTE_GATES + RELATIVE_GATES + ("max_feature_psi",) + EVIDENCE
 
 
 class GateFailure(Exception):
@@ -93,6 +107,10 @@ def validate_gates(gates: dict | None) -> dict[str, float]:
         if isinstance(bound, bool) or not isinstance(bound, (int, float)):
             raise ValueError(f"gate {name!r} needs a number, got {bound!r}")
         out[name] = float(bound)
+    if out.get("max_alert_volume_change", 2.0) <= 1:
+        raise ValueError(
+            f"gate 'max_alert_volume_change' needs a ratio above 1 (it bounds both ways), got {out['max_alert_volume_change']}"
+        )
     return out
 
 
@@ -107,11 +125,18 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
     cand = overall["candidate"]
     champ = overall.get("champion")
     results = []
-    for name in ABSOLUTE_GATES + RELATIVE_GATES:
+    population = metrics.get("population")
+    for name in ABSOLUTE_GATES + RELATIVE_GATES + ("max_feature_psi",):
         if name not in gates:
             continue
         bound = gates[name]
-        if name in RELATIVE_GATES and not champ:
+        if name in POPULATION_GATES and not population:
+            results.append(
+                GateResult(
+                    name, None, None, bound, f"{name} not applied: no population scored (shadow_eval's feature_service)"
+                )
+            )
+        elif name in RELATIVE_GATES and not champ:
             results.append(GateResult(name, None, None, bound, f"{name} not applied: no champion yet"))
         elif name == "min_pr_auc":
             results.append(_result(name, cand["pr_auc"], bound, at_most=False, what="candidate PR-AUC"))
@@ -128,7 +153,19 @@ def evaluate_gates(metrics: dict, gates: dict | None) -> list[GateResult]:
         elif name == "max_pr_auc_drop":
             results.append(_pr_auc_drop_gate(overall, bound, metrics.get("level", 0.9)))
         elif name == "max_decision_flip_rate":
-            results.append(_result(name, overall.get("flip_rate"), bound, at_most=True, what="decision flip rate"))
+            if population:
+                what = f"decision flip rate on all {population['accounts']} accounts of the evaluation days"
+                results.append(_result(name, population.get("flip_rate"), bound, at_most=True, what=what))
+            else:
+                results.append(
+                    _result(
+                        name, overall.get("flip_rate"), bound, at_most=True, what="decision flip rate (labelled rows)"
+                    )
+                )
+        elif name == "max_alert_volume_change":
+            results.append(_alert_volume_gate(population, bound))
+        elif name == "max_feature_psi":
+            results.append(_feature_psi_gate(population, bound))
         elif name == "max_psi":
             results.append(
                 _result(name, overall.get("psi"), bound, at_most=True, what="PSI of candidate vs champion scores")
@@ -195,6 +232,39 @@ def _pr_auc_drop_gate(overall: dict, bound: float, level: float) -> GateResult:
         f"[{_signed(low)}, {_signed(high)}]; the interval's high end"
     )
     return _result(name, high, -bound, at_most=False, what=what)
+
+
+def _alert_volume_gate(population: dict | None, bound: float) -> GateResult:
+    """Fails when the candidate flags more than ``bound`` times the champion's accounts, or fewer than ``1/bound``."""
+    name = "max_alert_volume_change"
+    population = population or {}
+    ratio = population.get("alert_volume_ratio")
+    cand, champ = population.get("candidate_flagged"), population.get("champion_flagged")
+    passed = ratio is not None and 1 / bound <= ratio <= bound
+    verdict = "passed" if passed else "FAILED"
+    message = (
+        f"{name} {verdict}: the candidate flags {cand} accounts against the champion's {champ} on the evaluation "
+        f"days, ratio {_f(ratio) if ratio is not None else 'unbounded'}, bound within [{_f(1 / bound)}, {_f(bound)}]"
+    )
+    return GateResult(name, passed, ratio, bound, message)
+
+
+def _feature_psi_gate(population: dict | None, bound: float) -> GateResult:
+    """Fails when an input's PSI between the candidate's training window and the run's day exceeds ``bound``."""
+    name = "max_feature_psi"
+    population = population or {}
+    psis = [r for r in population.get("feature_psi") or () if r.get("value") is not None]
+    if not psis:
+        why = population.get("psi_note") or "no feature PSI"
+        return GateResult(name, None, None, bound, f"{name} not applied: {why}")
+    worst = max(psis, key=lambda r: r["value"])
+    return _result(
+        name,
+        worst["value"],
+        bound,
+        at_most=True,
+        what=f"PSI of input {worst['name']}, the candidate's training window vs the run's day",
+    )
 
 
 def _signed(x) -> str:

@@ -103,6 +103,28 @@ def _figures(
     ax.legend(fontsize=8)
     figs.append(("Score histograms", _png(fig)))
 
+    population = metrics.get("population")
+    if population and (population.get("score_histogram") or {}).get("edges"):
+        hist = population["score_histogram"]
+        edges = np.asarray(hist["edges"], dtype=float)
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        for name, _, color in models:
+            counts = hist.get(name)
+            if counts is None:
+                continue
+            ax.stairs(np.maximum(np.asarray(counts, dtype=float), 0.5), edges, color=color, label=name, lw=1.5)
+            t = (population.get("thresholds") or {}).get(name)
+            if t is not None:
+                ax.axvline(t, color=color, ls="--")
+        ax.set(
+            xlabel="score",
+            ylabel="accounts",
+            yscale="log",
+            title=f"Scores of all {population['accounts']:,} accounts (dashed: thresholds)",
+        )
+        ax.legend(fontsize=8)
+        figs.append(("Population score distributions", _png(fig)))
+
     dims = sorted({s["dimension"] for s in metrics["slices"]})
     if dims:
         fig, axes = plt.subplots(len(dims), 1, figsize=(7, 2.6 * len(dims)), squeeze=False)
@@ -197,6 +219,9 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None, *, h
         ]
     if heading:
         lines += [f"## Shadow evaluation: {metrics['risk_type']}", ""]
+    if metrics.get("population"):
+        lines += population_markdown(metrics["population"], has_champion=bool(h))
+        lines += ["### Labelled evaluation", ""]
     lines += [
         f"Candidate version **{metrics.get('candidate_version', '?')}**"
         + (
@@ -248,6 +273,114 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None, *, h
             )
             lines.append(f"- **{mark}** {g['message']}")
     return "\n".join(lines) + "\n"
+
+
+_BANDS = ((0.0, 0.1), (0.1, 0.5), (0.5, 0.9), (0.9, 1.0))
+
+
+def population_markdown(population: dict, *, has_champion: bool) -> list[str]:
+    """The lines of "What approval changes": every account of the evaluation days, both models' decisions."""
+    days = population["days"]
+    t = population.get("thresholds") or {}
+    lines = [
+        "### What approval changes",
+        "",
+        f"Every account with features on {', '.join(d['ds'] for d in days)} ({population['accounts']:,} account-days), "
+        f"scored at the operating thresholds (candidate {_fmt(t.get('candidate'))}"
+        + (f", champion {_fmt(t.get('champion'))}" if has_champion else "")
+        + ").",
+        "",
+    ]
+    if not has_champion:
+        share = population["candidate_flagged"] / max(population["accounts"], 1)
+        lines += [
+            f"No champion: approval starts flagging **{population['candidate_flagged']:,}** accounts ({share:.2%}).",
+            "",
+            "| day | accounts | candidate flags |",
+            "|---|---|---|",
+            *(f"| {d['ds']} | {d['accounts']:,} | {d['candidate_flagged']:,} |" for d in days),
+            "",
+        ]
+    else:
+        ratio = population.get("alert_volume_ratio")
+        lines += [
+            "| day | accounts | champion flags | candidate flags | newly flagged | no longer flagged |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {d['ds']} | {d['accounts']:,} | {d['champion_flagged']:,} | {d['candidate_flagged']:,} | "
+                f"{d['newly_flagged']:,} | {d['no_longer_flagged']:,} |"
+                for d in days
+            ),
+            "",
+            f"Decisions flip for **{_pct(population.get('flip_rate'))}** of accounts; the candidate flags "
+            f"**{'unbounded' if ratio is None else f'{ratio:.2f}x'}** the champion's accounts; "
+            f"score PSI candidate vs champion {_fmt(population.get('score_psi'))}.",
+            "",
+        ]
+    lines += _score_bands(population, has_champion)
+    lines += _psi_lines(population)
+    for key, title, model in (
+        ("newly_flagged_sample", "Newly flagged", "candidate"),
+        ("no_longer_flagged_sample", "No longer flagged", "champion"),
+    ):
+        if has_champion:
+            lines += _sample_table(population.get(key) or [], title, model)
+    return lines
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.2%}"
+
+
+def _score_bands(population: dict, has_champion: bool) -> list[str]:
+    hist = population.get("score_histogram") or {}
+    edges = np.asarray(hist.get("edges") or [], dtype=float)
+    if not len(edges):
+        return []
+    models = [("candidate", hist.get("candidate"))] + ([("champion", hist.get("champion"))] if has_champion else [])
+    header = "| score | " + " | ".join(name for name, _ in models) + " |"
+    rows = [header, "|---|" + "---|" * len(models)]
+    for low, high in _BANDS:
+        cells = []
+        for _, listed in models:
+            counts = np.asarray(listed or [], dtype=float)
+            inside = (edges[:-1] >= low - 1e-9) & (edges[1:] <= high + 1e-9)
+            cells.append(_pct(counts[inside].sum() / counts.sum()) if counts.sum() else "n/a")
+        rows.append(f"| [{low:g}, {high:g}{']' if high == 1.0 else ')'} | " + " | ".join(cells) + " |")
+    return ["Score distribution (share of accounts):", "", *rows, ""]
+
+
+def _psi_lines(population: dict) -> list[str]:
+    psis = [r for r in population.get("feature_psi") or () if r.get("value") is not None]
+    if not psis:
+        return [f"Input PSI: not computed ({population.get('psi_note') or 'no training window'}).", ""]
+    top = ", ".join(f"{r['name']} {r['value']:.3f}" for r in psis[:5])
+    return [
+        f"PSI against the candidate's training window ({population.get('psi_note')}): score "
+        f"{_fmt(population.get('score_psi_vs_training'))}; inputs, largest first: {top}"
+        + (f" ({len(psis)} inputs)." if len(psis) > 5 else "."),
+        "",
+    ]
+
+
+def _sample_table(sample: list[dict], title: str, model: str) -> list[str]:
+    if not sample:
+        return [f"{title}: none.", ""]
+    lines = [
+        f"{title} (the {len(sample)} highest by the {model}'s score; why: its top attributions):",
+        "",
+        "| account | day | candidate | champion | why |",
+        "|---|---|---|---|---|",
+    ]
+    for row in sample:
+        why = ", ".join(f"{a['feature']} {a['attribution']:+.3f}" for a in row.get("top_attributions") or ()) or (
+            row.get("attribution_note") or "-"
+        )
+        lines.append(
+            f"| `{row['account_pk'][:16]}` | {row['ds']} | {_fmt(row['candidate_score'])} | "
+            f"{_fmt(row.get('champion_score'))} | {why} |"
+        )
+    return [*lines, ""]
 
 
 def _html(metrics: dict, figures, summary_md: str, attribution_note: str | None) -> str:

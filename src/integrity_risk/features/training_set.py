@@ -60,11 +60,16 @@ def read_extract(
     columns: Sequence[str],
     profile: str | None = None,
     hive_conn_id: str = HIVE_CONN_ID,
+    account_range: AccountRange | None = None,
 ) -> pd.DataFrame:
     """Rows of ``features.<table>`` in the partitions ``days``, only ``columns``.
 
     The local profiles read the warehouse's parquet files (what Feast reads too);
     production asks HiveServer2.
+
+    :param account_range: only the accounts whose ``account_pk`` lies in ``[low, high)``
+        (``high`` None: no upper end). ``account_pk`` is a uniform hex digest, so a range
+        of it is a random share of the accounts (see :func:`account_ranges`).
     """
     import pandas as pd
 
@@ -75,27 +80,87 @@ def read_extract(
 
         day_list = ", ".join(f"'{parse_ds(d).isoformat()}'" for d in days)  # validated days only
         sql = f"SELECT {', '.join(columns)} FROM features.{table} WHERE ds IN ({day_list})"
+        if account_range is not None:
+            sql += " AND " + " AND ".join(
+                f"account_pk {op} '{bound}'"
+                for op, bound in zip((">=", "<"), account_range.bounds(), strict=True)
+                if bound
+            )
         frame = IntegrityHiveServer2Hook(hiveserver2_conn_id=hive_conn_id).get_df(sql)
         frame.columns = [c.split(".")[-1] for c in frame.columns]
     else:
-        import pyarrow.dataset as pads
-
-        root = warehouse_dir() / "features.db" / table
-        # Spark's data files; its _SUCCESS markers and .crc files are not data.
-        files = [
-            str(f)
-            for d in days
-            for f in sorted((root / f"ds={d}").glob("*"))
-            if f.is_file() and not f.name.startswith((".", "_"))
-        ]
-        if not files:
+        dataset = _warehouse_dataset(warehouse_dir() / "features.db" / table, days)
+        if dataset is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-        dataset = pads.dataset(files, format="parquet")
-        frame = dataset.to_table(columns=list(columns)).to_pandas()
+        where = None if account_range is None else account_range.arrow_filter()
+        frame = dataset.to_table(columns=list(columns), filter=where).to_pandas()
     for col in ("labeled_at", "observed_at", "feature_ts"):
         if col in frame.columns:
             frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
+
+
+def count_extract_rows(
+    table: str, days: Sequence[str], profile: str | None = None, hive_conn_id: str = HIVE_CONN_ID
+) -> int:
+    """The rows of ``features.<table>`` in the partitions ``days`` (the local profiles count from the files' footers)."""
+    from integrity_risk.features.feast_store import profile_name, warehouse_dir
+
+    if profile_name(profile) == "production":
+        from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
+
+        day_list = ", ".join(f"'{parse_ds(d).isoformat()}'" for d in days)
+        hook = IntegrityHiveServer2Hook(hiveserver2_conn_id=hive_conn_id)
+        return int(hook.get_first(f"SELECT count(*) FROM features.{table} WHERE ds IN ({day_list})")[0])
+    dataset = _warehouse_dataset(warehouse_dir() / "features.db" / table, days)
+    return 0 if dataset is None else int(dataset.count_rows())
+
+
+def _warehouse_dataset(root: Path, days: Sequence[str]):
+    """The parquet dataset of the partitions ``days`` under the table folder ``root``; None without files."""
+    import pyarrow.dataset as pads
+
+    # Spark's data files; its _SUCCESS markers and .crc files are not data.
+    files = [
+        str(f)
+        for d in days
+        for f in sorted((root / f"ds={d}").glob("*"))
+        if f.is_file() and not f.name.startswith((".", "_"))
+    ]
+    return pads.dataset(files, format="parquet") if files else None
+
+
+@dataclass(frozen=True)
+class AccountRange:
+    """The accounts whose ``account_pk`` (lowercase hex) lies in ``[low, high)``; ``high`` None: to the end."""
+
+    low: str
+    high: str | None = None
+
+    def bounds(self) -> tuple[str, str | None]:
+        return self.low, self.high
+
+    def arrow_filter(self):
+        import pyarrow.dataset as pads
+
+        where = pads.field("account_pk") >= self.low
+        return where if self.high is None else where & (pads.field("account_pk") < self.high)
+
+    def __str__(self) -> str:
+        return f"account_pk in [{self.low or '0'}, {self.high or 'f...'})"
+
+
+def account_ranges(n: int) -> list[AccountRange]:
+    """``n`` ranges of ``account_pk`` of (nearly) equal shares, covering every account once.
+
+    ``account_pk`` is an HMAC-SHA256 hex digest, uniform over its first digits, so range
+    ``i`` holds about ``1/n`` of any population: one range at a time keeps memory flat in the
+    population's size, and the ranges are independent units of work (a mapped task each).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 4096:
+        raise ValueError(f"account ranges: n must be an int in [1, 4096], got {n!r}")
+    cuts = ["" if i == 0 else f"{i * 4096 // n:03x}" for i in range(n)]
+    return [AccountRange(low, cuts[i + 1] if i + 1 < n else None) for i, low in enumerate(cuts)]
 
 
 def read_labels(ds: str, profile: str | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from integrity_risk.hooks.hive import HiveServer2HookMixin
 from integrity_risk.operators.feature_drift import DRIFT_TABLE
+from integrity_risk.values import parse_ds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -149,6 +151,14 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         drawn as the report's heat map (0: none).
     :param max_psi: the YAML's ``drift.max_psi``, marked on the heat map.
     :param drift_table: the table of daily drift figures.
+    :param feature_service: the Feast feature service the models read, e.g. ``fraud_v1``: with it,
+        every account of the evaluation days is scored by both models (``metrics["population"]``,
+        :mod:`integrity_risk.evaluation.population`) and those scores are the scores table's
+        partition; without it, only the labelled evaluation rows are scored and written.
+    :param population_days: the most evaluation days (after the training cutoff, up to ``ds``) scored whole.
+    :param population_batch_accounts: the most accounts read and scored at once.
+    :param population_sample: flipped accounts shown to the reviewer, each way, with their attributions.
+    :param profile: Feast profile the feature tables are read with (default from the environment).
     :return (XCom): the metrics dict, with ``candidate_version``, ``champion_version``,
         ``model_name``, ``run_id``, ``report_path`` and ``summary_path``.
     """
@@ -175,6 +185,11 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         drift_days: int = 30,
         max_psi: float | None = None,
         drift_table: str = DRIFT_TABLE,
+        feature_service: str | None = None,
+        population_days: int = 3,
+        population_batch_accounts: int = 250_000,
+        population_sample: int = 5,
+        profile: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -194,6 +209,11 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.drift_days = drift_days
         self.max_psi = max_psi
         self.drift_table = drift_table
+        self.feature_service = feature_service
+        self.population_days = population_days
+        self.population_batch_accounts = population_batch_accounts
+        self.population_sample = population_sample
+        self.profile = profile
 
     def execute(self, context: Context) -> dict:
         import tempfile
@@ -244,7 +264,12 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             evaluation_cutoff=cutoff,
             scores_table=self.scores_table,
         )
-        self._write_scores(self._scores_frame(frame, metrics, cand, champ, run_id))
+        if self.feature_service:
+            metrics["population"] = self._population(
+                self.feature_service, name, cand_version, champ_version, metrics, run_id
+            )
+        else:
+            self._write_scores([self._scores_frame(frame, metrics, cand, champ, run_id)])
         attributions, note = self._attributions(f"models:/{name}/{cand_version}", frame)
         # Written here, published under the storage root: auto_gates, the approval and the API
         # server's report page read it from there, on other machines.
@@ -266,13 +291,25 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.log.info("Report: %s", metrics["report_path"])
         return metrics
 
-    def _write_scores(self, scores: pd.DataFrame) -> None:
-        """Replace partition (risk_type, ds) of the scores table with ``scores``.
+    def _write_scores(self, parts) -> None:
+        """Replace partition (risk_type, ds) of the scores table with the frames ``parts``."""
+        with self._scores_partition() as write:
+            for scores in parts:
+                write(scores)
 
-        The partition is swapped in one metastore operation, so a re-run replaces its own
-        rows and a reader never sees a mix.
+    @contextlib.contextmanager
+    def _scores_partition(self):
+        """``write(frame)`` for each part of partition (risk_type, ds) of the scores table; loaded on a clean exit.
+
+        Each part is staged as a parquet file under the storage root, which HiveServer2 reads
+        too (never a worker's own disk), and the partition is swapped in one metastore
+        operation, so a re-run replaces its own rows and a reader never sees a mix; a failure
+        on the way leaves the partition as it was.
         """
         import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from integrity_risk.storage import staging_dir
 
         schema = pa.schema(
             [
@@ -289,8 +326,153 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             ]
         )
         self.hook.run_hql_file("shadow_scores.hql")
-        data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
-        self.hook.load_arrow_partition(self.scores_table, data, {"risk_type": self.risk_type, "ds": self.ds})
+        staging = staging_dir("hive_load")
+        parts = 0
+
+        def write(scores: pd.DataFrame) -> None:
+            nonlocal parts
+            data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
+            with (staging / f"part-{parts:05d}.parquet").open("wb") as out:
+                pq.write_table(data, out)
+            parts += 1
+
+        try:
+            yield write
+            if not parts:  # an empty partition still replaces the last run's rows
+                write(schema.empty_table().to_pandas())
+            self.hook.load_partition(
+                self.scores_table, str(staging), {"risk_type": self.risk_type, "ds": parse_ds(self.ds).isoformat()}
+            )
+        finally:
+            if staging.exists():  # the load moved the files out, or the folder itself
+                staging.rmdir(recursive=True)
+
+    def _population(
+        self, service_name: str, name: str, cand_version: int, champ_version: int | None, metrics: dict, run_id: str
+    ) -> dict:
+        """Score every account of the evaluation days with both models; write them; what approval changes."""
+        from integrity_risk import tracking
+        from integrity_risk.evaluation import drift as d, population as p
+
+        overall = metrics["overall"]
+        cand_uri = f"models:/{name}/{cand_version}"
+        champ_uri = f"models:/{name}/{champ_version}" if champ_version else None
+        champion = d.find_champion(name, self.operating_fpr) if champ_version else None
+        # Production flags at the threshold its promotion recorded; a candidate at its own on the labelled days.
+        champ_threshold = None
+        if champ_version:
+            champ_threshold = (
+                champion.threshold
+                if champion is not None and champion.version == champ_version and champion.threshold is not None
+                else overall["champion"]["threshold"]
+            )
+        service = d.service_features(service_name, self.profile)
+        read, count = p.hive_readers(service, self.profile, self.hiveserver2_conn_id)
+        scoring = p.PopulationScoring(
+            risk_type=self.risk_type,
+            service=service,
+            candidate=lambda frame: self._score(cand_uri, frame),
+            champion=(lambda frame: self._score(champ_uri, frame)) if champ_uri else None,
+            thresholds=(overall["candidate"]["threshold"], champ_threshold),
+            read=read,
+            count=count,
+            batch_accounts=self.population_batch_accounts,
+            sample_size=self.population_sample,
+        )
+        days = p.evaluation_days(self.ds, metrics.get("evaluation_cutoff"), self.population_days)
+        client = tracking.client()
+        run = client.get_model_version(name, str(cand_version)).run_id
+        manifest = d.logged_manifest(client, run) if run else {}
+        window = d.training_window(manifest)
+        reference = p.reference_sample(read, count, window)
+        self.log.info(
+            "Scoring every account of %s with v%s and champion %s (training window %s)",
+            ", ".join(days),
+            cand_version,
+            champ_version or "(none)",
+            f"{window[0]}..{window[-1]}" if window else "unknown",
+        )
+        try:
+            with self._scores_partition() as write:
+                figures = scoring.run(
+                    days,
+                    reference,
+                    sink=lambda day, frame: write(self._population_scores(frame, cand_version, champ_version, run_id)),
+                )
+        except ValueError as err:  # no accounts, or features the models cannot read: the partition is as it was
+            raise ShadowEvalError(f"population scoring of {', '.join(days)} failed: {err}") from err
+        for key, model_uri in (("newly_flagged_sample", cand_uri), ("no_longer_flagged_sample", champ_uri)):
+            figures[key] = self._explained(figures[key], model_uri, scoring.day_sample)
+        figures["days_scored"] = days
+        figures["training_window"] = [window[0], window[-1]] if window else None
+        self.log.info(
+            "Population: %d accounts, candidate flags %d, champion %s; newly flagged %s, no longer %s",
+            figures["accounts"],
+            figures["candidate_flagged"],
+            figures["champion_flagged"] if champ_version else "-",
+            figures["newly_flagged"] if champ_version else "-",
+            figures["no_longer_flagged"] if champ_version else "-",
+        )
+        return figures
+
+    def _population_scores(self, frame, cand_version: int, champ_version: int | None, run_id: str):
+        """The scores table's rows of one scored range: unlabelled population rows at their ``feature_ts``."""
+        import numpy as np
+        import pandas as pd
+
+        n = len(frame)
+        has_champion = champ_version is not None
+        return pd.DataFrame(
+            {
+                "account_pk": frame["account_pk"].astype(str),
+                "event_timestamp": pd.to_datetime(frame["feature_ts"], utc=True),
+                "label": np.full(n, np.nan),
+                "candidate_version": np.int32(cand_version),
+                "candidate_score": frame["candidate_score"].to_numpy(dtype=float),
+                "candidate_flagged": frame["candidate_flagged"].to_numpy().astype("int32"),
+                "champion_version": pd.array([champ_version] * n, dtype="Int32"),
+                "champion_score": frame["champion_score"].to_numpy(dtype=float) if has_champion else np.full(n, np.nan),
+                "champion_flagged": pd.array(
+                    frame["champion_flagged"].to_numpy().astype("int32") if has_champion else [None] * n, dtype="Int32"
+                ),
+                "run_id": run_id,
+            }
+        )
+
+    def _explained(self, rows, model_uri: str | None, baseline) -> list[dict]:
+        """The sampled flipped accounts as the report lists them, with ``model_uri``'s top attributions."""
+        import pandas as pd
+
+        if rows is None or rows.empty or model_uri is None:
+            return []
+        tops: list = [None] * len(rows)
+        note = None
+        if self.attribution_rows:
+            from integrity_risk.evaluation.attributions import load_keras_model, top_attributions
+
+            model, note = load_keras_model(model_uri)
+            if model is not None:
+                try:
+                    tops = top_attributions(
+                        model, rows, baseline if baseline is not None else rows, output=self.risk_type
+                    )
+                except Exception as exc:  # an aid to the reviewer, not a gate
+                    self.log.warning("Attributions of the flipped accounts failed: %s", exc)
+                    note = f"{type(exc).__name__}: {exc}"
+        out = []
+        for (_, row), top in zip(rows.iterrows(), tops, strict=True):
+            out.append(
+                {
+                    "account_pk": str(row["account_pk"]),
+                    "ds": (pd.Timestamp(row["feature_ts"]) - pd.Timedelta(days=1)).date().isoformat(),
+                    "candidate_score": float(row["candidate_score"]),
+                    "champion_score": float(row["champion_score"]) if "champion_score" in row else None,
+                    "top_attributions": top,
+                    "attribution_model": model_uri,
+                    **({"attribution_note": note} if top is None and note else {}),
+                }
+            )
+        return out
 
     def _drift_psi(self) -> pd.DataFrame | None:
         """The risk's feature PSI of the last ``drift_days`` days up to ``ds`` (``ds``, ``name``, ``value``, ``over_bound``)."""
