@@ -84,7 +84,9 @@ def top_attributions(
     matrix = np.column_stack([attributions[k] for k in names])
     out = []
     for row in matrix:
-        order = np.argsort(-np.abs(row))[:top]
+        order = [
+            i for i in np.argsort(-np.abs(row))[:top] if row[i] != 0
+        ]  # an input that did not move the score is no reason
         out.append([{"feature": names[i], "attribution": float(row[i])} for i in order])
     return out
 
