@@ -36,42 +36,20 @@ CHUNK = 250_000  # accounts per parquet file written
 
 def _write_tables(warehouse: Path, accounts: int) -> None:
     """Days WINDOW and DAY of account_daily and fraud_daily for ``accounts`` accounts, random values."""
-    import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from integrity_risk.features.hql import read_hql
-    from integrity_risk.features.table_schema import ddl_schema
+    from integrity_local.feature_frames import arrow_schema, random_partition
 
-    types = {"string": pa.string(), "double": pa.float64(), "int": pa.int32(), "bigint": pa.int64()}
     for k, ds in enumerate((WINDOW, DAY)):
         for table in ("features.account_daily", "features.fraud_daily"):
-            columns = ddl_schema(table, read_hql("feature_tables.hql"))
-            schema = pa.schema(
-                [(c, pa.timestamp("us", tz="UTC") if t == "timestamp" else types[t]) for c, t in columns]
-            )
             folder = warehouse / "features.db" / table.split(".", 1)[1] / f"ds={ds}"
             folder.mkdir(parents=True, exist_ok=True)
             for start in range(0, accounts, CHUNK):
-                n = min(CHUNK, accounts - start)
-                rng = np.random.default_rng(k * 1000 + start)
-                out = {}
-                for name, dtype in columns:
-                    if name == "account_pk":
-                        out[name] = [hashlib.sha256(b"a%d" % i).hexdigest() for i in range(start, start + n)]
-                    elif name == "feature_ts":
-                        out[name] = pd.Timestamp(ds, tz="UTC") + pd.Timedelta(days=1)
-                    elif dtype == "string":
-                        out[name] = rng.choice(["DE", "US", "BR", "IN"], size=n)
-                    elif dtype in ("bigint", "int"):
-                        out[name] = rng.poisson(3, size=n).astype("int64" if dtype == "bigint" else "int32")
-                    elif "ratio" in name:
-                        out[name] = rng.random(n)
-                    else:
-                        out[name] = rng.gamma(2.0, 10.0, size=n)
-                frame = pa.Table.from_pandas(pd.DataFrame(out), schema=schema, preserve_index=False)
-                pq.write_table(frame, folder / f"part-{start // CHUNK:05d}.parquet")
+                pks = [hashlib.sha256(b"a%d" % i).hexdigest() for i in range(start, min(start + CHUNK, accounts))]
+                frame = random_partition(table, pks, ds, seed=k * 1000 + start)
+                data = pa.Table.from_pandas(frame, schema=arrow_schema(table), preserve_index=False)
+                pq.write_table(data, folder / f"part-{start // CHUNK:05d}.parquet")
 
 
 def _register_models(service, sample) -> list[str]:

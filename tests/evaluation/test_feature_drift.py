@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from integrity_local.feature_frames import load_partition, random_partition
 from integrity_risk.evaluation.drift import FEATURE_PSI, DriftBounds, feature_noise, feature_psi, judge
 from integrity_risk.notifiers.log import LOGGER_NAME
 from integrity_risk.operators.feature_drift import FeatureDriftOperator
@@ -22,42 +23,8 @@ RISK = "fraud"
 DAYS = ["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"]  # apart from the other tests' days
 DAY, SHIFTED = "2027-01-05", "2027-01-06"
 N = 300
+ACCOUNTS = [f"{i:064x}" for i in range(N)]
 BOUNDS = {"max_psi": 0.25, "max_flag_rate_ratio": 2.0, "min_volume_ratio": 0.5, "max_volume_ratio": 2.0}
-
-
-def _frame(table_schema, ds, seed, shift=1.0):
-    """``N`` accounts of one partition with the table's columns; ``shift`` scales the counts."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, dtype in table_schema:
-        if name == "account_pk":
-            out[name] = [f"{i:064x}" for i in range(N)]
-        elif name == "feature_ts":
-            out[name] = pd.Timestamp(ds, tz="UTC") + pd.Timedelta(days=1)
-        elif dtype == "string":
-            out[name] = rng.choice(["DE", "US", "BR"], size=N, p=[0.5, 0.4, 0.1])
-        elif dtype in ("bigint", "int"):
-            out[name] = np.round(rng.poisson(3, size=N) * shift).astype("int64" if dtype == "bigint" else "int32")
-        elif "ratio" in name:
-            out[name] = rng.random(N)
-        else:
-            out[name] = rng.gamma(2.0, 10.0, size=N) * shift
-    return pd.DataFrame(out)
-
-
-def _load(hook, table, frame, ds):
-    import pyarrow as pa
-
-    types = {"string": pa.string(), "double": pa.float64(), "int": pa.int32(), "bigint": pa.int64()}
-    schema = pa.schema([(c, pa.timestamp("us", tz="UTC") if t == "timestamp" else types[t]) for c, t in _schema(table)])
-    hook.load_arrow_partition(table, pa.Table.from_pandas(frame, schema=schema, preserve_index=False), {"ds": ds})
-
-
-def _schema(table):
-    from integrity_risk.features.hql import read_hql
-    from integrity_risk.features.table_schema import ddl_schema
-
-    return ddl_schema(table, read_hql("feature_tables.hql"))
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +37,7 @@ def feature_days(hiveserver2, hive_hook):
     for k, ds in enumerate([*DAYS, DAY, SHIFTED]):
         for table in ("features.account_daily", "features.fraud_daily"):
             shift = 5.0 if ds == SHIFTED and table == "features.fraud_daily" else 1.0
-            _load(hook, table, _frame(_schema(table), ds, seed=k, shift=shift), ds)
+            load_partition(hook, table, random_partition(table, ACCOUNTS, ds, seed=k, shift=shift), ds)
     return hiveserver2
 
 

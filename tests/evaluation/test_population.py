@@ -37,50 +37,17 @@ def _pk(i: int) -> str:
     return hashlib.sha256(f"account-{i}".encode()).hexdigest()
 
 
-def _frame(table_schema, ds, seed):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, dtype in table_schema:
-        if name == "account_pk":
-            out[name] = [_pk(i) for i in range(N)]
-        elif name == "feature_ts":
-            out[name] = pd.Timestamp(ds, tz="UTC") + pd.Timedelta(days=1)
-        elif dtype == "string":
-            out[name] = rng.choice(["DE", "US", "BR"], size=N, p=[0.5, 0.4, 0.1])
-        elif dtype in ("bigint", "int"):
-            out[name] = rng.poisson(3, size=N).astype("int64" if dtype == "bigint" else "int32")
-        elif "ratio" in name:
-            out[name] = rng.random(N)
-        else:
-            out[name] = rng.gamma(2.0, 10.0, size=N)
-    return pd.DataFrame(out)
-
-
-def _schema(table):
-    from integrity_risk.features.hql import read_hql
-    from integrity_risk.features.table_schema import ddl_schema
-
-    return ddl_schema(table, read_hql("feature_tables.hql"))
-
-
 @pytest.fixture(scope="module")
 def feature_days(hiveserver2):
-    import pyarrow as pa
-
+    from integrity_local.feature_frames import load_partition, random_partition
     from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
 
     hook = IntegrityHiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
     hook.run_hql_file("feature_tables.hql")
-    types = {"string": pa.string(), "double": pa.float64(), "int": pa.int32(), "bigint": pa.int64()}
+    accounts = [_pk(i) for i in range(N)]
     for k, ds in enumerate([*WINDOW, *EVALUATED]):
         for table in ("features.account_daily", "features.fraud_daily"):
-            schema = pa.schema(
-                [(c, pa.timestamp("us", tz="UTC") if t == "timestamp" else types[t]) for c, t in _schema(table)]
-            )
-            frame = _frame(_schema(table), ds, seed=100 + k)
-            hook.load_arrow_partition(
-                table, pa.Table.from_pandas(frame, schema=schema, preserve_index=False), {"ds": ds}
-            )
+            load_partition(hook, table, random_partition(table, accounts, ds, seed=100 + k), ds)
     return hiveserver2
 
 
