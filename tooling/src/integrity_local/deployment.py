@@ -42,16 +42,18 @@ def local_deployment(
     env["MLFLOW_REGISTRY_URI"] = env["MLFLOW_TRACKING_URI"]
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the Airflow processes inherit them
-    demo_connections(hiveserver2.uri)
-    home = local_dir() / f"airflow-{name}"
-    LocalAirflow(port=port, home=home).stop()  # whatever an interrupted session left
-    shutil.rmtree(home, ignore_errors=True)
-    deployment = LocalAirflow(port=port, home=home)
-    deployment.start()
-    try:
+    deployment = None
+    try:  # a start that fails (a port taken) must not leave this deployment's environment to the next tests
+        demo_connections(hiveserver2.uri)
+        home = local_dir() / f"airflow-{name}"
+        LocalAirflow(port=port, home=home).stop()  # whatever an interrupted session left
+        shutil.rmtree(home, ignore_errors=True)
+        deployment = LocalAirflow(port=port, home=home)
+        deployment.start()
         yield deployment
     finally:
-        deployment.stop()
+        if deployment is not None:
+            deployment.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
