@@ -200,7 +200,7 @@ def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, his
     version = int(_xcom(admin, run_id, "train")["version"])
     # Shadow mode scored every account of the run's day, not only the labelled test split.
     population = _xcom(admin, run_id, "evaluate.shadow_eval")["population"]
-    accounts = hive_hook.get_first(f"SELECT count(*) FROM features.account_daily WHERE ds = '{history}'")[0]
+    [(accounts,)] = hive_hook.get_records(f"SELECT count(*) FROM features.account_daily WHERE ds = '{history}'")
     assert population["days_scored"][-1] == history.isoformat() and population["days"][-1]["accounts"] == accounts
 
     with pytest.raises(Exception, match="403"):

@@ -187,11 +187,12 @@ def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topolo
     assert list((storage / "audit" / "entries").rglob("*"))
     assert list((storage / "mlflow-artifacts").rglob("*"))
     # Every account of the run's day scored in shadow, the scores loaded by a HiveServer2 with a /tmp of its own.
-    scored = hook.get_first(
+    [(scored,)] = hook.get_records(
         f"SELECT count(DISTINCT account_pk) FROM eval.shadow_scores WHERE risk_type = '{RISK}' AND ds = '{last}' "
         f"AND to_date(event_timestamp) = '{last + dt.timedelta(days=1)}'"
-    )[0]
-    assert scored == hook.get_first(f"SELECT count(*) FROM features.account_daily WHERE ds = '{last}'")[0] > 0
+    )
+    [(accounts,)] = hook.get_records(f"SELECT count(*) FROM features.account_daily WHERE ds = '{last}'")
+    assert scored == accounts > 0
 
 
 def test_the_online_store_serves_the_extracted_features_through_the_sql_registry(topology, airflow, world, hook):
