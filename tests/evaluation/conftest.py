@@ -63,3 +63,13 @@ def _register_versions(risk_type: str, shifts: list[float]) -> list[int]:
             )
         versions.append(int(info.registered_model_version))
     return versions
+
+
+@pytest.fixture
+def warehouse(feature_days, monkeypatch):
+    """The feature tables read as the local profile reads them (the warehouse's files, as Feast does):
+    those of this session's server, which the module's ``feature_days`` fixture loaded.
+    """
+    monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(feature_days.warehouse_dir))
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local")
+    return feature_days.warehouse_dir

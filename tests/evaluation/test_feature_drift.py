@@ -41,14 +41,6 @@ def feature_days(hiveserver2, hive_hook):
     return hiveserver2
 
 
-@pytest.fixture
-def warehouse(feature_days, monkeypatch):
-    # The local profile reads the warehouse's files, as Feast does: this session's server's.
-    monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(feature_days.warehouse_dir))
-    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local")
-    return feature_days.warehouse_dir
-
-
 def _operator(**kwargs):
     args = dict(
         task_id="feature_drift",

@@ -51,13 +51,6 @@ def feature_days(hiveserver2):
     return hiveserver2
 
 
-@pytest.fixture
-def warehouse(feature_days, monkeypatch):
-    monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(feature_days.warehouse_dir))
-    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local")
-    return feature_days.warehouse_dir
-
-
 def _keras_model(weights, bias):
     inputs = {n: keras.Input(shape=(1,), name=n) for n in INPUTS}
     dense = keras.layers.Dense(1, activation="sigmoid", name=RISK)

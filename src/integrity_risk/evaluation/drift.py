@@ -230,7 +230,7 @@ def find_champion(model_name: str, operating_fpr: float, client=None) -> Champio
         return None
     tags = dict(mv.tags or {})
     version = int(mv.version)
-    threshold, source = _audited_threshold(tags)
+    threshold, source = audited_threshold(tags)
     run_id = tags.get("run_id") or mv.run_id
     return Champion(
         version=version,
@@ -272,7 +272,8 @@ def training_window(manifest: Mapping[str, Any]) -> list[str]:
     return [(first + dt.timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
 
 
-def _audited_threshold(tags: Mapping[str, str]) -> tuple[float | None, str]:
+def audited_threshold(tags: Mapping[str, str]) -> tuple[float | None, str]:
+    """The threshold a version's last promotion recorded (``audit_promote_<event>``), or None; and where it came from."""
     event = tags.get("last_promote")
     if not event:
         return None, "no promotion audit on the version"

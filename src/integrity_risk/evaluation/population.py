@@ -116,16 +116,15 @@ class PopulationScoring:
     sample_size: int = 5
     day_sample: Any = field(default=None, init=False)  # the run day's uniform sample, after run()
 
-    def batches(self, days: Sequence[str]) -> Iterator[tuple[str, pd.DataFrame]]:
+    def batches(self, rows: dict[str, int]) -> Iterator[tuple[str, pd.DataFrame]]:
         """``(day, scored frame)`` one account range at a time, with ``candidate_score``, ``candidate_flagged``
-        (and the champion's) beside the features.
+        (and the champion's) beside the features; ``rows``: each day's accounts (``count``).
         """
         t_cand, t_champ = (np.inf if t is None else t for t in self.thresholds)
-        for day in days:
-            rows = self.count([day])
-            if not rows:
+        for day, accounts in rows.items():
+            if not accounts:
                 continue
-            n = min(4096, max(1, math.ceil(rows / self.batch_accounts)))
+            n = min(4096, max(1, math.ceil(accounts / self.batch_accounts)))
             for account_range in account_ranges(n):
                 frame = self.read([day], account_range)
                 if frame.empty:
@@ -148,9 +147,10 @@ class PopulationScoring:
         newly, gone = _Sample(self.sample_size, "candidate_score"), _Sample(self.sample_size, "champion_score")
         per_day: dict[str, dict[str, int]] = {}
         run_day = days[-1]
-        psi_cut = sample_range(self.count([run_day]), PSI_SAMPLE_ROWS).high
+        rows = {day: self.count([day]) for day in days}
+        psi_cut = sample_range(rows[run_day], PSI_SAMPLE_ROWS).high
         day_sample = []
-        for day, frame in self.batches(days):
+        for day, frame in self.batches(rows):
             sink(day, frame)
             figures = per_day.setdefault(day, dict.fromkeys(_COUNTS, 0))
             cand = frame["candidate_flagged"].to_numpy()

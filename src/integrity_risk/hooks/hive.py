@@ -26,7 +26,7 @@ from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
 from integrity_risk.values import check_identifier, check_risk_type, check_table_name, parse_ds
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     import pyarrow as pa
 
@@ -290,18 +290,35 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
     def load_arrow_partition(self, table: str, data: pa.Table, partition: Mapping[str, str]) -> None:
         """Replace one partition of ``table`` with the rows of ``data``, written as one parquet file.
 
-        The file is staged under the storage root (:mod:`integrity_risk.storage`), which the
-        server reads too, and loaded from there; the staging folder is removed either way.
         The table must be ``STORED AS PARQUET`` with ``data``'s columns, in order.
+        """
+        with self.staged_partition(table, partition) as write:
+            write(data)
+
+    @contextmanager
+    def staged_partition(self, table: str, partition: Mapping[str, str]) -> Iterator[Callable[[pa.Table], None]]:
+        """``write(arrow_table)`` for each part of one partition of ``table``; the partition replaced on a clean exit.
+
+        Each part is a parquet file staged under the storage root (:mod:`integrity_risk.storage`),
+        which the server reads too (never a worker's own disk), and the parts are loaded in one
+        ``load_partition``: a reader sees the old or the new partition, and a failure on the way
+        leaves the old one. The staging folder is removed either way.
         """
         import pyarrow.parquet as pq
 
         from integrity_risk.storage import staging_dir
 
         staging = staging_dir("hive_load")
-        try:
-            with (staging / "part-0.parquet").open("wb") as out:
+        parts = 0
+
+        def write(data: pa.Table) -> None:
+            nonlocal parts
+            with (staging / f"part-{parts:05d}.parquet").open("wb") as out:
                 pq.write_table(data, out)
+            parts += 1
+
+        try:
+            yield write
             self.load_partition(table, str(staging), partition)
         finally:
             if staging.exists():  # the load moved the files out, or the folder itself

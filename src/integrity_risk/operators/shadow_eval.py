@@ -266,7 +266,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         )
         if self.feature_service:
             metrics["population"] = self._population(
-                self.feature_service, name, cand_version, champ_version, metrics, run_id
+                self.feature_service, name, cand_version, versions["champion"], metrics, run_id
             )
         else:
             self._write_scores([self._scores_frame(frame, metrics, cand, champ, run_id)])
@@ -299,17 +299,10 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
 
     @contextlib.contextmanager
     def _scores_partition(self):
-        """``write(frame)`` for each part of partition (risk_type, ds) of the scores table; loaded on a clean exit.
-
-        Each part is staged as a parquet file under the storage root, which HiveServer2 reads
-        too (never a worker's own disk), and the partition is swapped in one metastore
-        operation, so a re-run replaces its own rows and a reader never sees a mix; a failure
-        on the way leaves the partition as it was.
+        """``write(frame)`` for each part of partition (risk_type, ds) of the scores table, replaced on a clean exit
+        (``IntegrityHiveServer2Hook.staged_partition``: staged under the storage root, loaded at once).
         """
         import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from integrity_risk.storage import staging_dir
 
         schema = pa.schema(
             [
@@ -326,46 +319,40 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             ]
         )
         self.hook.run_hql_file("shadow_scores.hql")
-        staging = staging_dir("hive_load")
-        parts = 0
+        partition = {"risk_type": self.risk_type, "ds": parse_ds(self.ds).isoformat()}
+        written: list[int] = []
 
         def write(scores: pd.DataFrame) -> None:
-            nonlocal parts
-            data = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
-            with (staging / f"part-{parts:05d}.parquet").open("wb") as out:
-                pq.write_table(data, out)
-            parts += 1
+            stage(pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False))
+            written.append(len(scores))
 
-        try:
+        with self.hook.staged_partition(self.scores_table, partition) as stage:
             yield write
-            if not parts:  # an empty partition still replaces the last run's rows
-                write(schema.empty_table().to_pandas())
-            self.hook.load_partition(
-                self.scores_table, str(staging), {"risk_type": self.risk_type, "ds": parse_ds(self.ds).isoformat()}
-            )
-        finally:
-            if staging.exists():  # the load moved the files out, or the folder itself
-                staging.rmdir(recursive=True)
+            if not written:  # an empty partition still replaces the last run's rows
+                stage(schema.empty_table())
 
     def _population(
-        self, service_name: str, name: str, cand_version: int, champ_version: int | None, metrics: dict, run_id: str
+        self,
+        service_name: str,
+        name: str,
+        cand_version: int,
+        champion: tuple[int, dict[str, str]] | None,
+        metrics: dict,
+        run_id: str,
     ) -> dict:
         """Score every account of the evaluation days with both models; write them; what approval changes."""
         from integrity_risk import tracking
         from integrity_risk.evaluation import drift as d, population as p
 
         overall = metrics["overall"]
+        champ_version, champ_tags = champion or (None, {})
         cand_uri = f"models:/{name}/{cand_version}"
         champ_uri = f"models:/{name}/{champ_version}" if champ_version else None
-        champion = d.find_champion(name, self.operating_fpr) if champ_version else None
         # Production flags at the threshold its promotion recorded; a candidate at its own on the labelled days.
         champ_threshold = None
         if champ_version:
-            champ_threshold = (
-                champion.threshold
-                if champion is not None and champion.version == champ_version and champion.threshold is not None
-                else overall["champion"]["threshold"]
-            )
+            audited, _ = d.audited_threshold(champ_tags)
+            champ_threshold = audited if audited is not None else overall["champion"]["threshold"]
         service = d.service_features(service_name, self.profile)
         read, count = p.hive_readers(service, self.profile, self.hiveserver2_conn_id)
         scoring = p.PopulationScoring(
