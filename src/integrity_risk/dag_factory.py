@@ -323,6 +323,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 feature_service=cfg.training_set.feature_service,
                 population_days=ev.population_days,
                 population_batch_accounts=ev.population_batch_accounts,
+                maturity_days=cfg.labels.maturity_days,  # the labels the metrics trust, as the training set's
                 # Scoring loads the TensorFlow models: the gpu queue's workers have TensorFlow,
                 # the default queue's do not (requirements/common.txt).
                 queue=GPU_QUEUE,

@@ -120,8 +120,13 @@ def test_evaluate_marks_small_slices_and_keeps_them_listed():
     champion = np.clip(s + rng.normal(0, 0.05, size=s.size), 0, 1)
     out = evaluate(frame, "fraud", s, champion, operating_fpr=0.05, n_bootstrap=50, min_slice_size=100)
     by_key = {(r["dimension"], r["value"]): r for r in out["slices"]}
-    assert by_key[("country", "XS")]["status"] == TOO_SMALL
-    assert "needs at least 100 rows" in by_key[("country", "XS")]["reason"]
+    xs = by_key[("country", "XS")]
+    assert xs["status"] == TOO_SMALL
+    assert "needs at least 100 labeled rows" in xs["reason"]
+    # How far the slice is from being judged: what it has, subtracted from the bounds.
+    assert xs["needs"]["labeled_rows"] == 100 - xs["labeled_rows"] > 0
+    assert xs["needs"]["positives"] == max(0, 10 - xs["positives"])
+    assert f"{100 - xs['labeled_rows']} more labeled rows" in xs["reason"]
     de = by_key[("country", "DE")]
     assert de["status"] == "ok"
     lo, hi = de["candidate"]["recall_ci"]

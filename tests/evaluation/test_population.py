@@ -51,6 +51,46 @@ def feature_days(hiveserver2):
     return hiveserver2
 
 
+LABELLED_DAYS = ["2027-02-03", "2027-02-04"]  # the partitions the labels matured since the cutoff are judged on
+
+
+@pytest.fixture(scope="module")
+def labels_partition(feature_days):
+    """features.labels of the run's day: fraud labels matured (maturity 0) after the cutoff, and some that do not count.
+
+    Returns ``{day: {account_pk: label}}`` of those that count, and the accounts whose label is unknown.
+    """
+    from integrity_local.feature_frames import load_partition
+    from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
+
+    rng = np.random.default_rng(11)
+    rows, counted = [], {day: {} for day in LABELLED_DAYS}
+
+    def label(i, risk, value, observed, labeled):
+        rows.append((_pk(i), risk, value, pd.Timestamp(labeled, tz="UTC"), pd.Timestamp(observed, tz="UTC")))
+
+    # Observed on 02-05 (the features known then: partition 02-04) and on 02-04 after the cutoff (partition 02-03).
+    for i in range(0, 300):
+        day, observed = (LABELLED_DAYS[1], "2027-02-05T09:00") if i % 2 else (LABELLED_DAYS[0], "2027-02-04T18:00")
+        value = int(rng.random() < 0.4)
+        label(i, RISK, value, observed, observed[:10] + "T20:00")
+        counted[day][_pk(i)] = float(value)
+    unknown = set()
+    for i in range(300, 340):  # labelled for another risk: not a fraud negative
+        label(i, "spam_redirect", 1, "2027-02-05T09:00", "2027-02-05T20:00")
+        unknown.add(_pk(i))
+    for i in range(340, 360):  # observed before the cutoff: the candidate may have trained on it
+        label(i, RISK, 1, "2027-02-04T08:00", "2027-02-04T09:00")
+        unknown.add(_pk(i))
+    for i in range(360, 380):  # not matured by the end of the run's day
+        label(i, RISK, 1, "2027-02-05T09:00", "2027-02-06T03:00")
+        unknown.add(_pk(i))
+    frame = pd.DataFrame(rows, columns=["account_pk", "risk_type", "label", "labeled_at", "observed_at"])
+    hook = IntegrityHiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
+    load_partition(hook, "features.labels", frame, RUN_DAY)
+    return counted, unknown
+
+
 def _keras_model(weights, bias):
     inputs = {n: keras.Input(shape=(1,), name=n) for n in INPUTS}
     dense = keras.layers.Dense(1, activation="sigmoid", name=RISK)
@@ -118,6 +158,7 @@ def _operator(path, **kwargs):
         operating_fpr=0.05,
         feature_service="fraud_v1",
         population_batch_accounts=1000,  # three account ranges a day
+        maturity_days=0,
         attribution_rows=64,
         drift_days=0,
     )
@@ -145,8 +186,31 @@ def test_evaluation_days_are_the_partitions_after_the_cutoff_up_to_the_run_day()
     assert p.evaluation_days(RUN_DAY, "2027-02-04T00:00:00Z", 7) == EVALUATED
 
 
+def test_matured_labels_label_every_account_of_their_day_and_only_unlabelled_accounts_are_negatives(
+    warehouse, labels_partition
+):
+    from integrity_risk.features.training_set import read_labels
+
+    counted, unknown = labels_partition
+    labels = p.matured_labels(read_labels(RUN_DAY, "local"), RISK, CUTOFF, RUN_DAY, maturity_days=0)
+    assert labels.days == LABELLED_DAYS
+    assert labels.positives == sum(v == 1.0 for day in counted.values() for v in day.values())
+    accounts = pd.Series([_pk(i) for i in range(N)])
+    for day in LABELLED_DAYS:
+        got = dict(zip(accounts, labels.of(day, accounts), strict=True))
+        assert {a: got[a] for a in counted[day]} == counted[day]
+        assert all(np.isnan(got[a]) for a in unknown)
+        # An account labelled on the other day is unknown here; one with no label at all is a negative.
+        other = next(iter(counted[LABELLED_DAYS[0] if day == LABELLED_DAYS[1] else LABELLED_DAYS[1]]))
+        assert np.isnan(got[other]) and got[_pk(N - 1)] == 0.0
+    # With a maturity of a day, only the labels enforced before 02-05 count: those observed on 02-04.
+    assert p.matured_labels(read_labels(RUN_DAY, "local"), RISK, CUTOFF, RUN_DAY, maturity_days=1).days == [
+        "2027-02-03"
+    ]
+
+
 def test_every_account_of_the_evaluation_days_is_scored_by_both_models_and_the_flips_are_the_decisions(
-    warehouse, models, labelled, hive_hook
+    warehouse, models, labelled, labels_partition, hive_hook
 ):
     from integrity_risk.evaluation.drift import day_features, service_features
     from integrity_risk.storage import as_storage_path
@@ -185,6 +249,23 @@ def test_every_account_of_the_evaluation_days_is_scored_by_both_models_and_the_f
         )
         assert (cand_flags, champ_flags, flips) == (cand.sum(), champ.sum(), (cand != champ).sum())
     assert population["newly_flagged"] + population["no_longer_flagged"] > 0
+
+    # The labelled metrics judge every account of the days whose labels matured since the cutoff,
+    # not the test split: its figures are kept beside them.
+    counted, unknown = labels_partition
+    assert metrics["labelled_source"].startswith("every fraud label matured (0 days) by the end of 2027-02-05")
+    assert metrics["labeled_rows"] == 2 * N - 2 * len(unknown) - sum(len(d) for d in counted.values())
+    assert metrics["positives"] == sum(v == 1.0 for d in counted.values() for v in d.values())
+    assert metrics["test_split"]["labeled_rows"] == 800
+    # The threshold flags the operating FPR of the population's negatives, not of a sample of them.
+    assert metrics["overall"]["candidate"]["fpr_at_threshold"] <= 0.05
+    # The evaluation day 02-04 is a labelled day: its rows in the scores table carry their labels.
+    [(labelled_rows, positives)] = hive_hook.get_records(
+        f"SELECT count(label), sum(label) FROM eval.shadow_scores WHERE risk_type = '{RISK}' AND ds = '{RUN_DAY}' "
+        "AND to_date(event_timestamp) = '2027-02-05'"
+    )
+    assert labelled_rows == N - len(unknown) - len(counted[LABELLED_DAYS[0]])
+    assert positives == sum(counted[LABELLED_DAYS[1]].values())
     assert population["flip_rate"] == pytest.approx(
         (population["newly_flagged"] + population["no_longer_flagged"]) / (2 * N)
     )

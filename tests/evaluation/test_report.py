@@ -142,3 +142,20 @@ def test_the_approval_bodys_first_line_says_which_gates_lacked_the_labels_to_jud
     )
     assert lines[2] == "## Shadow evaluation: fraud"
     assert any(line.startswith("- **NOT ENOUGH EVIDENCE** min_recall_at_fpr NOT ENOUGH EVIDENCE (") for line in lines)
+
+
+def test_the_summary_names_the_labelled_rows_and_what_each_small_slice_lacks(tmp_path):
+    metrics, y, cand, champ = _metrics()
+    split = _metrics(n=200)[0]
+    metrics["test_split"] = {k: split[k] for k in ("rows", "labeled_rows", "positives", "overall")}
+    metrics["labelled_source"] = "every fraud label matured (3 days) by the end of 2026-03-20"
+    report, summary = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=cand, champion_scores=champ)
+    text = summary.read_text()
+    assert "Labelled rows: every fraud label matured (3 days) by the end of 2026-03-20." in text
+    assert (
+        f"On the training set's test split alone ({split['labeled_rows']} labelled, {split['positives']} positive"
+    ) in text
+    iceland = next(s for s in metrics["slices"] if s["dimension"] == "country" and s["value"] == "IS")
+    lacks = ", ".join(f"{n} more {k.replace('_', ' ')}" for k, n in iceland["needs"].items() if n)
+    assert lacks and f"country=IS (needs {lacks})" in text
+    assert f'title="{iceland["reason"]}"' in report.read_text()

@@ -12,6 +12,12 @@ sized so a range holds at most ``batch_accounts`` accounts; only counts, the sco
 histograms, a bounded sample for the PSIs and the top flipped accounts are kept between
 ranges. The ranges are independent, so at scale each can be a mapped task (Airflow
 dynamic task mapping over the same ranges); the shadow_eval task runs them in turn.
+
+The labelled metrics are judged the same way (:meth:`PopulationScoring.labelled`): every
+account of the days whose labels have matured since the cutoff, each labelled by
+:class:`MaturedLabels`, instead of the training set's test split, whose negatives are a
+sample drawn at a few per positive: on the population, the operating threshold is the one
+that flags the operating FPR of the real negatives, and precision meets the real base rate.
 """
 
 from __future__ import annotations
@@ -66,6 +72,77 @@ def _utc(value: str) -> dt.datetime:
     return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
+@dataclass(frozen=True)
+class MaturedLabels:
+    """The labels the population of each day is judged on, for one risk.
+
+    An account-day is labelled by the account's matured label of the risk observed on the
+    next day (the features it is judged on are those known at the observation: partition
+    ``d`` holds the values as of midnight after ``d``, as Feast's point-in-time join reads
+    them for the training set); 0.0 when the account has no label event at all in the
+    labels partition, matured or not, of any risk (the training set's negatives); else
+    unknown (NaN): an account labelled for another risk, or not yet matured, is left out.
+
+    :param by_day: partition -> the risk's labels there, a float Series indexed by ``account_pk``.
+    :param labelled_accounts: every account with a label event in the partition.
+    :param note: how the labels were chosen, for the report.
+    """
+
+    by_day: dict[str, pd.Series]
+    labelled_accounts: pd.Index
+    note: str = ""
+
+    @property
+    def days(self) -> list[str]:
+        return sorted(self.by_day)
+
+    @property
+    def positives(self) -> int:
+        return int(sum((s == 1.0).sum() for s in self.by_day.values()))
+
+    def of(self, day: str, account_pk: pd.Series) -> np.ndarray:
+        """The label of each account of ``day`` (1.0, 0.0 or NaN), aligned with ``account_pk``."""
+        known = self.by_day.get(day)
+        labels = account_pk.map(known).to_numpy(dtype=float) if known is not None else np.full(len(account_pk), np.nan)
+        unlabelled = ~account_pk.isin(self.labelled_accounts).to_numpy()
+        return np.where(np.isnan(labels) & unlabelled, 0.0, labels)
+
+
+def matured_labels(
+    labels: pd.DataFrame, risk_type: str, cutoff: str | None, ds: str, maturity_days: int
+) -> MaturedLabels:
+    """The risk's labels matured by the end of ``ds`` and observed after the candidate's ``cutoff``, by partition.
+
+    :param labels: the ``features.labels`` partition ``ds`` (``training_set.read_labels``): the
+        newest label per account and risk.
+    :param cutoff: the end of what the candidate saw (``shadow_eval.evaluation_cutoff``); None: every matured label.
+    :param maturity_days: the risk's ``labels.maturity_days``: the same labels the training set would trust.
+    """
+    import pandas as pd
+
+    from integrity_risk.features.training_set import matured
+
+    end = dt.datetime.combine(parse_ds(ds) + dt.timedelta(days=1), dt.time(), dt.UTC)
+    observed = pd.to_datetime(labels["observed_at"], utc=True)
+    usable = matured(labels, end, maturity_days)
+    keep = (usable["risk_type"] == risk_type) & (observed[usable.index] < end)
+    if cutoff:
+        keep &= observed[usable.index] > _utc(cutoff)
+    rows = usable[keep].assign(observed_at=observed[usable.index][keep])
+    rows = rows.sort_values("labeled_at").drop_duplicates(["account_pk", "observed_at"], keep="last")
+    partition = (rows["observed_at"].dt.floor("D") - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
+    by_day = {
+        day: group.groupby("account_pk")["label"].max().astype(float)
+        for day, group in rows.assign(partition=partition).groupby("partition")
+    }
+    after = f"observed after {cutoff}" if cutoff else "observed"
+    note = (
+        f"every {risk_type} label matured ({maturity_days} days) by the end of {ds} and {after}, "
+        f"judged with every account of {len(by_day)} day(s) without any label as negatives"
+    )
+    return MaturedLabels(by_day, pd.Index(labels["account_pk"].unique()), note)
+
+
 def sample_range(rows: int, wanted: int) -> AccountRange:
     """The range of ``account_pk`` that holds about ``wanted`` of ``rows`` accounts (a uniform share)."""
     share = 1.0 if rows <= wanted else wanted / rows
@@ -116,6 +193,25 @@ class PopulationScoring:
     sample_size: int = 5
     day_sample: Any = field(default=None, init=False)  # the run day's uniform sample, after run()
 
+    def labelled(self, labels: MaturedLabels, keep: Sequence[str] = ()) -> pd.DataFrame | None:
+        """Every account of the labelled days scored by both models; the rows with a label.
+
+        Columns ``account_pk``, ``feature_ts``, ``label_<risk>``, ``candidate_score`` (and
+        ``champion_score``), and those of ``keep`` present (the slices' sources). None when no
+        account of those days has features. The scores of every account are computed, but only
+        the labelled rows are kept (a few columns each).
+        """
+        label = f"label_{self.risk_type}"
+        rows = {day: self.count([day]) for day in labels.days}
+        parts = []
+        for day, frame in self.batches(rows):
+            frame[label] = labels.of(day, frame["account_pk"].astype(str))
+            columns = ["account_pk", "feature_ts", *(c for c in keep if c in frame.columns), label, "candidate_score"]
+            if self.champion is not None:
+                columns.append("champion_score")
+            parts.append(frame.loc[frame[label].notna().to_numpy(), columns])
+        return _concat(parts)
+
     def batches(self, rows: dict[str, int]) -> Iterator[tuple[str, pd.DataFrame]]:
         """``(day, scored frame)`` one account range at a time, with ``candidate_score``, ``candidate_flagged``
         (and the champion's) beside the features; ``rows``: each day's accounts (``count``).
@@ -136,11 +232,18 @@ class PopulationScoring:
                     frame["champion_flagged"] = frame["champion_score"] >= t_champ
                 yield day, frame
 
-    def run(self, days: Sequence[str], reference: pd.DataFrame | None, sink: Callable[[str, pd.DataFrame], None]):
+    def run(
+        self,
+        days: Sequence[str],
+        reference: pd.DataFrame | None,
+        sink: Callable[[str, pd.DataFrame], None],
+        labels: MaturedLabels | None = None,
+    ):
         """Score every account of ``days``; hand each scored range to ``sink(day, frame)``; the figures.
 
         :param reference: a uniform sample of the candidate's training window (service features),
             the PSIs' reference; None: no PSI figures.
+        :param labels: with them, each range handed to ``sink`` has its ``label`` (NaN: unknown).
         """
         has_champion = self.champion is not None
         hist = {"candidate": np.zeros(SCORE_BINS, dtype=np.int64), "champion": np.zeros(SCORE_BINS, dtype=np.int64)}
@@ -151,6 +254,8 @@ class PopulationScoring:
         psi_cut = sample_range(rows[run_day], PSI_SAMPLE_ROWS).high
         day_sample = []
         for day, frame in self.batches(rows):
+            if labels is not None:
+                frame["label"] = labels.of(day, frame["account_pk"].astype(str))
             sink(day, frame)
             figures = per_day.setdefault(day, dict.fromkeys(_COUNTS, 0))
             cand = frame["candidate_flagged"].to_numpy()

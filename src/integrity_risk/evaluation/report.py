@@ -231,6 +231,7 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None, *, h
         ),
         f"on {metrics['labeled_rows']} labeled accounts ({metrics['positives']} positive) of {metrics['rows']} scored;"
         f" operating FPR {metrics['operating_fpr']}.",
+        *_labelled_source(metrics),
         "",
         "| metric | candidate | champion |",
         "|---|---|---|",
@@ -251,7 +252,7 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None, *, h
             f"PR-AUC change {_fmt(o['pr_auc_delta'])}{_ci(o.get('pr_auc_delta_ci'))}; "
             f"decision flips {_fmt(o['flip_rate'])}{_ci(o.get('flip_rate_ci'))}; PSI {_fmt(o['psi'])}.",
         ]
-    small = [f"{s['dimension']}={s['value']}" for s in metrics["slices"] if s["status"] != "ok"]
+    small = [f"{s['dimension']}={s['value']}{_needs(s)}" for s in metrics["slices"] if s["status"] != "ok"]
     worst = [s for s in metrics["slices"] if s.get("recall_drop") is not None]
     if worst:
         w = max(worst, key=lambda s: s["recall_drop"])
@@ -273,6 +274,27 @@ def summary_markdown(metrics: dict, gate_results: list[dict] | None = None, *, h
             )
             lines.append(f"- **{mark}** {g['message']}")
     return "\n".join(lines) + "\n"
+
+
+def _labelled_source(metrics: dict) -> list[str]:
+    """Which labelled rows the figures judge; beside them the test split's PR-AUC, whose negatives are a sample."""
+    if not metrics.get("labelled_source"):
+        return []
+    lines = ["", f"Labelled rows: {metrics['labelled_source']}."]
+    split = metrics.get("test_split")
+    if split:
+        c, h = split["overall"]["candidate"], split["overall"].get("champion")
+        lines.append(
+            f"On the training set's test split alone ({split['labeled_rows']} labelled, {split['positives']} positive, "
+            f"its negatives sampled a few per positive): PR-AUC {_fmt(c['pr_auc'])}"
+            + (f" against the champion's {_fmt(h['pr_auc'])}." if h else ".")
+        )
+    return lines
+
+
+def _needs(row: dict) -> str:
+    needs = {k: n for k, n in (row.get("needs") or {}).items() if n}
+    return f" (needs {', '.join(f'{n} more {k.replace(chr(95), chr(32))}' for k, n in needs.items())})" if needs else ""
 
 
 _BANDS = ((0.0, 0.1), (0.1, 0.5), (0.5, 0.9), (0.9, 1.0))
@@ -397,6 +419,7 @@ def _html(metrics: dict, figures, summary_md: str, attribution_note: str | None)
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         fmt=_fmt,
         ci=_ci,
+        needs=_needs,
     )
 
 
@@ -422,7 +445,7 @@ _TEMPLATE = """<!doctype html>
 <table id="slices"><tr><th>slice</th><th>value</th><th>labeled</th><th>positives</th><th>status</th>
 <th>candidate recall</th>{% if m.has_champion %}<th>champion recall</th><th>recall drop</th><th>flips</th>{% endif %}</tr>
 {% for s in m.slices %}<tr class="{{ 'small' if s.status != 'ok' else '' }}"><td>{{ s.dimension }}</td><td>{{ s.value }}</td>
-<td>{{ s.labeled_rows }}</td><td>{{ s.positives }}</td><td>{{ s.status }}</td>
+<td>{{ s.labeled_rows }}</td><td>{{ s.positives }}</td><td{% if s.reason %} title="{{ s.reason }}"{% endif %}>{{ s.status }}{{ needs(s) }}</td>
 <td>{% if s.candidate %}{{ fmt(s.candidate.recall) }}{{ ci(s.candidate.recall_ci) }}{% else %}-{% endif %}</td>
 {% if m.has_champion %}<td>{% if s.champion %}{{ fmt(s.champion.recall) }}{{ ci(s.champion.recall_ci) }}{% else %}-{% endif %}</td>
 <td>{{ fmt(s.get('recall_drop')) }}{{ ci(s.get('recall_drop_ci')) }}</td><td>{{ fmt(s.get('flip_rate')) }}</td>{% endif %}</tr>

@@ -187,9 +187,15 @@ def _slice_row(
         row["flip_rate"] = _num(flips.mean())
     if y.size < min_size or y.sum() < min_pos or y.sum() == y.size:
         row["status"] = TOO_SMALL
+        # What the slice lacks, so a reviewer knows how far it is from being judged.
+        needs = {"labeled_rows": max(0, min_size - int(y.size)), "positives": max(0, min_pos - int(y.sum()))}
+        if y.sum() == y.size:
+            needs["negatives"] = 1
+        row["needs"] = needs
         row["reason"] = (
-            f"{y.size} labeled rows and {int(y.sum())} positives; needs at least "
-            f"{min_size} rows and {min_pos} positives of each class"
+            f"{y.size} labeled rows and {int(y.sum())} positives; needs at least {min_size} labeled rows "
+            f"and {min_pos} positives, with both classes: "
+            + ", ".join(f"{n} more {what.replace('_', ' ')}" for what, n in needs.items() if n)
         )
         return row
     row["status"] = OK

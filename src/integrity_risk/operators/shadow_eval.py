@@ -156,6 +156,9 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         :mod:`integrity_risk.evaluation.population`) and those scores are the scores table's
         partition; without it, only the labelled evaluation rows are scored and written.
     :param population_days: the most evaluation days (after the training cutoff, up to ``ds``) scored whole.
+        With a feature service, the labelled metrics are judged on every account of the days whose
+        labels matured since the cutoff too (``population.MaturedLabels``), not on the test split.
+    :param maturity_days: the risk's ``labels.maturity_days``: the labels the metrics trust.
     :param population_batch_accounts: the most accounts read and scored at once.
     :param population_sample: flipped accounts shown to the reviewer, each way, with their attributions.
     :param profile: Feast profile the feature tables are read with (default from the environment).
@@ -189,6 +192,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         population_days: int = 3,
         population_batch_accounts: int = 250_000,
         population_sample: int = 5,
+        maturity_days: int = 3,
         profile: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -213,6 +217,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.population_days = population_days
         self.population_batch_accounts = population_batch_accounts
         self.population_sample = population_sample
+        self.maturity_days = maturity_days
         self.profile = profile
 
     def execute(self, context: Context) -> dict:
@@ -243,16 +248,19 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         )
         cand = self._score(f"models:/{name}/{cand_version}", frame)
         champ = self._score(f"models:/{name}/{champ_version}", frame) if champ_version else None
-        metrics = evaluate(
-            frame,
-            self.risk_type,
-            cand,
-            champ,
+        judged: dict[str, Any] = dict(
             operating_fpr=self.operating_fpr,
             n_bootstrap=self.n_bootstrap,
             min_slice_size=self.min_slice_size,
             min_slice_positives=self.min_slice_positives,
         )
+        metrics = evaluate(frame, self.risk_type, cand, champ, **judged)
+        curves = (frame[f"label_{self.risk_type}"], cand, champ)  # the report's curves
+        scoring = labels = None
+        if self.feature_service:
+            scoring = self._population_scoring(self.feature_service, name, cand_version, versions["champion"])
+            labels = self._matured_labels(cutoff)
+            metrics, curves = self._judged_on_population(scoring, labels, metrics, curves, judged)
         metrics.update(
             model_name=name,
             candidate_version=cand_version,
@@ -264,9 +272,9 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             evaluation_cutoff=cutoff,
             scores_table=self.scores_table,
         )
-        if self.feature_service:
+        if scoring is not None:
             metrics["population"] = self._population(
-                self.feature_service, name, cand_version, versions["champion"], metrics, run_id
+                scoring, labels, name, cand_version, versions["champion"], metrics, run_id
             )
         else:
             self._write_scores([self._scores_frame(frame, metrics, cand, champ, run_id)])
@@ -278,9 +286,9 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             write_report(
                 metrics,
                 out_dir=Path(tmp),
-                labels=frame[f"label_{self.risk_type}"],
-                candidate_scores=cand,
-                champion_scores=champ,
+                labels=curves[0],
+                candidate_scores=curves[1],
+                champion_scores=curves[2],
                 attributions=attributions,
                 attribution_note=note,
                 drift_psi=self._drift_psi(),
@@ -331,16 +339,81 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             if not written:  # an empty partition still replaces the last run's rows
                 stage(schema.empty_table())
 
+    def _population_scoring(
+        self, service_name: str, name: str, cand_version: int, champion: tuple[int, dict[str, str]] | None
+    ):
+        """Both models over the feature service's tables, one account range at a time (thresholds set later)."""
+        from integrity_risk.evaluation import drift as d, population as p
+
+        champ_version = champion[0] if champion else None
+        cand_uri = f"models:/{name}/{cand_version}"
+        champ_uri = f"models:/{name}/{champ_version}" if champ_version else None
+        service = d.service_features(service_name, self.profile)
+        read, count = p.hive_readers(service, self.profile, self.hiveserver2_conn_id)
+        return p.PopulationScoring(
+            risk_type=self.risk_type,
+            service=service,
+            candidate=lambda frame: self._score(cand_uri, frame),
+            champion=(lambda frame: self._score(champ_uri, frame)) if champ_uri else None,
+            thresholds=(None, None),
+            read=read,
+            count=count,
+            batch_accounts=self.population_batch_accounts,
+            sample_size=self.population_sample,
+        )
+
+    def _judged_on_population(self, scoring, labels, split: dict, curves: tuple, judged: dict[str, Any]):
+        """``(metrics, curves)`` of every account of the days whose labels matured since the cutoff;
+        the test split's, saying why, when no such day has features or both classes.
+        """
+        from integrity_risk.evaluation.shadow import evaluate
+        from integrity_risk.evaluation.slices import SLICE_SOURCES
+
+        rows = None
+        if labels is not None:
+            rows = scoring.labelled(labels, keep=[c for sources in SLICE_SOURCES.values() for c in sources])
+        try:
+            if labels is None:
+                raise ValueError(f"features.labels has no partition ds={self.ds}")
+            if rows is None:
+                raise ValueError(f"no account has features on the labelled days {labels.days}")
+            cand = rows["candidate_score"].to_numpy()
+            champ = rows["champion_score"].to_numpy() if scoring.champion is not None else None
+            metrics = evaluate(rows, self.risk_type, cand, champ, **judged)
+        except ValueError as err:
+            split["labelled_source"] = f"the training set's test split: the population has no labelled days ({err})"
+            self.log.warning("Labelled metrics on %s", split["labelled_source"])
+            return split, curves
+        metrics["test_split"] = {k: split[k] for k in ("rows", "labeled_rows", "positives", "overall")}
+        metrics["labelled_source"] = labels.note
+        self.log.info("Labelled metrics on %s: %d rows, %d positive", labels.note, len(rows), metrics["positives"])
+        return metrics, (rows[f"label_{self.risk_type}"], cand, champ)
+
+    def _matured_labels(self, cutoff: str | None):
+        """The risk's labels matured since the cutoff (``population.MaturedLabels``); None without a labels partition."""
+        from integrity_risk.evaluation.population import matured_labels
+        from integrity_risk.features.training_set import TrainingSetError, read_labels
+
+        try:
+            labels = read_labels(parse_ds(self.ds).isoformat(), self.profile)
+        except TrainingSetError as err:  # no label is known: every account's label is unknown, none is negative
+            self.log.warning("%s", err)
+            return None
+        return matured_labels(labels, self.risk_type, cutoff, self.ds, self.maturity_days)
+
     def _population(
         self,
-        service_name: str,
+        scoring,
+        labels,
         name: str,
         cand_version: int,
         champion: tuple[int, dict[str, str]] | None,
         metrics: dict,
         run_id: str,
     ) -> dict:
-        """Score every account of the evaluation days with both models; write them; what approval changes."""
+        """Score every account of the evaluation days with both models; write them (labelled where ``labels``
+        know the account); what approval changes.
+        """
         from integrity_risk import tracking
         from integrity_risk.evaluation import drift as d, population as p
 
@@ -353,19 +426,8 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         if champ_version:
             audited, _ = d.audited_threshold(champ_tags)
             champ_threshold = audited if audited is not None else overall["champion"]["threshold"]
-        service = d.service_features(service_name, self.profile)
-        read, count = p.hive_readers(service, self.profile, self.hiveserver2_conn_id)
-        scoring = p.PopulationScoring(
-            risk_type=self.risk_type,
-            service=service,
-            candidate=lambda frame: self._score(cand_uri, frame),
-            champion=(lambda frame: self._score(champ_uri, frame)) if champ_uri else None,
-            thresholds=(overall["candidate"]["threshold"], champ_threshold),
-            read=read,
-            count=count,
-            batch_accounts=self.population_batch_accounts,
-            sample_size=self.population_sample,
-        )
+        scoring.thresholds = (overall["candidate"]["threshold"], champ_threshold)
+        read, count = scoring.read, scoring.count
         days = p.evaluation_days(self.ds, metrics.get("evaluation_cutoff"), self.population_days)
         client = tracking.client()
         run = client.get_model_version(name, str(cand_version)).run_id
@@ -385,6 +447,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
                     days,
                     reference,
                     sink=lambda day, frame: write(self._population_scores(frame, cand_version, champ_version, run_id)),
+                    labels=labels,
                 )
         except ValueError as err:  # no accounts, or features the models cannot read: the partition is as it was
             raise ShadowEvalError(f"population scoring of {', '.join(days)} failed: {err}") from err
@@ -403,7 +466,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         return figures
 
     def _population_scores(self, frame, cand_version: int, champ_version: int | None, run_id: str):
-        """The scores table's rows of one scored range: unlabelled population rows at their ``feature_ts``."""
+        """The scores table's rows of one scored range: population rows at their ``feature_ts``, label NaN where unknown."""
         import numpy as np
         import pandas as pd
 
@@ -413,7 +476,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             {
                 "account_pk": frame["account_pk"].astype(str),
                 "event_timestamp": pd.to_datetime(frame["feature_ts"], utc=True),
-                "label": np.full(n, np.nan),
+                "label": frame["label"].to_numpy(dtype=float) if "label" in frame else np.full(n, np.nan),
                 "candidate_version": np.int32(cand_version),
                 "candidate_score": frame["candidate_score"].to_numpy(dtype=float),
                 "candidate_flagged": frame["candidate_flagged"].to_numpy().astype("int32"),
