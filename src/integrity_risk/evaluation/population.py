@@ -81,7 +81,8 @@ class MaturedLabels:
     ``d`` holds the values as of midnight after ``d``, as Feast's point-in-time join reads
     them for the training set); 0.0 when the account has no label event at all in the
     labels partition, matured or not, of any risk (the training set's negatives); else
-    unknown (NaN): an account labelled for another risk, or not yet matured, is left out.
+    unknown (NaN): an account labelled for another risk, not yet matured or observed before
+    the cutoff is left out.
 
     :param by_day: partition -> the risk's labels there, a float Series indexed by ``account_pk``.
     :param labelled_accounts: every account with a label event in the partition.
