@@ -364,7 +364,7 @@ def gate_lines(risk: str, metrics: dict | None) -> list[str]:
         f"{metrics['operating_fpr']} {_fmt(cand['recall_at_fpr'])}{_ci(cand.get('recall_at_fpr_ci'))} "
         f"on {metrics['labeled_rows']} labelled rows ({metrics['positives']} positive)"
     )
-    gates = risk_config(risk).evaluation.gates.model_dump()
+    gates = risk_config(risk).evaluation.gates.model_dump(exclude_none=True)  # as the DAG hands them over
     return [head, *(r.message for r in evaluate_gates(metrics, gates))]
 
 
