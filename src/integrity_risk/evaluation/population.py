@@ -124,12 +124,12 @@ def matured_labels(
     from integrity_risk.features.training_set import matured
 
     end = dt.datetime.combine(parse_ds(ds) + dt.timedelta(days=1), dt.time(), dt.UTC)
-    observed = pd.to_datetime(labels["observed_at"], utc=True)
     usable = matured(labels, end, maturity_days)
-    keep = (usable["risk_type"] == risk_type) & (observed[usable.index] < end)
+    observed = pd.to_datetime(usable["observed_at"], utc=True)
+    keep = (usable["risk_type"] == risk_type) & (observed < end)
     if cutoff:
-        keep &= observed[usable.index] > _utc(cutoff)
-    rows = usable[keep].assign(observed_at=observed[usable.index][keep])
+        keep &= observed > _utc(cutoff)
+    rows = usable[keep].assign(observed_at=observed[keep])
     rows = rows.sort_values("labeled_at").drop_duplicates(["account_pk", "observed_at"], keep="last")
     partition = (rows["observed_at"].dt.floor("D") - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
     by_day = {

@@ -294,7 +294,8 @@ def _labelled_source(metrics: dict) -> list[str]:
 
 def _needs(row: dict) -> str:
     needs = {k: n for k, n in (row.get("needs") or {}).items() if n}
-    return f" (needs {', '.join(f'{n} more {k.replace(chr(95), chr(32))}' for k, n in needs.items())})" if needs else ""
+    lacks = ", ".join(f"{n} more {what.replace('_', ' ')}" for what, n in needs.items())
+    return f" (needs {lacks})" if needs else ""
 
 
 _BANDS = ((0.0, 0.1), (0.1, 0.5), (0.5, 0.9), (0.9, 1.0))
