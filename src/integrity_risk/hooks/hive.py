@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 10000  # pyhive's default when the connection has none
 _PARTITION_VALUE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a partition value other than ds, e.g. a risk type
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+(?:EXTERNAL\s+)?TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)\.(\w+)", re.IGNORECASE)
 
 
 class HiveServer2Error(RuntimeError):
@@ -139,6 +140,35 @@ class IntegrityHiveServer2Hook(HiveServer2Hook):
         from integrity_risk.features.hql import read_hql, split_statements
 
         self.run(split_statements(read_hql(relative_path)))
+
+    def create_missing_tables(self, relative_path: str | Path) -> list[str]:
+        """Run a DDL file of ``CREATE TABLE IF NOT EXISTS db.table`` statements for the tables
+        missing only; the tables it created. Its other statements (``CREATE DATABASE IF NOT
+        EXISTS``) run each time.
+
+        The end state of :meth:`run_hql_file`, for one ``SHOW TABLES`` per database once the
+        tables exist: every extract runs its file, and Spark's Thrift Server takes a metastore
+        round trip (seconds, under load) for each ``CREATE ... IF NOT EXISTS`` of a table it has.
+        """
+        from integrity_risk.features.hql import read_hql, split_statements
+
+        creates: dict[str, str] = {}
+        others: list[str] = []
+        for statement in split_statements(read_hql(relative_path)):
+            if match := _CREATE_TABLE.match(statement):
+                creates[f"{check_identifier(match[1])}.{check_identifier(match[2])}".lower()] = statement
+            else:
+                others.append(statement)
+        databases = sorted({name.split(".", 1)[0] for name in creates})
+        # Spark's SHOW TABLES rows: (database, table, is temporary).
+        rows = self.get_records([*others, *(f"SHOW TABLES IN {db}" for db in databases)]) if databases else []
+        existing = {f"{db}.{name}".lower() for db, name, *_ in rows}
+        missing = [name for name in creates if name not in existing]
+        if others and not databases:
+            self.run(others)
+        if missing:
+            self.run([creates[name] for name in missing])
+        return missing
 
     # --- partitions ---------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class CleanEventsOperator(HiveExtractOperator):
         ds = ExtractWindow.for_ds(self.ds, self.lookback_days).ds
         if self.ddl:
             ddl = self.ddl
-            self._hive(lambda: self.hook.run_hql_file(ddl))
+            self._hive(lambda: self.hook.create_missing_tables(ddl))
         days = self.days_to_clean(keep_existing=self.keeps_existing(context))
         if ds not in days:
             self.log.info(

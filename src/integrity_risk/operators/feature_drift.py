@@ -189,7 +189,7 @@ class FeatureDriftOperator(HiveServer2HookMixin, BaseOperator):
 
         types = {"string": pa.string(), "double": pa.float64(), "int": pa.int32(), "bigint": pa.int64()}
         schema = pa.schema([(name, types[hive]) for name, hive in DRIFT_SCHEMA])
-        self.hook.run_hql_file("feature_drift.hql")
+        self.hook.create_missing_tables("feature_drift.hql")
         data = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         self.hook.load_arrow_partition(self.drift_table, data, {"risk_type": self.risk_type, "ds": self.ds})
 

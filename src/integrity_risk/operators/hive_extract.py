@@ -164,7 +164,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
         schema is checked and whose ``ds`` partition must exist.
     :param lookback_days: length of the longest window in days, ``ds`` included.
     :param sql_vars: extra numeric template variables (e.g. ``{"maturity_days": 7}``).
-    :param ddl: HQL file of ``CREATE ... IF NOT EXISTS`` statements run first; None skips.
+    :param ddl: HQL file of ``CREATE ... IF NOT EXISTS`` statements, run first for the tables missing; None skips.
     :param hiveserver2_conn_id: Airflow connection of HiveServer2.
     :param pseudonymization_conn_id: Airflow connection whose password is the HMAC key.
     :param schema: HiveServer2 database of the session.
@@ -258,7 +258,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
 
         ddl = self.ddl
         if ddl:
-            self._hive(lambda: self.hook.run_hql_file(ddl))
+            self._hive(lambda: self.hook.create_missing_tables(ddl))
         if self.keeps_existing(context) and self._hive(
             lambda: self.hook.partition_exists(table, window.ds, schema=self.schema)
         ):

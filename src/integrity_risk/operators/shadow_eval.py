@@ -326,7 +326,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
                 ("run_id", pa.string()),
             ]
         )
-        self.hook.run_hql_file("shadow_scores.hql")
+        self.hook.create_missing_tables("shadow_scores.hql")
         partition = {"risk_type": self.risk_type, "ds": parse_ds(self.ds).isoformat()}
         written: list[int] = []
 
@@ -536,7 +536,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             return None
         day = parse_ds(self.ds)
         first = (day - dt.timedelta(days=self.drift_days - 1)).isoformat()
-        self.hook.run_hql_file("feature_drift.hql")  # a first run finds the table, empty
+        self.hook.create_missing_tables("feature_drift.hql")  # a first run finds the table, empty
         table, risk = check_table_name(self.drift_table), check_risk_type(self.risk_type)
         rows = self.hook.get_records(
             f"SELECT ds, name, value, over_bound FROM {table} WHERE risk_type = '{risk}' "
