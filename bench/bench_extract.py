@@ -212,7 +212,7 @@ def run(args, files, server, root: Path) -> None:
     from integrity_risk.operators.clean_events import CleanEventsOperator
     from integrity_risk.operators.hive_extract import ExtractWindow, HiveExtractOperator
 
-    print(f"HiveServer2 on {server.address} started in {server.start():.1f} s")
+    print(f"HiveServer2 on {server.uri} started in {server.start():.1f} s")
     os.environ["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] = server.uri
     t0 = time.perf_counter()
     load_world(HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default"), files.out_dir)

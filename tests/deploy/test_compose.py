@@ -181,9 +181,7 @@ def test_workers_reach_hiveserver2_mlflow_and_feast_production_through_connectio
     services = resolved["services"]
     for name in ("airflow-worker", "airflow-worker-gpu", "airflow-scheduler"):
         env = _env(services[name])
-        hs2 = json.loads(env["AIRFLOW_CONN_HIVESERVER2_DEFAULT"])
-        assert (hs2["conn_type"], hs2["host"], hs2["port"]) == ("hiveserver2", "hiveserver2", 10000)
-        assert hs2["extra"]["run_set_variable_statements"] is False
+        assert env["AIRFLOW_CONN_HIVESERVER2_DEFAULT"] == "hiveserver2://hiveserver2:10000/default"
         assert env["INTEGRITY_FEAST_PROFILE"] == "production"
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         assert "airflow_conn_integrity_pseudonymization" in {s["source"] for s in services[name]["secrets"]}

@@ -269,7 +269,7 @@ def run_demo(
         start = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
     server = LocalHiveServer(port=hs2_port)
     step(f"starting the local HiveServer2 (Spark Thrift Server) on {server.host}:{hs2_port}")
-    print(f"    answers at {server.address} after {server.start():.1f}s (log {server.log_file})")
+    print(f"    answers at {server.uri} after {server.start():.1f}s (log {server.log_file})")
     demo_connections(server.uri)
     load_world_once(start, days, accounts, seed)
     show_upstream_partitions()

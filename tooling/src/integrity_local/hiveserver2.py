@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -22,7 +21,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from integrity_risk.paths import INCLUDE_DIR, local_dir
 
@@ -31,17 +29,6 @@ THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 HIVE_COMPAT_SOURCES = INCLUDE_DIR / "hive_compat"
 
 log = logging.getLogger(__name__)
-
-
-def connection_uri(host: str, port: int) -> str:
-    """The Airflow connection URI of a Spark Thrift Server for ``HiveServer2Hook``.
-
-    ``run_set_variable_statements: false``: else the provider's hook sends nine
-    ``set airflow.ctx.*`` statements before every query, each a round trip that the Thrift
-    Server parses and runs, for settings nothing on the Spark side reads.
-    """
-    extra = quote(json.dumps({"run_set_variable_statements": False}))
-    return f"hiveserver2://{host}:{port}/default?__extra__={extra}"
 
 
 class LocalHiveServerError(RuntimeError):
@@ -94,12 +81,8 @@ class LocalHiveServer:
 
     @property
     def uri(self) -> str:
-        """The Airflow connection URI for ``HiveServer2Hook`` (:func:`connection_uri`)."""
-        return connection_uri(self.host, self.port)
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        """The Airflow connection URI for ``HiveServer2Hook``."""
+        return f"hiveserver2://{self.host}:{self.port}/default"
 
     def compat_jar(self) -> Path | None:
         """The Hive classes Spark's distribution lacks, compiled from include/hive_compat.
@@ -306,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     server = LocalHiveServer(port=args.port)
     if args.action == "start":
         seconds = server.start()
-        print(f"HiveServer2 answers at {server.address} (started in {seconds:.1f}s; log {server.log_file})")
+        print(f"HiveServer2 answers at {server.uri} (started in {seconds:.1f}s; log {server.log_file})")
     elif args.action == "stop":
         server.stop()
         print(f"HiveServer2 on port {args.port} stopped")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from integrity_local.airflow_services import COMPONENTS, LocalAirflow, LocalAirflowError
-from integrity_local.hiveserver2 import LocalHiveServer, connection_uri, spark_home
+from integrity_local.hiveserver2 import LocalHiveServer, spark_home
 from integrity_risk.paths import PROJECT_ROOT, local_dir
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
@@ -443,8 +443,6 @@ class Topology:
                 "--workers",
                 "1",
             ],
-            # As docker-compose.yaml: no MLflow server jobs, whose four consumers poll all along.
-            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             cwd=self.node("mlflow"),
         )
         _wait_for_port(self.ports.mlflow, "the MLflow server", log, proc, 180)
@@ -475,7 +473,7 @@ class Topology:
 
     @property
     def hiveserver2_uri(self) -> str:
-        return connection_uri("127.0.0.1", self.ports.hiveserver2)
+        return f"hiveserver2://127.0.0.1:{self.ports.hiveserver2}/default"
 
     def up_services(self) -> LocalHiveServer:
         """Start everything but Airflow; returns the HiveServer2 (running)."""
@@ -670,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         except LocalAirflowError as failed:
             print(f"error: {failed}", file=sys.stderr)
             return 1
-        print(json.dumps({"airflow": airflow.url, "hiveserver2": server.address, **topology.client_env()}, indent=2))
+        print(json.dumps({"airflow": airflow.url, "hiveserver2": server.uri, **topology.client_env()}, indent=2))
     elif args.action == "down":
         topology.down()
         print("topology stopped")
