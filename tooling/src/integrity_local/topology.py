@@ -443,6 +443,8 @@ class Topology:
                 "--workers",
                 "1",
             ],
+            # As docker-compose.yaml: no MLflow server jobs, whose four consumers poll all along.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             cwd=self.node("mlflow"),
         )
         _wait_for_port(self.ports.mlflow, "the MLflow server", log, proc, 180)
