@@ -1,7 +1,10 @@
 """DDL files against the real HiveServer2: the tables missing are created, the others left as they are."""
 
 
-def test_only_the_missing_tables_of_a_ddl_file_are_created_and_existing_rows_stay(hive_hook, tmp_path):
+def test_only_the_missing_tables_of_a_ddl_file_are_created_and_existing_rows_stay(hiveserver2, tmp_path):
+    from integrity_risk.hooks.hive import IntegrityHiveServer2Hook
+
+    hive_hook = IntegrityHiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
     ddl = tmp_path / "probe_tables.hql"
     ddl.write_text(
         "-- two tables of one database\n"
