@@ -6,9 +6,9 @@ checked by its Param schema before the run is created.
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import task
 
-from integrity_risk.config.risk import all_risk_types
+from integrity_risk.champion_dags import authorize, champion_move_dag
 
 DOC = """
 ### Roll a risk model back
@@ -32,26 +32,9 @@ back: Airflow lets every user who may trigger runs trigger this DAG too, so its 
 **Owner:** integrity ML platform. **Params:** `risk_type`, `version`, `reason` (all required).
 """
 
-with DAG(
-    dag_id="model_rollback",
-    schedule=None,
-    catchup=False,
-    doc_md=DOC,
-    tags=["integrity", "registry"],
-    max_active_runs=1,  # two rollbacks racing on one alias would make the audit trail ambiguous
-    params={
-        "risk_type": Param(type="string", enum=all_risk_types(), description="the risk type to roll back"),
-        "version": Param(type="integer", minimum=1, description="the former champion to make champion again"),
-        "reason": Param(type="string", minLength=1, pattern=r"\S", description="why: goes into the audit record"),
-    },
+with champion_move_dag(
+    "model_rollback", doc_md=DOC, version_description="the former champion to make champion again"
 ) as dag:
-
-    @task(retries=0)
-    def authorize(params: dict | None = None, dag_run=None) -> str:
-        """Refuse anyone but the risk's reviewers; return who triggered the run."""
-        from integrity_risk.promotion import require_reviewer
-
-        return require_reviewer(params["risk_type"], getattr(dag_run, "triggering_user_name", None))
 
     @task(retries=0)
     def rollback(requested_by: str, params: dict | None = None, run_id: str | None = None) -> dict:

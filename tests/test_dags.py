@@ -30,7 +30,7 @@ def test_every_dag_file_imports_without_errors():
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == (
         {f"integrity_{risk}" for risk in RISK_TYPES}
-        | {"model_rollback", "accept_partition"}
+        | {"model_rollback", "model_override", "accept_partition"}
         | {f"integrity_{risk}_online_features" for risk in RISK_TYPES}
     )
 
@@ -73,7 +73,7 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     on_gpu = {t.task_id for t in dag.tasks if t.queue == "gpu"}
     assert on_gpu == {"train", "evaluate.shadow_eval", "feature_drift"}
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
-    assert dag.get_task("approval").assigned_users == [{"id": "reviewer", "name": "reviewer"}]
+    assert dag.get_task("approval").assigned_users == [{"id": u, "name": u} for u in ("reviewer", "reviewer2")]
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
 
 
@@ -113,8 +113,8 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
             "evaluation_data": ("training_set", "test_path"),
         },
         "evaluate.auto_gates": {"metrics": shadow},
-        "approval": {"metrics": shadow},
-        "promote": {"approval": ("approval", "return_value"), "metrics": shadow, "gates": gates},
+        "approval": {"metrics": shadow, "gates": gates},
+        "promote": {"metrics": shadow, "gates": gates},
     }
     xcoms = {
         ("training_set", "path"): "/sets/fraud/2026-03-20",
@@ -130,6 +130,8 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
             return xcoms.get((task_ids, key), default)
 
     context = {"ti": _TaskInstance(), "ds": "2026-03-20", "run_id": "r", "params": {"label_control": "none"}}
+    promote = dag.get_task("promote")
+    assert [(a.operator.task_id, a.key) for a in promote.approvals] == [("approval", "return_value")]
     for task_id, inputs in wired.items():
         task = dag.get_task(task_id)
         for name, (upstream, key) in inputs.items():
@@ -139,6 +141,8 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
             assert name in task.template_fields, (task_id, name)
         task.render_template_fields(context)
         assert {name: getattr(task, name) for name in inputs} == {name: xcoms[src] for name, src in inputs.items()}
+    # Promote got every approval step's answer, typed too.
+    assert promote.approvals == [xcoms[("approval", "return_value")]] and promote.required_approvals == 1
     # Indexing an output by key needs each key pushed as an XCom of its own.
     assert dag.get_task("training_set").multiple_outputs and dag.get_task("train").multiple_outputs
 
@@ -171,6 +175,28 @@ def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reache
     assert str(watcher.trigger_rule) in ("one_failed", "TriggerRule.ONE_FAILED") and watcher.retries == 0
     everything_else = {t.task_id for t in dag.tasks} - {"watcher", "model_cycle", "approval"}
     assert watcher.upstream_task_ids == everything_else
+
+
+def test_two_required_approvals_chain_two_requests_before_promote(tmp_path, monkeypatch):
+    risks = tmp_path / "risks"
+    shutil.copytree(INCLUDE_DIR / "risks", risks)
+    fraud = risks / "fraud.yaml"
+    fraud.write_text(fraud.read_text().replace("required_approvals: 1 ", "required_approvals: 2 "))
+    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
+
+    dag = _dagbag().dags["integrity_fraud"]
+    first, second, promote = (dag.get_task(t) for t in ("approval", "approval_2", "promote"))
+    assert second.upstream_task_ids == {"approval", "evaluate.shadow_eval", "evaluate.auto_gates"}
+    assert promote.upstream_task_ids >= {"approval", "approval_2"} and promote.required_approvals == 2
+    assert [a.operator.task_id for a in second.earlier_approvals] == ["approval"]
+    assert (first.step, second.step, second.required) == (1, 2, 2)
+    # Both requests ask for a reason; neither can skip the watcher.
+    assert "reason" in first.params and "reason" in second.params
+    assert not {"approval", "approval_2"} & dag.get_task("watcher").upstream_task_ids
+
+    fraud.write_text(fraud.read_text().replace("required_approvals: 2 ", "required_approvals: 3 "))
+    error = next(iter(_dagbag().import_errors.values()))
+    assert "required_approvals 3 needs at least as many distinct reviewers, got 2" in error
 
 
 def test_the_gated_risk_table_schedules_the_online_refresh_of_its_features():
@@ -224,7 +250,7 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
     assert set(bag.dag_ids) == (
         {f"integrity_{r}" for r in others}
         | {f"integrity_{r}_online_features" for r in others}
-        | {"model_rollback", "accept_partition"}
+        | {"model_rollback", "model_override", "accept_partition"}
     )
 
 

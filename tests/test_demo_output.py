@@ -52,7 +52,18 @@ def test_the_demo_command_sets_up_its_logging_before_it_reads_the_risk_yamls(tmp
     env = {**os.environ, "INTEGRITY_LOCAL_DIR": str(tmp_path)}
     env.pop("AIRFLOW__LOGGING__NAMESPACE_LEVELS", None)
     done = subprocess.run(
-        [sys.executable, "-m", "integrity_local.cli", "approve", "fraud", "no_such_run", "--airflow-port", "9"],
+        [
+            sys.executable,
+            "-m",
+            "integrity_local.cli",
+            "approve",
+            "fraud",
+            "no_such_run",
+            "--reason",
+            "x",
+            "--airflow-port",
+            "9",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -256,6 +256,7 @@ def test_adapted_attackers_pass_every_health_gate_drift_past_the_bound_notify_an
 
     from integrity_risk.model_cycle import is_model_day
     from integrity_risk.notifiers.log import LOGGER_NAME
+    from integrity_risk.promotion import read_audit
     from integrity_risk.tracking import registered_model_name, tracking_uri
 
     # The day trains only because it drifted: the fixed cycle would not train on it.
@@ -323,6 +324,9 @@ def test_adapted_attackers_pass_every_health_gate_drift_past_the_bound_notify_an
     assert states["approval"] == "success" and states["promote"] == "skipped", (states, sweep_errors)
     request = _approval_request(run)
     assert request.chosen_options == ["Reject"] and request.responded_by is None, request  # no person: the default
+    # The timeout's reject is a decision on record too, with who (nobody) and why.
+    rejected = [e for e in read_audit(risk_type=RISK) if e.get("action") == "reject" and e["version"] == version]
+    assert [(e["actor"], e["reason"].startswith("no answer within")) for e in rejected] == [("timeout", True)]
     assert "champion" not in client.get_registered_model(model).aliases
     assert str(run.state) == "success", states
 

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
-from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, task
+from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, chain, task
 
 from integrity_risk.assets import table_asset
 from integrity_risk.config.health import load_upstream_health
@@ -334,20 +334,33 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 gates=ev.gates.model_dump(exclude_none=True),
                 metrics=_output(shadow_eval),
             )
-        approval = PromotionApprovalOperator(
-            task_id="approval",
-            subject=f"Promote the new {risk_type} model to production?",
-            metrics=_output(shadow_eval),
-            report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
-            assigned_users=[{"id": user, "name": user} for user in cfg.approval.reviewers],
-            response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
-        )
-        # The approval's result is its XCom like any task's (HITLOperator returns the answer and
-        # who gave it), so the reviewer reaches promote typed too.
+        # The two-person rule: one request per approval needed, each assigned to the reviewers
+        # who have not approved yet; any reject (or timeout) skips the rest and promote.
+        approvals: list[PromotionApprovalOperator] = []
+        for step in range(1, cfg.approval.required_approvals + 1):
+            approvals.append(
+                PromotionApprovalOperator(
+                    task_id="approval" if step == 1 else f"approval_{step}",
+                    risk_type=risk_type,
+                    metrics=_output(shadow_eval),
+                    gates=_output(auto_gates),
+                    report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
+                    reviewers=cfg.approval.reviewers,
+                    required=cfg.approval.required_approvals,
+                    step=step,
+                    earlier_approvals=[_output(a) for a in approvals],
+                    response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
+                )
+            )
+        approval = approvals[0]
+        chain(*approvals)
+        # Each approval's result is its XCom like any task's (HITLOperator returns the answer, the
+        # reason and who gave it), so the reviewers reach promote typed too.
         promote = PromoteOperator(
             task_id="promote",
             risk_type=risk_type,
-            approval=_output(approval),
+            approvals=[_output(a) for a in approvals],
+            required_approvals=cfg.approval.required_approvals,
             metrics=_output(shadow_eval),
             gates=_output(auto_gates),
         )
@@ -367,8 +380,9 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             )
             for table in (SHARED_TABLE, cfg.extract.table)
         ]
-        [features, feature_drift] >> model_cycle >> window >> training_set >> train >> evaluate >> approval >> promote
-        _watch(dag, exclude=(model_cycle, approval))
+        [features, feature_drift] >> model_cycle >> window >> training_set >> train >> evaluate >> approval
+        approvals[-1] >> promote
+        _watch(dag, exclude=(model_cycle, *approvals))
     return dag
 
 
@@ -385,8 +399,8 @@ def _watch(dag: DAG, exclude) -> None:
     A run's state comes from its leaf tasks only, and the leaf ``promote`` can end
     skipped although ``auto_gates`` failed: when a day rejected earlier is re-run, the
     approval's old "skip promote" decision (an XCom that clearing keeps) skips
-    ``promote`` again. The watcher is downstream of every task except the two that skip
-    their downstream tasks (``model_cycle`` and ``approval``), so their decisions
+    ``promote`` again. The watcher is downstream of every task except those that skip
+    their downstream tasks (``model_cycle`` and the approval steps), so their decisions
     cannot skip it; ``model_cycle`` still skips it on feature-only days, as it skips
     everything after it.
     """

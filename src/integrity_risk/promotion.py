@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 
 PROMOTE = "promote"
 ROLLBACK = "rollback"
+# A promotion past failed automatic gates, by the two-person rule (dags/model_override.py).
+OVERRIDE = "override"
+ACTIONS = (PROMOTE, ROLLBACK, OVERRIDE)
 STARTED, COMPLETED, FAILED, REFUSED, UNKNOWN = "started", "completed", "failed", "refused", "unknown"
 # The statuses that end an event: a ``started`` entry without one of them is unfinished.
 END_STATUSES = (COMPLETED, FAILED, REFUSED, UNKNOWN)
@@ -393,8 +396,11 @@ def _end(
 def _tag_version(client: MlflowClient, name: str, entry: dict) -> None:
     """The version tags of a move that reached the alias: ``audit_<action>_<event>`` and ``last_<action>``."""
     tag = json.dumps(
-        {k: entry.get(k) for k in ("event_id", "actor", "decided_at", "dag_run_id", "reason", "previous_champion")}
-        | {"metrics": entry.get("metrics") or {}},
+        {
+            k: entry.get(k)
+            for k in ("event_id", "actor", "decided_at", "dag_run_id", "reason", "previous_champion", "overridden")
+        }
+        | {"approvals": entry.get("approvals") or [], "metrics": entry.get("metrics") or {}},
         default=_json_default,
         sort_keys=True,
     )
@@ -632,6 +638,9 @@ def move_champion(
     reason: str | None = None,
     decided_at: dt.datetime | str | None = None,
     metrics: dict | None = None,
+    approvals: list[dict] | None = None,
+    overridden: list[dict] | None = None,
+    figures: dict | None = None,
     expected: int | None = _READ_AT_START,
     client: MlflowClient | None = None,
     audit_path: Path | None = None,
@@ -658,12 +667,16 @@ def move_champion(
 
     :param risk_type: the risk whose registered model ``integrity_<risk>`` is changed.
     :param version: the model version that becomes champion.
-    :param action: ``promote`` or ``rollback``.
-    :param actor: who decided: the approving reviewer, or whoever triggered the rollback.
+    :param action: ``promote``, ``rollback`` or ``override``.
+    :param actor: who decided: the approving reviewers, or whoever triggered the rollback.
     :param dag_run_id: the Airflow run that made the move.
-    :param reason: why (required for a rollback).
+    :param reason: why (required for a rollback and an override).
     :param decided_at: when the decision was made (the approval time); default now.
     :param metrics: shadow-eval metrics; their headline figures go into the entry.
+    :param approvals: each reviewer's decision (``reviews.Decision.as_dict()``), in order.
+    :param overridden: an override's failed gates: ``[{gate, figure, bound, message}]``.
+    :param figures: headline figures kept earlier (an override's, from the gates' verdict);
+        they replace ``headline(metrics)``.
     :param expected: the champion the decision was made against (None: no champion);
         default the champion read when the move starts.
     :param client: an ``MlflowClient``; default one on ``tracking_uri()``.
@@ -672,12 +685,14 @@ def move_champion(
     :raises ChampionMovedError: the champion was not ``expected``; nothing moved.
     :raises PromotionError: refused, or the alias did not reach ``version``.
     """
-    if action not in (PROMOTE, ROLLBACK):
-        raise ValueError(f"action must be {PROMOTE!r} or {ROLLBACK!r}, got {action!r}")
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     if isinstance(version, bool) or int(version) < 1:
         raise PromotionError(f"model version must be a positive integer, got {version!r}")
-    if action == ROLLBACK and not (reason and reason.strip()):
-        raise PromotionError("a rollback needs a non-empty reason")
+    if action in (ROLLBACK, OVERRIDE) and not (reason and reason.strip()):
+        raise PromotionError(f"a {action} needs a non-empty reason")
+    if action == OVERRIDE and not overridden:
+        raise PromotionError("an override must name the failed gates it overrides")
     if not (actor and str(actor).strip()):
         raise PromotionError(f"a {action} needs the name of who decided it")
     version = int(version)
@@ -712,6 +727,9 @@ def move_champion(
             reason=reason,
             decided_at=decided_at,
             metrics=metrics,
+            approvals=approvals,
+            overridden=overridden,
+            figures=figures,
             previous=current,
             expected=expected,
             audit_path=audit_path,
@@ -730,6 +748,9 @@ def _move(
     reason: str | None,
     decided_at: dt.datetime | str | None,
     metrics: dict | None,
+    approvals: list[dict] | None,
+    overridden: list[dict] | None,
+    figures: dict | None,
     previous: int | None,
     expected: int | None,
     audit_path: Path | None,
@@ -747,8 +768,11 @@ def _move(
         "decided_at": decided_at or now,
         "dag_run_id": dag_run_id,
         "reason": reason,
-        "metrics": headline(metrics),
+        "approvals": approvals or [],
+        "metrics": figures if figures is not None else headline(metrics),
     }
+    if overridden:
+        entry["overridden"] = overridden
     append_audit({**entry, "status": STARTED, "recorded_at": now}, audit_path)
     try:
         in_place = _read_champion(client, name)
@@ -822,9 +846,9 @@ def promote(
 
     :param approved_by: the reviewer who approved it (the audit's ``actor``).
     :param approved_at: when they answered (the audit's ``decided_at``).
-    :param move: ``move_champion``'s other keywords: ``dag_run_id`` (required), ``metrics``,
-        ``expected`` (the champion the candidate was evaluated against; default the champion
-        when the promotion starts), ``client``, ``audit_path``.
+    :param move: ``move_champion``'s other keywords: ``dag_run_id`` (required), ``reason``,
+        ``approvals``, ``metrics``, ``expected`` (the champion the candidate was evaluated against;
+        default the champion when the promotion starts), ``client``, ``audit_path``.
     """
     return move_champion(risk_type, version, action=PROMOTE, actor=approved_by, decided_at=approved_at, **move)
 
@@ -857,25 +881,3 @@ def require_reviewer(risk_type: str, user: str | None) -> str:
             f"reviewers may ({', '.join(reviewers)}; approval.reviewers of {risk_type}.yaml)"
         )
     return user
-
-
-def approver_from_hitl(response: dict | None) -> tuple[str, str | None]:
-    """Who approved and when, from the return value (XCom) of an ``ApprovalOperator``.
-
-    Airflow 3.3's ``HITLOperator.execute_complete`` returns ``{"chosen_options": [...],
-    "params_input": {...}, "responded_at": datetime, "responded_by_user": {"id", "name"}}``.
-    Anything but an explicit "Approve" is refused, so no path promotes without a reviewer.
-
-    :return: (approver name, responded_at as ISO string or None).
-    """
-    if not response:
-        raise PromotionError("no approval response found: refusing to promote without a reviewer's answer")
-    chosen = list(response.get("chosen_options") or [])
-    if chosen != ["Approve"]:
-        raise PromotionError(f"the reviewer's answer was {chosen!r}, not ['Approve']: not promoting")
-    user = response.get("responded_by_user") or {}
-    name = user.get("name") or user.get("id")
-    if not name:
-        raise PromotionError("the approval has no responding user: not promoting")
-    at = response.get("responded_at")
-    return str(name), (at.isoformat() if isinstance(at, (dt.datetime, dt.date)) else at)

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.slow
 RISK = "fraud"
 DAG_ID = f"integrity_{RISK}"
 ONLINE_DAG_ID = f"{DAG_ID}_online_features"
-DAYS = 7  # two days to train on, one to validate and two to test once labels mature (small_world_yaml)
+# On the last day: three days to train on, one to validate and two to test once labels mature
+# (small_world_yaml); the day before trains on two, the least a training set needs.
+DAYS = 8
 ACCOUNTS = 4000
 # The scheduler catches these up itself (more than one: a catch-up); the days before come from a backfill.
 SCHEDULED_DAYS = 2
@@ -51,7 +53,12 @@ def airflow(world, hiveserver2, tmp_path_factory):
     scheduled_from = last - dt.timedelta(days=SCHEDULED_DAYS - 1)
 
     def small_world(risk: str, text: str) -> str:
-        return e2e_risk_yaml(text, scheduled_from, first, end=last) if risk == RISK else text
+        if risk != RISK:
+            return text
+        # The two-person rule: every promotion of this world needs reviewer and reviewer2.
+        return e2e_risk_yaml(text, scheduled_from, first, end=last).replace(
+            "required_approvals: 1 ", "required_approvals: 2 "
+        )
 
     port = int(os.environ.get("INTEGRITY_TEST_AIRFLOW_PORT", "18180"))
     with local_deployment("e2e", port, hiveserver2, tmp_path_factory.mktemp("risks"), small_world) as deployment:
@@ -81,23 +88,30 @@ def _scheduled_days(last: dt.date) -> list[dt.date]:
 
 def _model_run(airflow, day, **conf):
     """Re-run ``day`` with training on its extracted features (a one-day backfill, as a modeler); its run id."""
+    return _model_runs(airflow, day, day, **conf)[0]
+
+
+def _model_runs(airflow, first, last, **conf):
+    """Re-run the days ``first``..``last`` with training, in one backfill (as a modeler); their run ids."""
     from integrity_local.demo import backfill
 
     modeler = api(airflow, "modeler")
     conf = {"reuse_features": True, **conf}
-    backfill(modeler, DAG_ID, day, day, run_training="yes", reprocess="completed", conf=conf)
-    run_id = modeler.runs_by_day(DAG_ID)[day.isoformat()]["dag_run_id"]
-    # The re-run clears the day's task states a moment later: until then they are the last run's.
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    backfill(modeler, DAG_ID, first, last, run_training="yes", reprocess="completed", conf=conf, max_active_runs=2)
+    run_ids = [modeler.runs_by_day(DAG_ID)[day.isoformat()]["dag_run_id"] for day in days]
+    # The re-run clears the days' task states a moment later: until then they are the last runs'.
     deadline = time.monotonic() + 300
-    while modeler.task_states(DAG_ID, run_id).get("evaluate.auto_gates") is not None:
-        assert time.monotonic() < deadline, f"{run_id} was not cleared for the re-run"
-        time.sleep(1)
-    return run_id
+    for run_id in run_ids:
+        while modeler.task_states(DAG_ID, run_id).get("evaluate.auto_gates") is not None:
+            assert time.monotonic() < deadline, f"{run_id} was not cleared for the re-run"
+            time.sleep(1)
+    return run_ids
 
 
-def _wait_for_approval(airflow, run_id):
+def _wait_for_approval(airflow, run_id, task_id="approval"):
     admin = api(airflow, "admin")
-    admin.wait_for(DAG_ID, run_id, task_id="approval", states={"awaiting_input", "deferred"}, timeout=2400)
+    admin.wait_for(DAG_ID, run_id, task_id=task_id, states={"awaiting_input", "deferred"}, timeout=2400)
     # A person takes longer than this to read a report. An answer within a second of the
     # request races the executor's report of the paused task in Airflow 3.3 (seen here:
     # the task was then retried and asked again).
@@ -177,50 +191,170 @@ def test_a_backfill_of_a_scheduled_day_gives_the_partitions_of_its_scheduled_run
 
 
 @pytest.mark.reliability
-def test_an_approved_candidate_becomes_champion_with_an_audit_entry(airflow, history, scheduled_partitions, hive_hook):
-    from integrity_risk.promotion import read_audit
+def test_two_reviewers_promote_and_an_approval_of_a_stale_comparison_is_refused(
+    airflow, history, scheduled_partitions, hive_hook
+):
+    """Two candidates wait at once (the days before and of the last); the newer is promoted by two
+    reviewers, each with a reason; the older, approved after, was compared with a champion that
+    is no longer in place: its promotion is refused, naming both versions, and production stays.
+    """
+    from mlflow import MlflowClient
 
-    run_id = _model_run(airflow, history)
-    _wait_for_approval(airflow, run_id)
-    admin = api(airflow, "admin")
+    from integrity_risk.promotion import read_audit
+    from integrity_risk.tracking import registered_model_name, tracking_uri
+
+    champion = _champion()
+    older, newer = _model_runs(airflow, history - dt.timedelta(days=1), history)
+    for run_id in (older, newer):
+        _wait_for_approval(airflow, run_id)
+    admin, reviewer, reviewer2 = (api(airflow, u) for u in ("admin", "reviewer", "reviewer2"))
     # reuse_features: the re-run trained on the partitions the day's run wrote, unchanged.
     for task in ("clean_events", "hive_extract_account_daily", f"hive_extract_{RISK}_daily", "hive_extract_labels"):
-        result = _xcom(admin, run_id, f"extract.{task}")
+        result = _xcom(admin, newer, f"extract.{task}")
         assert result.get("skipped") is True, (task, result)
     for (day, table), rows in scheduled_partitions.items():
         if day == history:
             assert _partition(hive_hook, table, day) == rows, table
-    version = int(_xcom(admin, run_id, "train")["version"])
+    old_version, version = (int(_xcom(admin, r, "train")["version"]) for r in (older, newer))
     # Shadow mode scored every account of the run's day, not only the labelled test split.
-    population = _xcom(admin, run_id, "evaluate.shadow_eval")["population"]
+    population = _xcom(admin, newer, "evaluate.shadow_eval")["population"]
     [(accounts,)] = hive_hook.get_records(f"SELECT count(*) FROM features.account_daily WHERE ds = '{history}'")
     assert population["days_scored"][-1] == history.isoformat() and population["days"][-1]["accounts"] == accounts
 
+    # What the reviewers see: the headline in the subject, the report's link first, the other candidate.
+    requests = {r: admin.approval_request(DAG_ID, r, "approval") for r in (older, newer)}
+    for run_id, v in ((older, old_version), (newer, version)):
+        assert requests[run_id]["subject"].startswith(f"[approval 1 of 2] Promote {RISK} v{v}? PR-AUC ")
+        assert requests[run_id]["body"].startswith("**Full report:** [")
+        assert {u["name"] for u in requests[run_id]["assigned_users"]} == {"reviewer", "reviewer2"}
+    assert any(
+        f"Another candidate of this risk waits for reviewers: v{other}" in requests[r]["body"]
+        for r, other in ((older, version), (newer, old_version))
+    ), "the request made second names the candidate already waiting"
+
     with pytest.raises(Exception, match="403"):
-        api(airflow, "modeler").answer_approval(DAG_ID, run_id, "approval", "Approve")
-    api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Approve")
-    run = admin.wait_for(DAG_ID, run_id, timeout=900)
+        api(airflow, "modeler").answer_approval(DAG_ID, newer, "approval", "Approve", reason="not mine to give")
+    reviewer.answer_approval(DAG_ID, newer, "approval", "Approve", reason="e2e: recall holds, alerts flat")
+    _wait_for_approval(airflow, newer, "approval_2")
+    second = admin.approval_request(DAG_ID, newer, "approval_2")
+    assert [u["name"] for u in second["assigned_users"]] == ["reviewer2"]
+    assert second["subject"].startswith("[approval 2 of 2]")
+    assert "reviewer approved at" in second["body"] and "e2e: recall holds, alerts flat" in second["body"]
+    # The same reviewer twice counts once: the second request is not theirs to answer.
+    with pytest.raises(Exception, match="403"):
+        reviewer.answer_approval(DAG_ID, newer, "approval_2", "Approve", reason="me again")
+    reviewer2.answer_approval(DAG_ID, newer, "approval_2", "Approve", reason="e2e: agreed after the report")
+    run = admin.wait_for(DAG_ID, newer, timeout=900)
 
-    assert run["state"] == "success"
-    assert admin.task_states(DAG_ID, run_id)["promote"] == "success"
+    assert run["state"] == "success" and admin.task_states(DAG_ID, newer)["promote"] == "success"
     assert _champion() == version
-    entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id]
+    entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == newer]
     assert [e["status"] for e in entries] == ["started", "completed"]
-    assert entries[-1]["actor"] == "reviewer" and entries[-1]["version"] == version
+    done = entries[-1]
+    assert (done["actor"], done["version"]) == ("reviewer, reviewer2", version)
+    assert done["reason"] == "reviewer: e2e: recall holds, alerts flat; reviewer2: e2e: agreed after the report"
+    assert [(a["user"], a["answer"]) for a in done["approvals"]] == [("reviewer", "Approve"), ("reviewer2", "Approve")]
+    tags = MlflowClient(tracking_uri=tracking_uri()).get_model_version(registered_model_name(RISK), str(version)).tags
+    tag = json.loads(tags[f"audit_promote_{done['event_id']}"])
+    assert tag["reason"] == done["reason"] and "approval_pending" not in tags
+
+    # The older candidate was compared with the champion of before: approving it now is refused.
+    reviewer.answer_approval(DAG_ID, older, "approval", "Approve", reason="e2e: approved late")
+    _wait_for_approval(airflow, older, "approval_2")
+    reviewer2.answer_approval(DAG_ID, older, "approval_2", "Approve", reason="e2e: approved late too")
+    run = admin.wait_for(DAG_ID, older, timeout=900)
+    assert run["state"] == "failed" and admin.task_states(DAG_ID, older)["promote"] == "failed"
+    assert _champion() == version
+    refused = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == older][-1]
+    assert (refused["status"], refused["version"], refused["champion_in_place"]) == ("refused", old_version, version)
+    assert f"is version {version}, not {'unset' if champion is None else f'version {champion}'}" in refused["error"]
 
 
-def test_a_rejected_candidate_leaves_the_champion_unchanged(airflow, history):
+def test_one_approval_and_a_reject_leave_the_champion_and_record_the_reason(airflow, history):
+    from integrity_risk.promotion import read_audit
+
     champion = _champion()
     assert champion is not None, "runs after the approval test"
     run_id = _model_run(airflow, history)
     _wait_for_approval(airflow, run_id)
 
-    api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Reject")
+    api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Approve", reason="e2e: fine by me")
+    _wait_for_approval(airflow, run_id, "approval_2")
+    api(airflow, "reviewer2").answer_approval(DAG_ID, run_id, "approval_2", "Reject", reason="e2e: too many alerts")
     admin = api(airflow, "admin")
     admin.wait_for(DAG_ID, run_id, timeout=900)
 
     assert admin.task_states(DAG_ID, run_id)["promote"] == "skipped"
     assert _champion() == champion
+    # The day's run id is the approval test's too: this run's decision is the reject.
+    [rejected] = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id and e["action"] == "reject"]
+    assert (rejected["action"], rejected["status"], rejected["actor"]) == ("reject", "rejected", "reviewer2")
+    assert rejected["reason"] == "e2e: too many alerts"
+    assert [a["user"] for a in rejected["approvals"]] == ["reviewer", "reviewer2"]
+
+
+@pytest.mark.reliability
+def test_an_override_of_failed_gates_needs_a_reviewer_and_a_second_one_and_names_the_gates(airflow, history):
+    """The candidate the reviewers rejected (the test before), judged again with a stricter bound it
+    fails (a bound its team chose after the evaluation); a non-reviewer's override fails before
+    anything moves; a reviewer's needs another reviewer, and its audit entry names the gate,
+    figure and bound. Runs before the next model run of the day replaces its shadow_eval XCom.
+    """
+    from mlflow import MlflowClient
+
+    from integrity_risk.evaluation.gates import evaluate_gates
+    from integrity_risk.promotion import read_audit
+    from integrity_risk.reviews import record_gate_verdict
+    from integrity_risk.tracking import registered_model_name, tracking_uri
+
+    admin, reviewer, reviewer2 = (api(airflow, u) for u in ("admin", "reviewer", "reviewer2"))
+    client = MlflowClient(tracking_uri=tracking_uri())
+    rejected = [e for e in read_audit(risk_type=RISK) if e.get("action") == "reject"][-1]
+    metrics = _xcom(admin, rejected["dag_run_id"], "evaluate.shadow_eval")
+    assert metrics["champion_version"] == _champion(), "evaluated against the champion in place"
+    bound = round(metrics["overall"]["candidate"]["pr_auc"] + 0.01, 4)
+    failed = evaluate_gates(metrics, {"min_pr_auc": bound})
+    record_gate_verdict(client, metrics, [r.as_dict() for r in failed], run_id=rejected["dag_run_id"])
+    conf = {"risk_type": RISK, "version": rejected["version"], "reason": "e2e: the labels of the new attack are late"}
+    admin.unpause("model_override")
+    entries = len(read_audit(risk_type=RISK))
+
+    refused = api(airflow, "modeler").trigger("model_override", conf=conf)
+    run = admin.wait_for("model_override", refused["dag_run_id"], timeout=600)
+    assert run["state"] == "failed"
+    states = admin.task_states("model_override", refused["dag_run_id"])
+    assert states["authorize"] == "failed" and states["override"] == "upstream_failed"
+    assert len(read_audit(risk_type=RISK)) == entries
+
+    run_id = reviewer.trigger("model_override", conf=conf)["dag_run_id"]
+    admin.wait_for("model_override", run_id, task_id="approval", states={"awaiting_input", "deferred"}, timeout=600)
+    time.sleep(15)  # as _wait_for_approval: an instant answer races the executor's report
+    request = admin.approval_request("model_override", run_id, "approval")
+    assert [u["name"] for u in request["assigned_users"]] == ["reviewer2"]  # never the requester
+    assert "min_pr_auc FAILED" in request["body"] and "e2e: the labels of the new attack are late" in request["body"]
+    with pytest.raises(Exception, match="403"):
+        reviewer.answer_approval("model_override", run_id, "approval", "Approve", reason="my own request")
+    reviewer2.answer_approval("model_override", run_id, "approval", "Approve", reason="e2e: agreed, labels are late")
+    run = admin.wait_for("model_override", run_id, timeout=600)
+
+    assert run["state"] == "success" and _champion() == rejected["version"]
+    done = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id][-1]
+    assert (done["action"], done["status"], done["actor"]) == ("override", "completed", "reviewer, reviewer2")
+    assert [(g["gate"], g["bound"]) for g in done["overridden"]] == [("min_pr_auc", bound)]
+    assert done["overridden"][0]["figure"] == metrics["overall"]["candidate"]["pr_auc"]
+    tag = json.loads(
+        client.get_model_version(registered_model_name(RISK), str(rejected["version"])).tags[
+            f"audit_override_{done['event_id']}"
+        ]
+    )
+    assert tag["reason"] == (
+        "reviewer: e2e: the labels of the new attack are late; reviewer2: e2e: agreed, labels are late"
+    )
+
+    # The history page names the move, to signed-in users only.
+    page = reviewer.page(f"/integrity/history/{RISK}")
+    assert page.status_code == 200 and "override" in page.text and "min_pr_auc = " in page.text
+    assert reviewer.page(f"/integrity/history/{RISK}", signed_in=False).status_code in (401, 403)
 
 
 @pytest.mark.reliability

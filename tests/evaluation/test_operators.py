@@ -121,28 +121,37 @@ def test_shadow_eval_pipeline_scores_gates_and_promotes(mlflow_registry, hive_ho
     with pytest.raises(AirflowFailException, match=r"max_pr_auc_drop FAILED: PR-AUC change .* bound >= "):
         gates.execute({})
     assert "**FAIL** max_pr_auc_drop" in as_storage_path(metrics["summary_path"]).read_text()
+    # The verdict is tagged on the candidate's version before the task fails: what an override names.
+    verdict = json.loads(mlflow_registry.get_model_version(f"integrity_{RISK}", str(v2)).tags["auto_gates"])
+    assert verdict["passed"] is False and verdict["champion_version"] == v1
+    assert "max_pr_auc_drop" in [g["gate"] for g in verdict["failed"]]
 
     # were it approved anyway, promotion takes the evaluated version and records the reviewer
     at = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)
     approval = {
         "chosen_options": ["Approve"],
-        "params_input": {},
+        "params_input": {"reason": "the figures hold up"},
         "responded_at": at,
         "responded_by_user": {"id": "3", "name": "reviewer"},
     }
-    entry = PromoteOperator(task_id="promote", risk_type=RISK, approval=approval, metrics=metrics).execute(
+    entry = PromoteOperator(task_id="promote", risk_type=RISK, approvals=[approval], metrics=metrics).execute(
         {"run_id": "manual__2026-03-20"}
     )
     assert champion_version(RISK) == v2
     assert entry["actor"] == "reviewer" and entry["decided_at"] == at.isoformat()
+    assert entry["reason"] == "the figures hold up" and entry["approvals"][0]["user"] == "reviewer"
     last = read_audit(risk_type=RISK)[-1]
     assert last["status"] == "completed" and last["version"] == v2 and last["previous_champion"] == v1
     assert last["metrics"]["report_path"] == metrics["report_path"]
 
 
 def test_promote_refuses_a_rejected_answer(mlflow_registry):
-    reject = {"chosen_options": ["Reject"], "responded_by_user": {"id": "3", "name": "reviewer"}}
-    op = PromoteOperator(task_id="promote", risk_type=RISK, approval=reject, metrics={"candidate_version": 1})
+    reject = {
+        "chosen_options": ["Reject"],
+        "params_input": {"reason": "too many alerts"},
+        "responded_by_user": {"id": "3", "name": "reviewer"},
+    }
+    op = PromoteOperator(task_id="promote", risk_type=RISK, approvals=[reject], metrics={"candidate_version": 1})
     with pytest.raises(Exception, match="not promoting"):
         op.execute({"run_id": "r"})
 

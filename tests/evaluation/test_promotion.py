@@ -8,13 +8,13 @@ import pytest
 from integrity_risk.promotion import (
     PromotionError,
     append_audit,
-    approver_from_hitl,
     champion_version,
     promote,
     read_audit,
     rollback,
     unfinished_events,
 )
+from integrity_risk.reviews import Decision, approvals, decision_from_hitl
 
 METRICS = {
     "operating_fpr": 0.01,
@@ -100,19 +100,43 @@ def test_a_crash_between_the_audit_entry_and_the_alias_move_is_visible(tmp_path)
     assert [e["event_id"] for e in unfinished_events(audit)] == ["e1"]
 
 
-def test_approver_comes_from_the_approval_operators_return_value():
+def test_a_decision_comes_from_the_approval_operators_return_value_with_its_reason():
     at = dt.datetime(2026, 3, 20, 9, 15, tzinfo=dt.UTC)
     response = {
         "chosen_options": ["Approve"],
-        "params_input": {},
+        "params_input": {"reason": "  recall up, alerts flat  "},
         "responded_at": at,
         "responded_by_user": {"id": "7", "name": "reviewer"},
     }
-    assert approver_from_hitl(response) == ("reviewer", at.isoformat())
-    with pytest.raises(PromotionError, match="not promoting"):
-        approver_from_hitl(response | {"chosen_options": ["Reject"]})
+    assert decision_from_hitl(response) == Decision("reviewer", "Approve", "recall up, alerts flat", at.isoformat())
+    with pytest.raises(PromotionError, match="reviewer answered \\['Approve'\\] without a reason"):
+        decision_from_hitl(response | {"params_input": {"reason": "   "}})
     with pytest.raises(PromotionError, match="without a reviewer"):
-        approver_from_hitl(None)
+        decision_from_hitl(None)
+    with pytest.raises(PromotionError, match="no responding user"):
+        decision_from_hitl(response | {"responded_by_user": None})
+
+
+def _answer(user: str, option: str = "Approve", reason: str = "looked at the report") -> dict:
+    return {
+        "chosen_options": [option],
+        "params_input": {"reason": reason},
+        "responded_by_user": {"id": user, "name": user},
+    }
+
+
+def test_the_two_person_rule_counts_distinct_approving_people():
+    assert [d.user for d in approvals([_answer("ann"), _answer("bob")], required=2)] == ["ann", "bob"]
+    with pytest.raises(PromotionError, match="ann counted twice: a decision needs 2 distinct people"):
+        approvals([_answer("ann"), _answer("ann")], required=2)
+    with pytest.raises(PromotionError, match="bob answered 'Reject', not 'Approve' \\('too many alerts'\\)"):
+        approvals([_answer("ann"), _answer("bob", "Reject", "too many alerts")], required=2)
+    with pytest.raises(PromotionError, match="1 of the 2 distinct people needed agreed \\(ann\\)"):
+        approvals([_answer("ann"), {"not_needed": True}], required=2)
+    # An override's requester is one of the people, and cannot approve their own request.
+    assert [d.user for d in approvals([_answer("bob")], required=2, requested_by="ann")] == ["bob"]
+    with pytest.raises(PromotionError, match="ann counted twice"):
+        approvals([_answer("ann")], required=2, requested_by="ann")
 
 
 # --- Registry and audit must agree whatever the registry does (issue #14, point 4) ---
@@ -370,9 +394,9 @@ def test_promotion_refuses_when_production_moved_since_the_evaluation(mlflow_reg
     assert champion_version("abusive_account") == v1
 
     # shadow_eval compared v3 with v2, but v1 is the champion now: the comparison no longer holds
-    approval = {"chosen_options": ["Approve"], "responded_by_user": {"id": "3", "name": "reviewer"}}
+    approval = _answer("reviewer")
     metrics = {"model_name": "integrity_abusive_account", "candidate_version": v3, "champion_version": v2}
-    op = PromoteOperator(task_id="promote", risk_type="abusive_account", approval=approval, metrics=metrics)
+    op = PromoteOperator(task_id="promote", risk_type="abusive_account", approvals=[approval], metrics=metrics)
     with pytest.raises(
         Exception,
         match=rf"shadow_eval compared candidate version {v3} with champion version {v2}, "

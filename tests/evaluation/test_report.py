@@ -122,18 +122,22 @@ def test_the_approval_body_carries_the_summary_gates_and_report_link(tmp_path):
     body = approval_body(metrics)
     assert "Candidate version **2** vs champion version **1**" in body
     assert "**FAIL** max_decision_flip_rate FAILED" in body
-    assert f"[{report.as_uri()}]({report.as_uri()})" in body
-    assert approval_body(metrics, report_url="http://airflow/reports/x").endswith("(http://airflow/reports/x)\n")
+    # The body opens with the report's link, so the reviewer reads the whole evidence first.
+    assert body.splitlines()[0] == f"**Full report:** [{report.as_uri()}]({report.as_uri()})"
+    linked = approval_body(metrics, report_url="http://airflow/reports/x", preface="approved by ann\n\n")
+    assert linked.startswith(
+        "**Full report:** [http://airflow/reports/x](http://airflow/reports/x)\n\napproved by ann\n"
+    )
 
 
-def test_the_approval_bodys_first_line_says_which_gates_lacked_the_labels_to_judge(tmp_path):
+def test_the_approval_body_says_first_after_the_link_which_gates_lacked_the_labels_to_judge(tmp_path):
     metrics, y, cand, _ = _metrics(with_champion=False)
     report, summary = write_report(metrics, out_dir=tmp_path, labels=y, candidate_scores=cand)
     metrics.update(report_path=str(report), summary_path=str(summary))
     need = metrics["positives"] + 1
     gates = [g.as_dict() for g in evaluate_gates(metrics, {"min_recall_at_fpr": 0.1, "min_labelled_positives": need})]
     update_summary(metrics, gates)
-    lines = approval_body(metrics).splitlines()
+    lines = approval_body(metrics).splitlines()[2:]  # after the report's link and a blank line
     assert lines[0] == (
         "**NOT ENOUGH EVIDENCE: min_recall_at_fpr could not judge this candidate** "
         f"({metrics['positives']} labelled positives, fewer than min_labelled_positives {need}). "

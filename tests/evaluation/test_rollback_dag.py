@@ -117,7 +117,7 @@ def test_only_a_listed_reviewer_passes_the_check():
 
     assert require_reviewer("fraud", "reviewer") == "reviewer"
     for user in ("modeler", None, ""):
-        with pytest.raises(PromotionError, match="only its reviewers may \\(reviewer;"):
+        with pytest.raises(PromotionError, match="only its reviewers may \\(reviewer, reviewer2;"):
             require_reviewer("fraud", user)
 
 

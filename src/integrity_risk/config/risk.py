@@ -199,10 +199,30 @@ class DriftConfig(_Strict):
 
 
 class ApprovalConfig(_Strict):
-    """``approval:``: who may approve a promotion, and how long the request waits."""
+    """``approval:``: who may approve a promotion, how many of them must, and how long a request waits."""
 
     reviewers: list[str] = Field(min_length=1, description="Airflow user names allowed to answer")
+    required_approvals: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description=(
+            "approvals from distinct reviewers a promotion needs; any reject stops it. An override of "
+            "failed gates needs at least two people (the requester and another reviewer) whatever this says"
+        ),
+    )
     response_timeout_hours: float = Field(default=48, gt=0)
+
+    @model_validator(mode="after")
+    def _enough_reviewers(self) -> ApprovalConfig:
+        if len(set(self.reviewers)) != len(self.reviewers):
+            raise ValueError(f"reviewers are listed twice: {self.reviewers}")
+        if self.required_approvals > len(self.reviewers):
+            raise ValueError(
+                f"required_approvals {self.required_approvals} needs at least as many distinct reviewers, "
+                f"got {len(self.reviewers)}: {self.reviewers}"
+            )
+        return self
 
 
 class RiskConfig(_Strict):

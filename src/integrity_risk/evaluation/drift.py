@@ -272,12 +272,16 @@ def training_window(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def audited_threshold(tags: Mapping[str, str]) -> tuple[float | None, str]:
-    """The threshold a version's last promotion recorded (``audit_promote_<event>``), or None; and where it came from."""
-    event = tags.get("last_promote")
+    """The threshold a version's last promotion recorded (``audit_promote_<event>``), or None; and where it came from.
+
+    A version made champion by an override of its failed gates has ``audit_override_<event>`` instead.
+    """
+    action = "promote" if tags.get("last_promote") else "override"
+    event = tags.get(f"last_{action}")
     if not event:
         return None, "no promotion audit on the version"
     try:
-        entry = json.loads(tags.get(f"audit_promote_{event}", "{}"))
+        entry = json.loads(tags.get(f"audit_{action}_{event}", "{}"))
         value = (entry.get("metrics") or {}).get("candidate_threshold")
     except (ValueError, AttributeError):
         value = None

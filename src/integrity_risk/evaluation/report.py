@@ -519,12 +519,14 @@ def update_summary(metrics: dict, gate_results: list[dict]) -> Path | None:
     return here
 
 
-def approval_body(metrics: dict, report_url: str | None = None) -> str:
-    """Markdown for the ``body`` of the approval task: the run's summary and a link to the report.
+def approval_body(metrics: dict, report_url: str | None = None, preface: str = "") -> str:
+    """Markdown for the ``body`` of the approval task: a link to the report, then the run's summary.
 
     :param metrics: shadow_eval's metrics XCom (carries ``summary_path`` and ``report_path``).
     :param report_url: where a browser reaches the report (e.g. a static route the platform
         exposes); default a ``file://`` link to ``report_path``.
+    :param preface: markdown between the link and the summary (earlier approvals, other
+        candidates waiting).
     """
     from integrity_risk.storage import as_storage_path
 
@@ -534,5 +536,6 @@ def approval_body(metrics: dict, report_url: str | None = None) -> str:
     else:
         summary = summary_markdown(metrics, metrics.get("gates"))
     link = report_url or (str(as_storage_path(metrics["report_path"])) if metrics.get("report_path") else None)
-    footer = f"\n**Full report:** [{link}]({link})\n" if link else "\n_No report was written._\n"
-    return summary + footer
+    # First, so that a reviewer opens the whole evidence before reading the extract of it.
+    header = f"**Full report:** [{link}]({link})\n\n" if link else "_No report was written._\n\n"
+    return header + preface + summary

@@ -15,7 +15,8 @@ class AutoGatesOperator(BaseOperator):
 
     A failing gate fails the task without retries (``AirflowFailException``), with every
     failing gate's name, figure and bound in the message, so the approval is never asked.
-    The verdicts are also written into the run's ``summary.md``, which the approval shows.
+    The verdicts are also written into the run's ``summary.md``, which the approval shows, and
+    tagged on the candidate's model version (``auto_gates``), which an override names.
 
     :param gates: the ``gates:`` section, e.g. ``{"max_pr_auc_drop": 0.02, "min_recall_at_fpr": 0.3}``;
         see ``integrity_risk.evaluation.gates``.
@@ -51,6 +52,7 @@ class AutoGatesOperator(BaseOperator):
             )
         results = evaluate_gates(metrics, self.gates)
         update_summary(metrics, [r.as_dict() for r in results])
+        self._tag_verdict(metrics, [r.as_dict() for r in results], str(context.get("run_id") or ""))
         for r in results:
             self.log.info("%s", r.message)
         failures = [r for r in results if r.passed is False]
@@ -60,3 +62,15 @@ class AutoGatesOperator(BaseOperator):
         if thin:
             self.log.warning("not enough evidence for %s: the reviewer decides, told so first", ", ".join(thin))
         return {"passed": not thin, "not_enough_evidence": thin, "gates": [r.as_dict() for r in results]}
+
+    def _tag_verdict(self, metrics: dict, results: list[dict], run_id: str) -> None:
+        """The verdict on the candidate's model version, before any failure: what an override names."""
+        if "candidate_version" not in metrics or "model_name" not in metrics:
+            return
+        from mlflow import MlflowClient
+
+        from integrity_risk.reviews import record_gate_verdict
+        from integrity_risk.tracking import configure
+
+        configure()
+        record_gate_verdict(MlflowClient(), metrics, results, run_id=run_id)

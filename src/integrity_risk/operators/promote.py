@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 class PromoteOperator(BaseOperator):
     """Move the ``champion`` alias to the version shadow_eval evaluated, recording who approved it.
 
-    Runs after an ``ApprovalOperator``: a rejection skips this task, and a missing or
-    non-"Approve" answer makes it refuse. The version promoted is the one pinned by
-    shadow_eval (its ``candidate_version``), not wherever ``candidate`` points now.
+    Runs after the approval steps (``ReviewerApprovalOperator``): a rejection skips this
+    task. It refuses, before anything moves, unless ``required_approvals`` distinct reviewers
+    answered "Approve", each with a reason; their decisions and reasons go into the audit
+    entry and the version's tags. The version promoted is the one pinned by shadow_eval (its
+    ``candidate_version``), not wherever ``candidate`` points now.
 
     The reviewer approved a comparison with the champion shadow_eval pinned (its
     ``champion_version``, null when there was none). If production moved since, that
@@ -24,8 +26,9 @@ class PromoteOperator(BaseOperator):
     of a promotion that already moved the alias returns its ``completed`` entry.
 
     :param risk_type: the risk whose ``integrity_<risk>`` model is promoted.
-    :param approval: the ``ApprovalOperator``'s result, which names the reviewer and the
-        answer; in a DAG, ``approval.output``. (templated)
+    :param approvals: each approval step's result, which names the reviewer, the answer and
+        the reason; in a DAG, ``[approval.output, ...]``. (templated)
+    :param required_approvals: how many distinct reviewers must have approved.
     :param metrics: the shadow evaluation's result, with the versions it compared; in a
         DAG, ``shadow_eval.output``. (templated)
     :param gates: the ``AutoGatesOperator``'s result, whose verdicts go into the audit
@@ -33,26 +36,40 @@ class PromoteOperator(BaseOperator):
     :return (XCom): the audit entry (``completed``).
     """
 
-    template_fields = ("approval", "metrics", "gates")
-    template_fields_renderers = {"approval": "json", "metrics": "json", "gates": "json"}
+    template_fields = ("approvals", "metrics", "gates")
+    template_fields_renderers = {"approvals": "json", "metrics": "json", "gates": "json"}
     ui_color = "#d5f0f6"
 
     def __init__(
-        self, *, risk_type: str, approval: dict, metrics: dict, gates: dict | None = None, **kwargs: Any
+        self,
+        *,
+        risk_type: str,
+        approvals: list,
+        metrics: dict,
+        required_approvals: int = 1,
+        gates: dict | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.risk_type = risk_type
-        self.approval = approval
+        self.approvals = approvals
+        self.required_approvals = required_approvals
         self.metrics = metrics
         self.gates = gates
 
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from integrity_risk.promotion import ChampionMovedError, PromotionError, approver_from_hitl, promote
+        from integrity_risk.promotion import ChampionMovedError, PromotionError, promote
+        from integrity_risk.reviews import approvals, joined_reason
         from integrity_risk.tracking import configure, registered_model_name
 
-        approver, approved_at = approver_from_hitl(self.approval)
+        try:
+            decisions = approvals(self.approvals, required=self.required_approvals)
+        except PromotionError as err:  # the answers are what they are: a retry cannot change them
+            raise AirflowFailException(f"not promoting: {err}") from err
+        approver = ", ".join(d.user for d in decisions)
+        reason = decisions[0].reason if len(decisions) == 1 else joined_reason(decisions)
         metrics, name = self.metrics or {}, registered_model_name(self.risk_type)
         if "candidate_version" not in metrics:
             raise PromotionError(
@@ -75,7 +92,9 @@ class PromoteOperator(BaseOperator):
                 self.risk_type,
                 candidate,
                 approved_by=approver,
-                approved_at=approved_at,
+                approved_at=decisions[-1].at,
+                reason=reason,
+                approvals=[d.as_dict() for d in decisions],
                 dag_run_id=str(context["run_id"]),
                 metrics=metrics,
                 **pinned,

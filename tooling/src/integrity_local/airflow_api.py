@@ -139,11 +139,19 @@ class AirflowApi:
             time.sleep(poll)
         raise TimeoutError(f"{dag_id} {run_id}: not done within {timeout:.0f}s")
 
+    def page(self, path: str, *, signed_in: bool = True) -> httpx.Response:
+        """A page of the API server outside ``/api/v2`` (a plugin's), as this user or signed out."""
+        return httpx.get(f"{self.base_url}{path}", headers=self._headers() if signed_in else {}, timeout=60)
+
     # --- approvals -----------------------------------------------------------------
-    def answer_approval(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
-        """Answer a human-in-the-loop approval as this user ("Approve" or "Reject")."""
+    def approval_request(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        """The human-in-the-loop request of an approval task: subject, body, assigned users, answer."""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
+
+    def answer_approval(self, dag_id: str, run_id: str, task_id: str, option: str, *, reason: str) -> dict:
+        """Answer a human-in-the-loop approval as this user ("Approve" or "Reject"), giving a reason."""
         return self.request(
             "PATCH",
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
-            json={"chosen_options": [option], "params_input": {}},
+            json={"chosen_options": [option], "params_input": {"reason": reason}},
         )

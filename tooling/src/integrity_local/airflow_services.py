@@ -2,9 +2,9 @@
 
 The real components, each its own process: api-server (UI, REST API and the task
 execution API), scheduler with the LocalExecutor, dag-processor and triggerer,
-on a SQLite metadata database under the local state folder. Four users come
-from Airflow's simple auth manager: ``admin``, ``reviewer`` (role op: may answer
-approvals), ``modeler`` (role user: may trigger runs and backfills) and ``platform``
+on a SQLite metadata database under the local state folder. Five users come
+from Airflow's simple auth manager: ``admin``, ``reviewer`` and ``reviewer2`` (role op: may
+answer approvals; two, for the two-person rule), ``modeler`` (role user: may trigger runs and backfills) and ``platform``
 (role op: the platform team of ``include/platform.yaml``, who may accept a partition). Their
 generated passwords are in ``<airflow home>/simple_auth_manager_passwords.json.generated``.
 
@@ -39,7 +39,7 @@ SUPERVISE = (
     'while :; do "$0" -m airflow "$@"; '
     'echo "local_airflow: airflow $* exited with status $?; restarting in 5 s"; sleep 5; done'
 )
-USERS = "admin:admin,reviewer:op,modeler:user,platform:op"
+USERS = "admin:admin,reviewer:op,reviewer2:op,modeler:user,platform:op"
 POOLS = {
     "hiveserver2": (2, "concurrent HiveServer2 queries"),
     "gpu": (1, "training jobs on the GPU queue"),

@@ -67,17 +67,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=7)
     run.add_argument("--hs2-port", type=int, default=10000, help="HiveServer2 port on loopback")
     run.add_argument("--airflow-port", type=int, default=8080)
-    approve = sub.add_parser("approve", help="answer a promotion approval as the reviewer")
+    approve = sub.add_parser("approve", help="answer a promotion approval as a reviewer, with a reason")
     approve.add_argument("risk", choices=risk_types)
     approve.add_argument("run_id")
+    approve.add_argument("--reason", required=True, help="why: goes into the audit record and the version's tags")
     approve.add_argument("--reject", action="store_true")
+    approve.add_argument(
+        "--as", dest="user", default="reviewer", help="the reviewer who answers (default reviewer; reviewer2 too)"
+    )
     approve.add_argument("--airflow-port", type=int, default=8080)
     args = parser.parse_args(argv)
 
     from integrity_local import demo
 
     if args.command == "approve":
-        return demo.answer(args.risk, args.run_id, "Reject" if args.reject else "Approve", args.airflow_port)
+        option = "Reject" if args.reject else "Approve"
+        return demo.answer(args.risk, args.run_id, option, args.reason, args.airflow_port, user=args.user)
     return demo.run_demo(
         risks=risk_types if args.all else [args.risk],
         start=args.start,

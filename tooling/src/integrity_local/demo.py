@@ -254,7 +254,8 @@ def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
 
 
 def approval_command(risk: str, run_id: str, answer: str = "approve") -> str:
-    return f"scripts/approve.sh {risk} {shlex.quote(run_id)}" + ("" if answer == "approve" else " --reject")
+    command = f"scripts/approve.sh {risk} {shlex.quote(run_id)} --reason '<why>'"
+    return command + ("" if answer == "approve" else " --reject")
 
 
 def run_demo(
@@ -330,7 +331,7 @@ def run_demo(
                 f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
                 f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)"
             )
-            print(f"      or approve from here: {approval_command(risk, run_id)}   (add --reject to reject)")
+            print(f"      or answer from here: {approval_command(risk, run_id)}   (add --reject to reject)")
     return 0 if not stopped else 1
 
 
@@ -368,17 +369,40 @@ def gate_lines(risk: str, metrics: dict | None) -> list[str]:
     return [head, *(r.message for r in evaluate_gates(metrics, gates))]
 
 
-def answer(risk: str, run_id: str, option: str, airflow_port: int) -> int:
-    """Answer a promotion approval as the reviewer, through Airflow's REST API."""
+def answer(risk: str, run_id: str, option: str, reason: str, airflow_port: int, *, user: str = "reviewer") -> int:
+    """Answer the run's pending approval step as ``user``, with a reason, through Airflow's REST API."""
     from integrity_local.airflow_api import AirflowApi
     from integrity_local.airflow_services import LocalAirflow
 
     airflow = LocalAirflow(port=airflow_port)
-    reviewer = AirflowApi(airflow.url, "reviewer", airflow.password("reviewer"))
+    reviewer = AirflowApi(airflow.url, user, airflow.password(user))
     dag_id = f"integrity_{risk}"
-    response = reviewer.answer_approval(dag_id, run_id, APPROVAL_TASK, option)
-    print(f"{option} recorded for {dag_id} {run_id} by {response['responded_by']['name']}")
+    states = reviewer.task_states(dag_id, run_id)
+    steps = sorted((t for t in states if t == APPROVAL_TASK or t.startswith(f"{APPROVAL_TASK}_")), key=_step)
+    waiting = [t for t in steps if states[t] in WAITING]
+    if not waiting:
+        print(f"{dag_id} {run_id}: no approval waits for an answer ({', '.join(f'{t} {states[t]}' for t in steps)})")
+        return 1
+    response = reviewer.answer_approval(dag_id, run_id, waiting[0], option, reason=reason)
+    print(f"{option} recorded for {dag_id} {run_id} ({waiting[0]}) by {response['responded_by']['name']}")
     if option == "Approve":
-        run = reviewer.wait_for(dag_id, run_id, timeout=600)
-        print(f"run {run['state']}; promote: {reviewer.task_states(dag_id, run_id).get('promote')}")
+        later = steps[steps.index(waiting[0]) + 1 :]
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            states = reviewer.task_states(dag_id, run_id)
+            if later and states.get(later[0]) in WAITING:
+                print(
+                    f"{later[0]} now waits for another reviewer: scripts/approve.sh {risk} {run_id} --as <reviewer> ..."
+                )
+                return 0
+            if states.get("promote") in ("success", "failed", "skipped", "upstream_failed"):
+                print(f"promote: {states['promote']}")
+                return 0 if states["promote"] == "success" else 1
+            time.sleep(3)
+        print("no outcome within 600 s: see the run in the Airflow UI")
+        return 1
     return 0
+
+
+def _step(task_id: str) -> int:
+    return 1 if task_id == APPROVAL_TASK else int(task_id.rsplit("_", 1)[1])

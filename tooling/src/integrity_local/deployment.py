@@ -128,7 +128,7 @@ def wait_until_online_serves(hook, risk: str, day: dt.date | str, timeout: float
 
 def last_audit_move(risk: str) -> tuple:
     """The newest audit entry of ``risk`` as (action, status, actor, version, previous champion)."""
-    from integrity_risk.promotion import read_audit
+    from integrity_risk.promotion import ACTIONS, read_audit
 
-    entry = read_audit(risk_type=risk)[-1]
+    entry = [e for e in read_audit(risk_type=risk) if e.get("action") in ACTIONS][-1]  # no reject decisions
     return entry["action"], entry["status"], entry["actor"], entry["version"], entry["previous_champion"]
