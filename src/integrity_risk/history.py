@@ -61,7 +61,8 @@ def figures_text(row: dict) -> str:
     parts = [f"{label} {metrics[key]:.3f}" for key, label in _FIGURES if isinstance(metrics.get(key), (int, float))]
     population = metrics.get("population") or {}
     if population.get("candidate_flagged") is not None:
-        parts.append(f"flagged {population['candidate_flagged']} (champion {population.get('champion_flagged')})")
+        champion = f" (champion {population['champion_flagged']})" if "champion_pr_auc" in metrics else ""
+        parts.append(f"flagged {population['candidate_flagged']}{champion}")
     return ", ".join(parts)
 
 
@@ -123,7 +124,8 @@ def history_html(risk_type: str, rows: list[dict], *, risks: list[str]) -> str:
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}th{{background:#f3f3f3}}
 tr.refused td,tr.failed td,tr.unfinished td{{background:#fdecea}}</style></head><body>
 <h1>Who moved production: {esc(risk_type)}</h1><p>{nav}</p>
-<p>Every promotion, rollback and override of the <code>champion</code> alias, newest first, from the audit log.</p>
+<p>Every promotion, rollback and override of the <code>champion</code> alias, and every rejected candidate,
+newest first, from the audit log.</p>
 {empty}<table><tr>{"".join(f"<th>{esc(h)}</th>" for h in HEADERS)}</tr>{body}</table></body></html>"""
 
 
