@@ -25,6 +25,14 @@ def _dagbag():
     return DagBag(dag_folder=str(DAGS), safe_mode=False)
 
 
+def _fraud_yaml_in_a_copy(tmp_path, monkeypatch):
+    """The path of fraud.yaml in a copy of the risk YAMLs that the DAG files read from now on."""
+    risks = tmp_path / "risks"
+    shutil.copytree(INCLUDE_DIR / "risks", risks)
+    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
+    return risks / "fraud.yaml"
+
+
 def test_every_dag_file_imports_without_errors():
     bag = _dagbag()
     assert bag.import_errors == {}
@@ -178,11 +186,8 @@ def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reache
 
 
 def test_two_required_approvals_chain_two_requests_before_promote(tmp_path, monkeypatch):
-    risks = tmp_path / "risks"
-    shutil.copytree(INCLUDE_DIR / "risks", risks)
-    fraud = risks / "fraud.yaml"
+    fraud = _fraud_yaml_in_a_copy(tmp_path, monkeypatch)
     fraud.write_text(fraud.read_text().replace("required_approvals: 1 ", "required_approvals: 2 "))
-    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
 
     dag = _dagbag().dags["integrity_fraud"]
     first, second, promote = (dag.get_task(t) for t in ("approval", "approval_2", "promote"))
@@ -235,11 +240,8 @@ def test_the_materialized_window_spans_the_days_the_asset_events_name():
 
 
 def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, monkeypatch):
-    risks = tmp_path / "risks"
-    shutil.copytree(INCLUDE_DIR / "risks", risks)
-    broken = risks / "fraud.yaml"
+    broken = _fraud_yaml_in_a_copy(tmp_path, monkeypatch)
     broken.write_text(broken.read_text().replace("batch_size: 256", "batch_size: lots"))
-    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
 
     bag = _dagbag()
 
@@ -259,14 +261,11 @@ def test_the_schedule_catches_up_from_start_date_and_stops_at_the_yamls_end_date
 
     from integrity_local.deployment import e2e_risk_yaml
 
-    risks = tmp_path / "risks"
-    shutil.copytree(INCLUDE_DIR / "risks", risks)
-    fraud = risks / "fraud.yaml"
+    fraud = _fraud_yaml_in_a_copy(tmp_path, monkeypatch)
     # The e2e's YAML: the world's last day is its end, whatever the clock says when the scheduler looks.
     fraud.write_text(
         e2e_risk_yaml(fraud.read_text(), dt.date(2026, 5, 1), dt.date(2026, 4, 20), end=dt.date(2026, 5, 3))
     )
-    monkeypatch.setenv("INTEGRITY_RISKS_DIR", str(risks))
     # The DAG as the scheduler sees it, serialized, and the runs it would create one after the other.
     dag = LazyDeserializedDAG.from_dag(_dagbag().dags["integrity_fraud"])
     runs, info = [], None

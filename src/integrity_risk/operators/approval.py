@@ -98,16 +98,17 @@ class ReviewerApprovalOperator(ApprovalOperator):
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from integrity_risk.reviews import REASON_FIELD
+        from integrity_risk.promotion import PromotionError
+        from integrity_risk.reviews import REASON_FIELD, decision_from_hitl
 
-        user = event.get("responded_by_user") or {}
-        reason = str((event.get("params_input") or {}).get(REASON_FIELD) or "").strip()
-        if "error" not in event and user and not reason:
-            raise AirflowFailException(
-                f"{user.get('name') or user.get('id')} answered {event.get('chosen_options')} without a reason: "
-                f"every decision needs one (the form's Reason field; through the REST API, params_input."
-                f"{REASON_FIELD}). Nothing moved; clear this task to ask again."
-            )
+        if "error" not in event and event.get("responded_by_user"):  # a person answered: a timeout has no reason
+            try:
+                decision_from_hitl(event)
+            except PromotionError as err:
+                raise AirflowFailException(
+                    f"{err} (the form's Reason field; through the REST API, params_input.{REASON_FIELD}). "
+                    "Nothing moved; clear this task to ask again."
+                ) from err
         self.after_answer(context, event)
         return super().execute_complete(context, event)
 
@@ -202,7 +203,7 @@ class PromotionApprovalOperator(ReviewerApprovalOperator):
             return  # promote records the decision
         earlier = [d.as_dict() for d in approvals(self.earlier_approvals, required=0)]
         if event.get("responded_by_user"):
-            rejection = decision_from_hitl({**event, "responded_at": event.get("responded_at")})
+            rejection = decision_from_hitl(event)
             actor, reason, at = rejection.user, rejection.reason, rejection.at
             earlier.append(rejection.as_dict())
         else:
