@@ -40,6 +40,7 @@ def test_every_dag_file_imports_without_errors():
         {f"integrity_{risk}" for risk in RISK_TYPES}
         | {"model_rollback", "model_override", "accept_partition"}
         | {f"integrity_{risk}_online_features" for risk in RISK_TYPES}
+        | {f"integrity_{risk}_promotion" for risk in RISK_TYPES}
     )
 
 
@@ -57,8 +58,7 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
         "train",
         "evaluate.shadow_eval",
         "evaluate.auto_gates",
-        "approval",
-        "promote",
+        "request_approval",
     ]
     for before, after in zip(order, order[1:], strict=False):
         assert after in dag.get_task(before).get_flat_relative_ids(upstream=False), (before, after)
@@ -81,8 +81,11 @@ def test_the_risk_dag_runs_the_stages_in_order_with_training_on_the_gpu_queue():
     on_gpu = {t.task_id for t in dag.tasks if t.queue == "gpu"}
     assert on_gpu == {"train", "evaluate.shadow_eval", "feature_drift"}
     assert dag.get_task("extract.hive_extract_fraud_daily").pool == "hiveserver2"
-    assert dag.get_task("approval").assigned_users == [{"id": u, "name": u} for u in ("reviewer", "reviewer2")]
     assert dag.max_active_runs == 1 and "fraud" in dag.tags and dag.doc_md
+    # The reviewers are asked in a run of the promotion DAG, which the day's run does not wait for.
+    request = dag.get_task("request_approval")
+    assert (request.trigger_dag_id, request.wait_for_completion) == ("integrity_fraud_promotion", False)
+    assert request.fail_when_dag_is_paused and not request.downstream_task_ids - {"watcher"}
 
 
 def test_the_trainer_gets_the_model_config_the_dag_validated(tmp_path):
@@ -121,8 +124,7 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
             "evaluation_data": ("training_set", "test_path"),
         },
         "evaluate.auto_gates": {"metrics": shadow},
-        "approval": {"metrics": shadow, "gates": gates},
-        "promote": {"metrics": shadow, "gates": gates},
+        "request_approval": {"metrics": shadow},
     }
     xcoms = {
         ("training_set", "path"): "/sets/fraud/2026-03-20",
@@ -130,7 +132,6 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
         ("train", "version"): 7,
         shadow: {"overall": {}, "candidate_version": 7},
         gates: {"passed": True, "gates": []},
-        ("approval", "return_value"): {"chosen_options": ["Approve"]},
     }
 
     class _TaskInstance:  # the XCom store as the task runner's ti answers a pull
@@ -138,8 +139,6 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
             return xcoms.get((task_ids, key), default)
 
     context = {"ti": _TaskInstance(), "ds": "2026-03-20", "run_id": "r", "params": {"label_control": "none"}}
-    promote = dag.get_task("promote")
-    assert [(a.operator.task_id, a.key) for a in promote.approvals] == [("approval", "return_value")]
     for task_id, inputs in wired.items():
         task = dag.get_task(task_id)
         for name, (upstream, key) in inputs.items():
@@ -149,8 +148,6 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
             assert name in task.template_fields, (task_id, name)
         task.render_template_fields(context)
         assert {name: getattr(task, name) for name in inputs} == {name: xcoms[src] for name, src in inputs.items()}
-    # Promote got every approval step's answer, typed too.
-    assert promote.approvals == [xcoms[("approval", "return_value")]] and promote.required_approvals == 1
     # Indexing an output by key needs each key pushed as an XCom of its own.
     assert dag.get_task("training_set").multiple_outputs and dag.get_task("train").multiple_outputs
 
@@ -181,23 +178,46 @@ def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reache
     watcher = dag.get_task("watcher")
     assert [t.task_id for t in dag.leaves] == ["watcher"]
     assert str(watcher.trigger_rule) in ("one_failed", "TriggerRule.ONE_FAILED") and watcher.retries == 0
-    everything_else = {t.task_id for t in dag.tasks} - {"watcher", "model_cycle", "approval"}
+    everything_else = {t.task_id for t in dag.tasks} - {"watcher", "model_cycle"}
     assert watcher.upstream_task_ids == everything_else
+
+
+def test_the_promotion_dag_asks_about_the_evaluation_it_reads_from_the_evaluated_run():
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    from integrity_risk.operators.request_approval import promotion_run_id
+
+    dag = _dagbag().dags["integrity_fraud_promotion"]
+    assert dag.schedule is None
+    assert not dag.is_paused_upon_creation and dag.max_active_runs > 1
+    assert {"source_run_id", "candidate_version"} <= set(dag.params)
+    candidate, approval, promote = (dag.get_task(t) for t in ("evaluated_candidate", "approval", "promote"))
+    assert approval.upstream_task_ids == {"evaluated_candidate"} and promote.upstream_task_ids >= {"approval"}
+    assert approval.assigned_users == [{"id": u, "name": u} for u in ("reviewer", "reviewer2")]
+    assert "reason" in approval.params and candidate.retries == 0
+    # Approval and promote get the evaluation the first task read and checked, typed.
+    for task, name in ((approval, "metrics"), (approval, "gates"), (promote, "metrics"), (promote, "gates")):
+        arg = getattr(task, name)
+        assert isinstance(arg, PlainXComArg) and (arg.operator.task_id, arg.key) == ("evaluated_candidate", name)
+    assert [(a.operator.task_id, a.key) for a in promote.approvals] == [("approval", "return_value")]
+    assert promote.required_approvals == 1
+    # One run per request: a second request for the same evaluation is a run of its own.
+    first, again = (promotion_run_id(7, "scheduled__2026-03-20T00:00:00+00:00", n) for n in (1, 2))
+    assert first == "v7__scheduled__2026-03-20T00:00:00+00:00" and again == first + "__2"
 
 
 def test_two_required_approvals_chain_two_requests_before_promote(tmp_path, monkeypatch):
     fraud = _fraud_yaml_in_a_copy(tmp_path, monkeypatch)
     fraud.write_text(fraud.read_text().replace("required_approvals: 1 ", "required_approvals: 2 "))
 
-    dag = _dagbag().dags["integrity_fraud"]
+    dag = _dagbag().dags["integrity_fraud_promotion"]
     first, second, promote = (dag.get_task(t) for t in ("approval", "approval_2", "promote"))
-    assert second.upstream_task_ids == {"approval", "evaluate.shadow_eval", "evaluate.auto_gates"}
+    assert second.upstream_task_ids == {"approval", "evaluated_candidate"}
     assert promote.upstream_task_ids >= {"approval", "approval_2"} and promote.required_approvals == 2
     assert [a.operator.task_id for a in second.earlier_approvals] == ["approval"]
     assert (first.step, second.step, second.required) == (1, 2, 2)
-    # Both requests ask for a reason; neither can skip the watcher.
+    # Both requests ask for a reason.
     assert "reason" in first.params and "reason" in second.params
-    assert not {"approval", "approval_2"} & dag.get_task("watcher").upstream_task_ids
 
     fraud.write_text(fraud.read_text().replace("required_approvals: 2 ", "required_approvals: 3 "))
     error = next(iter(_dagbag().import_errors.values()))
@@ -252,6 +272,7 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
     assert set(bag.dag_ids) == (
         {f"integrity_{r}" for r in others}
         | {f"integrity_{r}_online_features" for r in others}
+        | {f"integrity_{r}_promotion" for r in others}
         | {"model_rollback", "model_override", "accept_partition"}
     )
 

@@ -10,8 +10,9 @@ half-loaded day, a day loaded twice).
   features past the YAML's PSI bound (they were not the day before), writes its
   ``eval.feature_drift`` partition and notifies through the log notifier; ``model_cycle:
   on_drift`` then trains and registers a candidate on a day the fixed cycle would not train,
-  which meets the automatic gates and the approval like any other (nobody answers: the
-  approval's default, Reject, applies once its timeout passed, and promote is skipped).
+  which meets the automatic gates and asks for approval like any other: the run of the
+  promotion DAG it requests asks the reviewers (nobody answers: the approval's default,
+  Reject, applies once its timeout passed, and promote is skipped).
 - Outages: each day fails ``extract.upstream_health`` naming its check, nothing after the gate
   runs, and the run fails.
 
@@ -165,6 +166,13 @@ def fraud_dag(project, airflow_db):
     return bag.dags[DAG_ID]
 
 
+@pytest.fixture(scope="module")
+def promotion_dag(fraud_dag, project):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(project / "dags"), safe_mode=False).dags[f"{DAG_ID}_promotion"]
+
+
 def _run(dag, day: dt.date, **conf):
     return dag.test(logical_date=dt.datetime.combine(day, dt.time(), dt.UTC), run_conf=conf)
 
@@ -250,7 +258,7 @@ def _scheduler_timeout_sweep(give_up_after_s: float = 600):
 
 
 def test_adapted_attackers_pass_every_health_gate_drift_past_the_bound_notify_and_train_a_candidate(
-    world, fraud_dag, hive_hook, caplog
+    world, fraud_dag, promotion_dag, hive_hook, caplog
 ):
     from mlflow import MlflowClient
 
@@ -271,8 +279,7 @@ def test_adapted_attackers_pass_every_health_gate_drift_past_the_bound_notify_an
         assert states["training_set"] == "skipped", (day, states)
 
     caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
-    with _scheduler_timeout_sweep() as sweep_errors:
-        run = _run(fraud_dag, CUTOVER, run_training="auto")
+    run = _run(fraud_dag, CUTOVER, run_training="auto")
     states = _states(run)
     drift = _xcom(run, "feature_drift")
 
@@ -317,18 +324,29 @@ def test_adapted_attackers_pass_every_health_gate_drift_past_the_bound_notify_an
     client = MlflowClient(tracking_uri=tracking_uri())
     model = registered_model_name(RISK)
     assert int(client.get_model_version_by_alias(model, "candidate").version) == version
-    # Within the same gates and approval as any candidate. Nobody answers the approval in a test:
-    # its one-second timeout passes, the scheduler's sweep applies its default "Reject", promote
-    # is skipped and production stays as it was (no champion).
+    # Within the same gates and approval as any candidate: the day's run asked for a promotion
+    # run and ended. Nobody answers the approval in a test: its one-second timeout passes, the
+    # scheduler's sweep applies its default "Reject", promote is skipped and production stays
+    # as it was (no champion).
     assert states["evaluate.shadow_eval"] == "success" and states["evaluate.auto_gates"] == "success", states
-    assert states["approval"] == "success" and states["promote"] == "skipped", (states, sweep_errors)
-    request = _approval_request(run)
+    assert states["request_approval"] == "success" and str(run.state) == "success", states
+    requested = _xcom(run, "request_approval", "trigger_run_id")
+    assert requested == f"v{version}__{run.run_id}", requested
+    with _scheduler_timeout_sweep() as sweep_errors:
+        review = promotion_dag.test(run_conf={"source_run_id": run.run_id, "candidate_version": version})
+    review_states = _states(review)
+    assert review_states["evaluated_candidate"] == "success", review_states
+    assert review_states["approval"] == "success" and review_states["promote"] == "skipped", (
+        review_states,
+        sweep_errors,
+    )
+    request = _approval_request(review)
     assert request.chosen_options == ["Reject"] and request.responded_by is None, request  # no person: the default
     # The timeout's reject is a decision on record too, with who (nobody) and why.
     rejected = [e for e in read_audit(risk_type=RISK) if e.get("action") == "reject" and e["version"] == version]
     assert [(e["actor"], e["reason"].startswith("no answer within")) for e in rejected] == [("timeout", True)]
     assert "champion" not in client.get_registered_model(model).aliases
-    assert str(run.state) == "success", states
+    assert str(review.state) == "success", review_states
 
 
 CHECKS = {"missing_event_type": "event_type_rows", "half_loaded": "rows", "duplicated_load": "duplicate_rate"}
@@ -350,10 +368,10 @@ def test_an_upstream_outage_fails_the_health_gate_naming_the_check_and_nothing_d
     assert f"- raw.user_events: {check}: " in logged.out + logged.err
     if kind.startswith("missing_event_type:"):
         assert f"event_type={kind.split(':')[1]}: 0 rows" in logged.out + logged.err
-    # Nothing after the gate ran: every extract, drift, training and promotion task.
+    # Nothing after the gate ran: every extract, drift and training task, and no approval was requested.
     after = {
         t: s for t, s in states.items() if t not in ("extract.wait_upstream", "extract.upstream_health", "watcher")
     }
-    assert set(after) >= {*EXTRACTS, "feature_drift", "training_set", "train", "approval", "promote"}
+    assert set(after) >= {*EXTRACTS, "feature_drift", "training_set", "train", "request_approval"}
     assert {t: s for t, s in after.items() if s not in ("upstream_failed", "None")} == {}, states
     assert states["watcher"] == "failed"  # and the run is failed with the gate

@@ -158,7 +158,7 @@ def test_a_new_risk_type_needs_only_configuration_and_its_dag_runs_a_feature_day
     assert RISK in all_risk_types()
     bag = _dagbag(project)
     assert bag.import_errors == {}
-    assert {f"integrity_{RISK}", f"integrity_{RISK}_online_features", "integrity_fraud"} <= set(bag.dag_ids)
+    assert {f"integrity_{RISK}", f"integrity_{RISK}_online_features", f"integrity_{RISK}_promotion"} <= set(bag.dag_ids)
     dag = bag.dags[f"integrity_{RISK}"]
     assert dag.get_task("train").model_config["tasks"] == [RISK, "fraud"]
 

@@ -8,26 +8,24 @@ libraries (TensorFlow, Feast, pandas, MLflow) load inside ``execute``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from airflow.providers.standard.operators.python import ShortCircuitOperator
-from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, chain, task
+from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, task
 
 from integrity_risk.assets import table_asset
 from integrity_risk.config.health import load_upstream_health
 from integrity_risk.config.risk import RiskConfig, risk_config
 from integrity_risk.config.tables import shared_table_rules
 from integrity_risk.model_cycle import model_day
-from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.clean_events import CleanEventsOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 from integrity_risk.operators.feature_drift import FeatureDriftOperator
 from integrity_risk.operators.hive_extract import HiveExtractOperator
-from integrity_risk.operators.promote import PromoteOperator
 from integrity_risk.operators.quality_gate import QualityGateOperator
+from integrity_risk.operators.request_approval import RequestApprovalOperator
 from integrity_risk.operators.shadow_eval import ShadowEvalOperator
 from integrity_risk.operators.tf_train import TFTrainOperator
 from integrity_risk.operators.training_set import TrainingSetOperator
@@ -69,8 +67,7 @@ change the YAML, not this DAG.
 | `training_set` | point-in-time join of matured labels (`maturity_days` {maturity}) with features, split by time |
 | `train` | multi-task TensorFlow model (heads: {tasks}) on queue `gpu`; registers a `candidate` version of `integrity_{risk}` in MLflow |
 | `evaluate` | on queue `gpu` (TensorFlow), scores the held-out labelled days and every account of the days after the training cutoff with `champion` and `candidate`, writes `eval.shadow_scores` (the population), builds the HTML report, applies the YAML's gates |
-| `approval` | a reviewer ({reviewers}) approves or rejects in the UI; no answer within {timeout} h leaves production as it is |
-| `promote` | moves `champion` to the candidate and writes the audit entry |
+| `request_approval` | when the gates passed, starts a run of `{dag_id}_promotion` for the candidate: a reviewer ({reviewers}) approves or rejects it there (Browse → Required Actions), with a reason; no answer within {timeout} h leaves production as it is; `promote` then moves `champion` and writes the audit entry. This run does not wait for the answer |
 
 Backfill a range with `airflow backfill create --dag-id {dag_id} --from-date ... --to-date ...`:
 every task reads its day from the run's data interval, so a backfilled day equals the scheduled one.
@@ -82,7 +79,7 @@ Roll back with the `model_rollback` DAG.
 """
 
 
-def _default_args(cfg: RiskConfig) -> dict:
+def risk_default_args(cfg: RiskConfig) -> dict:
     return {
         "owner": cfg.owner,
         "retries": cfg.retries,
@@ -210,7 +207,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         end_date=dt.datetime.combine(cfg.end_date, dt.time(), tzinfo=dt.UTC) if cfg.end_date else None,
         catchup=cfg.catchup,
         max_active_runs=cfg.max_active_runs,
-        default_args=_default_args(cfg),
+        default_args=risk_default_args(cfg),
         template_searchpath=[str(hql_dir())],
         tags=["integrity", risk_type, cfg.owner],
         dagrun_timeout=dt.timedelta(hours=72),
@@ -218,7 +215,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             "run_training": Param(
                 "auto",
                 enum=["auto", "yes", "no"],
-                description=f"Train, evaluate and ask for approval in this run: auto = every "
+                description=f"Train, evaluate and ask for approval of the candidate: auto = every "
                 f"{cfg.model_cycle_days} days from the start date; yes; no = features only.",
             ),
             "rewrite_shared_tables": Param(
@@ -329,40 +326,18 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 queue=GPU_QUEUE,
                 pool=HIVE_POOL,
             )
-            auto_gates = AutoGatesOperator(
+            AutoGatesOperator(
                 task_id="auto_gates",
                 gates=ev.gates.model_dump(exclude_none=True),
                 metrics=_output(shadow_eval),
             )
-        # The two-person rule: one request per approval needed, each assigned to the reviewers
-        # who have not approved yet; any reject (or timeout) skips the rest and promote.
-        approvals: list[PromotionApprovalOperator] = []
-        for step in range(1, cfg.approval.required_approvals + 1):
-            approvals.append(
-                PromotionApprovalOperator(
-                    task_id="approval" if step == 1 else f"approval_{step}",
-                    risk_type=risk_type,
-                    metrics=_output(shadow_eval),
-                    gates=_output(auto_gates),
-                    report_base_url=os.environ.get("INTEGRITY_REPORT_BASE_URL"),
-                    reviewers=cfg.approval.reviewers,
-                    required=cfg.approval.required_approvals,
-                    step=step,
-                    earlier_approvals=[_output(a) for a in approvals],
-                    response_timeout=dt.timedelta(hours=cfg.approval.response_timeout_hours),
-                )
-            )
-        approval = approvals[0]
-        chain(*approvals)
-        # Each approval's result is its XCom like any task's (HITLOperator returns the answer, the
-        # reason and who gave it), so the reviewers reach promote typed too.
-        promote = PromoteOperator(
-            task_id="promote",
-            risk_type=risk_type,
-            approvals=[_output(a) for a in approvals],
-            required_approvals=cfg.approval.required_approvals,
+        # The reviewers are asked in a run of the promotion DAG, one per evaluated candidate: each
+        # candidate gets requests of its own, and this run does not wait for the reviewers.
+        request_approval = RequestApprovalOperator(
+            task_id="request_approval",
+            promotion_dag_id=cfg.promotion_dag_id,
             metrics=_output(shadow_eval),
-            gates=_output(auto_gates),
+            doc_md="Starts a run of the promotion DAG that asks the reviewers about this run's candidate.",
         )
         extract >> [features, feature_drift]
         # The training set joins lookback_days of features: it waits (reschedule mode) until each
@@ -380,9 +355,8 @@ def build_risk_pipeline(risk_type: str) -> DAG:
             )
             for table in (SHARED_TABLE, cfg.extract.table)
         ]
-        [features, feature_drift] >> model_cycle >> window >> training_set >> train >> evaluate >> approval
-        approvals[-1] >> promote
-        _watch(dag, exclude=(model_cycle, *approvals))
+        [features, feature_drift] >> model_cycle >> window >> training_set >> train >> evaluate >> request_approval
+        _watch(dag, exclude=(model_cycle,))
     return dag
 
 
@@ -394,15 +368,14 @@ def watcher() -> None:
 
 
 def _watch(dag: DAG, exclude) -> None:
-    """Airflow's watcher pattern: a run whose gates failed must end failed, not green.
+    """Airflow's watcher pattern: a run in which any task failed ends failed, not green.
 
-    A run's state comes from its leaf tasks only, and the leaf ``promote`` can end
-    skipped although ``auto_gates`` failed: when a day rejected earlier is re-run, the
-    approval's old "skip promote" decision (an XCom that clearing keeps) skips
-    ``promote`` again. The watcher is downstream of every task except those that skip
-    their downstream tasks (``model_cycle`` and the approval steps), so their decisions
-    cannot skip it; ``model_cycle`` still skips it on feature-only days, as it skips
-    everything after it.
+    A run's state comes from its leaf tasks only, and a skip decision can reach a leaf past a
+    failure: a skipping task's decision is an XCom that clearing keeps, so a day re-run after
+    it skipped can skip its leaves again although a gate failed this time. The watcher is
+    downstream of every task except those that skip their downstream tasks (``exclude``:
+    ``model_cycle``), so their decisions cannot skip it; ``model_cycle`` still skips it on
+    feature-only days, as it skips everything after it.
     """
     skipping = {t.task_id for t in exclude}
     watch: Any = watcher()  # an XComArg of the watcher task
@@ -442,7 +415,7 @@ def build_online_features(risk_type: str) -> DAG:
         start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(cfg),
+        default_args=risk_default_args(cfg),
         tags=["integrity", risk_type, cfg.owner, "features"],
         dagrun_timeout=dt.timedelta(hours=12),
     ) as dag:

@@ -349,7 +349,7 @@ def headline(metrics: dict | None) -> dict:
     for key in ("pr_auc_delta", "flip_rate", "psi"):
         if key in overall:
             out[key] = overall[key]
-    for key in ("operating_fpr", "labeled_rows", "positives", "report_path"):
+    for key in ("operating_fpr", "labeled_rows", "positives", "report_path", "evaluation_run_id"):
         if key in metrics:
             out[key] = metrics[key]
     if "gates" in metrics:

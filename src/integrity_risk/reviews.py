@@ -234,6 +234,44 @@ def pending_markdown(pending: list[dict], version: int, champion: int | None) ->
 VERDICT_TAG = "auto_gates"
 
 
+def evaluated_candidate(
+    metrics: dict | None, gates: dict | None, *, version: int, source_run_id: str, champion: int | None
+) -> dict:
+    """What a promotion run asks the reviewers about: the evaluation of ``version`` in run ``source_run_id``.
+
+    :param metrics: that run's shadow evaluation (its XCom), None when it has none.
+    :param gates: that run's automatic gates' result, None when they failed or did not run.
+    :param champion: the champion now.
+    :return: ``{"metrics": ..., "gates": ...}``, the metrics naming the run (``evaluation_run_id``).
+    :raises PromotionError: nothing to ask about, naming why and what to do instead.
+    """
+    if not metrics or "candidate_version" not in metrics:
+        raise PromotionError(
+            f"run {source_run_id} has no shadow evaluation of a candidate (it did not get that far, or it is "
+            "running again): nothing to ask the reviewers"
+        )
+    evaluated = int(metrics["candidate_version"])
+    if evaluated != version:
+        raise PromotionError(
+            f"run {source_run_id} evaluated version {evaluated}, not {version} (it ran again since this request was "
+            f"made): v{version} is no longer what that run asks about; its new request is v{evaluated}'s"
+        )
+    if not gates or gates.get("gates") is None:
+        raise PromotionError(
+            f"the automatic gates of run {source_run_id} did not pass for version {version}: nobody is asked. "
+            "To make it champion past failed gates, a reviewer triggers model_override"
+        )
+    judged_against = metrics.get("champion_version")
+    if judged_against != champion:
+        raise PromotionError(
+            f"production moved since the evaluation: version {version} was compared with "
+            f"{'no champion' if judged_against is None else f'version {judged_against}'}, but the champion is now "
+            f"{'unset' if champion is None else f'version {champion}'}; nobody is asked. Re-run the model cycle "
+            "to evaluate a candidate against the current champion"
+        )
+    return {"metrics": {**metrics, "evaluation_run_id": source_run_id}, "gates": gates}
+
+
 def record_gate_verdict(client: MlflowClient, metrics: dict, results: list[dict], *, run_id: str) -> dict:
     """Tag the evaluated candidate with its gates' verdict, which an override later names.
 

@@ -4,8 +4,8 @@ Airflow runs as it does for the demo (api-server, scheduler, dag-processor and
 triggerer, LocalExecutor) over a real HiveServer2, Feast store and MLflow registry.
 The history is backfilled with Airflow's own backfill, the scheduler catches up the
 last two days, and a backfill of the first of them must give the partitions the
-scheduler wrote. The last day then trains, evaluates and waits for a reviewer, who
-answers through the REST API.
+scheduler wrote. The last day then trains, evaluates and asks for approval: a run of the
+promotion DAG waits for the reviewers, who answer through the REST API.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 RISK = "fraud"
 DAG_ID = f"integrity_{RISK}"
 ONLINE_DAG_ID = f"{DAG_ID}_online_features"
+PROMOTION_DAG_ID = f"{DAG_ID}_promotion"
 # On the last day: three days to train on, one to validate and two to test once labels mature
 # (small_world_yaml); the day before trains on two, the least a training set needs.
 DAYS = 8
@@ -109,20 +110,28 @@ def _model_runs(airflow, first, last, **conf):
     return run_ids
 
 
-def _wait_for_approval(airflow, run_id, task_id="approval"):
+def _promotion_run(airflow, run_id):
+    """The run of the promotion DAG that the model run ``run_id`` asked for (its request_approval)."""
     admin = api(airflow, "admin")
-    admin.wait_for(DAG_ID, run_id, task_id=task_id, states={"awaiting_input", "deferred"}, timeout=2400)
+    admin.wait_for(DAG_ID, run_id, task_id="request_approval", states={"success"}, timeout=2400)
+    return _xcom(admin, run_id, "request_approval", key="trigger_run_id")
+
+
+def _wait_for_approval(airflow, promotion_run_id, task_id="approval"):
+    """Wait until the promotion run's ``task_id`` asks; return its request (subject, body, assignees)."""
+    admin = api(airflow, "admin")
+    admin.wait_for(
+        PROMOTION_DAG_ID, promotion_run_id, task_id=task_id, states={"awaiting_input", "deferred"}, timeout=900
+    )
     # A person takes longer than this to read a report. An answer within a second of the
     # request races the executor's report of the paused task in Airflow 3.3 (seen here:
     # the task was then retried and asked again).
     time.sleep(15)
+    return admin.approval_request(PROMOTION_DAG_ID, promotion_run_id, task_id)
 
 
-def _xcom(admin, run_id: str, task_id: str) -> dict:
-    value = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")[
-        "value"
-    ]
-    return json.loads(value) if isinstance(value, str) else value
+def _xcom(admin, run_id: str, task_id: str, *, dag_id: str = DAG_ID, key: str = "return_value"):
+    return admin.xcom(dag_id, run_id, task_id, key)
 
 
 def _partition(hive_hook, table, day):
@@ -204,25 +213,30 @@ def test_two_reviewers_promote_and_an_approval_of_a_stale_comparison_is_refused(
     from integrity_risk.tracking import registered_model_name, tracking_uri
 
     champion = _champion()
-    older, newer = _model_runs(airflow, history - dt.timedelta(days=1), history)
+    older_day, newer_day = _model_runs(airflow, history - dt.timedelta(days=1), history)
+    # Each evaluated candidate is asked about in a run of the promotion DAG of its own.
+    older, newer = (_promotion_run(airflow, r) for r in (older_day, newer_day))
     for run_id in (older, newer):
         _wait_for_approval(airflow, run_id)
     admin, reviewer, reviewer2 = (api(airflow, u) for u in ("admin", "reviewer", "reviewer2"))
+    # The day's runs ended once they asked: the next days do not wait for the reviewers.
+    assert {admin.run(DAG_ID, r)["state"] for r in (older_day, newer_day)} == {"success"}
     # reuse_features: the re-run trained on the partitions the day's run wrote, unchanged.
     for task in ("clean_events", "hive_extract_account_daily", f"hive_extract_{RISK}_daily", "hive_extract_labels"):
-        result = _xcom(admin, newer, f"extract.{task}")
+        result = _xcom(admin, newer_day, f"extract.{task}")
         assert result.get("skipped") is True, (task, result)
     for (day, table), rows in scheduled_partitions.items():
         if day == history:
             assert _partition(hive_hook, table, day) == rows, table
-    old_version, version = (int(_xcom(admin, r, "train")["version"]) for r in (older, newer))
+    old_version, version = (int(_xcom(admin, r, "train")["version"]) for r in (older_day, newer_day))
+    assert (older, newer) == (f"v{old_version}__{older_day}", f"v{version}__{newer_day}")
     # Shadow mode scored every account of the run's day, not only the labelled test split.
-    population = _xcom(admin, newer, "evaluate.shadow_eval")["population"]
+    population = _xcom(admin, newer_day, "evaluate.shadow_eval")["population"]
     [(accounts,)] = hive_hook.get_records(f"SELECT count(*) FROM features.account_daily WHERE ds = '{history}'")
     assert population["days_scored"][-1] == history.isoformat() and population["days"][-1]["accounts"] == accounts
 
     # What the reviewers see: the headline in the subject, the report's link first, the other candidate.
-    requests = {r: admin.approval_request(DAG_ID, r, "approval") for r in (older, newer)}
+    requests = {r: admin.approval_request(PROMOTION_DAG_ID, r, "approval") for r in (older, newer)}
     for run_id, v in ((older, old_version), (newer, version)):
         assert requests[run_id]["subject"].startswith(f"[approval 1 of 2] Promote {RISK} v{v}? PR-AUC ")
         assert requests[run_id]["body"].startswith("**Full report:** [")
@@ -233,37 +247,40 @@ def test_two_reviewers_promote_and_an_approval_of_a_stale_comparison_is_refused(
     ), "the request made second names the candidate already waiting"
 
     with pytest.raises(Exception, match="403"):
-        api(airflow, "modeler").answer_approval(DAG_ID, newer, "approval", "Approve", reason="not mine to give")
-    reviewer.answer_approval(DAG_ID, newer, "approval", "Approve", reason="e2e: recall holds, alerts flat")
+        api(airflow, "modeler").answer_approval(
+            PROMOTION_DAG_ID, newer, "approval", "Approve", reason="not mine to give"
+        )
+    reviewer.answer_approval(PROMOTION_DAG_ID, newer, "approval", "Approve", reason="e2e: recall holds, alerts flat")
     _wait_for_approval(airflow, newer, "approval_2")
-    second = admin.approval_request(DAG_ID, newer, "approval_2")
+    second = admin.approval_request(PROMOTION_DAG_ID, newer, "approval_2")
     assert [u["name"] for u in second["assigned_users"]] == ["reviewer2"]
     assert second["subject"].startswith("[approval 2 of 2]")
     assert "reviewer approved at" in second["body"] and "e2e: recall holds, alerts flat" in second["body"]
     # The same reviewer twice counts once: the second request is not theirs to answer.
     with pytest.raises(Exception, match="403"):
-        reviewer.answer_approval(DAG_ID, newer, "approval_2", "Approve", reason="me again")
-    reviewer2.answer_approval(DAG_ID, newer, "approval_2", "Approve", reason="e2e: agreed after the report")
-    run = admin.wait_for(DAG_ID, newer, timeout=900)
+        reviewer.answer_approval(PROMOTION_DAG_ID, newer, "approval_2", "Approve", reason="me again")
+    reviewer2.answer_approval(PROMOTION_DAG_ID, newer, "approval_2", "Approve", reason="e2e: agreed after the report")
+    run = admin.wait_for(PROMOTION_DAG_ID, newer, timeout=900)
 
-    assert run["state"] == "success" and admin.task_states(DAG_ID, newer)["promote"] == "success"
+    assert run["state"] == "success" and admin.task_states(PROMOTION_DAG_ID, newer)["promote"] == "success"
     assert _champion() == version
     entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == newer]
     assert [e["status"] for e in entries] == ["started", "completed"]
     done = entries[-1]
     assert (done["actor"], done["version"]) == ("reviewer, reviewer2", version)
     assert done["reason"] == "reviewer: e2e: recall holds, alerts flat; reviewer2: e2e: agreed after the report"
+    assert done["metrics"]["evaluation_run_id"] == newer_day
     assert [(a["user"], a["answer"]) for a in done["approvals"]] == [("reviewer", "Approve"), ("reviewer2", "Approve")]
     tags = MlflowClient(tracking_uri=tracking_uri()).get_model_version(registered_model_name(RISK), str(version)).tags
     tag = json.loads(tags[f"audit_promote_{done['event_id']}"])
     assert tag["reason"] == done["reason"] and "approval_pending" not in tags
 
     # The older candidate was compared with the champion of before: approving it now is refused.
-    reviewer.answer_approval(DAG_ID, older, "approval", "Approve", reason="e2e: approved late")
+    reviewer.answer_approval(PROMOTION_DAG_ID, older, "approval", "Approve", reason="e2e: approved late")
     _wait_for_approval(airflow, older, "approval_2")
-    reviewer2.answer_approval(DAG_ID, older, "approval_2", "Approve", reason="e2e: approved late too")
-    run = admin.wait_for(DAG_ID, older, timeout=900)
-    assert run["state"] == "failed" and admin.task_states(DAG_ID, older)["promote"] == "failed"
+    reviewer2.answer_approval(PROMOTION_DAG_ID, older, "approval_2", "Approve", reason="e2e: approved late too")
+    run = admin.wait_for(PROMOTION_DAG_ID, older, timeout=900)
+    assert run["state"] == "failed" and admin.task_states(PROMOTION_DAG_ID, older)["promote"] == "failed"
     assert _champion() == version
     refused = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == older][-1]
     assert (refused["status"], refused["version"], refused["champion_in_place"]) == ("refused", old_version, version)
@@ -275,18 +292,24 @@ def test_one_approval_and_a_reject_leave_the_champion_and_record_the_reason(airf
 
     champion = _champion()
     assert champion is not None, "runs after the approval test"
-    run_id = _model_run(airflow, history)
-    _wait_for_approval(airflow, run_id)
+    day_run = _model_run(airflow, history)
+    run_id = _promotion_run(airflow, day_run)
+    # The day ran again (the approval test's run id): its new candidate is asked about in a new
+    # promotion run, with its own version and figures, not in the request of the run before.
+    version = int(_xcom(api(airflow, "admin"), day_run, "train")["version"])
+    request = _wait_for_approval(airflow, run_id)
+    assert request["subject"].startswith(f"[approval 1 of 2] Promote {RISK} v{version}? ")
 
-    api(airflow, "reviewer").answer_approval(DAG_ID, run_id, "approval", "Approve", reason="e2e: fine by me")
+    api(airflow, "reviewer").answer_approval(PROMOTION_DAG_ID, run_id, "approval", "Approve", reason="e2e: fine by me")
     _wait_for_approval(airflow, run_id, "approval_2")
-    api(airflow, "reviewer2").answer_approval(DAG_ID, run_id, "approval_2", "Reject", reason="e2e: too many alerts")
+    api(airflow, "reviewer2").answer_approval(
+        PROMOTION_DAG_ID, run_id, "approval_2", "Reject", reason="e2e: too many alerts"
+    )
     admin = api(airflow, "admin")
-    admin.wait_for(DAG_ID, run_id, timeout=900)
+    admin.wait_for(PROMOTION_DAG_ID, run_id, timeout=900)
 
-    assert admin.task_states(DAG_ID, run_id)["promote"] == "skipped"
+    assert admin.task_states(PROMOTION_DAG_ID, run_id)["promote"] == "skipped"
     assert _champion() == champion
-    # The day's run id is the approval test's too: this run's decision is the reject.
     [rejected] = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id and e["action"] == "reject"]
     assert (rejected["action"], rejected["status"], rejected["actor"]) == ("reject", "rejected", "reviewer2")
     assert rejected["reason"] == "e2e: too many alerts"
@@ -298,7 +321,7 @@ def test_an_override_of_failed_gates_needs_a_reviewer_and_a_second_one_and_names
     """The candidate the reviewers rejected (the test before), judged again with a stricter bound it
     fails (a bound its team chose after the evaluation); a non-reviewer's override fails before
     anything moves; a reviewer's needs another reviewer, and its audit entry names the gate,
-    figure and bound. Runs before the next model run of the day replaces its shadow_eval XCom.
+    figure and bound.
     """
     from mlflow import MlflowClient
 
@@ -310,11 +333,11 @@ def test_an_override_of_failed_gates_needs_a_reviewer_and_a_second_one_and_names
     admin, reviewer, reviewer2 = (api(airflow, u) for u in ("admin", "reviewer", "reviewer2"))
     client = MlflowClient(tracking_uri=tracking_uri())
     rejected = [e for e in read_audit(risk_type=RISK) if e.get("action") == "reject"][-1]
-    metrics = _xcom(admin, rejected["dag_run_id"], "evaluate.shadow_eval")
+    metrics = _xcom(admin, rejected["dag_run_id"], "evaluated_candidate", dag_id=PROMOTION_DAG_ID, key="metrics")
     assert metrics["champion_version"] == _champion(), "evaluated against the champion in place"
     bound = round(metrics["overall"]["candidate"]["pr_auc"] + 0.01, 4)
     failed = evaluate_gates(metrics, {"min_pr_auc": bound})
-    record_gate_verdict(client, metrics, [r.as_dict() for r in failed], run_id=rejected["dag_run_id"])
+    record_gate_verdict(client, metrics, [r.as_dict() for r in failed], run_id=metrics["evaluation_run_id"])
     conf = {"risk_type": RISK, "version": rejected["version"], "reason": "e2e: the labels of the new attack are late"}
     admin.unpause("model_override")
     entries = len(read_audit(risk_type=RISK))
@@ -369,9 +392,9 @@ def test_a_candidate_trained_on_inverted_labels_is_stopped_by_the_gates(airflow,
     assert states["train"] == "success" and states["evaluate.auto_gates"] == "failed"
     run = admin.wait_for(DAG_ID, run_id, timeout=300)
     states = admin.task_states(DAG_ID, run_id)
-    # This day was rejected before: the failed gates, not a stale "skip promote", decide the run.
+    # The failed gates decide the run, and nobody is asked.
     assert run["state"] == "failed" and states["watcher"] == "failed"
-    assert states["approval"] == "upstream_failed" and states["promote"] != "success"
+    assert states["request_approval"] == "upstream_failed"
     assert _champion() == champion
 
 

@@ -12,6 +12,7 @@ from integrity_risk.history import history_text, model_history
 from integrity_risk.operators.approval import PromotionApprovalOperator
 from integrity_risk.promotion import OVERRIDE, PromotionError, champion_version, move_champion, promote, read_audit
 from integrity_risk.reviews import (
+    evaluated_candidate,
     mark_pending,
     other_pending,
     override_case,
@@ -120,6 +121,23 @@ def test_a_candidate_waiting_for_reviewers_is_named_in_the_other_candidates_requ
     note = pending_markdown(pending, v3, v1)
     assert f"v{v2} (older, run day_n, evaluated against champion v{v1})" in note and "refused" in note
     assert other_pending(mlflow_registry, name, v2, now=now) == [] and pending_markdown([], v3, v1) == ""
+
+
+def test_a_promotion_run_asks_only_about_the_evaluation_its_run_still_holds_with_passed_gates():
+    metrics, gates = _metrics("integrity_fraud", 7, 3), {"passed": True, "not_enough_evidence": [], "gates": []}
+    case = evaluated_candidate(metrics, gates, version=7, source_run_id="scheduled__d", champion=3)
+    assert case == {"metrics": {**metrics, "evaluation_run_id": "scheduled__d"}, "gates": gates}
+
+    refused = {
+        "no evaluation": ((None, gates), 3, "has no shadow evaluation of a candidate"),
+        "re-run since": ((_metrics("integrity_fraud", 8, 3), gates), 3, "evaluated version 8, not 7"),
+        "failed gates": ((metrics, None), 3, "did not pass for version 7: nobody is asked. To make it champion"),
+        "champion moved": ((metrics, gates), 5, "compared with version 3, but the champion is now version 5"),
+        "first champion since": ((_metrics("integrity_fraud", 7, None), gates), 3, "compared with no champion"),
+    }
+    for (m, g), champion, message in refused.values():
+        with pytest.raises(PromotionError, match=message):
+            evaluated_candidate(m, g, version=7, source_run_id="scheduled__d", champion=champion)
 
 
 def test_the_subject_carries_risk_version_figures_alerts_and_missing_evidence():

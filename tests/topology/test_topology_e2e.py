@@ -10,7 +10,6 @@ each have their own mount namespace: a private /tmp and none of the others' fold
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 RISK = "fraud"
 DAG_ID = f"integrity_{RISK}"
+PROMOTION_DAG_ID = f"{DAG_ID}_promotion"
 DAYS = 7  # two days to train on, one to validate and two to test once labels mature (small_world_yaml)
 ACCOUNTS = 4000
 
@@ -103,17 +103,24 @@ def _task_instances(client, run_id: str) -> dict[str, dict]:
     return {ti["task_id"]: ti for ti in listed["task_instances"]}
 
 
-def _approved_model_run(airflow, day: dt.date) -> tuple[str, dict]:
-    """Run ``day`` with training through a one-day backfill; the reviewer approves over REST."""
+def _approved_model_run(airflow, day: dt.date) -> tuple[str, dict, str]:
+    """Run ``day`` with training through a one-day backfill; the reviewer approves its promotion run over REST.
+
+    Returns the day's run id, the day's run, and the promotion run's id.
+    """
     from integrity_local.demo import backfill
 
     admin, modeler, reviewer = (api(airflow, user) for user in ("admin", "modeler", "reviewer"))
     backfill(modeler, DAG_ID, day, day, run_training="yes")
     run_id = modeler.runs_by_day(DAG_ID)[day.isoformat()]["dag_run_id"]
-    admin.wait_for(DAG_ID, run_id, task_id="approval", states={"awaiting_input", "deferred"}, timeout=2400)
+    run = admin.wait_for(DAG_ID, run_id, timeout=2400)
+    promotion = admin.xcom(DAG_ID, run_id, "request_approval", "trigger_run_id")
+    admin.wait_for(PROMOTION_DAG_ID, promotion, task_id="approval", states={"awaiting_input", "deferred"}, timeout=900)
     time.sleep(15)  # an answer within a second races the executor's report of the paused task (Airflow 3.3)
-    reviewer.answer_approval(DAG_ID, run_id, "approval", "Approve", reason="topology: the figures hold")
-    return run_id, admin.wait_for(DAG_ID, run_id, timeout=900)
+    reviewer.answer_approval(PROMOTION_DAG_ID, promotion, "approval", "Approve", reason="topology: the figures hold")
+    promoted = admin.wait_for(PROMOTION_DAG_ID, promotion, timeout=900)
+    assert promoted["state"] == "success", admin.task_states(PROMOTION_DAG_ID, promotion)
+    return run_id, run, promotion
 
 
 def test_a_path_on_one_machine_does_not_exist_for_another(topology, hook, tmp_path):
@@ -159,7 +166,7 @@ def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topolo
     backfill(modeler, DAG_ID, first, last - dt.timedelta(days=1), run_training="no", max_active_runs=2)
     wait_for_days(modeler, DAG_ID, first, last - dt.timedelta(days=1))
 
-    run_id, run = _approved_model_run(airflow, last)
+    run_id, run, promotion = _approved_model_run(airflow, last)
 
     tis = _task_instances(admin, run_id)
     assert run["state"] == "success", {t: ti["state"] for t, ti in tis.items()}
@@ -169,11 +176,9 @@ def test_the_pipeline_runs_on_separate_workers_up_to_a_reviewed_promotion(topolo
         tis["extract.hive_extract_fraud_daily"]["queue"] == "default"
         and tis["extract.hive_extract_fraud_daily"]["state"] == "success"
     )
-    candidate = admin.request("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/train/xcomEntries/return_value")
-    value = candidate["value"]
-    version = int((json.loads(value) if isinstance(value, str) else value)["version"])
+    version = int(admin.xcom(DAG_ID, run_id, "train")["version"])
     assert champion_version(RISK) == version
-    entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == run_id]
+    entries = [e for e in read_audit(risk_type=RISK) if e["dag_run_id"] == promotion]
     assert [e["status"] for e in entries] == ["started", "completed"]
     assert entries[-1]["actor"] == "reviewer"
     # What crossed the machines lies under the storage root, and only there.

@@ -328,6 +328,11 @@ class RiskConfig(_Strict):
     def dag_id(self) -> str:
         return f"integrity_{self.risk_type}"
 
+    @property
+    def promotion_dag_id(self) -> str:
+        """The DAG that asks the reviewers about each evaluated candidate (``promotion_dag``)."""
+        return f"{self.dag_id}_promotion"
+
 
 def load_risk_config(path: str | Path) -> RiskConfig:
     """Parse and validate one risk YAML; raise RiskConfigError naming file and key."""

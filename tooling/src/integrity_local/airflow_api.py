@@ -6,6 +6,7 @@ drive runs, backfills and approvals through it as each role.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,18 @@ class AirflowApi:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         listing = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return {ti["task_id"]: ti["state"] for ti in listing["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom, decoded: the API returns a stored dict as JSON text."""
+        value = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")[
+            "value"
+        ]
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                return value  # a plain string, as stored
+        return value
 
     def wait_for(
         self,

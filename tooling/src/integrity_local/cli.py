@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--airflow-port", type=int, default=8080)
     approve = sub.add_parser("approve", help="answer a promotion approval as a reviewer, with a reason")
     approve.add_argument("risk", choices=risk_types)
-    approve.add_argument("run_id")
+    approve.add_argument("run_id", help="the run of integrity_<risk>_promotion that asks (the demo prints it)")
     approve.add_argument("--reason", required=True, help="why: goes into the audit record and the version's tags")
     approve.add_argument("--reject", action="store_true")
     approve.add_argument(

@@ -18,6 +18,7 @@ from integrity_local.airflow_api import AirflowApiError
 from integrity_risk.paths import local_dir
 
 APPROVAL_TASK = "approval"
+REQUEST_TASK = "request_approval"
 MODEL_CYCLE_TASK = "model_cycle"
 WAITING = {"awaiting_input", "deferred"}
 
@@ -180,8 +181,8 @@ def is_training_run(api, dag_id: str, run: dict | None) -> bool:
 def wait_for_days(api, dag_id: str, first: dt.date, last: dt.date) -> None:
     """Wait until every day's features are done: its run succeeded, or it passed them and trains.
 
-    A day the model cycle trains on waits for a reviewer (or stops at its gates) after its
-    features are done; the demo judges that part at the end.
+    A day the model cycle trains on goes on to train, evaluate and ask for approval (or stops
+    at its gates) after its features are done; the demo judges that part at the end.
     """
     days = [(first + dt.timedelta(d)).isoformat() for d in range((last - first).days + 1)]
     shown = None
@@ -229,7 +230,10 @@ def start_model_run(api, dag_id: str, day: dt.date, timeout: float = 300) -> Non
 
 
 def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
-    """Wait until the run of ``day`` asks a reviewer; return its run id. Raises if the run fails first."""
+    """Wait until the run of ``day`` asked for approval and the reviewers are asked; return the promotion run's id.
+
+    Raises if the day's run, or the promotion run it started, stops first.
+    """
     deadline = time.monotonic() + 120
     while (run := api.runs_by_day(dag_id).get(day.isoformat())) is None or run["state"] == "success":
         if time.monotonic() > deadline:
@@ -237,20 +241,31 @@ def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
         time.sleep(3)
     run_id = run["dag_run_id"]
     shown = None
-    while True:
+    while (state := api.task_states(dag_id, run_id).get(REQUEST_TASK)) != "success":
         states = api.task_states(dag_id, run_id)
-        if states.get(APPROVAL_TASK) in WAITING:
-            return run_id
         running = sorted(t for t, s in states.items() if s in ("running", "queued", "up_for_retry"))
         failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:
             raise RuntimeError(f"{dag_id} {run_id}: {failed} failed; open {api.base_url}/dags/{dag_id}/runs/{run_id}")
-        if states.get(APPROVAL_TASK) in ("skipped", "success"):
-            raise RuntimeError(f"{dag_id} {run_id}: approval is {states[APPROVAL_TASK]}; nothing to approve")
+        if state == "skipped":
+            raise RuntimeError(f"{dag_id} {run_id}: {REQUEST_TASK} was skipped; nothing to approve")
         if running != shown:
             print(f"    {dag_id} {day}: running {', '.join(running) or '(scheduling)'}", flush=True)
             shown = running
         time.sleep(5)
+    promotion_dag, promotion_run = f"{dag_id}_promotion", api.xcom(dag_id, run_id, REQUEST_TASK, "trigger_run_id")
+    print(f"    {dag_id} {day}: asked for approval in {promotion_dag} run {promotion_run}", flush=True)
+    deadline = time.monotonic() + 600
+    while (approval := api.task_states(promotion_dag, promotion_run).get(APPROVAL_TASK)) not in WAITING:
+        run = api.run(promotion_dag, promotion_run)
+        if run["state"] in ("success", "failed") or time.monotonic() > deadline:
+            states = api.task_states(promotion_dag, promotion_run)
+            raise RuntimeError(
+                f"{promotion_dag} {promotion_run}: the reviewers were not asked (run {run['state']}, approval "
+                f"{approval}, tasks {states}); open {api.base_url}/dags/{promotion_dag}/runs/{promotion_run}"
+            )
+        time.sleep(3)
+    return promotion_run
 
 
 def approval_command(risk: str, run_id: str, answer: str = "approve") -> str:
@@ -318,7 +333,7 @@ def run_demo(
         + ".\n"
     )
     for risk in risks:
-        run_id = waiting.get(risk) or api_run_id(admin, dag_ids[risk], last)
+        run_id = api_run_id(admin, dag_ids[risk], last)
         metrics = shadow_metrics(admin, dag_ids[risk], run_id) if run_id else None
         if risk in waiting:
             print(f"  {risk}: waits for a reviewer; report {metrics.get('report_path') if metrics else '(none)'}")
@@ -328,10 +343,11 @@ def run_demo(
             print(f"      {line}")
         if risk in waiting:
             print(
-                f"      review in the UI: {airflow.url}/dags/integrity_{risk}/runs/{run_id} "
-                f"(user 'reviewer', password in {airflow.home}/simple_auth_manager_passwords.json.generated)"
+                f"      review in the UI: {airflow.url}/dags/integrity_{risk}_promotion/runs/{waiting[risk]} "
+                f"(or Browse → Required Actions; user 'reviewer', password in "
+                f"{airflow.home}/simple_auth_manager_passwords.json.generated)"
             )
-            print(f"      or answer from here: {approval_command(risk, run_id)}   (add --reject to reject)")
+            print(f"      or answer from here: {approval_command(risk, waiting[risk])}   (add --reject to reject)")
     return 0 if not stopped else 1
 
 
@@ -343,12 +359,9 @@ def api_run_id(api, dag_id: str, day: dt.date) -> str | None:
 def shadow_metrics(api, dag_id: str, run_id: str) -> dict | None:
     """The shadow evaluation's metrics of a run (its XCom), or None when it did not get that far."""
     try:
-        value = api.request(
-            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/evaluate.shadow_eval/xcomEntries/return_value"
-        )["value"]
+        return api.xcom(dag_id, run_id, "evaluate.shadow_eval")
     except AirflowApiError:
         return None
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def gate_lines(risk: str, metrics: dict | None) -> list[str]:
@@ -370,13 +383,13 @@ def gate_lines(risk: str, metrics: dict | None) -> list[str]:
 
 
 def answer(risk: str, run_id: str, option: str, reason: str, airflow_port: int, *, user: str = "reviewer") -> int:
-    """Answer the run's pending approval step as ``user``, with a reason, through Airflow's REST API."""
+    """Answer the pending approval step of a promotion run as ``user``, with a reason, through Airflow's REST API."""
     from integrity_local.airflow_api import AirflowApi
     from integrity_local.airflow_services import LocalAirflow
 
     airflow = LocalAirflow(port=airflow_port)
     reviewer = AirflowApi(airflow.url, user, airflow.password(user))
-    dag_id = f"integrity_{risk}"
+    dag_id = f"integrity_{risk}_promotion"
     states = reviewer.task_states(dag_id, run_id)
     steps = sorted((t for t in states if t == APPROVAL_TASK or t.startswith(f"{APPROVAL_TASK}_")), key=_step)
     waiting = [t for t in steps if states[t] in WAITING]
