@@ -190,6 +190,9 @@ def test_the_promotion_dag_asks_about_the_evaluation_it_reads_from_the_evaluated
     dag = _dagbag().dags["integrity_fraud_promotion"]
     assert dag.schedule is None
     assert not dag.is_paused_upon_creation and dag.max_active_runs > 1
+    # Runs are dated when asked for: a start date ahead (a risk still backfilling its history)
+    # would leave them without tasks, green and asking nobody.
+    assert dag.start_date is None and all(t.start_date is None for t in dag.tasks)
     assert {"source_run_id", "candidate_version"} <= set(dag.params)
     candidate, approval, promote = (dag.get_task(t) for t in ("evaluated_candidate", "approval", "promote"))
     assert approval.upstream_task_ids == {"evaluated_candidate"} and promote.upstream_task_ids >= {"approval"}

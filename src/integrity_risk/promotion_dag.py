@@ -85,7 +85,9 @@ def build_promotion_dag(risk_type: str) -> DAG:
             owner=cfg.owner,
         ),
         schedule=None,  # started by the risk DAG, one run per evaluated candidate
-        start_date=dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC),
+        # No start_date: a run's logical date is when it was asked for, and Airflow creates no
+        # task for a run dated before its tasks' start date. The risk's start_date may lie ahead
+        # while its history is backfilled; its requests would then end green having asked nobody.
         catchup=False,
         max_active_runs=WAITING_CANDIDATES,
         # Unpaused from the start: a risk DAG that runs must reach its reviewers; requests
