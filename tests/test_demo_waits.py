@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -26,12 +27,12 @@ class ScriptedRuns:
     def task_states(self, dag_id, run_id):
         return {demo.MODEL_CYCLE_TASK: self.runs[run_id.removeprefix("run_")][1]}
 
-    def request(self, method, path, **kwargs):
-        day = path.split("/dagRuns/run_")[1].split("/")[0]
-        decision = self.runs[day][2]
+    def xcom(self, dag_id, run_id, task_id, key="return_value"):
+        assert (task_id, key) == (demo.MODEL_CYCLE_TASK, "return_value")
+        decision = self.runs[run_id.removeprefix("run_")][2]
         if decision is None:
             raise AirflowApiError(404, "no XCom")
-        return {"value": decision}
+        return decision
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +45,7 @@ def test_a_last_day_that_trains_counts_as_done_once_its_features_passed():
         {
             "2026-11-26": ("success", "success", False),
             "2026-11-27": ("success", "success", False),
-            # the scheduler's run of a model-cycle day: waits for a reviewer, never "success" yet
+            # the scheduler's run of a model-cycle day: still training, not "success" yet
             "2026-11-28": ("running", "success", True),
         }
     )
@@ -74,3 +75,51 @@ def test_a_day_whose_features_failed_fails_the_wait_naming_it():
     )
     with pytest.raises(RuntimeError, match=r"the runs of \['2026-11-27'\] failed"):
         demo.wait_for_days(api, "integrity_fraud", FIRST, LAST)
+
+
+class ScriptedReview:
+    """The day's model run, then the promotion run its request_approval started, each a script of task states."""
+
+    base_url = "http://127.0.0.1:8080"
+    PROMOTION = "v3__scheduled__2026-11-29T00:00:00+00:00"
+
+    def __init__(self, day_states: list[dict], promotion_states: list[dict], promotion_run_state: str = "running"):
+        self.day_states, self.promotion_states = day_states, promotion_states
+        self.promotion_run_state = promotion_run_state
+
+    def runs_by_day(self, dag_id):
+        return {LAST.isoformat(): {"dag_run_id": "run_day", "state": "running"}}
+
+    def task_states(self, dag_id, run_id):
+        script = self.promotion_states if dag_id.endswith("_promotion") else self.day_states
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    def xcom(self, dag_id, run_id, task_id, key="return_value"):
+        assert (dag_id, run_id, task_id, key) == ("integrity_fraud", "run_day", demo.REQUEST_TASK, "trigger_run_id")
+        return self.PROMOTION
+
+    def run(self, dag_id, run_id):
+        return {"state": self.promotion_run_state}
+
+
+def test_the_demo_waits_for_the_promotion_run_that_asks_the_reviewers():
+    api = ScriptedReview(
+        [{"train": "running"}, {demo.REQUEST_TASK: "running"}, {demo.REQUEST_TASK: "success"}],
+        [{"evaluated_candidate": "running"}, {demo.APPROVAL_TASK: "deferred"}],
+    )
+    assert demo.wait_for_approval_request(api, "integrity_fraud", LAST) == ScriptedReview.PROMOTION
+
+
+def test_a_promotion_run_that_ended_without_asking_fails_the_wait_naming_it():
+    # What a promotion DAG with a start date after its runs' dates did: a run with no task, green.
+    api = ScriptedReview([{demo.REQUEST_TASK: "success"}], [{}], promotion_run_state="success")
+    with pytest.raises(
+        RuntimeError, match=re.escape(f"{ScriptedReview.PROMOTION}: the reviewers were not asked (run success")
+    ):
+        demo.wait_for_approval_request(api, "integrity_fraud", LAST)
+
+
+def test_a_day_stopped_by_its_gates_fails_the_wait_before_any_promotion_run():
+    api = ScriptedReview([{"evaluate.auto_gates": "failed", demo.REQUEST_TASK: "upstream_failed"}], [{}])
+    with pytest.raises(RuntimeError, match=r"\['evaluate.auto_gates', 'request_approval'\] failed"):
+        demo.wait_for_approval_request(api, "integrity_fraud", LAST)

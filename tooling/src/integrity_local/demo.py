@@ -169,10 +169,7 @@ def is_training_run(api, dag_id: str, run: dict | None) -> bool:
     if run is None or api.task_states(dag_id, run["dag_run_id"]).get(MODEL_CYCLE_TASK) != "success":
         return False
     try:
-        value = api.request(
-            "GET",
-            f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/{MODEL_CYCLE_TASK}/xcomEntries/return_value",
-        )["value"]
+        value = api.xcom(dag_id, run["dag_run_id"], MODEL_CYCLE_TASK)
     except AirflowApiError:
         return False
     return value in (True, "true", "True")
@@ -241,8 +238,11 @@ def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
         time.sleep(3)
     run_id = run["dag_run_id"]
     shown = None
-    while (state := api.task_states(dag_id, run_id).get(REQUEST_TASK)) != "success":
+    while True:
         states = api.task_states(dag_id, run_id)
+        state = states.get(REQUEST_TASK)
+        if state == "success":
+            break
         running = sorted(t for t, s in states.items() if s in ("running", "queued", "up_for_retry"))
         failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
         if failed:
