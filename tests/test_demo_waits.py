@@ -107,7 +107,7 @@ def test_the_demo_waits_for_the_promotion_run_that_asks_the_reviewers():
         [{"train": "running"}, {demo.REQUEST_TASK: "running"}, {demo.REQUEST_TASK: "success"}],
         [{"evaluated_candidate": "running"}, {demo.APPROVAL_TASK: "deferred"}],
     )
-    assert demo.wait_for_approval_request(api, "integrity_fraud", LAST) == ScriptedReview.PROMOTION
+    assert demo.wait_for_approval_request(api, "fraud", LAST) == ScriptedReview.PROMOTION
 
 
 def test_a_promotion_run_that_ended_without_asking_fails_the_wait_naming_it():
@@ -116,10 +116,10 @@ def test_a_promotion_run_that_ended_without_asking_fails_the_wait_naming_it():
     with pytest.raises(
         RuntimeError, match=re.escape(f"{ScriptedReview.PROMOTION}: the reviewers were not asked (run success")
     ):
-        demo.wait_for_approval_request(api, "integrity_fraud", LAST)
+        demo.wait_for_approval_request(api, "fraud", LAST)
 
 
 def test_a_day_stopped_by_its_gates_fails_the_wait_before_any_promotion_run():
     api = ScriptedReview([{"evaluate.auto_gates": "failed", demo.REQUEST_TASK: "upstream_failed"}], [{}])
     with pytest.raises(RuntimeError, match=r"\['evaluate.auto_gates', 'request_approval'\] failed"):
-        demo.wait_for_approval_request(api, "integrity_fraud", LAST)
+        demo.wait_for_approval_request(api, "fraud", LAST)

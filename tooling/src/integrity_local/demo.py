@@ -15,6 +15,7 @@ import shlex
 import time
 
 from integrity_local.airflow_api import AirflowApiError
+from integrity_risk.config.risk import risk_config
 from integrity_risk.paths import local_dir
 
 APPROVAL_TASK = "approval"
@@ -226,11 +227,13 @@ def start_model_run(api, dag_id: str, day: dt.date, timeout: float = 300) -> Non
         time.sleep(2)
 
 
-def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
-    """Wait until the run of ``day`` asked for approval and the reviewers are asked; return the promotion run's id.
+def wait_for_approval_request(api, risk: str, day: dt.date) -> str:
+    """Wait until the risk's run of ``day`` asked for approval and the reviewers are asked; return the promotion run's id.
 
     Raises if the day's run, or the promotion run it started, stops first.
     """
+    cfg = risk_config(risk)
+    dag_id, promotion_dag = cfg.dag_id, cfg.promotion_dag_id
     deadline = time.monotonic() + 120
     while (run := api.runs_by_day(dag_id).get(day.isoformat())) is None or run["state"] == "success":
         if time.monotonic() > deadline:
@@ -253,7 +256,7 @@ def wait_for_approval_request(api, dag_id: str, day: dt.date) -> str:
             print(f"    {dag_id} {day}: running {', '.join(running) or '(scheduling)'}", flush=True)
             shown = running
         time.sleep(5)
-    promotion_dag, promotion_run = f"{dag_id}_promotion", api.xcom(dag_id, run_id, REQUEST_TASK, "trigger_run_id")
+    promotion_run = api.xcom(dag_id, run_id, REQUEST_TASK, "trigger_run_id")
     print(f"    {dag_id} {day}: asked for approval in {promotion_dag} run {promotion_run}", flush=True)
     deadline = time.monotonic() + 600
     while (approval := api.task_states(promotion_dag, promotion_run).get(APPROVAL_TASK)) not in WAITING:
@@ -321,9 +324,9 @@ def run_demo(
         else:  # a features-only day, or a model day that failed (a demo run again resumes it)
             start_model_run(admin, dag_id, last)
     waiting, stopped = {}, {}
-    for risk, dag_id in dag_ids.items():
+    for risk in dag_ids:
         try:
-            waiting[risk] = wait_for_approval_request(admin, dag_id, last)
+            waiting[risk] = wait_for_approval_request(admin, risk, last)
         except RuntimeError as err:  # one risk stopped (its gates, most often); the others go on
             stopped[risk] = str(err)
     minutes = (time.monotonic() - began) / 60
@@ -343,7 +346,7 @@ def run_demo(
             print(f"      {line}")
         if risk in waiting:
             print(
-                f"      review in the UI: {airflow.url}/dags/integrity_{risk}_promotion/runs/{waiting[risk]} "
+                f"      review in the UI: {airflow.url}/dags/{risk_config(risk).promotion_dag_id}/runs/{waiting[risk]} "
                 f"(or Browse → Required Actions; user 'reviewer', password in "
                 f"{airflow.home}/simple_auth_manager_passwords.json.generated)"
             )
@@ -368,7 +371,6 @@ def gate_lines(risk: str, metrics: dict | None) -> list[str]:
     """Each gate of the risk's YAML with its figure and bound, as auto_gates judged it."""
     if not metrics:
         return ["no shadow evaluation: the run stopped before it"]
-    from integrity_risk.config.risk import risk_config
     from integrity_risk.evaluation.gates import evaluate_gates
     from integrity_risk.evaluation.report import _ci, _fmt
 
@@ -389,7 +391,7 @@ def answer(risk: str, run_id: str, option: str, reason: str, airflow_port: int, 
 
     airflow = LocalAirflow(port=airflow_port)
     reviewer = AirflowApi(airflow.url, user, airflow.password(user))
-    dag_id = f"integrity_{risk}_promotion"
+    dag_id = risk_config(risk).promotion_dag_id
     states = reviewer.task_states(dag_id, run_id)
     steps = sorted((t for t in states if t == APPROVAL_TASK or t.startswith(f"{APPROVAL_TASK}_")), key=_step)
     waiting = [t for t in steps if states[t] in WAITING]
