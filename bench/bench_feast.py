@@ -6,10 +6,11 @@ On a private warehouse and Feast folder (under <local>/bench_feast), it writes o
 day of ``account_daily`` and ``fraud_daily`` for ``--accounts`` accounts, then prints:
 
 - materialization: rows per second of ``FeatureStore.materialize`` for that day
-  (offline read + conversion + SQLite write), of Feast's own ``online_write_batch``
-  of the same rows (conversion done beforehand), and of a plain
-  ``sqlite3.executemany`` of the same (key, feature, value, ts) rows into a table
-  of the same shape in the same SQLite file: the reference;
+  (offline read + conversion + SQLite write, through the profile's compute engine and
+  online store: ``feast_engine`` and ``online_stores``), of the store's
+  ``online_write_batch`` of the same rows as Feast's protos (conversion done beforehand),
+  and of a plain ``sqlite3.executemany`` of the same (key, feature, value, ts) rows into
+  a table with the same primary key in the same SQLite file: the reference;
 - online retrieval p50 / p99 for 1 and 100 accounts: ``fetch_online_features``
   (service ``fraud_v1``: two views and an on-demand view, read by ``online_reader``) and a plain
   ``SELECT ... WHERE entity_key IN (...)`` on Feast's own tables: the reference.
@@ -170,7 +171,7 @@ def main() -> None:
 
     print(f"materialization of {rows} rows ({args.accounts} accounts x 2 views, {len(plain)} values)")
     print(f"  {'feast materialize':28s} {rows / materialize_s:12,.0f} rows/s  ({materialize_s:.2f} s)")
-    print(f"  {'feast online_write_batch':28s} {rows / feast_write_s:12,.0f} rows/s  ({feast_write_s:.2f} s)")
+    print(f"  {'online_write_batch (protos)':28s} {rows / feast_write_s:12,.0f} rows/s  ({feast_write_s:.2f} s)")
     print(f"  {'plain sqlite executemany':28s} {rows / plain_s:12,.0f} rows/s  ({plain_s:.2f} s)  reference")
     print(
         f"  ratio materialize / reference: {plain_s / materialize_s:.3f} (throughput), "

@@ -245,7 +245,7 @@ def test_redis_online_store_holds_the_same_values_as_sqlite(feast_env, redis_ser
     monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local_redis")
     monkeypatch.setenv("INTEGRITY_REDIS_URL", redis_server)
     monkeypatch.setenv("INTEGRITY_FEAST_DIR", str(feast_env.feast_dir) + "_redis")
-    assert feast_store.load_config().online_store.type == "redis"
+    assert feast_store.online_store_kind(feast_store.load_config()) == "redis"
     apply()
     materialize(DAY1)
     materialize(DAY2)
@@ -267,7 +267,7 @@ def test_production_profile_reads_the_hive_tables_through_spark_and_serves_from_
     monkeypatch.setenv("INTEGRITY_REDIS_URL", "redis.internal:6379")
     monkeypatch.setenv("INTEGRITY_SPARK_MASTER", "yarn")
     config = feast_store.load_config()
-    assert (config.offline_store.type, config.online_store.type) == ("spark", "redis")
+    assert (config.offline_store.type, feast_store.online_store_kind(config)) == ("spark", "redis")
     assert config.registry.registry_type == "sql" and config.registry.path.endswith("@registry.internal:5432/feast")
     source = feast_store.load_repo_modules("production")["data_sources"].fraud_daily_source
     assert isinstance(source, SparkSource) and source.table == "features.fraud_daily"

@@ -499,11 +499,10 @@ def materialize_window(
     """Load the rows with ``start - overlap <= feature_ts <= end`` of each view online.
 
     Not "everything up to now": a backfill of an old day reads that day. The online
-    store must still end up with each account's *newest* values. Feast's Redis store
-    skips a row older than the one it holds; its SQLite store overwrites blindly, so on
-    SQLite a trigger makes it skip older rows too (``keep_newest_online``), and an old
-    day costs that day only. Where neither holds (another store, a table the trigger
-    could not find) the window is extended to the latest end already materialized: the
+    store must still end up with each account's *newest* values. The project's online
+    stores and Feast's Redis store skip a row older than the one they hold
+    (``keep_newest_online``), so an old day costs that day only. Where that does not hold
+    (another store) the window is extended to the latest end already materialized: the
     re-run rewrites the same newest values (idempotent) instead of rolling the accounts
     back to the old day. Long windows go in chunks, oldest first, because
     materialization reads its window into memory.
@@ -540,42 +539,28 @@ def materialize_window(
 
 
 def keep_newest_online(store: FeatureStore, feature_views: Sequence[str]) -> set[str]:
-    """The views whose online rows can only move forward in time; on SQLite, make them so.
+    """The views whose online rows can only move forward in time.
 
-    Redis: Feast's store already skips a row older than the stored one. SQLite: a
-    ``BEFORE UPDATE`` trigger on the view's table (Feast names it ``<project>_<view>``
-    and writes it with an upsert, whose update fires the trigger) drops an update
-    with an older ``event_ts``; an equal one still writes, so a corrected extract of
-    the same day replaces its values. A view whose table is not there yet is left out.
+    The project's stores (``online_stores``) write a row only when its event time is not
+    older than the stored one, and Feast's Redis store skips older rows too. Feast's own
+    SQLite store overwrites blindly: its views are left out.
     """
-    import sqlite3
+    kind = online_store_kind(store.config)
+    newest_wins = kind == "redis" or getattr(store.config.online_store, "type", "").startswith("integrity_risk.")
+    return set(feature_views) if newest_wins else set()
 
-    online = store.config.online_store
-    kind = getattr(online, "type", "")
-    if kind == "redis":
-        return set(feature_views)
-    if kind != "sqlite":
-        return set()
-    path = Path(online.path)
-    path = path if path.is_absolute() else Path(store.repo_path) / path
-    if not path.exists():
-        return set()
-    kept = set()
-    with sqlite3.connect(path) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        for view in feature_views:
-            table = f"{store.config.project}_{view}"
-            if table not in tables:
-                logger.warning(
-                    "online table %s of view %s not found: its window extends to the newest day", table, view
-                )
-                continue
-            conn.execute(
-                f'CREATE TRIGGER IF NOT EXISTS "{table}_keep_newest" BEFORE UPDATE ON "{table}" '
-                "FOR EACH ROW WHEN NEW.event_ts < OLD.event_ts BEGIN SELECT RAISE(IGNORE); END"
-            )
-            kept.add(view)
-    return kept
+
+def online_store_kind(config: RepoConfig) -> str:
+    """``sqlite``, ``redis`` (Feast's stores or the project's subclasses of them), or the configured type."""
+    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
+    online = config.online_store
+    if isinstance(online, SqliteOnlineStoreConfig):
+        return "sqlite"
+    if isinstance(online, RedisOnlineStoreConfig):
+        return "redis"
+    return str(getattr(online, "type", type(online).__name__))
 
 
 def _materialize_chunk(store: FeatureStore, view: str, start: datetime, end: datetime) -> None:
@@ -610,7 +595,7 @@ def online_store_address(config: RepoConfig) -> str:
     A Redis password (``host:port,password=...``) is left out.
     """
     online = config.online_store
-    kind = getattr(online, "type", type(online).__name__)
+    kind = online_store_kind(config)
     if kind == "redis":
         return "redis at " + ",".join(p for p in online.connection_string.split(",") if "=" not in p)
     path = getattr(online, "path", None)

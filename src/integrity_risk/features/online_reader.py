@@ -32,15 +32,17 @@ _PLAIN_KINDS = frozenset({"int32_val", "int64_val", "double_val", "float_val", "
 
 def python_value(value: ValueProto | None) -> Any:
     """The value as ``OnlineResponse.to_dict`` gives it: ``None`` when unset or null."""
-    from feast.type_map import feast_value_type_to_python_type
-
     if value is None:
         return None
     kind = value.WhichOneof("val")
-    if kind is None or kind == "null_val":
-        return None
     if kind in _PLAIN_KINDS:
         return getattr(value, kind)
+    if kind is None or kind == "null_val":
+        return None
+    # Imported here, off the common path: an import statement costs more than the rest of a
+    # plain value's decoding, and a read decodes thousands.
+    from feast.type_map import feast_value_type_to_python_type
+
     return feast_value_type_to_python_type(value)
 
 
@@ -93,7 +95,7 @@ class ServiceReader:
         from feast.protos.feast.types.Value_pb2 import Value
 
         keys = [EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=pk)]) for pk in account_pks]
-        columns: dict[str, list[Any]] = {JOIN_KEY: list(account_pks)}
+        columns: dict[str, Any] = {JOIN_KEY: list(account_pks)}
         for view, features in self.views:
             # A copy: Feast's Redis store appends its timestamp field to the list it is given.
             rows = self.online_store.online_read(
@@ -103,23 +105,22 @@ class ServiceReader:
             found = [values or {} for _, values in rows]
             for feature in features:
                 columns[f"{prefix}__{feature}"] = [python_value(values.get(feature)) for values in found]
-        frame = pd.DataFrame(columns)
         for odfv in self.on_demand:
-            for name, values in self._transform(odfv, frame).items():
-                frame[name] = values
-        return frame[self.columns]
+            columns.update(self._transform(odfv, columns))
+        # One frame at the end: pandas costs per call, not per row (bench/bench_feast.py).
+        return pd.DataFrame({name: columns[name] for name in self.columns})
 
     @staticmethod
-    def _transform(odfv: OnDemandFeatureView, frame: pd.DataFrame) -> dict[str, Any]:
+    def _transform(odfv: OnDemandFeatureView, columns: dict[str, Any]) -> dict[str, Any]:
         """The on-demand view's UDF on its sources' columns, under both names as Feast gives them."""
-        inputs = {JOIN_KEY: frame[JOIN_KEY]}
-        for source in odfv.source_feature_view_projections.values():
-            for feature in source.features:
-                column = frame[f"{source.name_to_use()}__{feature.name}"]
-                inputs[f"{source.name_to_use()}__{feature.name}"] = column
-                inputs[feature.name] = column
         import pandas as pd
 
+        inputs = {JOIN_KEY: columns[JOIN_KEY]}
+        for source in odfv.source_feature_view_projections.values():
+            for feature in source.features:
+                column = columns[f"{source.name_to_use()}__{feature.name}"]
+                inputs[f"{source.name_to_use()}__{feature.name}"] = column
+                inputs[feature.name] = column
         out = odfv.feature_transformation.transform(pd.DataFrame(inputs))  # type: ignore[union-attr]
         prefix = odfv.projection.name_to_use()
         names = [f.name for f in odfv.projection.features]
