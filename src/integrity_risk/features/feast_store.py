@@ -545,8 +545,11 @@ def keep_newest_online(store: FeatureStore, feature_views: Sequence[str]) -> set
     older than the stored one, and Feast's Redis store skips older rows too. Feast's own
     SQLite store overwrites blindly: its views are left out.
     """
-    kind = online_store_kind(store.config)
-    newest_wins = kind == "redis" or getattr(store.config.online_store, "type", "").startswith("integrity_risk.")
+    from integrity_risk.features.online_stores import SqliteOnlineStoreConfig
+
+    newest_wins = online_store_kind(store.config) == "redis" or isinstance(
+        store.config.online_store, SqliteOnlineStoreConfig
+    )
     return set(feature_views) if newest_wins else set()
 
 

@@ -15,8 +15,8 @@ tests read back through Feast. What they change, measured by ``bench/bench_feast
 - **The newest row wins, and an equal event time overwrites**, on both stores: a re-run of
   an older day never rolls an account back, and a corrected extract of the same day replaces
   its values. Feast's SQLite store overwrites blindly; its Redis store skips an equal time.
-- **SQLite reads** fetch only the requested features and decode a timestamp once per
-  account. No ``value_text`` copy is written: only Feast's text search reads it, which the
+- **SQLite reads** take an account's features in one range of the primary key, return
+  the requested ones, and decode a timestamp once per account. No ``value_text`` copy is written: only Feast's text search reads it, which the
   project does not use (a store with vector or value_num columns falls back to Feast's write).
 """
 
@@ -79,7 +79,7 @@ def _event_times(batch: pa.RecordBatch | pa.Table, column: str | None) -> list[d
 
 
 def _arrow_cells(
-    config: RepoConfig, table: FeatureView, batch: pa.RecordBatch | pa.Table
+    table: FeatureView, batch: pa.RecordBatch | pa.Table
 ) -> tuple[list[EntityKey], list[tuple[str, list[bytes]]], list[datetime], list[datetime | None]]:
     """A batch of ``table``'s rows as entity keys, (feature, serialized values) columns and times."""
     source = table.batch_source
@@ -129,7 +129,7 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
         if self._feast_writes(config):
             self.online_write_batch(config, table, _proto_rows(config, table, batch), progress=None)
             return
-        keys, columns, events, created = _arrow_cells(config, table, batch)
+        keys, columns, events, created = _arrow_cells(table, batch)
         version = config.entity_key_serialization_version
         key_bins = [serialize_entity_key(key, entity_key_serialization_version=version) for key in keys]
         memo: dict[Any, Any] = {}
@@ -189,7 +189,8 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
         conn = self._get_conn(config)
         versioning = config.registry.enable_online_feature_view_versioning
         names = [compute_table_id(config.project, table, versioning) for table in tables_to_keep]
-        if not self._feast_writes(config):
+        own_layout = not self._feast_writes(config)
+        if own_layout:
             for name in names:
                 conn.execute(
                     f'CREATE TABLE IF NOT EXISTS "{name}" (entity_key BLOB, feature_name TEXT, value BLOB, '
@@ -197,7 +198,7 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
                     "PRIMARY KEY (entity_key, feature_name)) WITHOUT ROWID"
                 )
         super().update(config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep, partial)
-        if not self._feast_writes(config):
+        if own_layout:
             with conn:
                 for name in names:
                     conn.execute(f'DROP INDEX IF EXISTS "{name}_ek"')
@@ -245,7 +246,7 @@ class RedisOnlineStore(FeastRedisOnlineStore):
 
     def online_write_arrow(self, config: RepoConfig, table: FeatureView, batch: pa.RecordBatch | pa.Table) -> None:
         """Write a batch of ``table``'s rows (its join keys, features and timestamp columns)."""
-        keys, columns, events, _ = _arrow_cells(config, table, batch)
+        keys, columns, events, _ = _arrow_cells(table, batch)
         names = [feature for feature, _ in columns]
         self._write_hashes(
             config, table, keys, names, list(zip(*(values for _, values in columns), strict=True)), events
@@ -335,7 +336,7 @@ def _nanos(stamp: Timestamp) -> int:
 
 
 def _proto_rows(config: RepoConfig, table: FeatureView, batch: pa.RecordBatch | pa.Table) -> list[ProtoRow]:
-    keys, columns, events, created = _arrow_cells(config, table, batch)
+    keys, columns, events, created = _arrow_cells(table, batch)
     return [
         (key, {feature: Value.FromString(values[i]) for feature, values in columns}, events[i], created[i])
         for i, key in enumerate(keys)
