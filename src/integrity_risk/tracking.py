@@ -46,7 +46,35 @@ def client() -> MlflowClient:
     from mlflow import MlflowClient
 
     uri = tracking_uri()
+    _create_sqlite_store_once(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+_CREATED_STORES: set[str] = set()
+
+
+def _create_sqlite_store_once(uri: str) -> None:
+    """Create a SQLite store's tables under a file lock, before anything else in this process uses it.
+
+    MLflow creates the tables of an empty SQLite store on first use, with no lock: two
+    tasks touching a new store at once both start creating them, and one fails (seen in
+    the e2e: a drift task and a training-set task of the first days, ``AttributeError:
+    dimension_attributes``). A server or PostgreSQL store is created by its deployment,
+    so only ``sqlite:///`` URIs are guarded.
+    """
+    if not uri.startswith("sqlite:///") or uri in _CREATED_STORES:
+        return
+    import fcntl
+
+    from mlflow import MlflowClient
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with db.with_name(f"{db.name}.create.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Tracking tables when the client is built, the registry's on its first call.
+        MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models(max_results=1)
+    _CREATED_STORES.add(uri)
 
 
 def artifact_root() -> str | None:
@@ -89,6 +117,7 @@ def configure(experiment: str | None = None) -> str | None:
     """
     import mlflow
 
+    _create_sqlite_store_once(tracking_uri())
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_registry_uri(tracking_uri())
     if experiment is None:

@@ -78,7 +78,7 @@ class LocalAirflow:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": "integrity_risk.executors.PreloadedLocalExecutor",
                 # Two cores: a handful of task processes at once is what this machine can carry.
                 "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS,
