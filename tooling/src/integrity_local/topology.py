@@ -570,6 +570,8 @@ class TopologyAirflow(LocalAirflow):
                 "INTEGRITY_LOCAL_DIR": str(self.home),
                 "INTEGRITY_RISKS_DIR": str(self.risks_dir),
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                # The workers import the tasks' libraries once, before their pools fork.
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "integrity_risk.celery_config.CELERY_CONFIG",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": topo.pg_url("airflow"),
                 "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{topo.ports.redis}/0",
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{topo.pg_url('airflow', 'postgresql')}",
