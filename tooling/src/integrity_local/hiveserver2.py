@@ -26,6 +26,8 @@ from integrity_risk.paths import INCLUDE_DIR, local_dir
 
 DEFAULT_PORT = 10000
 THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+# Generated classes Spark keeps compiled (docker/spark-conf/spark-defaults.conf sets the same).
+CODEGEN_CACHE_ENTRIES = 2000
 HIVE_COMPAT_SOURCES = INCLUDE_DIR / "hive_compat"
 
 log = logging.getLogger(__name__)
@@ -174,6 +176,12 @@ class LocalHiveServer:
             # reader never sees a half-written partition.
             "--conf",
             "spark.sql.sources.partitionOverwriteMode=dynamic",
+            # Every day runs the same statements with other dates: keep their generated
+            # classes. Spark's default cache (100) is smaller than one day's extracts
+            # (about 90 classes for account_daily alone), so each statement compiled all
+            # of its classes again, seconds of CPU each (bench/bench_extract.py's log).
+            "--conf",
+            f"spark.sql.codegen.cache.maxEntries={CODEGEN_CACHE_ENTRIES}",
             "--hiveconf",
             f"hive.server2.thrift.port={self.port}",
             "--hiveconf",
