@@ -4,9 +4,10 @@
 #                                 the Hive classes Spark 4 lacks with its javac (include/hive_compat)
 #   scripts/system_deps.sh test   that, plus redis-server (the Feast tests' online store),
 #                                 chromium (renders the evaluation report), docker-compose
-#                                 (validates the at-scale topology), and PostgreSQL, Maven (the
-#                                 metastore's JDBC driver) and unshare (util-linux), which run
-#                                 that topology as processes (scripts/topology.sh)
+#                                 (validates the at-scale topology), Maven (fetches the Kafka
+#                                 broker's jars and the metastore's JDBC driver), and PostgreSQL
+#                                 and unshare (util-linux), which run that topology as processes
+#                                 (scripts/topology.sh)
 # scripts/demo.sh and scripts/test.sh run it first; with everything present it only checks.
 set -euo pipefail
 

@@ -39,6 +39,7 @@ SERVICES = AIRFLOW_SERVICES | {
     "postgres",
     "celery-broker",
     "feast-online-store",
+    "kafka",
     "hive-metastore",
     "hiveserver2",
     "mlflow",
@@ -190,6 +191,25 @@ def test_workers_reach_hiveserver2_mlflow_and_feast_production_through_connectio
         for p in services["hiveserver2"]["ports"]
     }
     assert 10000 in targets
+
+
+def test_the_airflow_components_reach_the_kafka_service_through_one_connection(resolved):
+    import json
+
+    services = resolved["services"]
+    kafka = services["kafka"]
+    env = _env(kafka)
+    # KRaft, one node: it advertises the address the other services resolve.
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    # Its log survives a restart of the container: a named volume at the data folder.
+    assert any(
+        (v["target"] if isinstance(v, dict) else v.split(":")[1]) == "/var/lib/kafka/data" for v in kafka["volumes"]
+    )
+    assert kafka["image"].startswith("apache/kafka:4.")
+    for name in AIRFLOW_SERVICES:
+        connection = json.loads(_env(services[name])["AIRFLOW_CONN_KAFKA_DEFAULT"])
+        assert connection == {"conn_type": "kafka", "extra": {"bootstrap.servers": "kafka:9092"}}, name
 
 
 def test_the_feast_production_profile_finds_every_variable_it_needs(resolved):
