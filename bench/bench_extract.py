@@ -16,6 +16,10 @@ fresh metastore) and loads the world into ``raw.*`` (``load_world``). For the la
   at each look-back of ``--lookbacks`` (days in the longest window; the templates' 7-day
   columns then span that many days).
 
+Beside each stage's time it prints the classes Spark compiled for it (the server log's
+"Code generated in" lines): a run whose classes the code-generation cache still holds
+compiles none.
+
 The single-node reference is DuckDB on the same parquet files running ``account_daily``
 and ``--risk``'s table as the extracts were before the cleaning stage
 (``integrity_local.reference_extract``: each re-cleans and deduplicates its raw look-back),
@@ -197,6 +201,15 @@ def _timed(op, ds: str) -> tuple[float, dict]:
     return time.perf_counter() - t0, summary
 
 
+def _compiled(server) -> int:
+    """Classes the Thrift Server has compiled so far: its log's "Code generated in" lines."""
+    try:
+        with open(server.log_file, errors="replace") as log:
+            return sum("Code generated in" in line for line in log)
+    except FileNotFoundError:
+        return 0
+
+
 def _template(table: str) -> str:
     if table == "labels":
         return "labels.hql"
@@ -228,8 +241,12 @@ def run(args, files, server, root: Path) -> None:
     print(f"cleaned the {longest} raw days before {ds} in {time.perf_counter() - t0:.1f} s")
 
     stages: dict[str, list[float]] = {"clean_events": []}
+    # Classes each run made Spark compile: what its code-generation cache did not hold.
+    compiled: dict[str, list[int]] = {"clean_events": []}
     for i in range(args.repeats):
+        before = _compiled(server)
         seconds, summary = _timed(CleanEventsOperator(task_id=f"clean_{i}", ds=ds), ds)
+        compiled["clean_events"].append(_compiled(server) - before)
         if list(summary["days"]) != [ds]:
             raise RuntimeError(f"clean_events of {ds} cleaned {list(summary['days'])}, not the day alone")
         stages["clean_events"].append(seconds)
@@ -237,7 +254,7 @@ def run(args, files, server, root: Path) -> None:
     for lookback in args.lookbacks:
         for table in tables:
             key = f"{table} @{lookback}"
-            stages[key] = []
+            stages[key], compiled[key] = [], []
             for i in range(args.repeats):
                 op = HiveExtractOperator(
                     task_id=f"extract_{table}_{lookback}_{i}",
@@ -247,8 +264,10 @@ def run(args, files, server, root: Path) -> None:
                     lookback_days=lookback,
                     **({"required_partitions": ("raw.enforcement_labels",)} if table == "labels" else {}),
                 )
+                before = _compiled(server)
                 seconds, summary = _timed(op, ds)
                 stages[key].append(seconds)
+                compiled[key].append(_compiled(server) - before)
     # DuckDB's comparison is with the look-back 7 tables: written last.
     if args.lookbacks[-1] != 7:
         for table in ("account_daily", f"{args.risk}_daily"):
@@ -290,11 +309,12 @@ def run(args, files, server, root: Path) -> None:
         f"{args.repeats} run(s) of each, median (first run in brackets). Hive: the operators' execute on the "
         f"local Spark Thrift Server (local[2]); DuckDB {_duckdb_version()}: {args.threads} threads"
     )
-    head = f"{'stage (look-back days)':34s} {'Hive s':>15s}"
+    head = f"{'stage (look-back days)':34s} {'Hive s':>15s} {'classes compiled':>18s}"
     print(head)
     print("-" * len(head))
     for key, times in stages.items():
-        print(f"{key:34s} {med[key]:7.2f} ({times[0]:5.2f})")
+        classes = compiled[key]
+        print(f"{key:34s} {med[key]:7.2f} ({times[0]:5.2f}) {statistics.median(classes):9.0f} ({classes[0]:5d})")
     print()
     totals = {lb: med["clean_events"] + sum(med[f"{t} @{lb}"] for t in tables) for lb in args.lookbacks}
     for lookback, total in totals.items():
