@@ -209,7 +209,9 @@ def test_the_airflow_components_reach_the_kafka_service_through_one_connection(r
     assert kafka["image"].startswith("apache/kafka:4.")
     for name in AIRFLOW_SERVICES:
         connection = json.loads(_env(services[name])["AIRFLOW_CONN_KAFKA_DEFAULT"])
-        assert connection == {"conn_type": "kafka", "extra": {"bootstrap.servers": "kafka:9092"}}, name
+        assert connection["conn_type"] == "kafka", name
+        assert connection["extra"]["bootstrap.servers"] == "kafka:9092", name
+        assert connection["extra"]["enable.idempotence"] == "true", name
 
 
 def test_the_feast_production_profile_finds_every_variable_it_needs(resolved):

@@ -15,13 +15,13 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from integrity_local.processes import running_pid, stop_group
 from integrity_risk.paths import INCLUDE_DIR, local_dir
 
 DEFAULT_PORT = 10000
@@ -190,19 +190,7 @@ class LocalHiveServer:
         ]
 
     def running_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
-            return None
-        # A server this process started and that has exited stays a zombie until reaped.
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
-                os.waitpid(pid, os.WNOHANG)
-                return None
-        except (OSError, IndexError, ChildProcessError):
-            pass
-        return pid
+        return running_pid(self.pid_file)
 
     def start(self, timeout: float = 180.0) -> float:
         """Start the server unless it already answers; returns the seconds it took."""
@@ -273,16 +261,7 @@ class LocalHiveServer:
             conn.close()
 
     def stop(self, timeout: float = 30.0) -> None:
-        pid = self.running_pid()
-        if pid is None:
-            return
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.running_pid() is not None:
-            time.sleep(0.5)
-        if self.running_pid() is not None:
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
+        stop_group(self.pid_file, timeout)  # SIGTERM first: a controlled shutdown
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from integrity_local.processes import running_pid, stop_group
 from integrity_risk.paths import local_dir
 
 DEFAULT_PORT = 9092
@@ -140,7 +140,11 @@ class LocalKafkaBroker:
         :param config: more of the client's settings (a consumer's ``group.id``, ...), as the
             connection's extra carries them.
         """
-        return json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": self.bootstrap_servers, **config}})
+        # Idempotent producers: a retried batch (a new topic's leader not elected yet) cannot
+        # overtake the next one, so each partition keeps the order it was sent in. Consumers
+        # ignore the setting.
+        extra = {"bootstrap.servers": self.bootstrap_servers, "enable.idempotence": "true", **config}
+        return json.dumps({"conn_type": "kafka", "extra": extra})
 
     def _properties(self) -> Path:
         path = self.state_dir / "server.properties"
@@ -188,18 +192,7 @@ class LocalKafkaBroker:
             )
 
     def running_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
-            return None
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
-                os.waitpid(pid, os.WNOHANG)
-                return None
-        except (OSError, IndexError, ChildProcessError):
-            pass
-        return pid
+        return running_pid(self.pid_file)
 
     def start(self, timeout: float = 120.0) -> float:
         """Start the broker unless it already answers; returns the seconds it took."""
@@ -255,16 +248,7 @@ class LocalKafkaBroker:
         return bool(metadata.brokers)
 
     def stop(self, timeout: float = 30.0) -> None:
-        pid = self.running_pid()
-        if pid is None:
-            return
-        os.killpg(pid, signal.SIGTERM)  # a controlled shutdown: the log is flushed and closed
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.running_pid() is not None:
-            time.sleep(0.5)
-        if self.running_pid() is not None:
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
+        stop_group(self.pid_file, timeout)  # SIGTERM first: a controlled shutdown
 
 
 def main(argv: list[str] | None = None) -> int:
