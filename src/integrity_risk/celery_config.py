@@ -13,7 +13,9 @@ from typing import Any
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 from celery.signals import worker_init
 
-CELERY_CONFIG = dict(DEFAULT_CELERY_CONFIG)
+# Airflow's own configuration object, not a copy: the provider recognizes it and keeps a team's
+# settings over it, as when nothing is configured.
+CELERY_CONFIG = DEFAULT_CELERY_CONFIG
 
 
 @worker_init.connect
