@@ -104,8 +104,13 @@ def test_a_scheduler_that_dies_is_restarted_and_the_deployment_is_healthy_again(
 
     def scheduler_pid():
         wrapper = psutil.Process(int(airflow._pid_file("scheduler").read_text()))
-        ours = [p for p in wrapper.children() if "scheduler" in " ".join(p.cmdline())]
-        return ours[0].pid if ours else None
+        for child in wrapper.children():
+            try:
+                if "scheduler" in " ".join(child.cmdline()):
+                    return child.pid
+            except (psutil.ZombieProcess, psutil.NoSuchProcess):
+                continue  # the killed scheduler, before its restart loop has reaped it
+        return None
 
     first = scheduler_pid()
     assert first is not None and airflow.healthy()
