@@ -58,8 +58,7 @@ def _create_sqlite_store_once(uri: str) -> None:
 
     MLflow creates the tables of an empty SQLite store on first use, with no lock: two
     tasks touching a new store at once both start creating them, and one fails (seen in
-    the e2e: a drift task and a training-set task of the first days, ``AttributeError:
-    dimension_attributes``). A server or PostgreSQL store is created by its deployment,
+    the e2e: a drift task of the first backfill day, ``AttributeError: dimension_attributes``). A server or PostgreSQL store is created by its deployment,
     so only ``sqlite:///`` URIs are guarded.
     """
     if not uri.startswith("sqlite:///") or uri in _CREATED_STORES:

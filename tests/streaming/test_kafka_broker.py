@@ -16,12 +16,11 @@ DS = "2026-03-02"
 def events() -> list[dict]:
     """A generated day's first events, in the upstream table's columns, as JSON-ready rows."""
     from integrity_local.synthetic import WorldConfig, generate_day
-    from integrity_risk.features.hql import read_hql
-    from integrity_risk.features.table_schema import ddl_schema
+    from integrity_local.synthetic.live import upstream_columns
 
     day = generate_day(WorldConfig(seed=3, start_ds=DS, days=1, n_accounts=200), DS)
     rows = day.user_events.slice(0, 600).to_pylist()
-    columns = [name for name, _ in ddl_schema("raw.user_events", read_hql("upstream_tables.hql"))]
+    columns = upstream_columns()
     assert set(columns) <= set(rows[0]), "the generator's events lack upstream columns"
     return [{name: row[name] for name in columns} for row in rows]
 

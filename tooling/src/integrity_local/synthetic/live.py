@@ -82,13 +82,11 @@ class LiveStream:
             yield int(i), rows[i]
 
     @staticmethod
-    def encode(row: dict[str, Any], columns: list[str], event_time: dt.datetime | None = None) -> bytes:
+    def encode(row: dict[str, Any], columns: list[str]) -> bytes:
         """The row as the topic carries it: JSON in the upstream columns, times in ISO 8601 (UTC)."""
         out = {}
         for name in columns:
             value = row.get(name)
-            if name == "event_time" and event_time is not None:
-                value = event_time
             if isinstance(value, dt.datetime):
                 value = value.isoformat(timespec="microseconds")
             elif isinstance(value, float) and not np.isfinite(value):
