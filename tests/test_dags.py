@@ -38,7 +38,7 @@ def test_every_dag_file_imports_without_errors():
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == (
         {f"integrity_{risk}" for risk in RISK_TYPES}
-        | {"model_rollback", "model_override", "accept_partition"}
+        | {"model_rollback", "model_override", "accept_partition", "streaming_features"}
         | {f"integrity_{risk}_online_features" for risk in RISK_TYPES}
         | {f"integrity_{risk}_promotion" for risk in RISK_TYPES}
     )
@@ -276,7 +276,7 @@ def test_a_broken_risk_yaml_is_one_import_error_naming_file_and_key(tmp_path, mo
         {f"integrity_{r}" for r in others}
         | {f"integrity_{r}_online_features" for r in others}
         | {f"integrity_{r}_promotion" for r in others}
-        | {"model_rollback", "model_override", "accept_partition"}
+        | {"model_rollback", "model_override", "accept_partition", "streaming_features"}
     )
 
 

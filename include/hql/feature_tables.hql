@@ -129,3 +129,44 @@ CREATE TABLE IF NOT EXISTS features.labels (
 )
 PARTITIONED BY (ds STRING)
 STORED AS PARQUET;
+
+-- The streaming job's real-time counters recomputed in batch (features/account_realtime.hql),
+-- one table per window set (integrity_risk.streaming.windows); a counter's suffix is its set.
+
+CREATE TABLE IF NOT EXISTS features.account_realtime_5m (
+  account_pk            STRING,
+  feature_ts            TIMESTAMP,
+  window_start          TIMESTAMP,
+  window_end            TIMESTAMP,
+  events_5m             BIGINT,
+  login_fails_5m        BIGINT,
+  payment_attempts_5m   BIGINT,
+  payment_fails_5m      BIGINT,
+  payment_amount_sum_5m DOUBLE,
+  follows_5m            BIGINT,
+  likes_5m              BIGINT,
+  distinct_ips_5m       BIGINT,
+  distinct_devices_5m   BIGINT,
+  link_posts_5m         BIGINT
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;
+
+CREATE TABLE IF NOT EXISTS features.account_realtime_1h (
+  account_pk            STRING,
+  feature_ts            TIMESTAMP,
+  window_start          TIMESTAMP,
+  window_end            TIMESTAMP,
+  events_1h             BIGINT,
+  login_fails_1h        BIGINT,
+  payment_attempts_1h   BIGINT,
+  payment_fails_1h      BIGINT,
+  payment_amount_sum_1h DOUBLE,
+  follows_1h            BIGINT,
+  likes_1h              BIGINT,
+  distinct_ips_1h       BIGINT,
+  distinct_devices_1h   BIGINT,
+  link_posts_1h         BIGINT
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;

@@ -7,20 +7,11 @@
       other columns, so a rerun keeps the same one); a copy whose event_id the raw day
       before already had (a client retry across midnight) is dropped, as that day keeps it.
     - Derived columns are computed here once for every extract. -#}
-{% from "features/_clean.hql" import clean_event -%}
+{% from "features/_clean.hql" import clean_event, derived_columns -%}
 INSERT OVERWRITE TABLE clean.user_events PARTITION (ds)
 SELECT c.event_id, c.event_time, c.account_id, c.device_id, c.ip, c.user_agent, c.country, c.event_type,
        c.target_account_id, c.target_item_id,
-       CASE WHEN c.url IS NOT NULL AND trim(c.url) <> '' THEN 1 ELSE 0 END AS has_url,
-       lower(parse_url(c.url, 'HOST')) AS domain,
-       CASE WHEN c.status = 'fail' THEN 1 ELSE 0 END AS is_fail,
-       CASE WHEN c.status IN ('success', 'fail') THEN 1 ELSE 0 END AS has_status,
-       -- amounts: payment attempts only; NaN, negative or absurd ones add nothing
-       CASE WHEN c.event_type = 'payment_attempt' AND NOT isnan(c.amount)
-                 AND c.amount >= 0 AND c.amount <= 1000000 THEN c.amount END AS amount_usd,
-       CASE WHEN lower(c.user_agent) RLIKE
-                 '(headless|phantomjs|selenium|puppeteer|playwright|webdriver|bot|crawl|spider|scrapy|curl|wget|python-requests|python-urllib|aiohttp|go-http-client|okhttp|java/|libwww)'
-            THEN 1 ELSE 0 END AS automation_ua,
+       {{ derived_columns('c') }},
        c.ds  -- the partition, last (dynamic partition insert)
 FROM (
   SELECT e.*,

@@ -43,3 +43,18 @@ def clean_event_predicate(alias: str) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(hql_dir())), undefined=jinja2.StrictUndefined)
     template = env.from_string('{% from "features/_clean.hql" import clean_event %}{{ clean_event(alias) }}')
     return template.render(alias=alias).strip()
+
+
+def render_hql(relative_path: str, **variables: object) -> str:
+    """Render a template under ``include/hql`` with the extracts' macros (``pseudonymize``,
+    ``ds_literal``) outside an Airflow task, e.g. in the streaming job; undefined names raise.
+
+    :param relative_path: the template, e.g. ``streaming/account_windows.hql``.
+    :param variables: the template's variables.
+    """
+    import jinja2
+
+    from integrity_risk.operators.hive_extract import _with_extract_macros
+
+    env = _with_extract_macros(jinja2.Environment(undefined=jinja2.StrictUndefined))
+    return env.get_template(str(relative_path)).render(**variables)

@@ -116,6 +116,7 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
     from integrity_risk.config.risk import all_risk_types
     from integrity_risk.features.pseudonymize import sql_hmac
     from integrity_risk.paths import hql_dir
+    from integrity_risk.streaming.windows import WINDOW_SETS
 
     if "pseudonymize" not in env.globals:
         ours = jinja2.FileSystemLoader(str(hql_dir()))
@@ -124,6 +125,8 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
         # The risk types with a YAML (lower_snake_case names, safe as SQL literals), for
         # labels.hql: a new risk's labels come in with its YAML, no HQL edit.
         env.globals["risk_types"] = all_risk_types
+        # The streaming job's window sets, for the batch recomputation of its counters.
+        env.globals["window_sets"] = {w.name: w for w in WINDOW_SETS}
         # A list of days as SQL literals ('YYYY-MM-DD'); each is validated as a date first.
         env.filters["ds_literal"] = lambda day: f"'{parse_ds(day).isoformat()}'"
     return env

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from integrity_local.maven import MavenFetchError, fetch_jars
 from integrity_local.processes import running_pid, stop_group
 from integrity_risk.paths import local_dir
 
@@ -52,46 +53,10 @@ class LocalKafkaError(RuntimeError):
 
 def kafka_jars(jars_dir: Path | None = None) -> Path:
     """The folder of the broker's jars, fetched with ``mvn`` on first use."""
-    folder = (jars_dir or local_dir() / "jars") / f"kafka-{KAFKA_VERSION}"
-    if (folder / "complete").exists():
-        return folder
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise LocalKafkaError("mvn is not installed: it fetches Kafka's jars (Debian package maven)")
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    dependencies = "".join(
-        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
-        for g, a, v in (artifact.split(":") for artifact in ARTIFACTS)
-    )
-    (staging / "pom.xml").write_text(
-        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
-        "<groupId>integrity-local</groupId><artifactId>kafka-broker</artifactId><version>1</version>"
-        f"<dependencies>{dependencies}</dependencies></project>"
-    )
-    fetched = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-f",
-            str(staging / "pom.xml"),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={staging / 'lib'}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if fetched.returncode != 0:
-        raise LocalKafkaError(
-            f"mvn could not fetch {', '.join(ARTIFACTS)}:\n{fetched.stdout[-2000:]}{fetched.stderr[-2000:]}"
-        )
-    (staging / "complete").write_text("\n".join(ARTIFACTS) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.replace(folder)
-    return folder
+    try:
+        return fetch_jars(f"kafka-{KAFKA_VERSION}", ARTIFACTS, jars_dir=jars_dir)
+    except MavenFetchError as err:
+        raise LocalKafkaError(str(err)) from None
 
 
 def _java() -> str:

@@ -1,0 +1,69 @@
+"""Starting the streaming job as a detached process of the machine that asks.
+
+On the embedded default the supervising task starts it on its worker; the process outlives
+the task (a session of its own) and reports through the storage root, so whoever checks on
+it next, on any machine, reads its heartbeat there rather than a pid. Spark's Kafka source
+comes from ``$INTEGRITY_STREAMING_JARS`` (comma-separated jars), or the image's Spark.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+JARS_ENV = "INTEGRITY_STREAMING_JARS"
+
+
+def job_command(
+    *,
+    topic: str,
+    conn_id: str = "kafka_default",
+    window_sets: str = "5m,1h",
+    trigger_seconds: float = 1.0,
+    master: str = "local[2]",
+    jars: str | None = None,
+) -> list[str]:
+    """``python -m integrity_risk.streaming.job`` with its options."""
+    jars = os.environ.get(JARS_ENV, "") if jars is None else jars
+    return [
+        sys.executable,
+        "-m",
+        "integrity_risk.streaming.job",
+        f"--master={master}",
+        f"--jars={jars}",
+        f"--conn-id={conn_id}",
+        f"--topic={topic}",
+        f"--window-sets={window_sets}",
+        f"--trigger-seconds={trigger_seconds}",
+    ]
+
+
+def job_state_dir(topic: str) -> Path:
+    """This machine's folder of the job of ``topic``: its log and pid file (for a local ``stop``)."""
+    from integrity_risk.paths import local_dir
+    from integrity_risk.values import check_identifier
+
+    return local_dir() / "streaming-job" / check_identifier(topic, "topic")
+
+
+def start_detached(command: list[str], state_dir: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``command`` in a session of its own (its Spark JVM with it), its output in
+    ``state_dir/job.log`` and its pid in ``state_dir/job.pid``; the pid.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "job.log", "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    (state_dir / "job.pid").write_text(str(proc.pid))
+    return proc.pid

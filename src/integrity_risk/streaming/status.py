@@ -1,0 +1,177 @@
+"""Where the streaming job keeps its state under the storage root, and what it reports.
+
+Per topic, under ``<root>/streaming/<topic>``:
+
+- ``checkpoints/<view>``: Spark's checkpoint of a window set's query (offsets, window
+  state); a restarted job resumes from it.
+- ``<view>/windows/``: the windows pushed online, one file per batch.
+- ``status/<view>.json``: the job's report, rewritten every few seconds:
+  its heartbeat, the Kafka lag, the counts of malformed and dirty messages, the newest
+  event online, and each recent batch's freshness. Airflow's supervision reads it; it
+  crosses machines through the storage root, like everything else between tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from integrity_risk.storage import storage_root
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from integrity_risk.streaming.windows import WindowSet
+
+RECENT_BATCHES = 200
+
+
+def streaming_root(topic: str) -> ObjectStoragePath:
+    from integrity_risk.values import check_identifier
+
+    check_identifier(topic, "topic")
+    return storage_root() / "streaming" / topic
+
+
+def checkpoint_location(topic: str, window: WindowSet) -> str:
+    """The checkpoint of ``window``'s query, as a URL Spark reads (``file://``, ``s3a://``...)."""
+    return str(streaming_root(topic) / "checkpoints" / window.view)
+
+
+def windows_log(topic: str, window: WindowSet) -> ObjectStoragePath:
+    return streaming_root(topic) / window.view / "windows"
+
+
+def status_path(topic: str, view: str) -> ObjectStoragePath:
+    return streaming_root(topic) / "status" / f"{view}.json"
+
+
+def read_status(topic: str, view: str) -> dict[str, Any] | None:
+    """The job's last report on ``view`` of ``topic``, or None before its first."""
+    path = status_path(topic, view)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+
+
+class StatusReporter:
+    """Collects each query's progress (a Spark listener) and writes the status files."""
+
+    def __init__(self, spark: SparkSession, topic: str) -> None:
+        from pyspark.sql.streaming import StreamingQueryListener
+
+        self.topic = topic
+        #: view -> its sink, which knows when each batch's push ended
+        self.sinks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._views: dict[str, dict[str, Any]] = {}
+        reporter = self
+
+        class Listener(StreamingQueryListener):
+            def onQueryStarted(self, event: Any) -> None:
+                pass
+
+            def onQueryProgress(self, event: Any) -> None:
+                reporter.record(json.loads(event.progress.json))
+
+            def onQueryIdle(self, event: Any) -> None:
+                pass
+
+            def onQueryTerminated(self, event: Any) -> None:
+                pass
+
+        spark.streams.addListener(Listener())
+
+    def _view(self, name: str) -> dict[str, Any]:
+        if name not in self._views:
+            previous = read_status(self.topic, name) or {}
+            self._views[name] = {
+                "view": name,
+                "topic": self.topic,
+                "messages": previous.get("messages", 0),
+                "malformed": previous.get("malformed", 0),
+                "dirty": previous.get("dirty", 0),
+                "clock_ahead": previous.get("clock_ahead", 0),
+                "late_dropped": previous.get("late_dropped", 0),
+                "newest_event_online": previous.get("newest_event_online"),
+                "recent_batches": previous.get("recent_batches", []),
+            }
+        return self._views[name]
+
+    def record(self, progress: dict[str, Any]) -> None:
+        """One batch's progress: counts added up, lag and event times kept."""
+        name = progress.get("name")
+        if not name or not progress.get("numInputRows") and not progress.get("observedMetrics"):
+            return
+        quality = (progress.get("observedMetrics") or {}).get("quality") or {}
+        source = (progress.get("sources") or [{}])[0]
+        with self._lock:
+            view = self._view(name)
+            for field in ("messages", "malformed", "dirty", "clock_ahead"):
+                view[field] = view.get(field, 0) + int(quality.get(field) or 0)
+            view["late_dropped"] = view.get("late_dropped", 0) + sum(
+                int(op.get("numRowsDroppedByWatermark") or 0) for op in progress.get("stateOperators") or []
+            )
+            view["offsets_behind"] = _as_int((source.get("metrics") or {}).get("maxOffsetsBehindLatest"))
+            view["end_offsets"] = source.get("endOffset")
+            view["input_rows_per_second"] = progress.get("inputRowsPerSecond")
+            view["processed_rows_per_second"] = progress.get("processedRowsPerSecond")
+            newest = quality.get("newest_event_micros")
+            if newest is not None:
+                view["newest_event_online"] = max(filter(None, [view["newest_event_online"], _iso(int(newest) / 1e6)]))
+            quantiles = [int(q) / 1e6 for q in quality.get("event_micros_quantiles") or [] if q is not None]
+            sink = self.sinks.get(name)
+            pushed_at, rows = sink.pushed.pop(progress.get("batchId"), (None, 0)) if sink else (None, 0)
+            view["recent_batches"] = (
+                view["recent_batches"]
+                + [
+                    {
+                        "batch_id": progress.get("batchId"),
+                        "ended_at": progress.get("timestamp"),
+                        "duration_ms": (progress.get("durationMs") or {}).get("triggerExecution"),
+                        "messages": int(quality.get("messages") or 0),
+                        "windows_online": rows,
+                        "pushed_at": _iso(pushed_at),
+                        # the usable events' age when their batch's values were online:
+                        # p99, p50 and p1 of the batch (from its events' time quantiles)
+                        "freshness_s": [round(pushed_at - q, 3) for q in quantiles] if pushed_at else [],
+                    }
+                ]
+            )[-RECENT_BATCHES:]
+
+    def heartbeat(self, queries: list[StreamingQuery]) -> None:
+        """Write every view's status, with each query's state as of now."""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with self._lock:
+            for query in queries:
+                view = self._view(query.name)
+                error = query.exception()
+                view.update(
+                    heartbeat_at=now,
+                    query_id=query.id,
+                    run_id=query.runId,
+                    active=query.isActive,
+                    error=None if error is None else str(error)[:2000],
+                )
+                path = status_path(self.topic, query.name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.parent / f".{path.name}.partial"
+                partial.write_text(json.dumps(view, indent=1, default=str))
+                partial.rename(path)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(float(value))
+    except (TypeError, ValueError):
+        return None

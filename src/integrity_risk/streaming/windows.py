@@ -1,0 +1,103 @@
+"""The window sets of the real-time counters: one Feast view and one streaming query each.
+
+The counters themselves are SQL, in ``include/hql/features/_account_windows.hql``; the
+streaming job and the batch recomputation both render it, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+#: The counters of a window set, without the set's suffix, in the order the SQL writes them.
+COUNTERS = (
+    "events",
+    "login_fails",
+    "payment_attempts",
+    "payment_fails",
+    "payment_amount_sum",
+    "follows",
+    "likes",
+    "distinct_ips",
+    "distinct_devices",
+    "link_posts",
+)
+FLOAT_COUNTERS = frozenset({"payment_amount_sum"})
+
+
+@dataclass(frozen=True)
+class WindowSet:
+    """Sliding windows of ``length`` every ``slide``, closed once the watermark passes their end.
+
+    :param name: the suffix of the counters and of the view, e.g. ``5m``.
+    :param watermark: how late (in event time, behind the newest event seen) an event may
+        arrive and still be counted by the stream; later ones are counted by batch only.
+    """
+
+    name: str
+    length: dt.timedelta
+    slide: dt.timedelta
+    watermark: dt.timedelta
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[0-9a-z]+", self.name):
+            raise ValueError(f"window set name {self.name!r} must be lowercase letters and digits")
+        for field in ("length", "slide", "watermark"):
+            value = getattr(self, field)
+            if value.total_seconds() <= 0 or value.total_seconds() != int(value.total_seconds()):
+                raise ValueError(f"window set {self.name}: {field} must be a positive whole number of seconds")
+        if self.length.total_seconds() % self.slide.total_seconds():
+            raise ValueError(f"window set {self.name}: the length must be a multiple of the slide")
+
+    @property
+    def view(self) -> str:
+        """The Feast feature view and the batch table ``features.<view>``."""
+        return f"account_realtime_{self.name}"
+
+    @property
+    def push_source(self) -> str:
+        return f"{self.view}_push"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(f"{counter}_{self.name}" for counter in COUNTERS)
+
+    @property
+    def length_seconds(self) -> int:
+        return int(self.length.total_seconds())
+
+    @property
+    def length_sql(self) -> str:
+        return f"{self.length_seconds} seconds"
+
+    @property
+    def slide_sql(self) -> str:
+        return f"{int(self.slide.total_seconds())} seconds"
+
+    @property
+    def slide_micros(self) -> int:
+        return int(self.slide.total_seconds()) * 1_000_000
+
+    def current_window_end(self, newest_event: dt.datetime) -> dt.datetime:
+        """The end of the window an account's online value covers, given its newest event."""
+        epoch = dt.datetime(1970, 1, 1, tzinfo=newest_event.tzinfo)
+        micros = (newest_event - epoch) // dt.timedelta(microseconds=1)
+        return epoch + dt.timedelta(microseconds=(micros // self.slide_micros + 1) * self.slide_micros)
+
+
+WINDOW_SETS = (
+    WindowSet("5m", dt.timedelta(minutes=5), dt.timedelta(minutes=1), watermark=dt.timedelta(minutes=2)),
+    WindowSet("1h", dt.timedelta(hours=1), dt.timedelta(minutes=5), watermark=dt.timedelta(minutes=2)),
+)
+
+
+def window_set(name: str) -> WindowSet:
+    """The window set called ``name``."""
+    for candidate in WINDOW_SETS:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"no window set {name!r}; there are {', '.join(w.name for w in WINDOW_SETS)}")
+
+
+WINDOW_SET_NAMES = tuple(w.name for w in WINDOW_SETS)
