@@ -94,6 +94,9 @@ def spark_session(master: str, jars: list[str], key: bytes) -> SparkSession:
         .config("spark.sql.shuffle.partitions", str(STATE_PARTITIONS))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # Every batch plans its query again; past Spark's 100 cached classes, it compiles them
+        # again too (docker/spark-conf/spark-defaults.conf sets the same for the Thrift Server).
+        .config("spark.sql.codegen.cache.maxEntries", "2000")
         .config(SERVER_REDACTION_CONF, SERVER_REDACTION_REGEX)
         # A batch without events when the watermark moved: without it, a job restarted from
         # its checkpoint let an event later than the watermark through (seen in the tests).

@@ -139,6 +139,7 @@ class StatusReporter:
                         "batch_id": progress.get("batchId"),
                         "ended_at": progress.get("timestamp"),
                         "duration_ms": (progress.get("durationMs") or {}).get("triggerExecution"),
+                        "durations_ms": progress.get("durationMs") or {},
                         "messages": int(quality.get("messages") or 0),
                         "windows_online": rows,
                         "pushed_at": _iso(pushed_at),
