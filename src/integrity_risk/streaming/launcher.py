@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from pathlib import Path
 
 JARS_ENV = "INTEGRITY_STREAMING_JARS"
+FEAST_METRICS_DIRS = ("PROMETHEUS_MULTIPROCESS_DIR", "PROMETHEUS_MULTIPROC_DIR")
 
 
 def job_command(
@@ -56,10 +54,16 @@ def start_detached(command: list[str], state_dir: Path, env: dict[str, str] | No
     ``state_dir/job.log`` and its pid in ``state_dir/job.pid``; the pid.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
+    child_env = {**os.environ, **(env or {})}
+    # Feast's import points these at a temporary folder of the importing process, removed when
+    # that process exits: a job that outlives it would fail at its own import of Feast.
+    for name in FEAST_METRICS_DIRS:
+        if Path(child_env.get(name, "")).name.startswith("feast_metrics_"):
+            del child_env[name]
     with open(state_dir / "job.log", "ab") as log:
         proc = subprocess.Popen(
             command,
-            env={**os.environ, **(env or {})},
+            env=child_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
