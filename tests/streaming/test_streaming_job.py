@@ -407,9 +407,15 @@ def test_the_supervising_dag_restarts_a_killed_job_and_finds_it_fresh(
     _wait("the killed job's heartbeat to go stale", lambda: _heartbeat_age(topic, view) > 20, 60)
 
     # Events keep coming, live, while the DAG notices, restarts the job and checks it.
-    sender = threading.Thread(
-        target=publish, args=(producer, rows[200:2600], LiveStream()), kwargs={"rate": 40, "topic": topic, "now": True}
-    )
+    done = threading.Event()
+
+    def send_until_done() -> None:
+        for start in range(200, len(rows), 40):
+            if done.is_set():
+                return
+            publish(producer, rows[start : start + 40], LiveStream(), rate=40, topic=topic, now=True)
+
+    sender = threading.Thread(target=send_until_done)
     sender.start()
     try:
         dag = DagBag(dag_folder=str(tmp_path / "dags"), safe_mode=False).dags["streaming_features"]
@@ -422,5 +428,6 @@ def test_the_supervising_dag_restarts_a_killed_job_and_finds_it_fresh(
         assert status["run_id"] != killed_run and _heartbeat_age(topic, view) < 20
         assert job.running_pid() is not None  # the task's job, in the same state folder
     finally:
+        done.set()
         job.stop()
         sender.join()
