@@ -37,7 +37,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from integrity_risk.streaming.windows import WINDOW_SETS, WindowSet, window_set
+from integrity_risk.streaming.launcher import JARS_ENV
+from integrity_risk.streaming.windows import WINDOW_SET_NAMES, WindowSet, window_set
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC = "user_events"
-JARS_ENV = "INTEGRITY_STREAMING_JARS"
 #: Client settings of the connection the Kafka source passes on (as ``kafka.<name>``); the
 #: producer's and the consumer group's own are not its business (Spark tracks the offsets).
 _PASSED_ON = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.dns.lookup")
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jars", default=os.environ.get(JARS_ENV, ""), help="comma-separated")
     parser.add_argument("--conn-id", default="kafka_default")
     parser.add_argument("--topic", default=TOPIC)
-    parser.add_argument("--window-sets", default=",".join(w.name for w in WINDOW_SETS))
+    parser.add_argument("--window-sets", default=",".join(WINDOW_SET_NAMES))
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from integrity_risk.streaming.windows import WINDOW_SET_NAMES
+
 JARS_ENV = "INTEGRITY_STREAMING_JARS"
 FEAST_METRICS_DIRS = ("PROMETHEUS_MULTIPROCESS_DIR", "PROMETHEUS_MULTIPROC_DIR")
 
@@ -21,7 +23,7 @@ def job_command(
     *,
     topic: str,
     conn_id: str = "kafka_default",
-    window_sets: str = "5m,1h",
+    window_sets: str = ",".join(WINDOW_SET_NAMES),
     trigger_seconds: float = 1.0,
     master: str = "local[2]",
     jars: str | None = None,

@@ -47,6 +47,7 @@ class FeastWindowSink:
     def __init__(self, window: WindowSet, topic: str) -> None:
         self.window = window
         self.topic = topic
+        self.predicate = current_window_predicate(window)  # rendered once, not per batch
         self._store: FeatureStore | None = None
         #: batch id -> (wall time its push ended, rows pushed), read by the status reporter.
         self.pushed: dict[int, tuple[float, int]] = {}
@@ -64,7 +65,7 @@ class FeastWindowSink:
 
         current = (
             batch.alias("w")
-            .where(current_window_predicate(self.window))
+            .where(self.predicate)
             .withColumnRenamed("last_event_time", "feature_ts")
             .withColumn("pushed_batch_id", F.lit(batch_id).cast("long"))
         )

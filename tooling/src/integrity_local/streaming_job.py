@@ -19,6 +19,7 @@ from pathlib import Path
 from integrity_local.maven import spark_kafka_jars
 from integrity_local.processes import running_pid, stop_group
 from integrity_risk.streaming.launcher import job_command, job_state_dir, start_detached
+from integrity_risk.streaming.windows import WINDOW_SET_NAMES
 
 
 @dataclass
@@ -29,7 +30,7 @@ class LocalStreamingJob:
 
     topic: str = "user_events"
     conn_id: str = "kafka_default"
-    window_sets: str = "5m,1h"
+    window_sets: str = ",".join(WINDOW_SET_NAMES)
     trigger_seconds: float = 1.0
     master: str = "local[2]"
     env: dict[str, str] = field(default_factory=dict)
