@@ -69,15 +69,9 @@ def _wait(what: str, check, timeout: float = 240.0) -> None:
 
 
 def _topic_end(topic: str) -> int:
-    from confluent_kafka import Consumer, TopicPartition
+    from integrity_risk.hooks.streaming import StreamingJobHook
 
-    servers = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]["bootstrap.servers"]
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": "end-offsets"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions)
-    finally:
-        consumer.close()
+    return sum(StreamingJobHook(topic=topic).end_offsets().values())
 
 
 def _caught_up(views: list[str], topic: str) -> bool:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from integrity_risk.streaming import TOPIC
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -46,7 +48,7 @@ class StreamingJobHook(BaseHook):
     conn_type = "kafka"
     hook_name = "Integrity streaming job"
 
-    def __init__(self, kafka_config_id: str = default_conn_name, topic: str = "user_events") -> None:
+    def __init__(self, kafka_config_id: str = default_conn_name, topic: str = TOPIC) -> None:
         super().__init__()
         self.kafka_config_id = kafka_config_id
         self.topic = topic

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from integrity_risk.streaming import TOPIC
 from integrity_risk.streaming.windows import WINDOW_SET_NAMES
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class EnsureStreamingJobOperator(BaseOperator):
     def __init__(
         self,
         *,
-        topic: str = "user_events",
+        topic: str = TOPIC,
         kafka_config_id: str = "kafka_default",
         heartbeat_timeout_s: float = 20.0,
         window_sets: Sequence[str] = WINDOW_SET_NAMES,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from integrity_risk.streaming import TOPIC
 from integrity_risk.streaming.windows import WINDOW_SET_NAMES
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class StreamingFreshnessSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        topic: str = "user_events",
+        topic: str = TOPIC,
         kafka_config_id: str = "kafka_default",
         window_sets: Sequence[str] = WINDOW_SET_NAMES,
         max_lag: int | str = 50_000,

@@ -1,13 +1,15 @@
 """The streaming job: Kafka's ``user_events`` to per-account sliding-window counters online.
 
-Spark Structured Streaming, one query per window set (:data:`~integrity_risk.streaming.windows.WINDOW_SETS`),
-each with its own checkpoint under the storage root::
+Spark Structured Streaming, one query for every window set
+(:data:`~integrity_risk.streaming.windows.WINDOW_SETS`), checkpointed under the storage root::
 
     message (JSON, upstream columns) -> parsed -> cleaned by the batch rules (features/_clean.hql)
       -> watermark, duplicates of an event_id dropped within it
       -> identifiers pseudonymized with the extracts' HMAC key (the state holds no raw id)
-      -> sliding-window counters (features/_account_windows.hql), update mode
-      -> each micro-batch: the windows that are an account's value now, pushed to Feast
+      -> per account and minute, the counters' parts (features/_account_windows.hql), update mode
+      -> each micro-batch: the changed minutes added into each window set's windows
+         (integrity_risk.streaming.buckets), and those that are an account's value now
+         pushed to Feast (integrity_risk.streaming.sink)
 
 A message that is not JSON of the upstream columns is counted as malformed and skipped; a
 parsed row the cleaning stage would drop is counted as dirty and skipped; an event timed
@@ -37,8 +39,16 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from integrity_risk.streaming import TOPIC, upstream_columns
 from integrity_risk.streaming.launcher import JARS_ENV
-from integrity_risk.streaming.windows import WINDOW_SET_NAMES, WindowSet, window_set
+from integrity_risk.streaming.windows import (
+    ADDITIVE_COUNTERS,
+    BUCKET,
+    WATERMARK,
+    WINDOW_SET_NAMES,
+    WindowSet,
+    window_set,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -48,7 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC = "user_events"
 #: Client settings of the connection the Kafka source passes on (as ``kafka.<name>``); the
 #: producer's and the consumer group's own are not its business (Spark tracks the offsets).
 _PASSED_ON = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.dns.lookup")
@@ -113,15 +122,11 @@ def spark_session(master: str, jars: list[str], key: bytes) -> SparkSession:
 
 def upstream_schema() -> str:
     """``raw.user_events``'s columns as a Spark DDL schema (the partition left out)."""
-    from integrity_risk.features.hql import read_hql
-    from integrity_risk.features.table_schema import ddl_schema
-
-    columns = ddl_schema("raw.user_events", read_hql("upstream_tables.hql"))
-    return ", ".join(f"{name} {kind}" for name, kind in columns if name != "ds")
+    return ", ".join(f"{name} {kind}" for name, kind in upstream_columns())
 
 
-def usable_events(spark: SparkSession, kafka_options: dict[str, str], window: WindowSet) -> DataFrame:
-    """The topic's usable events, parsed, cleaned and deduplicated within ``window``'s watermark.
+def usable_events(spark: SparkSession, kafka_options: dict[str, str]) -> DataFrame:
+    """The topic's usable events, parsed, cleaned and deduplicated within the watermark.
 
     Observed per batch (``quality`` in the query's progress): messages, malformed ones (not
     JSON of the upstream columns), dirty ones (dropped by the cleaning rules), those timed
@@ -160,7 +165,7 @@ def usable_events(spark: SparkSession, kafka_options: dict[str, str], window: Wi
         ),
         F.max(F.when(counted, F.unix_micros(e.event_time))).alias("newest_event_micros"),
     )
-    seconds = int(window.watermark.total_seconds())
+    seconds = int(WATERMARK.total_seconds())
     return (
         observed.where("usable")
         .select("e.*")
@@ -169,31 +174,35 @@ def usable_events(spark: SparkSession, kafka_options: dict[str, str], window: Wi
     )
 
 
-def window_counters(spark: SparkSession, events: DataFrame, window: WindowSet) -> DataFrame:
-    """``events``' counters per account and sliding window, by the shared SQL definition."""
+def account_buckets(spark: SparkSession, events: DataFrame) -> DataFrame:
+    """``events``' counters' parts per account and minute, by the shared SQL definition."""
     from integrity_risk.features.hql import render_hql
 
     events.createOrReplaceTempView("events")
-    return spark.sql(render_hql("streaming/account_windows.hql", window_set=window))
+    sql = render_hql(
+        "streaming/account_buckets.hql",
+        additive_counters=ADDITIVE_COUNTERS,
+        bucket_seconds=int(BUCKET.total_seconds()),
+    )
+    return spark.sql(sql)
 
 
 def start_query(
     spark: SparkSession,
     kafka_options: dict[str, str],
-    window: WindowSet,
     sink: FeastWindowSink,
     *,
     trigger_seconds: float,
 ) -> StreamingQuery:
-    """Start ``window``'s query, resuming from its checkpoint under the storage root."""
-    from integrity_risk.streaming.status import checkpoint_location
+    """Start the job's query, resuming from its checkpoint under the storage root."""
+    from integrity_risk.streaming.status import QUERY, checkpoint_location
 
-    counters = window_counters(spark, usable_events(spark, kafka_options, window), window)
+    buckets = account_buckets(spark, usable_events(spark, kafka_options))
     return (
-        counters.writeStream.queryName(window.view)
+        buckets.writeStream.queryName(QUERY)
         .outputMode("update")
         .foreachBatch(sink)
-        .option("checkpointLocation", checkpoint_location(sink.topic, window))
+        .option("checkpointLocation", checkpoint_location(sink.topic))
         .trigger(processingTime=f"{trigger_seconds} seconds")
         .start()
     )
@@ -218,7 +227,7 @@ def check_registry(windows: list[WindowSet]) -> None:
 def main(argv: list[str] | None = None) -> int:
     from integrity_risk.features.pseudonymize import get_key
     from integrity_risk.streaming.sink import FeastWindowSink
-    from integrity_risk.streaming.status import StatusReporter
+    from integrity_risk.streaming.status import QUERY, StatusReporter
 
     parser = argparse.ArgumentParser(prog="python -m integrity_risk.streaming.job", description=__doc__)
     parser.add_argument("--master", default=os.environ.get("INTEGRITY_STREAMING_MASTER", "local[2]"))
@@ -235,10 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     options = kafka_source_options(args.conn_id, args.topic)
     spark = spark_session(args.master, [j for j in args.jars.split(",") if j], get_key())
     reporter = StatusReporter(spark, args.topic)
-    queries = []
-    for window in windows:
-        sink = reporter.sinks[window.view] = FeastWindowSink(window, args.topic)
-        queries.append(start_query(spark, options, window, sink, trigger_seconds=args.trigger_seconds))
+    sink = reporter.sinks[QUERY] = FeastWindowSink(windows, args.topic)
+    queries = [start_query(spark, options, sink, trigger_seconds=args.trigger_seconds)]
     log.info("streaming %s into %s", args.topic, ", ".join(w.view for w in windows))
 
     stopping = threading.Event()

@@ -1,15 +1,18 @@
-"""Each micro-batch of a window set: the windows that are an account's value online, to Feast.
+"""Each micro-batch: the changed buckets added into windows, and the windows that are an
+account's value online pushed to Feast.
 
 A window is an account's value when it ends at the first boundary after the account's
-newest event (``is_current_window`` in ``features/_account_windows.hql``). Such a row goes
-to the online store through ``FeatureStore.push`` with ``feature_ts`` = that newest event's
-time, and the store keeps the newest row per account (an equal time overwrites): a late
-event that lands in an older window changes that window's row in the log but not the value
-online, which has moved on.
+newest event (``is_current_window`` in ``features/_account_windows.hql``; the bucket store
+gives exactly the windows whose last slide has events). Such a row goes to the online
+store through ``FeatureStore.push`` with ``feature_ts`` = that newest event's time, and the
+store keeps the newest row per account (an equal time overwrites): a late event that lands
+in an older window changes that window's row in the log but not the value online, which
+has moved on.
 
 The same rows are kept under ``<root>/streaming/<topic>/<view>/windows/batch_id=<n>.parquet``, the
-record of what was served. A batch Spark runs again after a crash writes the same file and
-pushes the same values, so a restart counts nothing twice.
+record of what was served. A batch Spark runs again after a crash finds the bucket store as
+the batch first did, writes the same files and pushes the same values, so a restart counts
+nothing twice.
 """
 
 from __future__ import annotations
@@ -23,34 +26,29 @@ if TYPE_CHECKING:
     from feast import FeatureStore
     from pyspark.sql import DataFrame
 
+    from integrity_risk.streaming.buckets import BucketStore
     from integrity_risk.streaming.windows import WindowSet
 
 log = logging.getLogger(__name__)
 
 
-def current_window_predicate(window: WindowSet, alias: str = "w") -> str:
-    """SQL over ``alias``: the row is the window the account's value online covers."""
-    import jinja2
-
-    from integrity_risk.paths import hql_dir
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(hql_dir())), undefined=jinja2.StrictUndefined)
-    template = env.from_string(
-        '{% from "features/_account_windows.hql" import is_current_window %}{{ is_current_window(alias, slide) }}'
-    )
-    return template.render(alias=alias, slide=window.slide_micros).strip()
-
-
 class FeastWindowSink:
-    """``foreachBatch`` of a window set's query: log the current windows, then push them."""
+    """``foreachBatch`` of the job's query: buckets into windows, logged, then pushed."""
 
-    def __init__(self, window: WindowSet, topic: str) -> None:
-        self.window = window
+    def __init__(self, windows: list[WindowSet], topic: str) -> None:
+        from integrity_risk.streaming.buckets import BucketStore
+        from integrity_risk.streaming.status import buckets_folder
+
+        self.windows = windows
         self.topic = topic
-        self.predicate = current_window_predicate(window)  # rendered once, not per batch
+        self.buckets: BucketStore = BucketStore(buckets_folder(topic), windows)
         self._store: FeatureStore | None = None
-        #: batch id -> (wall time its push ended, rows pushed), read by the status reporter.
-        self.pushed: dict[int, tuple[float, int]] = {}
+        #: view -> batch id -> (wall time its push ended, rows pushed), read by the status reporter.
+        self.pushed: dict[str, dict[int, tuple[float, int]]] = {w.view: {} for w in windows}
+
+    @property
+    def views(self) -> list[str]:
+        return [w.view for w in self.windows]
 
     @property
     def store(self) -> FeatureStore:
@@ -61,44 +59,46 @@ class FeastWindowSink:
         return self._store
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        from pyspark.sql import functions as F
-
-        current = (
-            batch.alias("w")
-            .where(self.predicate)
-            .withColumnRenamed("last_event_time", "feature_ts")
-            .withColumn("pushed_batch_id", F.lit(batch_id).cast("long"))
-        )
         began = time.monotonic()
-        table = current.toArrow()
+        changed = batch.toArrow()
         computed = time.monotonic()
-        self.write_log(table, batch_id)
-        logged = time.monotonic()
-        if table.num_rows:
-            from feast.data_source import PushMode
-
-            frame = table.drop_columns(["pushed_batch_id"]).to_pandas()
-            self.store.push(self.window.push_source, frame, to=PushMode.ONLINE)
-        self.pushed[batch_id] = (time.time(), table.num_rows)
+        self.buckets.apply(changed, batch_id)
+        applied = time.monotonic()
+        served = [self.serve(window, changed, batch_id) for window in self.windows]
         log.info(
-            "%s batch %d: %d windows online (windows %.2f s, log %.2f s, push %.2f s)",
-            self.window.view,
+            "batch %d: %d buckets (Spark %.2f s, store %.2f s; %s)",
             batch_id,
-            table.num_rows,
+            changed.num_rows,
             computed - began,
-            logged - computed,
-            time.monotonic() - logged,
+            applied - computed,
+            "; ".join(served),
         )
 
-    def write_log(self, table: pa.Table, batch_id: int) -> None:
-        import pyarrow.parquet as pq
+    def serve(self, window: WindowSet, changed: pa.Table, batch_id: int) -> str:
+        """``window``'s windows of the changed buckets: logged, then pushed online; what it took."""
+        import pyarrow as pa
 
+        rows, began = 0, time.monotonic()
+        timings = [began] * 3
+        if changed.num_rows:
+            table = self.buckets.windows_of(changed, window)
+            table = table.append_column("pushed_batch_id", pa.array([batch_id] * table.num_rows, pa.int64()))
+            timings[0] = time.monotonic()
+            self.write_log(window, table, batch_id)
+            timings[1] = time.monotonic()
+            if table.num_rows:
+                from feast.data_source import PushMode
+
+                frame = table.drop_columns(["pushed_batch_id"]).to_pandas()
+                self.store.push(window.push_source, frame, to=PushMode.ONLINE)
+            timings[2] = time.monotonic()
+            rows = table.num_rows
+        self.pushed[window.view][batch_id] = (time.time(), rows)
+        windows, logged, pushed = (t - s for t, s in zip(timings, [began, *timings[:2]], strict=True))
+        return f"{window.name}: {rows} windows {windows:.2f} s, log {logged:.2f} s, push {pushed:.2f} s"
+
+    def write_log(self, window: WindowSet, table: pa.Table, batch_id: int) -> None:
+        from integrity_risk.streaming.buckets import write_whole
         from integrity_risk.streaming.status import windows_log
 
-        folder = windows_log(self.topic, self.window)
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"batch_id={batch_id:012d}.parquet"
-        partial = folder / f".batch_id={batch_id:012d}.parquet.partial"
-        with partial.open("wb") as out:
-            pq.write_table(table, out)
-        partial.rename(final)
+        write_whole(table, windows_log(self.topic, window) / f"batch_id={batch_id:012d}.parquet")

@@ -2,10 +2,12 @@
 
 Per topic, under ``<root>/streaming/<topic>``:
 
-- ``checkpoints/<view>``: Spark's checkpoint of a window set's query (offsets, window
-  state); a restarted job resumes from it.
+- ``checkpoints/account_realtime/``: the job's query, which serves every window set:
+  ``spark/``, Spark's checkpoint (offsets, the open buckets), and ``buckets/``, the bucket
+  store's (:mod:`integrity_risk.streaming.buckets`). A restarted job resumes from both;
+  removing the folder starts the job afresh from the topic's start.
 - ``<view>/windows/``: the windows pushed online, one file per batch.
-- ``status/<view>.json``: the job's report, rewritten every few seconds:
+- ``status/<view>.json``: the job's report on a window set, rewritten every few seconds:
   its heartbeat, the Kafka lag, the counts of malformed and dirty messages, the newest
   event online, and each recent batch's freshness. Airflow's supervision reads it; it
   crosses machines through the storage root, like everything else between tasks.
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from integrity_risk.streaming.windows import WindowSet
 
 RECENT_BATCHES = 200
+#: The job's one query, and its checkpoint's folder.
+QUERY = "account_realtime"
 
 
 def streaming_root(topic: str) -> ObjectStoragePath:
@@ -37,9 +41,14 @@ def streaming_root(topic: str) -> ObjectStoragePath:
     return storage_root() / "streaming" / topic
 
 
-def checkpoint_location(topic: str, window: WindowSet) -> str:
-    """The checkpoint of ``window``'s query, as a URL Spark reads (``file://``, ``s3a://``...)."""
-    return str(streaming_root(topic) / "checkpoints" / window.view)
+def checkpoint_location(topic: str) -> str:
+    """Spark's checkpoint of the job's query, as a URL Spark reads (``file://``, ``s3a://``...)."""
+    return str(streaming_root(topic) / "checkpoints" / QUERY / "spark")
+
+
+def buckets_folder(topic: str) -> ObjectStoragePath:
+    """The bucket store's logs and snapshots: part of the checkpoint, removed with it."""
+    return streaming_root(topic) / "checkpoints" / QUERY / "buckets"
 
 
 def windows_log(topic: str, window: WindowSet) -> ObjectStoragePath:
@@ -71,7 +80,7 @@ class StatusReporter:
         from pyspark.sql.streaming import StreamingQueryListener
 
         self.topic = topic
-        #: view -> its sink, which knows when each batch's push ended
+        #: query name -> its sink, which knows its views and when each batch's push ended
         self.sinks: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._views: dict[str, dict[str, Any]] = {}
@@ -109,66 +118,75 @@ class StatusReporter:
         return self._views[name]
 
     def record(self, progress: dict[str, Any]) -> None:
-        """One batch's progress: counts added up, lag and event times kept."""
-        name = progress.get("name")
-        if not name or not progress.get("numInputRows") and not progress.get("observedMetrics"):
+        """One batch's progress, in the status of each view its query serves."""
+        sink = self.sinks.get(progress.get("name") or "")
+        if sink is None or not progress.get("numInputRows") and not progress.get("observedMetrics"):
             return
+        with self._lock:
+            for name in sink.views:
+                self._record(name, progress, sink.pushed[name].pop(progress.get("batchId"), (None, 0)))
+
+    def _record(self, name: str, progress: dict[str, Any], push: tuple[float | None, int]) -> None:
+        """Counts added up, lag and event times kept."""
         quality = (progress.get("observedMetrics") or {}).get("quality") or {}
         source = (progress.get("sources") or [{}])[0]
-        with self._lock:
-            view = self._view(name)
-            for field in ("messages", "malformed", "dirty", "clock_ahead"):
-                view[field] = view.get(field, 0) + int(quality.get(field) or 0)
-            view["late_dropped"] = view.get("late_dropped", 0) + sum(
-                int(op.get("numRowsDroppedByWatermark") or 0) for op in progress.get("stateOperators") or []
-            )
-            view["offsets_behind"] = _as_int((source.get("metrics") or {}).get("maxOffsetsBehindLatest"))
-            view["end_offsets"] = source.get("endOffset")
-            view["input_rows_per_second"] = progress.get("inputRowsPerSecond")
-            view["processed_rows_per_second"] = progress.get("processedRowsPerSecond")
-            newest = quality.get("newest_event_micros")
-            if newest is not None:
-                view["newest_event_online"] = max(filter(None, [view["newest_event_online"], _iso(int(newest) / 1e6)]))
-            quantiles = [int(q) / 1e6 for q in quality.get("event_micros_quantiles") or [] if q is not None]
-            sink = self.sinks.get(name)
-            pushed_at, rows = sink.pushed.pop(progress.get("batchId"), (None, 0)) if sink else (None, 0)
-            view["recent_batches"] = (
-                view["recent_batches"]
-                + [
-                    {
-                        "batch_id": progress.get("batchId"),
-                        "ended_at": progress.get("timestamp"),
-                        "duration_ms": (progress.get("durationMs") or {}).get("triggerExecution"),
-                        "durations_ms": progress.get("durationMs") or {},
-                        "messages": int(quality.get("messages") or 0),
-                        "windows_online": rows,
-                        "pushed_at": _iso(pushed_at),
-                        # the usable events' age when their batch's values were online:
-                        # p99, p50 and p1 of the batch (from its events' time quantiles)
-                        "freshness_s": [round(pushed_at - q, 3) for q in quantiles] if pushed_at else [],
-                    }
-                ]
-            )[-RECENT_BATCHES:]
+        view = self._view(name)
+        for field in ("messages", "malformed", "dirty", "clock_ahead"):
+            view[field] = view.get(field, 0) + int(quality.get(field) or 0)
+        view["late_dropped"] = view.get("late_dropped", 0) + sum(
+            int(op.get("numRowsDroppedByWatermark") or 0) for op in progress.get("stateOperators") or []
+        )
+        view["offsets_behind"] = _as_int((source.get("metrics") or {}).get("maxOffsetsBehindLatest"))
+        view["end_offsets"] = source.get("endOffset")
+        view["input_rows_per_second"] = progress.get("inputRowsPerSecond")
+        view["processed_rows_per_second"] = progress.get("processedRowsPerSecond")
+        newest = quality.get("newest_event_micros")
+        if newest is not None:
+            view["newest_event_online"] = max(filter(None, [view["newest_event_online"], _iso(int(newest) / 1e6)]))
+        quantiles = [int(q) / 1e6 for q in quality.get("event_micros_quantiles") or [] if q is not None]
+        pushed_at, rows = push
+        view["recent_batches"] = (
+            view["recent_batches"]
+            + [
+                {
+                    "batch_id": progress.get("batchId"),
+                    "ended_at": progress.get("timestamp"),
+                    "duration_ms": (progress.get("durationMs") or {}).get("triggerExecution"),
+                    "durations_ms": progress.get("durationMs") or {},
+                    "messages": int(quality.get("messages") or 0),
+                    "windows_online": rows,
+                    "pushed_at": _iso(pushed_at),
+                    # the usable events' age when their batch's values were online:
+                    # p99, p50 and p1 of the batch (from its events' time quantiles)
+                    "freshness_s": [round(pushed_at - q, 3) for q in quantiles] if pushed_at else [],
+                }
+            ]
+        )[-RECENT_BATCHES:]
 
     def heartbeat(self, queries: list[StreamingQuery]) -> None:
         """Write every view's status, with each query's state as of now."""
         now = dt.datetime.now(dt.UTC).isoformat()
         with self._lock:
             for query in queries:
-                view = self._view(query.name)
                 error = query.exception()
-                view.update(
-                    heartbeat_at=now,
-                    query_id=query.id,
-                    run_id=query.runId,
-                    active=query.isActive,
-                    error=None if error is None else str(error)[:2000],
-                )
-                path = status_path(self.topic, query.name)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                partial = path.parent / f".{path.name}.partial"
-                partial.write_text(json.dumps(view, indent=1, default=str))
-                partial.rename(path)
+                for name in self.sinks[query.name].views:
+                    self._write(name, query, now, error)
+
+    def _write(self, name: str, query: StreamingQuery, now: str, error: Any) -> None:
+        view = self._view(name)
+        view.update(
+            heartbeat_at=now,
+            query=query.name,
+            query_id=query.id,
+            run_id=query.runId,
+            active=query.isActive,
+            error=None if error is None else str(error)[:2000],
+        )
+        path = status_path(self.topic, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.parent / f".{path.name}.partial"
+        partial.write_text(json.dumps(view, indent=1, default=str))
+        partial.rename(path)
 
 
 def _as_int(value: Any) -> int | None:

@@ -2,6 +2,10 @@
 
 The counters themselves are SQL, in ``include/hql/features/_account_windows.hql``; the
 streaming job and the batch recomputation both render it, so the two cannot drift apart.
+
+The stream keeps one state for every window set: each account's counters per minute
+(:data:`BUCKET`), whose sums make any window's. An event updates one bucket, not each of
+the windows it falls in (5 of the 5-minute ones, 12 of the hourly ones).
 """
 
 from __future__ import annotations
@@ -24,6 +28,17 @@ COUNTERS = (
     "link_posts",
 )
 FLOAT_COUNTERS = frozenset({"payment_amount_sum"})
+#: The counters a window adds up from its buckets' (the rest: the amount, exact until
+#: rounded once, and the distinct counts, unions of the buckets' sets).
+ADDITIVE_COUNTERS = ("events", "login_fails", "payment_attempts", "payment_fails", "follows", "likes", "link_posts")
+#: The distinct counters and the buckets' sets they count.
+DISTINCT_SETS = {"distinct_ips": "ips", "distinct_devices": "devices"}
+
+#: The stream's unit of state: an account's counters over one minute of event time.
+BUCKET = dt.timedelta(minutes=1)
+#: How late (in event time, behind the newest event seen) an event may arrive and still be
+#: counted by the stream; later ones are counted by batch only.
+WATERMARK = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -31,24 +46,23 @@ class WindowSet:
     """Sliding windows of ``length`` every ``slide``, closed once the watermark passes their end.
 
     :param name: the suffix of the counters and of the view, e.g. ``5m``.
-    :param watermark: how late (in event time, behind the newest event seen) an event may
-        arrive and still be counted by the stream; later ones are counted by batch only.
     """
 
     name: str
     length: dt.timedelta
     slide: dt.timedelta
-    watermark: dt.timedelta
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9a-z]+", self.name):
             raise ValueError(f"window set name {self.name!r} must be lowercase letters and digits")
-        for field in ("length", "slide", "watermark"):
+        for field in ("length", "slide"):
             value = getattr(self, field)
             if value.total_seconds() <= 0 or value.total_seconds() != int(value.total_seconds()):
                 raise ValueError(f"window set {self.name}: {field} must be a positive whole number of seconds")
         if self.length.total_seconds() % self.slide.total_seconds():
             raise ValueError(f"window set {self.name}: the length must be a multiple of the slide")
+        if self.slide.total_seconds() % BUCKET.total_seconds():
+            raise ValueError(f"window set {self.name}: the slide must be a multiple of {BUCKET} (the stream's bucket)")
 
     @property
     def view(self) -> str:
@@ -66,6 +80,10 @@ class WindowSet:
     @property
     def length_seconds(self) -> int:
         return int(self.length.total_seconds())
+
+    @property
+    def length_micros(self) -> int:
+        return self.length_seconds * 1_000_000
 
     @property
     def length_sql(self) -> str:
@@ -87,8 +105,8 @@ class WindowSet:
 
 
 WINDOW_SETS = (
-    WindowSet("5m", dt.timedelta(minutes=5), dt.timedelta(minutes=1), watermark=dt.timedelta(minutes=2)),
-    WindowSet("1h", dt.timedelta(hours=1), dt.timedelta(minutes=5), watermark=dt.timedelta(minutes=2)),
+    WindowSet("5m", dt.timedelta(minutes=5), dt.timedelta(minutes=1)),
+    WindowSet("1h", dt.timedelta(hours=1), dt.timedelta(minutes=5)),
 )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from integrity_local.maven import spark_kafka_jars
 from integrity_local.processes import running_pid, stop_group
+from integrity_risk.streaming import TOPIC
 from integrity_risk.streaming.launcher import job_command, job_state_dir, start_detached
 from integrity_risk.streaming.windows import WINDOW_SET_NAMES
 
@@ -28,7 +29,7 @@ class LocalStreamingJob:
     supervising DAG's task starts it too (:class:`~integrity_risk.operators.streaming_job.EnsureStreamingJobOperator`).
     """
 
-    topic: str = "user_events"
+    topic: str = TOPIC
     conn_id: str = "kafka_default"
     window_sets: str = ",".join(WINDOW_SET_NAMES)
     trigger_seconds: float = 1.0
@@ -84,7 +85,7 @@ class LocalStreamingJob:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m integrity_local.streaming_job", description=__doc__)
     parser.add_argument("action", choices=["start", "stop", "status"])
-    parser.add_argument("--topic", default="user_events")
+    parser.add_argument("--topic", default=TOPIC)
     args = parser.parse_args(argv)
     job = LocalStreamingJob(topic=args.topic)
     if args.action == "start":

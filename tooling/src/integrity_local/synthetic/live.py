@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-TOPIC = "user_events"
+from integrity_risk.streaming import TOPIC
 
 
 @dataclass
@@ -97,10 +97,9 @@ class LiveStream:
 
 def upstream_columns() -> list[str]:
     """The columns of ``raw.user_events`` (the fixed upstream DDL), without its partition."""
-    from integrity_risk.features.hql import read_hql
-    from integrity_risk.features.table_schema import ddl_schema
+    from integrity_risk.streaming import upstream_columns as columns
 
-    return [name for name, _ in ddl_schema("raw.user_events", read_hql("upstream_tables.hql")) if name != "ds"]
+    return [name for name, _ in columns()]
 
 
 def publish(
