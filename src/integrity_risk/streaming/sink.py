@@ -3,9 +3,9 @@ account's value online pushed to Feast.
 
 A window is an account's value when it ends at the first boundary after the account's
 newest event (``is_current_window`` in ``features/_account_windows.hql``; the bucket store
-gives exactly the windows whose last slide has events). Such a row goes to the online
-store through ``FeatureStore.push`` with ``feature_ts`` = that newest event's time, and the
-store keeps the newest row per account (an equal time overwrites): a late event that lands
+gives exactly the windows whose last slide has events). Such a row goes to the window set's
+feature view online (:meth:`FeastWindowSink.write_online`) with ``feature_ts`` = that newest
+event's time, and the store keeps the newest row per account (an equal time overwrites): a late event that lands
 in an older window changes that window's row in the log but not the value online, which
 has moved on.
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from feast import FeatureStore
+    from feast import FeatureStore, FeatureView
     from pyspark.sql import DataFrame
 
     from integrity_risk.streaming.buckets import BucketStore
@@ -43,6 +43,7 @@ class FeastWindowSink:
         self.topic = topic
         self.buckets: BucketStore = BucketStore(buckets_folder(topic), windows)
         self._store: FeatureStore | None = None
+        self._views: dict[str, FeatureView] = {}
         #: view -> batch id -> (wall time its push ended, rows pushed), read by the status reporter.
         self.pushed: dict[str, dict[int, tuple[float, int]]] = {w.view: {} for w in windows}
 
@@ -87,15 +88,28 @@ class FeastWindowSink:
             self.write_log(window, table, batch_id)
             timings[1] = time.monotonic()
             if table.num_rows:
-                from feast.data_source import PushMode
-
-                frame = table.drop_columns(["pushed_batch_id"]).to_pandas()
-                self.store.push(window.push_source, frame, to=PushMode.ONLINE)
+                self.write_online(window, table.drop_columns(["pushed_batch_id"]))
             timings[2] = time.monotonic()
             rows = table.num_rows
         self.pushed[window.view][batch_id] = (time.time(), rows)
         windows, logged, pushed = (t - s for t, s in zip(timings, [began, *timings[:2]], strict=True))
         return f"{window.name}: {rows} windows {windows:.2f} s, log {logged:.2f} s, push {pushed:.2f} s"
+
+    def write_online(self, window: WindowSet, table: pa.Table) -> None:
+        """``table``'s windows into ``window``'s view online: through the project's online
+        stores' columnar write, the one materialization uses (half the time of
+        ``FeatureStore.push``, which converts every cell to a proto first: 0.6 against 1.0-1.8 s
+        for 4,228 windows on SQLite), or Feast's push where the store has none.
+        """
+        write_arrow = getattr(self.store.provider.online_store, "online_write_arrow", None)
+        if write_arrow is None:
+            from feast.data_source import PushMode
+
+            self.store.push(window.push_source, table.to_pandas(), to=PushMode.ONLINE)
+            return
+        if window.view not in self._views:
+            self._views[window.view] = self.store.get_feature_view(window.view)
+        write_arrow(self.store.config, self._views[window.view], table)
 
     def write_log(self, window: WindowSet, table: pa.Table, batch_id: int) -> None:
         from integrity_risk.streaming.buckets import write_whole
