@@ -49,7 +49,7 @@ def render_hql(relative_path: str, **variables: object) -> str:
     """Render a template under ``include/hql`` with the extracts' macros (``pseudonymize``,
     ``ds_literal``) outside an Airflow task, e.g. in the streaming job; undefined names raise.
 
-    :param relative_path: the template, e.g. ``streaming/account_windows.hql``.
+    :param relative_path: the template, e.g. ``streaming/account_buckets.hql``.
     :param variables: the template's variables.
     """
     import jinja2
