@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVERY = 50
-KEY = ("account_pk", "bucket_micros")
 _BUCKET_MICROS = int(BUCKET.total_seconds()) * 1_000_000
 _NAME = re.compile(r"(?:before_)?batch_id=(\d+)\.parquet")
 _BASIS = "integrity_eviction_basis"
@@ -79,7 +78,6 @@ class BucketStore:
         import duckdb
 
         self.folder = folder
-        self.windows = windows
         self.keep_micros = max(w.length_micros for w in windows)
         self.db: duckdb.DuckDBPyConnection = duckdb.connect()
         self.resumed_at: int | None = None

@@ -27,7 +27,6 @@ COUNTERS = (
     "distinct_devices",
     "link_posts",
 )
-FLOAT_COUNTERS = frozenset({"payment_amount_sum"})
 #: The counters a window adds up from its buckets' (the rest: the amount, exact until
 #: rounded once, and the distinct counts, unions of the buckets' sets).
 ADDITIVE_COUNTERS = ("events", "login_fails", "payment_attempts", "payment_fails", "follows", "likes", "link_posts")
@@ -96,12 +95,6 @@ class WindowSet:
     @property
     def slide_micros(self) -> int:
         return int(self.slide.total_seconds()) * 1_000_000
-
-    def current_window_end(self, newest_event: dt.datetime) -> dt.datetime:
-        """The end of the window an account's online value covers, given its newest event."""
-        epoch = dt.datetime(1970, 1, 1, tzinfo=newest_event.tzinfo)
-        micros = (newest_event - epoch) // dt.timedelta(microseconds=1)
-        return epoch + dt.timedelta(microseconds=(micros // self.slide_micros + 1) * self.slide_micros)
 
 
 WINDOW_SETS = (
