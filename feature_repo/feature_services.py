@@ -1,9 +1,10 @@
 """Feature services: exactly what each model reads.
 
 ``<risk>_v1`` is a single-risk model's input: its own view (and its request-time
-ratios) plus the shared ``account_daily``. ``all_risks`` feeds the multi-task model. Changing what a model
-reads means a new service (``<risk>_v2``), so a trained model's service never changes
-under it.
+ratios) plus the shared ``account_daily``. ``<risk>_v2`` adds the streaming job's
+real-time windows (``realtime.py``) where minutes matter: card testing (fraud) and
+scraping sessions. ``all_risks`` feeds the multi-task model. Changing what a model reads
+means a new service, so a trained model's service never changes under it.
 """
 
 from feast import FeatureService
@@ -17,6 +18,7 @@ from features import (
     scraping_daily,
     spam_redirect_daily,
 )
+from realtime import account_realtime_1h, account_realtime_5m
 
 abusive_account_v1 = FeatureService(
     name="abusive_account_v1",
@@ -42,9 +44,21 @@ scraping_v1 = FeatureService(
     tags={"risk_type": "scraping"},
 )
 
+scraping_v2 = FeatureService(
+    name="scraping_v2",
+    features=[account_daily, scraping_daily, account_realtime_5m, account_realtime_1h],
+    tags={"risk_type": "scraping"},
+)
+
 fraud_v1 = FeatureService(
     name="fraud_v1",
     features=[account_daily, fraud_daily, fraud_ratios],
+    tags={"risk_type": "fraud"},
+)
+
+fraud_v2 = FeatureService(
+    name="fraud_v2",
+    features=[account_daily, fraud_daily, fraud_ratios, account_realtime_5m, account_realtime_1h],
     tags={"risk_type": "fraud"},
 )
 

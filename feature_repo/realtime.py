@@ -5,8 +5,15 @@ minute, 1-hour windows every 5 minutes. A row is the account's window that ends 
 first boundary after its newest event, at ``feature_ts`` = that event's time; the counters
 are defined once, in include/hql/features/_account_windows.hql, for the stream and for the
 batch tables ``features.account_realtime_<set>`` that training sets join point in time.
-The TTL is the window's length: a row older than that describes a window that has ended,
-so the account has had no activity since (null, read as 0).
+
+What a model reads, in training and in serving alike, is the account's *latest* window:
+the one around its newest event, for a day after it (``LATEST_WINDOW_TTL``), then null (no
+activity that day). A TTL of the window's length would leave nearly every training example
+null: a daily example is taken at its label's observation or at the day's end, rarely
+within minutes of the account's last event. A burst updates the value within seconds of
+reaching the stream. Feast's online read serves a row whatever its age, so the project's
+reader (``integrity_risk.features.online_reader``) applies this TTL to the views a stream
+writes, as the training set's point-in-time join does.
 """
 
 from datetime import timedelta
@@ -17,9 +24,10 @@ from feast import FeatureView, Field, PushSource
 from feast.types import Float64, Int64
 
 PII_DERIVED = {"pii": "derived"}
+LATEST_WINDOW_TTL = timedelta(days=1)
 
 
-def realtime_view(suffix: str, length: timedelta) -> FeatureView:
+def realtime_view(suffix: str) -> FeatureView:
     name = f"account_realtime_{suffix}"
     push = PushSource(name=f"{name}_push", batch_source=extract_table(name))
 
@@ -28,9 +36,12 @@ def realtime_view(suffix: str, length: timedelta) -> FeatureView:
 
     return FeatureView(
         name=name,
-        description=f"Events of the last {suffix} per account, from the stream: logins, payments, engagement, links.",
+        description=(
+            f"Events of the {suffix} window around the account's newest event (for a day), from the stream: "
+            "logins, payments, engagement, links."
+        ),
         entities=[account],
-        ttl=length,
+        ttl=LATEST_WINDOW_TTL,
         schema=[
             counter("events"),
             counter("login_fails"),
@@ -50,5 +61,5 @@ def realtime_view(suffix: str, length: timedelta) -> FeatureView:
     )
 
 
-account_realtime_5m = realtime_view("5m", timedelta(minutes=5))
-account_realtime_1h = realtime_view("1h", timedelta(hours=1))
+account_realtime_5m = realtime_view("5m")
+account_realtime_1h = realtime_view("1h")

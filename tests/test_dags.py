@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from integrity_risk.config.risk import all_risk_types
+from integrity_risk.config.risk import all_risk_types, risk_config
 from integrity_risk.paths import INCLUDE_DIR, PROJECT_ROOT
 
 RISK_TYPES = all_risk_types()
@@ -155,22 +155,54 @@ def test_each_step_gets_its_inputs_from_the_outputs_of_the_steps_before_it():
 def test_writes_of_the_shared_tables_take_turns_across_every_risk_dag():
     # Two overwrites of one partition at once nest one in the other (dag_factory.SHARED_TABLES_POOL).
     from integrity_local.airflow_services import POOLS
+    from integrity_risk.config.tables import SHARED_EXTRACTS
 
     bag = _dagbag()
+    shared = {"clean.user_events", "features.labels", *SHARED_EXTRACTS}
     writers = {
         (dag_id, t.task_id): t.pool
         for dag_id, dag in bag.dags.items()
         for t in dag.tasks
-        if getattr(t, "table", None) in ("clean.user_events", "features.account_daily", "features.labels")
-        and type(t).__name__ in ("HiveExtractOperator", "CleanEventsOperator")
+        if getattr(t, "table", None) in shared and type(t).__name__ in ("HiveExtractOperator", "CleanEventsOperator")
     }
-    assert len(writers) == 3 * len(RISK_TYPES)
+    extra = sum(len(risk_config(r).extract.shared_tables) for r in RISK_TYPES)
+    assert len(writers) == 3 * len(RISK_TYPES) + extra
     assert set(writers.values()) == {"shared_tables"} and POOLS["shared_tables"][0] == 1
     used = {t.pool for dag in bag.dags.values() for t in dag.tasks} - {"default_pool"}
     assert used <= set(POOLS), f"pools the DAGs use but the local deployment does not create: {used - set(POOLS)}"
     init = (PROJECT_ROOT / "docker" / "airflow" / "init.sh").read_text()
     assert all(f"airflow pools set {pool} " in init for pool in used)
     assert "airflow pools set shared_tables 1 " in init and "airflow pools set feast 1 " in init
+
+
+def test_each_risk_dag_writes_every_table_its_feature_service_reads():
+    """A table the service reads and the DAG does not write would give the training set
+    whatever an earlier run left there, or nothing."""
+    from feast import FeatureService, FeatureView
+
+    from integrity_risk.config.tables import SHARED_EXTRACTS
+    from integrity_risk.features.feast_store import repo_objects
+
+    objects = repo_objects()
+    services = {o.name: o for o in objects if isinstance(o, FeatureService)}
+    tables = {o.name: o.tags["table"] for o in objects if isinstance(o, FeatureView)}
+    bag = _dagbag()
+    read_by = {}
+    for risk in RISK_TYPES:
+        service = services[risk_config(risk).training_set.feature_service]
+        read = {tables[p.name] for p in service.feature_view_projections if p.name in tables}
+        dag = bag.dags[f"integrity_{risk}"]
+        extracts = {t.table: t for t in dag.tasks if type(t).__name__ == "HiveExtractOperator"}
+        assert read <= set(extracts), f"{risk}: {service.name} reads {sorted(read - set(extracts))}, never written"
+        for table in read & set(SHARED_EXTRACTS):
+            assert extracts[table].lookback_days == SHARED_EXTRACTS[table].lookback_days
+            # The risk table's gate publishes the Asset the online refresh waits for: after every shared gate.
+            gate = dag.get_task(f"extract.quality_gate_{table.split('.')[1]}")
+            assert f"extract.quality_gate_{risk_config(risk).extract.table.split('.')[1]}" in gate.downstream_task_ids
+        read_by[risk] = read
+    # Card testing and scraping sessions are minutes long: their models read the stream's windows.
+    realtime = {"features.account_realtime_5m", "features.account_realtime_1h"}
+    assert {risk for risk, read in read_by.items() if realtime <= read} == {"fraud", "scraping"}
 
 
 def test_a_watcher_fails_the_run_when_any_task_fails_and_no_skip_decision_reaches_it():
@@ -235,12 +267,14 @@ def test_the_gated_risk_table_schedules_the_online_refresh_of_its_features():
     }
     assert published == {
         "extract.quality_gate_account_daily": ["hive://warehouse/features/account_daily"],
+        "extract.quality_gate_account_realtime_5m": ["hive://warehouse/features/account_realtime_5m"],
+        "extract.quality_gate_account_realtime_1h": ["hive://warehouse/features/account_realtime_1h"],
         "extract.quality_gate_fraud_daily": ["hive://warehouse/features/fraud_daily"],
         "extract.hive_extract_labels": ["hive://warehouse/features/labels"],
     }
     assert [a.uri for a in online.timetable.asset_condition.objects] == ["hive://warehouse/features/fraud_daily"]
     materialize = online.get_task("feast_materialize")
-    assert materialize.feature_service == "fraud_v1" and materialize.pool == "feast"
+    assert materialize.feature_service == "fraud_v2" and materialize.pool == "feast"
     assert "feast_materialize" not in {t.task_id.split(".")[-1] for t in pipeline.tasks}
 
 

@@ -85,12 +85,15 @@ def project(tmp_path, monkeypatch):
     )
     risks = root / "include" / "risks"
     text = (risks / "fraud.yaml").read_text()
+    # Its service reads account_daily and its own table only, not the stream's windows.
+    text, removed = re.subn(r"  shared_tables:.*\n(    - .*\n)+", "", text)
+    assert removed == 1, "fraud.yaml no longer lists extract.shared_tables; update the test"
     for old, new in (
         ("risk_type: fraud", f"risk_type: {RISK}"),
         ("hql: features/fraud.hql", "hql: features/promo_abuse.hql\n  ddl: features/promo_abuse_table.hql"),
         ("table: features.fraud_daily", "table: features.promo_abuse_daily"),
         ("features.fraud_daily: [", "features.promo_abuse_daily: ["),  # drift.volume_columns
-        ("feature_service: fraud_v1", "feature_service: promo_abuse_v1"),
+        ("feature_service: fraud_v2", "feature_service: promo_abuse_v1"),
         ("tasks: [fraud, abusive_account]", "tasks: [promo_abuse, fraud]"),
         ("retries: 2", "retries: 0"),
     ):  # a failure fails the test now, not after the retry delays

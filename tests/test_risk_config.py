@@ -51,6 +51,20 @@ def test_a_missing_hql_file_is_named(fraud_yaml):
         load_risk_config(fraud_yaml)
 
 
+def test_a_shared_table_the_project_does_not_write_is_refused_naming_the_ones_it_does(fraud_yaml):
+    text = fraud_yaml.read_text()
+    assert load_risk_config(fraud_yaml).extract.shared_tables == [
+        "features.account_realtime_5m",
+        "features.account_realtime_1h",
+    ]
+    fraud_yaml.write_text(text.replace("- features.account_realtime_1h", "- features.account_realtime_1d"))
+    with pytest.raises(RiskConfigError, match=r"extract\.shared_tables.*account_realtime_1d.*account_realtime_1h"):
+        load_risk_config(fraud_yaml)
+    fraud_yaml.write_text(text.replace("- features.account_realtime_1h", "- features.account_realtime_5m"))
+    with pytest.raises(RiskConfigError, match=r"extract\.shared_tables.*names a table twice"):
+        load_risk_config(fraud_yaml)
+
+
 def test_a_file_whose_name_disagrees_with_its_risk_type_is_refused(fraud_yaml, tmp_path):
     other = tmp_path / "scraping.yaml"
     fraud_yaml.rename(other)
@@ -139,10 +153,13 @@ def test_quality_rules_naming_a_column_the_table_lacks_are_refused(fraud_yaml):
 
 
 def test_the_shared_tables_rules_validate_and_a_bad_bound_names_file_and_key(tmp_path):
-    from integrity_risk.config.tables import TableRulesError, load_table_rules, shared_tables_file
+    from integrity_risk.config.tables import SHARED_EXTRACTS, TableRulesError, load_table_rules, shared_tables_file
 
     rules = load_table_rules()
-    assert set(rules) == {"features.account_daily", "features.labels"}
+    assert set(rules) == {"features.account_daily", "features.labels", *SHARED_EXTRACTS}
+    assert rules["features.account_realtime_5m"].key_columns == ["account_pk", "window_end"]
+    assert rules["features.account_realtime_5m"].feature_ts == "within_day"
+    assert rules["features.account_daily"].feature_ts == "day_end"
     assert rules["features.labels"].key_columns == ["account_pk", "risk_type"]
     assert rules["features.account_daily"].rule("country", "string").max_null_rate == 0.5
     broken = tmp_path / "shared.yaml"

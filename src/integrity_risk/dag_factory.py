@@ -16,7 +16,7 @@ from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, Tas
 from integrity_risk.assets import table_asset
 from integrity_risk.config.health import load_upstream_health
 from integrity_risk.config.risk import RiskConfig, risk_config
-from integrity_risk.config.tables import shared_table_rules
+from integrity_risk.config.tables import SHARED_EXTRACTS, shared_table_rules
 from integrity_risk.model_cycle import model_day
 from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.clean_events import CleanEventsOperator
@@ -130,9 +130,9 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         )
         wait_upstream >> upstream_health >> clean_events
         gates = []
-        shared_rules = shared_table_rules(SHARED_TABLE)
+        shared = [SHARED_TABLE, *cfg.extract.shared_tables]
         for table, hql, ddl, rules, min_rows in (
-            (SHARED_TABLE, "features/account_daily.hql", "feature_tables.hql", shared_rules, 1),
+            *((t, SHARED_EXTRACTS[t].hql, "feature_tables.hql", shared_table_rules(t), 1) for t in shared),
             (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality, cfg.extract.min_rows),
         ):
             short = table.split(".", 1)[1]
@@ -145,8 +145,8 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 ddl=ddl,
                 outlets=[],
                 **(
-                    _SHARED_WRITE
-                    if table == SHARED_TABLE
+                    {**_SHARED_WRITE, "lookback_days": SHARED_EXTRACTS[table].lookback_days}
+                    if table in shared
                     else {"pool": HIVE_POOL, "reuse_existing": "{{ params.reuse_features }}"}
                 ),
             )
@@ -161,9 +161,9 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
             )
             clean_events >> extract >> gate
             gates.append(gate)
-        # The risk table's Asset schedules the online refresh of views that join both tables,
-        # so it is published only once the shared table passed too.
-        gates[0] >> gates[1]
+        # The risk table's Asset schedules the online refresh of the service's views, so it
+        # is published only once the shared tables passed too.
+        gates[:-1] >> gates[-1]
         upstream_health >> HiveExtractOperator(
             task_id="hive_extract_labels",
             hql="labels.hql",
@@ -183,7 +183,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
         description=cfg.description,
         owner=cfg.owner,
         table=cfg.extract.table,
-        shared=SHARED_TABLE,
+        shared="`, `".join([SHARED_TABLE, *cfg.extract.shared_tables]),
         maturity=cfg.labels.maturity_days,
         tasks=", ".join(cfg.model.tasks),
         reviewers=", ".join(cfg.approval.reviewers),

@@ -103,6 +103,14 @@ def test_the_gate_holds_a_table_to_the_rules_it_is_given(extracted):
         )
 
 
+def test_feature_ts_is_the_days_end_or_a_time_within_the_day_as_the_tables_rules_say(extracted):
+    # A daily table's rows are known at the day's end; the stream's windows at their newest event.
+    assert gate("account_daily", extracted)["rows"] > 0
+    within = rules_of("account_daily").model_copy(update={"feature_ts": "within_day"})
+    with pytest.raises(QualityGateError, match=rf"feature_ts: column feature_ts: .* expected all within {extracted}"):
+        gate("account_daily", extracted, rules=within)
+
+
 def test_the_gates_judge_the_data_not_its_volume(extracted):
     # A day whose features hold a tenth of the accounts, and of their activity, is well
     # formed: the gate passes it (volumes are the drift report's and the upstream health

@@ -38,10 +38,10 @@ def feature_ts(ds: str) -> datetime:
 
 
 def _view_fields(view: str) -> dict[str, str]:
-    """Field name -> Feast type name of a view in feature_repo/features.py."""
+    """Field name -> Feast type name of a view of feature_repo/ (features.py, realtime.py)."""
     from integrity_risk.features.feast_store import load_repo_modules
 
-    fv = getattr(load_repo_modules()["features"], view)
+    fv = next(getattr(m, view) for m in load_repo_modules().values() if hasattr(m, view))
     return {f.name: str(f.dtype) for f in fv.schema if f.name != "account_pk"}
 
 

@@ -224,6 +224,35 @@ def test_online_ratio_is_computed_at_request_time(feast_env):
     assert pd.isna(per_attempt[ACCOUNTS[2]])  # unknown account: null, not 0
 
 
+def test_the_streams_windows_are_served_for_a_day_after_the_accounts_newest_event(feast_env):
+    """Training sets join account_realtime_* within their TTL (a day): serving reads them the
+    same way, where Feast's own online read serves a window of any age."""
+    from datetime import UTC, datetime
+
+    apply()
+    store = feast_store.feature_store()
+    now = datetime.now(UTC)
+    fresh, stale = ACCOUNTS[0], ACCOUNTS[1]
+    for view in ("account_realtime_5m", "account_realtime_1h"):
+        names = [f.name for f in store.get_feature_view(view).features]
+        rows = pd.DataFrame(
+            [
+                {"account_pk": pk, "feature_ts": ts, **{name: 3 for name in names}}
+                for pk, ts in ((fresh, now - timedelta(hours=23)), (stale, now - timedelta(hours=25)))
+            ]
+        )
+        store.write_to_online_store(view, rows)
+
+    online = fetch_online_features("fraud", [fresh, stale, ACCOUNTS[2]], store=store).set_index("account_pk")
+    for column in ("account_realtime_5m__payment_attempts_5m", "account_realtime_1h__distinct_ips_1h"):
+        assert online.loc[fresh, column] == 3
+        assert online.loc[[stale, ACCOUNTS[2]], column].isna().all()
+    feasts = store.get_online_features(
+        features=["account_realtime_5m:payment_attempts_5m"], entity_rows=[{"account_pk": stale}]
+    ).to_dict()
+    assert feasts["payment_attempts_5m"] == [3]
+
+
 def test_cli_prints_the_features_of_the_accounts(feast_env, capsys):
     from integrity_risk.features.online import main
 
@@ -306,7 +335,7 @@ def test_the_service_reader_answers_what_feasts_get_online_features_answers(
 
     reader = _service_reader(store, "fraud_v1")
     assert reader.unsupported == []
-    ours = fetch_online_features("fraud", pks, store=store)
+    ours = fetch_online_features("fraud", pks, feature_service="fraud_v1", store=store)
     feasts = store.get_online_features(
         features=reader.service, entity_rows=[{"account_pk": pk} for pk in pks], full_feature_names=True
     ).to_df()[reader.columns]

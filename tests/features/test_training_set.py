@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from integrity_risk.features.feast_store import apply_repo
-from integrity_risk.features.training_set import TrainingSetError, build_training_set
+from integrity_risk.features.training_set import TrainingSetError, build_training_set, point_in_time_join
 from integrity_risk.operators.training_set import TrainingSetOperator
 
 DS = "2026-03-10"
@@ -177,3 +177,47 @@ def test_operator_builds_the_set_of_its_ds(world, monkeypatch):
     assert all((folder / f"{s}.parquet").is_file() for s in ("train", "validation", "test"))
     assert op.multiple_outputs
     assert op.outlets[0].uri == "integrity://training_sets/fraud"
+
+
+def test_a_days_population_reads_the_streams_windows_as_the_training_sets_point_in_time_join(feast_env):
+    """Shadow scoring and the drift report read a day's accounts with ``day_features``, training
+    sets with Feast's point-in-time join: both give a day's example the account's newest window
+    of that day (the views' TTL), and nothing for a day without one."""
+    from datetime import UTC, datetime
+
+    from integrity_risk.evaluation.drift import day_features, service_features
+    from integrity_risk.features.feast_store import feature_store, get_feature_service
+
+    first, second = "2026-03-01", "2026-03-02"
+    busy, once, idle = FRAUDSTER, CLEARED, SCRAPER
+
+    def at(ds: str, clock: str) -> datetime:
+        return datetime.fromisoformat(f"{ds}T{clock}").replace(tzinfo=UTC)
+
+    windows = {
+        # busy: three windows on the first day (the newest at 23:59, written second), one on the second
+        first: [(busy, "09:00", 1), (busy, "23:59", 2), (busy, "12:00", 3), (once, "00:00:30", 4)],
+        second: [(busy, "08:00", 5)],
+    }
+    for ds, rows in windows.items():
+        feast_env.write("account_daily", ds, [{"account_pk": pk} for pk in (busy, once, idle)])
+        feast_env.write("fraud_daily", ds, [{"account_pk": pk} for pk in (busy, once, idle)])
+        for view in ("account_realtime_5m", "account_realtime_1h"):
+            feast_env.write(view, ds, [{"account_pk": pk, "feature_ts": at(ds, t), "base": b} for pk, t, b in rows])
+    apply_repo()
+
+    ours = day_features(service_features("fraud_v2"), [first, second]).sort_values(["feature_ts", "account_pk"])
+    store = feature_store()
+    entities = ours[["account_pk", "feature_ts"]].rename(columns={"feature_ts": "event_timestamp"})
+    # The training set's join: every entity row stays, also the one whose only window has expired.
+    feasts = point_in_time_join(store, get_feature_service(store, "fraud_v2"), entities)
+    feasts = feasts.sort_values(["event_timestamp", "account_pk"])
+    assert len(ours) == len(feasts) == 6
+    realtime = [c for c in ours.columns if c.startswith("account_realtime_")]
+    assert len(realtime) == 20
+    for column in realtime:
+        assert ours[column].tolist() == pytest.approx(feasts[column].tolist(), nan_ok=True), column
+    got = {(r.account_pk, r.feature_ts.date().isoformat()): r.account_realtime_5m__events_5m for r in ours.itertuples()}
+    # the day's newest window, keyed at the day's end; a day-old window is past the TTL
+    assert got[(busy, "2026-03-02")] == 2 and got[(once, "2026-03-02")] == 4 and got[(busy, "2026-03-03")] == 5
+    assert pd.isna(got[(idle, "2026-03-02")]) and pd.isna(got[(once, "2026-03-03")])

@@ -40,6 +40,27 @@ class ExtractConfig(_Strict):
         ),
     )
     quality: TableQuality = Field(description="the quality gate's rules of this risk's table")
+    shared_tables: list[str] = Field(
+        default=[],
+        description=(
+            "shared tables the feature service reads besides features.account_daily (always written), "
+            "e.g. features.account_realtime_5m: the run writes them for every risk unless written already"
+        ),
+    )
+
+    @field_validator("shared_tables")
+    @classmethod
+    def _known_shared_tables(cls, value: list[str]) -> list[str]:
+        from integrity_risk.config.tables import SHARED_EXTRACTS, shared_table_rules
+
+        extra = sorted(set(SHARED_EXTRACTS) - {"features.account_daily"})
+        for table in value:
+            if table not in extra:
+                raise ValueError(f"{table!r} is not a shared table this project writes; one of {extra}")
+            shared_table_rules(table)  # its quality rules, in include/tables/shared.yaml
+        if len(set(value)) != len(value):
+            raise ValueError(f"names a table twice: {value}")
+        return value
 
     @field_validator("hql", "ddl")
     @classmethod

@@ -10,7 +10,9 @@ type (:func:`default_rule`), so the rules list only what differs.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -62,10 +64,18 @@ class TableQuality(StrictConfig):
 
     :param key_columns: columns that identify a row: one row per key in a partition.
     :param columns: ``{column: ColumnRule}`` for columns whose bounds differ from the default.
+    :param feature_ts: ``day_end`` or ``within_day``: the ``feature_ts`` its rows must have.
     """
 
     key_columns: list[str] = Field(default=["account_pk"], min_length=1)
     columns: dict[str, ColumnRule] = {}
+    feature_ts: Literal["day_end", "within_day"] = Field(
+        default="day_end",
+        description=(
+            "when a row's values are known: day_end, ds + 1 day 00:00 for every row (a daily table); "
+            "within_day, a time on ds (the stream's windows, at their newest event)"
+        ),
+    )
 
     @field_validator("key_columns")
     @classmethod
@@ -127,3 +137,22 @@ def shared_table_rules(table: str) -> TableQuality:
     if table not in rules:
         raise TableRulesError(f"{shared_tables_file()}: no rules for {table!r}; it has {sorted(rules)}")
     return rules[table]
+
+
+@dataclass(frozen=True)
+class SharedExtract:
+    """How the shared table is written: its HiveQL (under include/hql/) and look-back in days."""
+
+    hql: str
+    lookback_days: int = 7  # the 7-day windows' look-back (HiveExtractOperator's default)
+
+
+# The tables a risk pipeline writes for every risk (once a day, by whichever run comes
+# first): account_daily, which every risk reads, and those a risk's YAML names in
+# extract.shared_tables. The streaming job's windows, recomputed in batch, read the day
+# and the one before (a window may start before midnight).
+SHARED_EXTRACTS = {
+    "features.account_daily": SharedExtract("features/account_daily.hql"),
+    "features.account_realtime_5m": SharedExtract("features/account_realtime_5m.hql", lookback_days=1),
+    "features.account_realtime_1h": SharedExtract("features/account_realtime_1h.hql", lookback_days=1),
+}

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     import pandas as pd
+    import pyarrow as pa
 
     from integrity_risk.features.training_set import AccountRange
 
@@ -105,6 +106,9 @@ class ServiceFeatures:
 
     tables: dict[str, dict[str, str]]
     on_demand: list[Any] = field(default_factory=list)
+    #: Tables of views a stream writes (many rows an account and day, at their events' times):
+    #: read as the training set's point-in-time join reads them at a day's end.
+    streamed: frozenset[str] = frozenset()
 
     @property
     def names(self) -> list[str]:
@@ -148,6 +152,7 @@ def service_features(feature_service: str, profile: str | None = None) -> Servic
     views = {o.name: o for o in objects if isinstance(o, (FeatureView, OnDemandFeatureView))}
     tables: dict[str, dict[str, str]] = {}
     on_demand = []
+    streamed = set()
     for projection in services[feature_service].feature_view_projections:
         view = views[projection.name]
         if isinstance(view, OnDemandFeatureView):
@@ -160,7 +165,30 @@ def service_features(feature_service: str, profile: str | None = None) -> Servic
         tables.setdefault(table, {}).update(
             {f.name: f"{projection.name_to_use()}__{f.name}" for f in projection.features}
         )
-    return ServiceFeatures(tables=tables, on_demand=on_demand)
+        if view.stream_source is not None:
+            streamed.add(table)
+    return ServiceFeatures(tables=tables, on_demand=on_demand, streamed=frozenset(streamed))
+
+
+def newest_of_each_day(rows: pa.Table) -> pa.Table:
+    """A streamed view's rows as a daily example reads them: each account's newest row of a
+    day, at the day's end (the daily tables' ``feature_ts``).
+
+    What Feast's point-in-time join gives an example at a day's end, as the view's TTL (a
+    day, ``feature_repo/realtime.py``) spans exactly the day: the newest row before it. A
+    table's partition ``ds`` holds the rows whose ``feature_ts`` falls on ``ds``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts = rows["feature_ts"]
+    day_end = pc.add(pc.floor_temporal(ts, unit="day"), pa.scalar(dt.timedelta(days=1), pa.duration(ts.type.unit)))
+    rows = rows.append_column("day_end", day_end.cast(ts.type))
+    newest = rows.group_by(["account_pk", "day_end"], use_threads=False).aggregate([("feature_ts", "max")])
+    newest = newest.rename_columns(["account_pk", "day_end", "feature_ts"])
+    rows = rows.join(newest, ["account_pk", "day_end", "feature_ts"], join_type="inner", use_threads=False)
+    rows = rows.drop_columns(["feature_ts"])
+    return rows.rename_columns(["feature_ts" if c == "day_end" else c for c in rows.column_names])
 
 
 def day_features(
@@ -186,6 +214,8 @@ def day_features(
     for table in tables:
         columns = service.tables[table]
         part = read_extract_arrow(table.split(".", 1)[1], days, [*keys, *columns], profile, hive_conn_id, account_range)
+        if table in service.streamed:
+            part = newest_of_each_day(part)
         part = part.rename_columns([columns.get(c, c) for c in part.column_names])
         # Arrow's hash join: the joins and the one copy into pandas cost a third of pandas' merges.
         joined = part if joined is None else joined.join(part, keys, join_type="left outer", use_threads=False)

@@ -69,7 +69,9 @@ def fetch_online_features(
 
     Columns: ``account_pk`` then the service's features as ``<view>__<feature>``
     (the training set's names); an account unknown online gets nulls. As Feast, it
-    serves an account's newest row whatever its age (a view's TTL bounds training sets).
+    serves an account's newest row of a daily view whatever its age (a view's TTL bounds
+    training sets); a view a stream writes is read within its TTL, as training sets read it
+    (``ServiceReader``; a service only Feast's own path can read gets Feast's answer).
 
     :param risk_type: e.g. ``fraud``; picks the service its YAML names by default.
     :param account_pks: pseudonymized account keys.

@@ -12,10 +12,15 @@ on them. It answers what ``get_online_features(...).to_df()`` answers, column fo
 this way (a python-mode or aggregating on-demand view, one written to the online store, a
 view keyed by anything but ``account_pk``) reports it in ``unsupported`` and the caller
 falls back to Feast's path.
+
+A view a stream writes (a push source) is read within its TTL, as the training set's
+point-in-time join reads it: an older row is null. Feast's online read serves the newest
+row whatever its age; for the daily views, refreshed each day, that is what it serves here too.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +51,15 @@ def python_value(value: ValueProto | None) -> Any:
     return feast_value_type_to_python_type(value)
 
 
+def _fresh(written: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta) -> bool:
+    """Whether a row written with event time ``written`` (naive: UTC) is at most ``max_age`` old."""
+    if written is None:
+        return False
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=dt.UTC)
+    return now - written <= max_age
+
+
 class ServiceReader:
     """Reads one feature service of one store; build it once, call ``read`` per request."""
 
@@ -60,6 +74,8 @@ class ServiceReader:
         self.online_store = get_provider(store.config).online_store
         self.columns = [JOIN_KEY, *service_feature_refs(service)]
         self.views: list[tuple[FeatureView, list[str]]] = []
+        # Per streamed view, how old a row may be (its TTL).
+        self.max_age: dict[str, dt.timedelta] = {}
         self.on_demand: list[OnDemandFeatureView] = []
         self.unsupported: list[str] = []
         for projection in service.feature_view_projections:
@@ -71,6 +87,8 @@ class ServiceReader:
             if list(view.join_keys) != [JOIN_KEY]:
                 self.unsupported.append(f"view {view.name} is keyed by {list(view.join_keys)}")
             self.views.append((view, [f.name for f in projection.features]))
+            if view.stream_source is not None and view.ttl:
+                self.max_age[view.name] = view.ttl
         read = {view.projection.name_to_use() for view, _ in self.views}
         for odfv in self.on_demand:
             missing = sorted(set(odfv.source_feature_view_projections) - read)
@@ -96,13 +114,17 @@ class ServiceReader:
 
         keys = [EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=pk)]) for pk in account_pks]
         columns: dict[str, Any] = {JOIN_KEY: list(account_pks)}
+        now = dt.datetime.now(dt.UTC)
         for view, features in self.views:
             # A copy: Feast's Redis store appends its timestamp field to the list it is given.
             rows = self.online_store.online_read(
                 config=self.config, table=view, entity_keys=keys, requested_features=list(features)
             )
             prefix = view.projection.name_to_use()
-            found = [values or {} for _, values in rows]
+            max_age = self.max_age.get(view.name)
+            found = [
+                values or {} if max_age is None or _fresh(written, now, max_age) else {} for written, values in rows
+            ]
             for feature in features:
                 columns[f"{prefix}__{feature}"] = [python_value(values.get(feature)) for values in found]
         for odfv in self.on_demand:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from airflow.sdk import ObjectStoragePath
+    from feast import FeatureService, FeatureStore
 
 LABEL_COLUMNS = ("account_pk", "risk_type", "label", "labeled_at", "observed_at")
 SPLITS = ("train", "validation", "test")
@@ -314,6 +315,39 @@ class TrainingSetParams:
             raise ValueError(f"negatives_per_positive must be >= 0, got {self.negatives_per_positive!r}")
 
 
+def point_in_time_join(store: FeatureStore, service: FeatureService, entity_df: pd.DataFrame) -> pd.DataFrame:
+    """``entity_df`` with the service's features as of each row's ``event_timestamp`` (Feast's join).
+
+    The views a stream writes are joined one by one, then merged on the entity rows: Feast's
+    file offline store drops an entity row whose only rows of a view are older than the view's
+    TTL (``_filter_ttl`` keeps rows without any match, not rows whose matches all expired). An
+    account active on one day and idle the next would lose its example of the second day; joined
+    apart, the example stays with those features null, as the Spark offline store gives it.
+    """
+    keys = ["account_pk", "event_timestamp"]
+    streamed = [p for p in service.feature_view_projections if _is_streamed(store, p.name)]
+    if not streamed:
+        return store.get_historical_features(entity_df=entity_df, features=service, full_feature_names=True).to_df()
+    apart = {p.name for p in streamed}
+    others = [f"{p.name}:{f.name}" for p in service.feature_view_projections if p.name not in apart for f in p.features]
+    joined = store.get_historical_features(entity_df=entity_df, features=others, full_feature_names=True).to_df()
+    for projection in streamed:
+        refs = [f"{projection.name}:{f.name}" for f in projection.features]
+        part = store.get_historical_features(entity_df=entity_df[keys], features=refs, full_feature_names=True).to_df()
+        columns = [f"{projection.name_to_use()}__{f.name}" for f in projection.features]
+        joined = joined.merge(part[[*keys, *columns]].drop_duplicates(keys), on=keys, how="left")
+    return joined
+
+
+def _is_streamed(store: FeatureStore, view: str) -> bool:
+    from feast.errors import FeatureViewNotFoundException
+
+    try:
+        return store.get_feature_view(view).stream_source is not None
+    except FeatureViewNotFoundException:  # an on-demand view
+        return False
+
+
 def build_training_set(
     *,
     risk_type: str,
@@ -392,7 +426,7 @@ def build_training_set(
 
     entity_df = pd.concat([rows, negatives], ignore_index=True)
     entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
-    joined = store.get_historical_features(entity_df=entity_df, features=service, full_feature_names=True).to_df()
+    joined = point_in_time_join(store, service, entity_df)
     features = service_feature_refs(service)
     label_columns = [f"label_{t}" for t in tasks]
     joined = joined[["account_pk", "event_timestamp", *features, *label_columns]]

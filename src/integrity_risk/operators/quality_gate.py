@@ -39,7 +39,8 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
       (never accepted: every reader would fail on it);
     - ``min_rows``: at least ``min_rows`` rows;
     - ``key``: one row per key (the rules' ``key_columns``);
-    - ``feature_ts``: ``feature_ts`` = ``ds`` + 1 day;
+    - ``feature_ts``: ``feature_ts`` = ``ds`` + 1 day, or within ``ds`` for a table whose
+      rules say ``feature_ts: within_day`` (the stream's windows);
     - ``null_rate`` and ``range`` per column (:class:`~integrity_risk.config.tables.ColumnRule`).
       Defaults: no NULLs, numeric columns >= 0, columns named ``*_ratio_*``/``*_share_*``
       in [0, 1]; the rules' ``columns`` override.
@@ -101,7 +102,7 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
         if stats["rows"] < self.min_rows:
             found.append(Problem("min_rows", f"{stats['rows']} rows, below the minimum {self.min_rows}"))
         if stats["rows"]:
-            found += self._row_problems(stats, expected, keys, rules, day)
+            found += self._row_problems(stats, expected, keys, rules, day, self.rules.feature_ts)
         still_open, accepted = settle(table, day.isoformat(), found, gate=GATE, log=self.log)
         if still_open:
             raise QualityGateError(failure_message(GATE, where, [str(p) for p in still_open]))
@@ -132,13 +133,12 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
         stats["columns"] = {name: rest[3 * i : 3 * i + 3] for i, (name, _) in enumerate(expected)}
         return stats
 
-    def _row_problems(self, stats, expected, keys, rules, day) -> list[Problem]:
+    def _row_problems(self, stats, expected, keys, rules, day, timing) -> list[Problem]:
         problems = []
         if stats["keys"] != stats["rows"]:
             problems.append(
                 Problem("key", f"({', '.join(keys)}): {stats['rows']} rows but {stats['keys']} distinct keys")
             )
-        feature_ts = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
         for name, dtype in expected:
             nulls, low, high = stats["columns"][name]
             rule = rules[name]
@@ -151,10 +151,8 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
                         f"exceeds {rule.max_null_rate:.1%}",
                     )
                 )
-            if name == "feature_ts" and (low, high) != (feature_ts, feature_ts) and nulls < stats["rows"]:
-                problems.append(
-                    Problem("feature_ts", f"column feature_ts: values {low}..{high}, expected all {feature_ts}")
-                )
+            if name == "feature_ts" and nulls < stats["rows"]:
+                problems += _feature_ts_problems(low, high, day, within_day=timing == "within_day")
             if dtype not in NUMERIC_TYPES or nulls == stats["rows"]:
                 continue
             if rule.min is not None and not _ge(low, rule.min):
@@ -162,6 +160,17 @@ class QualityGateOperator(HiveServer2HookMixin, BaseOperator):
             if rule.max is not None and not _ge(rule.max, high):
                 problems.append(Problem("range", f"column {name}: max {high} is above the bound {rule.max:g}"))
         return problems
+
+
+def _feature_ts_problems(low: dt.datetime, high: dt.datetime, day: dt.date, *, within_day: bool) -> list[Problem]:
+    """``feature_ts`` all ``day`` + 1 day 00:00, or all within ``day`` (``within_day``)."""
+    start = dt.datetime.combine(day, dt.time())
+    end = start + dt.timedelta(days=1)
+    if within_day and not (start <= low and high < end):
+        return [Problem("feature_ts", f"column feature_ts: values {low}..{high}, expected all within {day}")]
+    if not within_day and (low, high) != (end, end):
+        return [Problem("feature_ts", f"column feature_ts: values {low}..{high}, expected all {end}")]
+    return []
 
 
 def _ge(a: float, b: float) -> bool:

@@ -2,8 +2,8 @@
 account's value online pushed to Feast.
 
 A window is an account's value when it ends at the first boundary after the account's
-newest event (``is_current_window`` in ``features/_account_windows.hql``; the bucket store
-gives exactly the windows whose last slide has events). Such a row goes to the window set's
+newest event: the window ending with a slide that has events, as
+``features/account_realtime.hql`` computes them in batch (the bucket store gives exactly those). Such a row goes to the window set's
 feature view online (:meth:`FeastWindowSink.write_online`) with ``feature_ts`` = that
 newest event's time, and the store keeps the newest row per account (an equal time
 overwrites): a late event that lands in an older window changes that window's row in the

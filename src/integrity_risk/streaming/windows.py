@@ -96,6 +96,11 @@ class WindowSet:
     def slide_micros(self) -> int:
         return int(self.slide.total_seconds()) * 1_000_000
 
+    @property
+    def slides(self) -> int:
+        """Slides in a window: 5 for 5-minute windows every minute."""
+        return self.length // self.slide
+
 
 WINDOW_SETS = (
     WindowSet("5m", dt.timedelta(minutes=5), dt.timedelta(minutes=1)),
