@@ -10,7 +10,7 @@
     up first (bucket_counters), then each slide with events gives the window that ends with
     it: its own parts and those of the slides before it in the window (a range frame), added
     up (buckets_to_window). Grouping by every sliding window instead copies each event into
-    each window it falls in (12 for the hourly set), and took about 3x the time. -#}
+    each window it falls in (12 for the hourly set), and took about twice the time. -#}
 {% from "features/_account_windows.hql" import bucket_counters, buckets_to_window, pseudonymized_ids -%}
 INSERT OVERWRITE TABLE features.{{ window_set.view }} PARTITION (ds)
 SELECT account_pk, last_event_time AS feature_ts,

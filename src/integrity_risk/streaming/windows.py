@@ -85,14 +85,6 @@ class WindowSet:
         return self.length_seconds * 1_000_000
 
     @property
-    def length_sql(self) -> str:
-        return f"{self.length_seconds} seconds"
-
-    @property
-    def slide_sql(self) -> str:
-        return f"{int(self.slide.total_seconds())} seconds"
-
-    @property
     def slide_micros(self) -> int:
         return int(self.slide.total_seconds()) * 1_000_000
 
