@@ -3,7 +3,7 @@
 One setting picks where they are read from (``INTEGRITY_FEAST_PROFILE``):
 
 - ``local`` / ``local_redis`` (the embedded default): the parquet files of the local
-  Spark warehouse, ``$INTEGRITY_FEATURE_WAREHOUSE/features.db/<table>/ds=.../*.parquet``;
+  Spark warehouse's partitions, ``$INTEGRITY_FEATURE_WAREHOUSE/features.db/<table>/ds=*/*.parquet``;
 - ``production``: the Hive tables themselves through the Spark offline store.
 
 A row with ``feature_ts = T`` uses only events before ``T`` (see docs/contracts.md).
@@ -22,6 +22,8 @@ WAREHOUSE = os.environ.get("INTEGRITY_FEATURE_WAREHOUSE") or str(
     / "warehouse"
 )
 
+PARTITION_FILES = "ds=*/*.parquet"
+
 
 def extract_table(table: str):
     """The source of ``features.<table>`` for the chosen profile."""
@@ -34,7 +36,10 @@ def extract_table(table: str):
         )
     return FileSource(
         name=table,
-        path=f"{WAREHOUSE}/features.db/{table}",
+        # The partitions' files, not the table's folder: Spark stages a partition it writes
+        # in a hidden folder of the table (.spark-staging-<job>), and Feast's file store
+        # (dask) would read those half-written files as data, or fail on them.
+        path=f"{WAREHOUSE}/features.db/{table}/{PARTITION_FILES}",
         timestamp_field="feature_ts",
     )
 

@@ -115,6 +115,24 @@ def test_materializing_one_day_loads_that_day_not_everything_up_to_now(feast_env
     ]
 
 
+def test_a_write_of_the_table_in_progress_is_not_read(feast_env):
+    # Spark stages the partitions it writes in a hidden folder of the table's, and renames
+    # them into place when the write commits (or leaves them behind when its server dies).
+    write_two_days(feast_env)
+    table = feast_env.table_dir("account_daily")
+    feast_env.write("account_daily", DAY1, [{"account_pk": pk, "base": 99} for pk in ACCOUNTS])
+    (table / ".spark-staging-1").mkdir()
+    (table / f"ds={DAY1}").rename(table / ".spark-staging-1" / f"ds={DAY1}")
+    feast_env.write("account_daily", DAY1, [{"account_pk": pk, "base": i} for i, pk in enumerate(ACCOUNTS)])
+    (table / ".spark-staging-2" / f"ds={DAY2}").mkdir(parents=True)
+    (table / ".spark-staging-2" / f"ds={DAY2}" / "part-00000-1.c000.snappy.parquet").touch()  # being written
+    apply()
+    materialize(DAY1)
+
+    online = fetch_online_features("fraud", ACCOUNTS).set_index("account_pk")
+    assert online["account_daily__account_age_days"].tolist() == [0.5, 1.5, 2.5]
+
+
 def test_long_window_is_materialized_in_chunks(feast_env):
     write_two_days(feast_env)
     apply()

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+# libyaml's parser where PyYAML was built with it (its wheels are): every parse of a DAG
+# file reads the risk and table YAMLs, and every task parses its DAG file before it runs.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` as ``yaml.safe_load`` reads it: plain values only; raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
 
 
 class StrictConfig(BaseModel):

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from integrity_risk.config.base import StrictConfig, describe_errors
+from integrity_risk.config.base import StrictConfig, describe_errors, load_yaml
 from integrity_risk.paths import include_dir
 from integrity_risk.values import IDENTIFIER_PATTERN, check_table_name
 
@@ -133,7 +133,7 @@ def platform_file() -> Path:
 
 def _load(path: Path, model: type[StrictConfig]) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise HealthConfigError(f"{path}: cannot read YAML: {err}") from err
     if not isinstance(raw, dict):

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from integrity_risk.config.base import StrictConfig, describe_errors
+from integrity_risk.config.base import StrictConfig, describe_errors, load_yaml
 from integrity_risk.values import RISK_TYPE_PATTERN
 
 
@@ -79,7 +79,7 @@ def load_model_config(path: str | Path, risk_type: str) -> dict[str, Any]:
         raise ConfigError(f"model config {path} does not exist")
     text = path.read_text()
     try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        raw = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as err:
         raise ConfigError(f"model config {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {err}") from None
     raw = raw or {}

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from integrity_risk.config.base import StrictConfig as _Strict, describe_errors
+from integrity_risk.config.base import StrictConfig as _Strict, describe_errors, load_yaml
 from integrity_risk.config.model import ModelConfig
 from integrity_risk.config.tables import TableQuality
 from integrity_risk.paths import hql_dir, risks_dir
@@ -359,7 +359,7 @@ def load_risk_config(path: str | Path) -> RiskConfig:
     """Parse and validate one risk YAML; raise RiskConfigError naming file and key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise RiskConfigError(f"{path}: cannot read YAML: {err}") from err
     if not isinstance(raw, dict):

@@ -9,6 +9,7 @@ type (:func:`default_rule`), so the rules list only what differs.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from integrity_risk.config.base import StrictConfig, describe_errors
-from integrity_risk.paths import include_dir
+from integrity_risk.config.base import StrictConfig, describe_errors, load_yaml
+from integrity_risk.paths import hql_dir, include_dir
 from integrity_risk.values import IDENTIFIER_PATTERN, check_table_name
 
 _RATIO = re.compile(r"(^|_)(ratio|share)(_|$)")  # fail_ratio_1d, top_domain_share_7d; not *_shared_*
@@ -109,7 +110,7 @@ def load_table_rules(path: str | Path | None = None) -> dict[str, TableQuality]:
 
     path = Path(path or shared_tables_file())
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise TableRulesError(f"{path}: cannot read YAML: {err}") from err
     if not isinstance(raw, dict) or not raw:
@@ -131,9 +132,22 @@ def load_table_rules(path: str | Path | None = None) -> dict[str, TableQuality]:
     return rules
 
 
+@functools.lru_cache(maxsize=4)
+def _shared_rules(versions: tuple[tuple[str, int], ...]) -> dict[str, TableQuality]:
+    return load_table_rules(versions[0][0])
+
+
 def shared_table_rules(table: str) -> TableQuality:
-    """The rules of a table all risks share, from ``include/tables/shared.yaml``."""
-    rules = load_table_rules()
+    """The rules of a table all risks share, from ``include/tables/shared.yaml``.
+
+    Read once per version of the file (and of the DDL it is checked against): a DAG file
+    asks for each shared table's rules, and the rules are frozen.
+    """
+    try:
+        files = (shared_tables_file(), hql_dir() / "feature_tables.hql")
+        rules = _shared_rules(tuple((str(f), f.stat().st_mtime_ns) for f in files))
+    except OSError:
+        rules = load_table_rules()  # names the file it cannot read
     if table not in rules:
         raise TableRulesError(f"{shared_tables_file()}: no rules for {table!r}; it has {sorted(rules)}")
     return rules[table]

@@ -117,14 +117,14 @@ def yaml_path(profile: str | None = None) -> Path:
 
 def _raw_config(profile: str | None = None) -> dict:
     """The profile's YAML with its ``${VARS}`` filled in, as a mapping (Feast not imported)."""
-    import yaml
+    from integrity_risk.config.base import load_yaml
 
     path = yaml_path(profile)
     values = settings(profile)
     missing = sorted({m for m in _VAR.findall(path.read_text()) if m not in values})
     if missing:
         raise FeastSetupError(f"{path.name} needs environment variable(s) {', '.join(missing)}")
-    return yaml.safe_load(_VAR.sub(lambda m: values[m.group(1)], path.read_text()))
+    return load_yaml(_VAR.sub(lambda m: values[m.group(1)], path.read_text()))
 
 
 class _ServeWhileMaterializingWarning(logging.Filter):
@@ -480,8 +480,11 @@ def check_offline_sources(store: FeatureStore, feature_views: Sequence[str]) -> 
     for view in feature_views:
         source = store.get_feature_view(view).batch_source
         if isinstance(source, FileSource) and "://" not in source.path:
-            root = Path(source.path)
-            if not any(f.is_file() and not f.name.startswith((".", "_")) for f in root.glob("ds=*/*")):
+            # The path is the table's partition files (feature_repo/data_sources.py), or its folder.
+            folder, _, partitions = source.path.partition("/ds=")
+            root = Path(folder)
+            files = root.glob(f"ds={partitions}" if partitions else "ds=*/*")
+            if not any(f.is_file() and not f.name.startswith((".", "_")) for f in files):
                 raise FeastSetupError(
                     f"feature view {view}: no partition of its table under {root} "
                     "(has the extract run? is INTEGRITY_FEATURE_WAREHOUSE the extract's warehouse?)"

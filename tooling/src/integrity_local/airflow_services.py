@@ -130,8 +130,14 @@ class LocalAirflow:
         migrated = self._airflow("db", "migrate")
         if migrated.returncode != 0:
             raise LocalAirflowError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
-        for name, (slots, description) in POOLS.items():
-            self._airflow("pools", "set", name, str(slots), description)
+        # One CLI call for all pools: each call starts a Python that imports Airflow (seconds).
+        pools = self.home / "pools.json"
+        pools.write_text(
+            json.dumps({name: {"slots": slots, "description": text} for name, (slots, text) in POOLS.items()})
+        )
+        imported = self._airflow("pools", "import", str(pools))
+        if imported.returncode != 0:
+            raise LocalAirflowError(f"airflow pools import failed:\n{imported.stderr[-3000:]}")
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
         for component, args in self.components().items():
