@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -53,16 +54,22 @@ class StreamingJobHook(BaseHook):
         self.kafka_config_id = kafka_config_id
         self.topic = topic
 
+    @cached_property
+    def admin_client(self) -> Any:
+        """The broker's admin client (confluent-kafka's), one per hook: a caller that polls keeps it."""
+        from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
+
+        return KafkaAdminClientHook(kafka_config_id=self.kafka_config_id).get_conn
+
     def end_offsets(self) -> dict[int, int]:
         """Each partition's end offset at the broker.
 
         :raises ValueError: the topic does not exist.
         """
-        from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
         from confluent_kafka import TopicPartition
         from confluent_kafka.admin import OffsetSpec
 
-        admin = KafkaAdminClientHook(kafka_config_id=self.kafka_config_id).get_conn
+        admin = self.admin_client
         topics = admin.list_topics(self.topic, timeout=10).topics
         if self.topic not in topics or topics[self.topic].error is not None:
             raise ValueError(f"topic {self.topic!r} does not exist on the broker of {self.kafka_config_id!r}")

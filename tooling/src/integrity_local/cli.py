@@ -15,7 +15,7 @@ import sys
 # The demo prints its own steps. In its process the Hive provider's hook would log each
 # statement it runs at INFO (the tables' DDL, every LOAD DATA), and pyhive each query.
 QUIET_AIRFLOW_LOGGERS = "airflow.task.hooks=warning"
-QUIET_STDLIB_LOGGERS = ("pyhive",)
+QUIET_STDLIB_LOGGERS = ("pyhive", "feast")  # feast: a registry refresh per online read
 NAMESPACE_LEVELS = "AIRFLOW__LOGGING__NAMESPACE_LEVELS"
 
 
@@ -67,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=7)
     run.add_argument("--hs2-port", type=int, default=10000, help="HiveServer2 port on loopback")
     run.add_argument("--airflow-port", type=int, default=8080)
+    run.add_argument(
+        "--streaming",
+        action="store_true",
+        help="then start Kafka and the streaming job, publish a card-testing burst live and show the score move",
+    )
     approve = sub.add_parser("approve", help="answer a promotion approval as a reviewer, with a reason")
     approve.add_argument("risk", choices=risk_types)
     approve.add_argument("run_id", help="the run of integrity_<risk>_promotion that asks (the demo prints it)")
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         hs2_port=args.hs2_port,
         airflow_port=args.airflow_port,
+        streaming=args.streaming,
     )
 
 

@@ -22,6 +22,7 @@ APPROVAL_TASK = "approval"
 REQUEST_TASK = "request_approval"
 MODEL_CYCLE_TASK = "model_cycle"
 WAITING = {"awaiting_input", "deferred"}
+REALTIME_TABLE = "features.account_realtime_5m"
 
 
 def step(message: str) -> None:
@@ -69,6 +70,11 @@ def demo_world(start: str, days: int, accounts: int, seed: int):
     )
 
 
+def world_dir(start: str, days: int, accounts: int, seed: int):
+    """Where the demo writes the world of these settings."""
+    return local_dir() / "synthetic" / f"seed{seed}-{start}-{days}d-{accounts}"
+
+
 def load_world_once(start: str, days: int, accounts: int, seed: int) -> None:
     """Generate and load the synthetic world, unless this exact world is already loaded."""
     from airflow.providers.apache.hive.hooks.hive import HiveServer2Hook
@@ -76,7 +82,7 @@ def load_world_once(start: str, days: int, accounts: int, seed: int) -> None:
     from integrity_local.synthetic import load_world, write_world
 
     cfg = demo_world(start, days, accounts, seed)
-    out_dir = local_dir() / "synthetic" / f"seed{seed}-{start}-{days}d-{accounts}"
+    out_dir = world_dir(start, days, accounts, seed)
     marker = out_dir / ".loaded"
     if marker.exists():
         step(f"synthetic world already loaded ({out_dir})")
@@ -277,7 +283,15 @@ def approval_command(risk: str, run_id: str, answer: str = "approve") -> str:
 
 
 def run_demo(
-    *, risks: list[str], start: str | None, days: int, accounts: int, seed: int, hs2_port: int, airflow_port: int
+    *,
+    risks: list[str],
+    start: str | None,
+    days: int,
+    accounts: int,
+    seed: int,
+    hs2_port: int,
+    airflow_port: int,
+    streaming: bool = False,
 ) -> int:
     from integrity_local.airflow_api import AirflowApi
     from integrity_local.airflow_services import LocalAirflow
@@ -351,6 +365,18 @@ def run_demo(
                 f"{airflow.home}/simple_auth_manager_passwords.json.generated)"
             )
             print(f"      or answer from here: {approval_command(risk, waiting[risk])}   (add --reject to reject)")
+    if streaming:
+        streamed = [r for r in waiting if REALTIME_TABLE in risk_config(r).extract.shared_tables]
+        if not streamed:
+            print(f"\nNo streaming step: no waiting candidate reads {REALTIME_TABLE} (fraud and scraping do).")
+            return 1
+        from integrity_local.streaming_demo import run_streaming_step
+
+        risk = streamed[0]
+        metrics = shadow_metrics(admin, dag_ids[risk], api_run_id(admin, dag_ids[risk], last) or "")
+        threshold = ((metrics or {}).get("overall") or {}).get("candidate", {}).get("threshold")
+        if run_streaming_step(risk, world_dir(start, days, accounts, seed), threshold=threshold, seed=seed) != 0:
+            return 1
     return 0 if not stopped else 1
 
 
