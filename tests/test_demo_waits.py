@@ -83,12 +83,18 @@ class ScriptedReview:
     base_url = "http://127.0.0.1:8080"
     PROMOTION = "v3__scheduled__2026-11-29T00:00:00+00:00"
 
-    def __init__(self, day_states: list[dict], promotion_states: list[dict], promotion_run_state: str = "running"):
+    def __init__(
+        self,
+        day_states: list[dict],
+        promotion_states: list[dict],
+        promotion_run_state: str = "running",
+        day_run_state: str = "running",
+    ):
         self.day_states, self.promotion_states = day_states, promotion_states
-        self.promotion_run_state = promotion_run_state
+        self.promotion_run_state, self.day_run_state = promotion_run_state, day_run_state
 
     def runs_by_day(self, dag_id):
-        return {LAST.isoformat(): {"dag_run_id": "run_day", "state": "running"}}
+        return {LAST.isoformat(): {"dag_run_id": "run_day", "state": self.day_run_state}}
 
     def task_states(self, dag_id, run_id):
         script = self.promotion_states if dag_id.endswith("_promotion") else self.day_states
@@ -108,6 +114,16 @@ def test_the_demo_waits_for_the_promotion_run_that_asks_the_reviewers():
         [{"evaluated_candidate": "running"}, {demo.APPROVAL_TASK: "deferred"}],
     )
     assert demo.wait_for_approval_request(api, "fraud", LAST) == ScriptedReview.PROMOTION
+
+
+def test_a_demo_run_again_finds_the_finished_run_that_asked_and_its_waiting_reviewers(monkeypatch):
+    api = ScriptedReview([{demo.REQUEST_TASK: "success"}], [{demo.APPROVAL_TASK: "deferred"}], day_run_state="success")
+    assert demo.wait_for_approval_request(api, "fraud", LAST, requeued=False) == ScriptedReview.PROMOTION
+    # Just queued again, the finished run is the last one's: the wait is for the new one.
+    clock = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(demo.time, "monotonic", lambda: next(clock))
+    with pytest.raises(RuntimeError, match="no run for 2026-11-28 appeared"):
+        demo.wait_for_approval_request(api, "fraud", LAST)
 
 
 def test_a_promotion_run_that_ended_without_asking_fails_the_wait_naming_it():

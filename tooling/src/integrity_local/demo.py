@@ -233,15 +233,18 @@ def start_model_run(api, dag_id: str, day: dt.date, timeout: float = 300) -> Non
         time.sleep(2)
 
 
-def wait_for_approval_request(api, risk: str, day: dt.date) -> str:
+def wait_for_approval_request(api, risk: str, day: dt.date, requeued: bool = True) -> str:
     """Wait until the risk's run of ``day`` asked for approval and the reviewers are asked; return the promotion run's id.
 
+    :param requeued: the day's run was just queued again (``start_model_run``): until it
+        leaves its last state, a finished run is the last one's. Otherwise a finished run
+        that asked (a demo run again) counts as it is.
     Raises if the day's run, or the promotion run it started, stops first.
     """
     cfg = risk_config(risk)
     dag_id, promotion_dag = cfg.dag_id, cfg.promotion_dag_id
     deadline = time.monotonic() + 120
-    while (run := api.runs_by_day(dag_id).get(day.isoformat())) is None or run["state"] == "success":
+    while (run := api.runs_by_day(dag_id).get(day.isoformat())) is None or (requeued and run["state"] == "success"):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{dag_id}: no run for {day} appeared")
         time.sleep(3)
@@ -331,16 +334,18 @@ def run_demo(
     for dag_id in dag_ids.values():
         wait_for_days(admin, dag_id, first, last)
     step(f"{last} again, now with training (one at a time on the gpu pool), shadow evaluation and gates")
-    for dag_id in dag_ids.values():
+    requeued = set()
+    for risk, dag_id in dag_ids.items():
         run = admin.runs_by_day(dag_id).get(last.isoformat())
         if run and run["state"] != "failed" and is_training_run(admin, dag_id, run):
-            print(f"    {dag_id} {last}: the scheduler's own run trains (a model-cycle day)")
+            print(f"    {dag_id} {last}: its run trains (a model-cycle day, or a demo run again)")
         else:  # a features-only day, or a model day that failed (a demo run again resumes it)
             start_model_run(admin, dag_id, last)
+            requeued.add(risk)
     waiting, stopped = {}, {}
     for risk in dag_ids:
         try:
-            waiting[risk] = wait_for_approval_request(admin, risk, last)
+            waiting[risk] = wait_for_approval_request(admin, risk, last, requeued=risk in requeued)
         except RuntimeError as err:  # one risk stopped (its gates, most often); the others go on
             stopped[risk] = str(err)
     minutes = (time.monotonic() - began) / 60
