@@ -22,7 +22,6 @@ APPROVAL_TASK = "approval"
 REQUEST_TASK = "request_approval"
 MODEL_CYCLE_TASK = "model_cycle"
 WAITING = {"awaiting_input", "deferred"}
-REALTIME_TABLE = "features.account_realtime_5m"
 
 
 def step(message: str) -> None:
@@ -354,9 +353,10 @@ def run_demo(
         + (f", {len(stopped)} stopped before the approval" if stopped else "")
         + ".\n"
     )
+    shadow = {}
     for risk in risks:
         run_id = api_run_id(admin, dag_ids[risk], last)
-        metrics = shadow_metrics(admin, dag_ids[risk], run_id) if run_id else None
+        metrics = shadow[risk] = shadow_metrics(admin, dag_ids[risk], run_id) if run_id else None
         if risk in waiting:
             print(f"  {risk}: waits for a reviewer; report {metrics.get('report_path') if metrics else '(none)'}")
         else:
@@ -371,15 +371,14 @@ def run_demo(
             )
             print(f"      or answer from here: {approval_command(risk, waiting[risk])}   (add --reject to reject)")
     if streaming:
-        streamed = [r for r in waiting if REALTIME_TABLE in risk_config(r).extract.shared_tables]
-        if not streamed:
-            print(f"\nNo streaming step: no waiting candidate reads {REALTIME_TABLE} (fraud and scraping do).")
-            return 1
-        from integrity_local.streaming_demo import run_streaming_step
+        from integrity_local.streaming_demo import TABLE, run_streaming_step
 
+        streamed = [r for r in waiting if TABLE in risk_config(r).extract.shared_tables]
+        if not streamed:
+            print(f"\nNo streaming step: no waiting candidate reads {TABLE} (fraud and scraping do).")
+            return 1
         risk = streamed[0]
-        metrics = shadow_metrics(admin, dag_ids[risk], api_run_id(admin, dag_ids[risk], last) or "")
-        threshold = ((metrics or {}).get("overall") or {}).get("candidate", {}).get("threshold")
+        threshold = ((shadow[risk] or {}).get("overall") or {}).get("candidate", {}).get("threshold")
         if run_streaming_step(risk, world_dir(start, days, accounts, seed), threshold=threshold, seed=seed) != 0:
             return 1
     return 0 if not stopped else 1

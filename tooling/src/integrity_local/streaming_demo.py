@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from integrity_risk.streaming.windows import window_set
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -36,7 +38,9 @@ CARD_TEST_AMOUNT = (0.5, 4.99)
 CARD_TEST_FAIL_SHARE = 0.75
 PROXIES_PER_ACCOUNT = 8
 DEVICES_PER_ACCOUNT = 3
-VIEW = "account_realtime_5m"
+WINDOWS = window_set("5m")
+VIEW = WINDOWS.view
+TABLE = f"features.{VIEW}"
 WATCHED = ("payment_attempts_5m", "payment_fails_5m", "distinct_ips_5m")
 
 
@@ -129,7 +133,7 @@ def _quiet_accounts(risk: str, world_dir: Path, n: int, seed: int) -> tuple[list
     """
     candidates = ordinary_accounts(world_dir, 8 * n, seed)
     pks = _pseudonymized(candidates)
-    payments = _online(risk, pks)[f"{VIEW}__payment_attempts_5m"].astype("float64").fillna(0.0)
+    payments = _payments(_online(risk, pks))
     quiet = [(account, pk) for account, pk in zip(candidates, pks, strict=True) if payments[pk] == 0]
     if len(quiet) < n:
         raise ValueError(f"{len(quiet)} of {len(candidates)} ordinary accounts have no payment online; {n} needed")
@@ -153,9 +157,13 @@ def _scores(risk: str, online: pd.DataFrame) -> pd.Series:
     return pd.Series(scored[f"score_{risk}"].to_numpy(), index=online.index)
 
 
+def _payments(online: pd.DataFrame) -> pd.Series:
+    """Each account's payment attempts in its 5-minute window online; 0 without a window."""
+    return online[f"{VIEW}__payment_attempts_5m"].astype("float64").fillna(0.0)
+
+
 def _burst_online(online: pd.DataFrame, pks: list[str], payments: int) -> bool:
-    column = f"{VIEW}__payment_attempts_5m"
-    return bool((online.loc[pks, column].astype("float64").fillna(0.0) >= payments).all())
+    return bool((_payments(online).loc[pks] >= payments).all())
 
 
 def run_streaming_step(
