@@ -9,9 +9,12 @@ live generator publishes the world's events retimed to the clock at that rate fo
 compile its code), and the benchmark waits for the job to drain the topic. It prints, per rate:
 
 - sent/s: what the publisher achieved (it shares the two cores with the job);
-- read/s: the events sent, over the time from the first sent until both window sets' queries
-  had read them all (the rate the job keeps up with when the lag at the end is small), the
-  lag when the publishing ended, and how long the job took after it to catch up;
+- read/s: the events sent, over the time from the first sent until the job had read them
+  all (below the rate by the last batch's time even when the job keeps up);
+- the lag, sampled every second while publishing: its maximum, and how fast it grew over
+  the second half (events/s; about 0 when the job sustains the rate, the rate less the
+  job's when it does not); then the lag when the publishing ended, and how long the job
+  took after it to catch up;
 - freshness p50 / p99: from an event's time to its window's value written online. Each
   batch reports the quantiles of its events' times and when its push ended
   (``<root>/streaming/<topic>/status``); an event's freshness is that end less its time,
@@ -97,15 +100,21 @@ def run_rate(rate: int, seconds: float, rows: list[dict], topic: str, warmup_s: 
 
         n = int(rate * seconds)
         sent: dict = {}
-        started = time.time()
         sender = threading.Thread(
             target=lambda: sent.update(
                 publish(producer, rows[warm : warm + n], LiveStream(), rate=rate, topic=topic, now=True)
             )
         )
         sender.start()
-        sender.join()
+        # The lag every second while publishing: a job that keeps up holds it flat (about a
+        # batch's events); one that does not lets it grow at the rate less its own.
+        lags: list[tuple[float, int]] = []
+        while sender.is_alive():
+            lags.append((time.time(), max(h.lag or 0 for h in hook.health(views))))
+            sender.join(timeout=1.0)
         ended = time.time()
+        # The publisher encodes the events first (seconds, for 600,000): the clock starts with the first sent.
+        started = ended - sent["seconds"]
         lag_at_end = max(h.lag or 0 for h in hook.health(views))
         drain_deadline = time.monotonic() + 600
         while any((h.lag or 0) for h in hook.health(views)) and time.monotonic() < drain_deadline:
@@ -127,6 +136,7 @@ def run_rate(rate: int, seconds: float, rows: list[dict], topic: str, warmup_s: 
                 if batch.get("duration_ms"):
                     durations.append(batch["duration_ms"] / 1000)
         publishing_s = ended - started
+        second_half = [(t, lag) for t, lag in lags if t >= started + publishing_s / 2]
         return {
             "rate": rate,
             "sent_per_s": sent.get("events_per_s", 0.0),
@@ -134,6 +144,13 @@ def run_rate(rate: int, seconds: float, rows: list[dict], topic: str, warmup_s: 
             # last read: the rate the job sustains when the lag at the end is small
             "processed_per_s": n / (publishing_s + drained_s),
             "lag_at_end": lag_at_end,
+            "lag_max": max((lag for t, lag in lags if t >= started), default=None),
+            # how fast the lag grew over the second half of the publishing (events/s)
+            "lag_growth_per_s": statistics.linear_regression(
+                [t for t, _ in second_half], [lag for _, lag in second_half]
+            ).slope
+            if len(second_half) > 2
+            else None,
             "drained_s": drained_s,
             "p50_s": weighted_quantile(p50s, 0.5),
             "p99_s": weighted_quantile(p99s, 0.99),
@@ -185,12 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         f"\nstreaming job, {args.seconds:.0f} s per rate after {args.warmup_seconds:.0f} s of warm-up, {os.cpu_count()} cores"
     )
     print(
-        f"{'rate':>8} {'sent/s':>9} {'read/s':>9} {'lag@end':>9} {'drain s':>8} {'p50 s':>7} {'p99 s':>7} {'batch s':>8}"
+        f"{'rate':>8} {'sent/s':>9} {'read/s':>9} {'lag max':>9} {'lag +/s':>8} {'lag@end':>9} {'drain s':>8} "
+        f"{'p50 s':>7} {'p99 s':>7} {'batch s':>8}"
     )
     for r in results:
         fmt = lambda v, spec: "-" if v is None else format(v, spec)
         print(
-            f"{r['rate']:>8,} {r['sent_per_s']:>9,.0f} {r['processed_per_s']:>9,.0f} {r['lag_at_end']:>9,} "
+            f"{r['rate']:>8,} {r['sent_per_s']:>9,.0f} {r['processed_per_s']:>9,.0f} {fmt(r['lag_max'], '>9,')} "
+            f"{fmt(r['lag_growth_per_s'], '>8,.0f')} {r['lag_at_end']:>9,} "
             f"{r['drained_s']:>8.1f} {fmt(r['p50_s'], '>7.2f')} {fmt(r['p99_s'], '>7.2f')} {fmt(r['batch_median_s'], '>8.2f')}"
         )
     return 0

@@ -11,6 +11,7 @@ from airflow.sdk import DAG, Param
 
 from integrity_risk.operators.streaming_job import EnsureStreamingJobOperator
 from integrity_risk.sensors.streaming import StreamingFreshnessSensor
+from integrity_risk.streaming.launcher import STREAMING_QUEUE
 
 DOC = """
 ### Streaming features: supervision
@@ -23,6 +24,8 @@ Airflow's task slots; this DAG supervises it:
 
 - `ensure_job` starts it when its status (under `<storage root>/streaming/status`) has no
   heartbeat in the last 20 seconds (it writes one every 2), or names a failed query. It resumes from its checkpoints.
+  It runs on the `streaming` queue: at scale, a Celery worker of its own hosts the job's
+  driver (`airflow-worker-streaming` in docker-compose.yaml).
 - `check_freshness` waits up to 3 minutes for every window set to be at most `max_lag`
   (50,000) messages behind the topic, its newest batch's values online within
   `max_freshness_s` (10 s) of their events (p99), and fails naming the topic, the lag and
@@ -47,7 +50,8 @@ with DAG(
         ),
     },
 ) as dag:
-    ensure = EnsureStreamingJobOperator(task_id="ensure_job")
+    # On the streaming queue: the job it starts lives on that task's worker.
+    ensure = EnsureStreamingJobOperator(task_id="ensure_job", queue=STREAMING_QUEUE)
     check = StreamingFreshnessSensor(
         task_id="check_freshness",
         max_lag="{{ params.max_lag }}",

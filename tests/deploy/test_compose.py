@@ -34,6 +34,7 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer",
     "airflow-worker",
     "airflow-worker-gpu",
+    "airflow-worker-streaming",
 }
 SERVICES = AIRFLOW_SERVICES | {
     "postgres",
@@ -159,6 +160,43 @@ def test_default_worker_takes_the_default_queue_without_tensorflow_or_a_gpu(reso
     assert "deploy" not in cpu
     assert cpu["build"]["args"]["REQUIREMENTS"] == "common.txt"  # what it resolves to: test_requirements.py
     assert resolved["services"]["airflow-worker-gpu"]["image"] != cpu["image"]
+
+
+def _worker_queues(service: dict) -> set[str]:
+    command = service["command"]
+    return set(command[command.index("--queues") + 1].split(","))
+
+
+def test_every_queue_a_dag_task_names_has_a_worker(resolved):
+    """A task on a queue no worker serves stays queued for ever: the streaming job would never start."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dagbag = DagBag(dag_folder=str(ROOT / "dags"), safe_mode=False)
+    assert not dagbag.import_errors, dagbag.import_errors
+    named = {task.queue for dag in dagbag.dags.values() for task in dag.tasks}
+    served = {
+        queue
+        for name, service in resolved["services"].items()
+        if name.startswith("airflow-worker")
+        for queue in _worker_queues(service)
+    }
+    assert {"default", "gpu", "streaming"} <= named
+    assert named <= served, f"no worker serves {sorted(named - served)}"
+
+
+def test_the_streaming_worker_hosts_one_job_with_the_kafka_source_of_the_image(resolved):
+    from integrity_risk.streaming.launcher import JARS_ENV, STREAMING_QUEUE
+
+    worker = resolved["services"]["airflow-worker-streaming"]
+    assert _worker_queues(worker) == {STREAMING_QUEUE}
+    assert re.search(r"--concurrency 1(\s|$)", " ".join(worker["command"]))
+    assert "kafka" in worker["depends_on"]
+    # The image fetches Spark's Kafka source from the pom the embedded default fetches too,
+    # and names the jars to the job.
+    dockerfile = (DOCKER / "airflow" / "Dockerfile").read_text()
+    assert "COPY docker/spark-streaming/pom.xml /build/pom.xml" in dockerfile
+    assert "COPY --from=streaming-jars /build/lib /opt/spark-streaming-jars" in dockerfile
+    assert f"{JARS_ENV}=/opt/spark-streaming-jars/*.jar" in dockerfile
 
 
 def test_airflow_image_extends_the_pinned_airflow_and_installs_the_project_with_constraints():

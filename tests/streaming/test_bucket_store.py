@@ -1,8 +1,8 @@
 """The bucket store against windows counted straight from the events, across a restart.
 
-No Spark here: the batches' buckets are what Spark's update mode gives (each bucket that
-gained events, whole). The job's test (test_streaming_job.py) checks the whole path
-against the batch computation through HiveServer2.
+No Spark here: each batch is the events Spark hands the job (streaming/account_events.hql),
+late ones and duplicates among them. The job's test (test_streaming_job.py) checks the
+whole path against the batch computation through HiveServer2.
 """
 
 from __future__ import annotations
@@ -19,38 +19,40 @@ from integrity_risk.streaming.windows import ADDITIVE_COUNTERS, BUCKET, WATERMAR
 
 MINUTE = 60_000_000
 START = int(dt.datetime(2026, 3, 2, tzinfo=dt.UTC).timestamp()) * 1_000_000
+DELAY = int(WATERMARK.total_seconds() * 1e6)
 
 
 def _events(seed: int, batches: int = 60) -> list[list[dict]]:
-    """Batches of events over about three hours, some late, as late as Spark lets through:
-    in batch n, no older than the watermark batch n - 1 ran with (the newest event of the
-    batches before it, less the delay). After a jump in event time (a quiet spell, or a
-    partition read further than the others), that is far behind the newest event."""
+    """Batches of events over about three hours: some late, within the watermark and beyond
+    it; some sent twice, in the same batch or a later one (a copy keeps its event's time
+    and id); and now and then a jump in event time (a quiet spell)."""
     rng = random.Random(seed)
-    newest, out, newest_after = START, [], []
-    delay = int(WATERMARK.total_seconds() * 1e6)
-    for n in range(batches):
-        floor = newest_after[n - 2] - delay if n >= 2 else START
+    newest, out, sent = START, [], []
+    for _ in range(batches):
         batch = []
         for _ in range(rng.randint(0, 40)):
+            if sent and rng.random() < 0.08:
+                batch.append(dict(rng.choice(sent[-60:])))
+                continue
             newest += rng.randint(0, 6_000_000)
-            micros = rng.randint(floor, newest) if rng.random() < 0.15 else newest
+            late = rng.random()
+            micros = newest - rng.randint(0, 3 * DELAY) if late < 0.2 else newest
             kind = rng.choice(["login", "payment_attempt", "follow", "like", "post", "view"])
-            batch.append(
-                {
-                    "account_pk": f"a{rng.randint(0, 5)}",
-                    "micros": micros,
-                    "event_type": kind,
-                    "is_fail": rng.randint(0, 1),
-                    "has_url": rng.randint(0, 1),
-                    "amount": Decimal(rng.randint(0, 10**8)) / 10**6 if kind == "payment_attempt" else None,
-                    "ip": f"ip{rng.randint(0, 7)}",
-                    "device": rng.choice([f"d{rng.randint(0, 3)}", None]),
-                }
-            )
+            event = {
+                "id": len(sent),
+                "account_pk": f"a{rng.randint(0, 5)}",
+                "micros": micros,
+                "event_type": kind,
+                "is_fail": rng.randint(0, 1),
+                "has_url": rng.randint(0, 1),
+                "amount": Decimal(rng.randint(0, 10**8)) / 10**6 if kind == "payment_attempt" else None,
+                "ip": f"ip{rng.randint(0, 7)}",
+                "device": rng.choice([f"d{rng.randint(0, 3)}", None]),
+            }
+            sent.append(event)
+            batch.append(event)
         out.append(batch)
-        newest_after.append(newest)
-        newest += rng.choice([0, 0, 20 * MINUTE])  # now and then a jump
+        newest += rng.choice([0, 0, 20 * MINUTE])
     return out
 
 
@@ -67,52 +69,67 @@ def _adds(e: dict) -> dict[str, int]:
     }
 
 
-def _bucket_tables(batches: list[list[dict]]):
-    """What Spark's update mode gives per batch: each bucket that gained events, with all of its events."""
+def _event_tables(batches: list[list[dict]]):
+    """Each batch as Spark hands it to the job: one row per event, its counters' parts."""
     import pyarrow as pa
 
-    bucket_micros = int(BUCKET.total_seconds() * 1e6)
-    seen: dict[tuple, list[dict]] = {}
-    tables = []
+    parts = [c for c in ADDITIVE_COUNTERS if c != "events"]
+    schema = pa.schema(
+        [
+            ("account_pk", pa.string()),
+            ("ip_pk", pa.string()),
+            ("device_pk", pa.string()),
+            ("event_micros", pa.int64()),
+            ("id_hi", pa.int64()),
+            ("id_lo", pa.int64()),
+            *[(c, pa.int32()) for c in parts],
+            ("payment_amount", pa.decimal128(20, 6)),
+        ]
+    )
+    rows = [
+        [
+            {
+                "account_pk": e["account_pk"],
+                "ip_pk": e["ip"],
+                "device_pk": e["device"],
+                "event_micros": e["micros"],
+                "id_hi": e["id"] * 7919,
+                "id_lo": -e["id"],
+                **{c: _adds(e)[c] for c in parts},
+                "payment_amount": e["amount"],
+            }
+            for e in batch
+        ]
+        for batch in batches
+    ]
+    return [pa.Table.from_pylist(batch, schema=schema) for batch in rows]
+
+
+def _counted(batches: list[list[dict]]) -> tuple[list[list[dict]], list[tuple[int, int]]]:
+    """Per batch, the events the stream counts, and (late, duplicates) it drops: an event
+    older than the newest counted before its batch, less the watermark, is late; an id
+    counted before (in this batch or an earlier one) is a duplicate."""
+    counted, dropped, ids, newest = [], [], set(), None
     for batch in batches:
-        touched = set()
+        kept, late, duplicates = [], 0, 0
         for e in batch:
-            key = (e["account_pk"], e["micros"] // bucket_micros * bucket_micros)
-            seen.setdefault(key, []).append(e)
-            touched.add(key)
-        rows = []
-        for key in sorted(touched):
-            events = seen[key]
-            amounts = [e["amount"] for e in events if e["amount"] is not None]
-            rows.append(
-                {
-                    "account_pk": key[0],
-                    "bucket_micros": key[1],
-                    **{c: sum(_adds(e)[c] for e in events) for c in ADDITIVE_COUNTERS},
-                    "payment_amount_sum": sum(amounts) if amounts else None,
-                    "ips": sorted({e["ip"] for e in events}),
-                    "devices": sorted({e["device"] for e in events if e["device"]}),
-                    "last_event_micros": max(e["micros"] for e in events),
-                }
-            )
-        schema = pa.schema(
-            [
-                ("account_pk", pa.string()),
-                ("bucket_micros", pa.int64()),
-                *[(c, pa.int64()) for c in ADDITIVE_COUNTERS],
-                ("payment_amount_sum", pa.decimal128(30, 6)),
-                ("ips", pa.list_(pa.string())),
-                ("devices", pa.list_(pa.string())),
-                ("last_event_micros", pa.int64()),
-            ]
-        )
-        tables.append(pa.Table.from_pylist(rows, schema=schema))
-    return tables
+            if newest is not None and e["micros"] < newest - DELAY:
+                late += 1
+            elif e["id"] in ids:
+                duplicates += 1
+            else:
+                ids.add(e["id"])
+                kept.append(e)
+        counted.append(kept)
+        dropped.append((late, duplicates))
+        if kept:
+            newest = max([e["micros"] for e in kept] + ([] if newest is None else [newest]))
+    return counted, dropped
 
 
 def _expected(batches: list[list[dict]], upto: int, window) -> dict[tuple, dict]:
-    """Batch ``upto``'s windows, from the events themselves: every window holding one of
-    the batch's buckets whose last slide has events."""
+    """Batch ``upto``'s windows, from the counted events themselves: every window holding
+    one of the batch's buckets whose last slide has events."""
     bucket_micros = int(BUCKET.total_seconds() * 1e6)
     events = [e for batch in batches[: upto + 1] for e in batch]
     slide, length = window.slide_micros, window.length_micros
@@ -153,9 +170,12 @@ def _got(store: BucketStore, changed, window) -> dict[tuple, dict]:
 def _run(store: BucketStore, tables, first: int, last: int) -> list[dict]:
     outputs = []
     for batch_id in range(first, last):
-        store.apply(tables[batch_id], batch_id)
+        changed = store.apply(tables[batch_id], batch_id)
         outputs.append(
-            {w.view: _got(store, tables[batch_id], w) if tables[batch_id].num_rows else {} for w in WINDOW_SETS}
+            {
+                "dropped": (store.late, store.duplicates),
+                **{w.view: _got(store, changed, w) if changed.num_rows else {} for w in WINDOW_SETS},
+            }
         )
     return outputs
 
@@ -168,13 +188,15 @@ def _folder(tmp_path, name: str):
 
 def test_windows_added_up_from_buckets_equal_windows_counted_from_the_events(tmp_path):
     batches = _events(seed=1)
-    tables = _bucket_tables(batches)
+    counted, dropped = _counted(batches)
+    assert sum(late for late, _ in dropped) > 20 and sum(dup for _, dup in dropped) > 20
     store = BucketStore(_folder(tmp_path, "buckets"), list(WINDOW_SETS))
-    outputs = _run(store, tables, 0, len(batches))
+    outputs = _run(store, _event_tables(batches), 0, len(batches))
     checked = 0
     for batch_id, output in enumerate(outputs):
+        assert output["dropped"] == dropped[batch_id], batch_id
         for window in WINDOW_SETS:
-            expected = _expected(batches, batch_id, window)
+            expected = _expected(counted, batch_id, window)
             assert output[window.view] == expected, (batch_id, window.view)
             checked += len(expected)
     assert checked > 200
@@ -182,18 +204,22 @@ def test_windows_added_up_from_buckets_equal_windows_counted_from_the_events(tmp
     ((kept,),) = store.db.sql("SELECT count(*) FROM buckets").fetchall()
     reach = (max(w.length for w in WINDOW_SETS) + WATERMARK) / BUCKET + 2
     assert kept <= 6 * reach
+    # The ids kept for duplicates: the last batch's, and the counted events before it within
+    # the watermark of the newest then.
+    ((ids,),) = store.db.sql("SELECT count(*) FROM seen").fetchall()
+    before = [e["micros"] for batch in counted[:-1] for e in batch]
+    assert ids == sum(1 for micros in before if micros >= max(before) - DELAY) + len(counted[-1])
 
 
 @pytest.mark.parametrize("crash_at", [9, 14, 15])
 def test_a_store_resumed_after_a_crash_gives_the_batch_it_runs_again_what_it_gave_first(
     tmp_path, monkeypatch, crash_at
 ):
-    """A crash after batch ``crash_at`` applied its buckets, before Spark recorded it done:
+    """A crash after batch ``crash_at`` applied its events, before Spark recorded it done:
     the resumed store runs it again from the snapshot and logs, and every batch from there
     gets the windows an uninterrupted store gave."""
     monkeypatch.setattr(buckets_module, "SNAPSHOT_EVERY", 7)
-    batches = _events(seed=2, batches=30)
-    tables = _bucket_tables(batches)
+    tables = _event_tables(_events(seed=2, batches=30))
     uninterrupted = _run(BucketStore(_folder(tmp_path, "a"), list(WINDOW_SETS)), tables, 0, len(tables))
 
     crashed = BucketStore(_folder(tmp_path, "b"), list(WINDOW_SETS))

@@ -3,11 +3,12 @@
     cleaned events with the account, IP and device already pseudonymized (account_pk,
     ip_pk, device_pk) and the cleaning stage's derived columns.
 
-    What each additive counter adds per event; a window's value is their sum. Both add them
-    per account and bucket of event time first (bucket_counters): the stream per minute
-    (streaming/account_buckets.hql), then a window's minutes in its bucket store
-    (integrity_risk.streaming.buckets); batch per slide, then a window's slides
-    (buckets_to_window, features/account_realtime.hql). -#}
+    What each additive counter adds per event; a window's value is their sum. The stream
+    takes each event's parts (event_counters, streaming/account_events.hql) and adds them
+    up per account and minute, then a window's minutes, in its bucket store
+    (integrity_risk.streaming.buckets); batch adds them up per account and slide
+    (bucket_counters), then a window's slides (buckets_to_window,
+    features/account_realtime.hql). -#}
 {%- set additive_terms = [
   ('login_fails', "CASE WHEN event_type = 'login' THEN is_fail ELSE 0 END"),
   ('payment_attempts', "CASE WHEN event_type = 'payment_attempt' THEN 1 ELSE 0 END"),
@@ -16,6 +17,15 @@
   ('likes', "CASE WHEN event_type = 'like' THEN 1 ELSE 0 END"),
   ('link_posts', "CASE WHEN event_type IN ('post', 'comment', 'message') THEN has_url ELSE 0 END"),
 ] -%}
+
+{#- One event's parts of the counters (the stream's; its bucket store adds them up as
+    bucket_counters does): the additive terms and the exact amount. -#}
+{%- macro event_counters() -%}
+{%- for name, term in additive_terms %}
+{{ term }} AS {{ name }},
+{%- endfor %}
+       CAST(amount_usd AS DECIMAL(20, 6)) AS payment_amount
+{%- endmacro -%}
 
 {#- The counters' parts over a group of events (an account's minute in the stream, its slide
     in batch), which add up to a window's: sums, the exact amount, and the sets of IPs and

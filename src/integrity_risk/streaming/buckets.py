@@ -1,21 +1,31 @@
 """The streaming job's window state: each account's minute buckets, added up into windows.
 
-Spark's state holds the buckets still open to events (the watermark's reach) and, in update
-mode, gives each batch the buckets that gained events, whole. The windows need an hour of
-buckets, so the job's sink keeps those in a :class:`BucketStore`: an in-process DuckDB
-table, which adds a window's buckets up for the accounts a batch touched.
+Spark hands each micro-batch its events, one row each, with the counters' parts
+(``streaming/account_events.hql``) and holds no state. The job's sink keeps the state in a
+:class:`BucketStore`, an in-process DuckDB database:
+
+- ``buckets``: per account and minute of event time (its *bucket*), the counters' parts
+  added up: sums, the exact amount, the sets of IPs and devices, the newest event;
+- ``seen``: the ids of the events counted within the watermark, for their duplicates.
+
+A batch's events that are late (older than the newest event of the batches before it, less
+:data:`~integrity_risk.streaming.windows.WATERMARK`) or duplicates (an id counted already,
+or twice in the batch) are dropped and counted; the others are added into their buckets.
+A duplicate has its first copy's time, so an id whose event the watermark has passed can
+be forgotten: a copy of it would be late.
 
 The store survives a restart through the storage root, beside Spark's checkpoint:
 
-- ``log/batch_id=<n>.parquet``: batch ``n``'s buckets, written before they are applied;
-- ``snapshot/before_batch_id=<n>.parquet``: the whole store as batch ``n`` found it, every
-  :data:`SNAPSHOT_EVERY` batches (the logs before it are then removed).
+- ``log/batch_id=<n>.parquet``: batch ``n``'s events, written before they are applied;
+- ``snapshot/before_batch_id=<n>.parquet`` (buckets) and ``snapshot/seen/`` (ids): the
+  store as batch ``n`` found it, every :data:`SNAPSHOT_EVERY` batches (the logs before it
+  are then removed).
 
 A job resuming at batch ``n`` (Spark's next, or the one it runs again after a crash) loads
 the newest snapshot at or before ``n`` and the logs after it, applying each exactly as the
-batch did, so batch ``n`` sees the store it saw the first time. Buckets older than any
-window a new event can still reach are dropped (:meth:`BucketStore.evict`), measured from
-the newest event of the batches before the last, as Spark drops late events.
+batch did, so batch ``n`` sees the store it saw the first time and drops and adds the same
+events. Buckets older than any window a new event can still reach are dropped
+(:meth:`BucketStore.evict`).
 """
 
 from __future__ import annotations
@@ -35,8 +45,19 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_EVERY = 50
 _BUCKET_MICROS = int(BUCKET.total_seconds()) * 1_000_000
+_WATERMARK_MICROS = int(WATERMARK.total_seconds()) * 1_000_000
 _NAME = re.compile(r"(?:before_)?batch_id=(\d+)\.parquet")
-_BASIS = "integrity_eviction_basis"
+#: The counters an event adds to (each 0 or 1), as the streaming SQL names them; ``events`` is the count.
+_EVENT_PARTS = tuple(c for c in ADDITIVE_COUNTERS if c != "events")
+_BUCKETS_DDL = (
+    "CREATE TABLE buckets (account_pk VARCHAR, bucket_micros BIGINT, "
+    + ", ".join(f"{c} BIGINT" for c in ADDITIVE_COUNTERS)
+    + ", payment_amount_sum DECIMAL(38, 6), "
+    + ", ".join(f"{s} VARCHAR[]" for s in DISTINCT_SETS.values())
+    + ", last_event_micros BIGINT)"
+)
+#: Where each distinct set's values come from in an event.
+_SET_SOURCES = {"ips": "ip_pk", "devices": "device_pk"}
 
 
 def _batch_files(folder: ObjectStoragePath) -> dict[int, ObjectStoragePath]:
@@ -80,95 +101,137 @@ class BucketStore:
         self.folder = folder
         self.keep_micros = max(w.length_micros for w in windows)
         self.db: duckdb.DuckDBPyConnection = duckdb.connect()
+        self.db.execute(_BUCKETS_DDL)
+        self.db.execute("CREATE TABLE seen (id_hi BIGINT, id_lo BIGINT, event_micros BIGINT)")
         self.resumed_at: int | None = None
         self._last_snapshot: int | None = None
-        self._created = False  # the table comes with the first buckets, in their types
-        #: The newest event before the last batch's buckets: what the next eviction measures from.
-        self._basis: int | None = None
+        #: What the last batch dropped: events later than the watermark, and duplicates.
+        self.late = 0
+        self.duplicates = 0
 
     # -- what each batch does, in this order (and again, from the logs, on resuming) --
 
-    def apply(self, changed: pa.Table, batch_id: int) -> None:
-        """Batch ``batch_id``'s buckets, whole (Spark's update mode gives each changed bucket whole)."""
+    def apply(self, events: pa.Table, batch_id: int) -> pa.Table:
+        """Batch ``batch_id``'s events into their buckets; the buckets they changed, whole."""
         if self.resumed_at is None:
             self.resume(batch_id)
-        self.evict()
         if self._last_snapshot is None or batch_id - self._last_snapshot >= SNAPSHOT_EVERY:
             self.snapshot(batch_id)
-        if changed.num_rows:
-            write_whole(changed, self.folder / "log" / f"batch_id={batch_id:012d}.parquet")
-        self._step(changed)
+        if events.num_rows:
+            write_whole(events, self.folder / "log" / f"batch_id={batch_id:012d}.parquet")
+        return self._step(events)
 
-    def _step(self, changed: pa.Table | None) -> None:
-        self._basis = self.newest()
-        self._upsert(changed)
+    def close(self) -> None:
+        """Release the database (what survives is under the storage root already)."""
+        self.db.close()
 
     def newest(self) -> int | None:
         """The newest event time in the store, in microseconds."""
-        if not self._created:
-            return None
         return self.db.sql("SELECT max(last_event_micros) FROM buckets").fetchall()[0][0]
 
-    def _upsert(self, changed: pa.Table | None) -> None:
-        if changed is None or not changed.num_rows:
-            return
-        self.db.register("changed", changed)
+    def _step(self, events: pa.Table | None) -> pa.Table:
+        """Drop the late events and the duplicates, add the rest into their buckets."""
+        newest = self.newest()
+        floor = None if newest is None else newest - _WATERMARK_MICROS
+        self.evict(floor)
+        if events is None or not events.num_rows:
+            self.late = self.duplicates = 0
+            return self.db.sql("SELECT * FROM buckets LIMIT 0").to_arrow_table()
+        self.db.register("events", events)
         try:
-            if not self._created:
-                self.db.execute("CREATE TABLE buckets AS SELECT * FROM changed")
-                self._created = True
-                return
             self.db.execute(
-                "DELETE FROM buckets USING changed c "
-                "WHERE buckets.account_pk = c.account_pk AND buckets.bucket_micros = c.bucket_micros"
+                # One copy of each id not counted before: the first in time (of identical copies, any).
+                "CREATE OR REPLACE TEMP TABLE accepted AS "
+                "SELECT e.* FROM events e ANTI JOIN seen s USING (id_hi, id_lo) "
+                "WHERE (CAST(? AS BIGINT) IS NULL OR e.event_micros >= ?) "
+                "QUALIFY row_number() OVER (PARTITION BY e.id_hi, e.id_lo ORDER BY e.event_micros, e.account_pk) = 1",
+                [floor, floor],
             )
-            self.db.execute("INSERT INTO buckets BY NAME SELECT * FROM changed")
+            on_time = (
+                events.num_rows
+                if floor is None
+                else self.db.execute("SELECT count(*) FROM events WHERE event_micros >= ?", [floor]).fetchall()[0][0]
+            )
         finally:
-            self.db.unregister("changed")
+            self.db.unregister("events")
+        accepted = self.db.sql("SELECT count(*) FROM accepted").fetchall()[0][0]
+        self.late, self.duplicates = events.num_rows - on_time, on_time - accepted
+        self.db.execute("INSERT INTO seen SELECT id_hi, id_lo, event_micros FROM accepted")
+        parts = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _EVENT_PARTS)
+        sets = ", ".join(
+            f"coalesce(list({source}) FILTER (WHERE {source} IS NOT NULL), []) AS {name}"
+            for name, source in _SET_SOURCES.items()
+        )
+        sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in ADDITIVE_COUNTERS)
+        unions = ", ".join(f"list_distinct(flatten(list({s}))) AS {s}" for s in DISTINCT_SETS.values())
+        self.db.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE touched AS
+            WITH added AS (
+              SELECT account_pk, event_micros // {_BUCKET_MICROS} * {_BUCKET_MICROS} AS bucket_micros,
+                     count(*) AS events, {parts}, sum(payment_amount) AS payment_amount_sum, {sets},
+                     max(event_micros) AS last_event_micros
+              FROM accepted GROUP BY 1, 2
+            )
+            SELECT account_pk, bucket_micros, {sums},
+                   CAST(sum(payment_amount_sum) AS DECIMAL(38, 6)) AS payment_amount_sum, {unions},
+                   max(last_event_micros) AS last_event_micros
+            FROM (
+              SELECT * FROM buckets SEMI JOIN added USING (account_pk, bucket_micros)
+              UNION ALL BY NAME SELECT * FROM added
+            ) GROUP BY account_pk, bucket_micros
+            """
+        )
+        self.db.execute(
+            "DELETE FROM buckets USING touched c "
+            "WHERE buckets.account_pk = c.account_pk AND buckets.bucket_micros = c.bucket_micros"
+        )
+        self.db.execute("INSERT INTO buckets BY NAME SELECT * FROM touched")
+        return self.db.sql("SELECT * FROM touched").to_arrow_table()
 
-    def evict(self) -> None:
-        """Drop the buckets no window of a coming event can hold.
-
-        Spark drops, in batch ``n``, the events older than the watermark batch ``n - 1``
-        ran with: the newest event of the batches before ``n - 1``, less the watermark's
-        delay. A window of such an event reaches back its length from there. The store's
-        newest event before the last batch's buckets is no newer than Spark's.
+    def evict(self, floor: int | None) -> None:
+        """Forget what no coming event can reach: events older than ``floor`` (the newest
+        event less the watermark) are late, so their ids go, and so do the buckets that no
+        window of an event at ``floor`` or later holds.
         """
-        if self._basis is None or not self._created:
+        if floor is None:
             return
-        reach = self._basis - int(WATERMARK.total_seconds()) * 1_000_000
-        horizon = reach // _BUCKET_MICROS * _BUCKET_MICROS - self.keep_micros
+        horizon = floor // _BUCKET_MICROS * _BUCKET_MICROS - self.keep_micros
         self.db.execute("DELETE FROM buckets WHERE bucket_micros < ?", [horizon])
+        self.db.execute("DELETE FROM seen WHERE event_micros < ?", [floor])
 
     def snapshot(self, batch_id: int) -> None:
         """The store as batch ``batch_id`` finds it; the logs and snapshots before it go."""
         self._last_snapshot = batch_id
-        if not self._created:
-            return
-        table = self.db.sql("SELECT * FROM buckets").to_arrow_table()
-        table = table.replace_schema_metadata({_BASIS: str(self._basis)})
-        write_whole(table, self.folder / "snapshot" / f"before_batch_id={batch_id:012d}.parquet")
-        for kind in ("log", "snapshot"):
+        name = f"before_batch_id={batch_id:012d}.parquet"
+        # The ids first: the buckets' file says the snapshot is whole.
+        write_whole(self.db.sql("SELECT * FROM seen").to_arrow_table(), self.folder / "snapshot" / "seen" / name)
+        write_whole(self.db.sql("SELECT * FROM buckets").to_arrow_table(), self.folder / "snapshot" / name)
+        for kind in ("log", "snapshot", "snapshot/seen"):
             for earlier, path in _batch_files(self.folder / kind).items():
                 if earlier < batch_id:
                     path.unlink()
 
     def resume(self, batch_id: int) -> None:
         """The store batch ``batch_id`` found when it first ran: the newest snapshot at or
-        before it, then each batch since as it ran, from its log (none: no buckets).
+        before it, then each batch since as it ran, from its log (none: no events).
         Later logs, of a batch that did not finish, are that batch's and are written again.
         """
         snapshots = {n: p for n, p in _batch_files(self.folder / "snapshot").items() if n <= batch_id}
         start = max(snapshots, default=0)
         if snapshots:
-            table = _read(snapshots[start])
-            basis = (table.schema.metadata or {}).get(_BASIS.encode(), b"None").decode()
-            self._basis = None if basis == "None" else int(basis)
-            self._upsert(table.replace_schema_metadata(None))
+            for table, path in (
+                ("buckets", snapshots[start]),
+                ("seen", self.folder / "snapshot" / "seen" / snapshots[start].name),
+            ):
+                self.db.register("saved", _read(path))
+                try:
+                    self.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM saved")
+                finally:
+                    self.db.unregister("saved")
             self._last_snapshot = start
         logs = {n: p for n, p in _batch_files(self.folder / "log").items() if start <= n < batch_id}
         for n in range(start, batch_id):
-            self.evict()
             self._step(_read(logs[n]) if n in logs else None)
         self.resumed_at = batch_id
         log.info(

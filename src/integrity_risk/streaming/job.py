@@ -4,21 +4,22 @@ Spark Structured Streaming, one query for every window set
 (:data:`~integrity_risk.streaming.windows.WINDOW_SETS`), checkpointed under the storage root::
 
     message (JSON, upstream columns) -> parsed -> cleaned by the batch rules (features/_clean.hql)
-      -> watermark, duplicates of an event_id dropped within it
       -> identifiers pseudonymized with the extracts' HMAC key (the state holds no raw id)
-      -> per account and minute, the counters' parts (features/_account_windows.hql), update mode
-      -> each micro-batch: the changed minutes added into each window set's windows
-         (integrity_risk.streaming.buckets), and those that are an account's value now
-         pushed to Feast (integrity_risk.streaming.sink)
+      -> each event's parts of the counters (features/_account_windows.hql); no state in Spark
+      -> each micro-batch, in the job's bucket store (integrity_risk.streaming.buckets):
+         late events and duplicates of an event_id dropped, the rest added into their
+         account's minute, the changed minutes into each window set's windows; those that
+         are an account's value now pushed to Feast (integrity_risk.streaming.sink)
 
 A message that is not JSON of the upstream columns is counted as malformed and skipped; a
 parsed row the cleaning stage would drop is counted as dirty and skipped; an event timed
 ahead of the broker's clock is counted and skipped. Events later than the watermark are
-dropped by Spark (counted as ``late_dropped``): batch counts them, the stream does not. The counts, the
+dropped by the bucket store (counted as ``late_dropped``): batch counts them, the stream
+does not; duplicates are counted as ``duplicates``. The counts, the
 Kafka lag and each batch's freshness go to ``<root>/streaming/<topic>/status/<view>.json``
 (:mod:`integrity_risk.streaming.status`), which Airflow reads to supervise the job.
 
-    python -m integrity_risk.streaming.job [--master local[2]] [--jars a.jar,b.jar] [--conn-id kafka_default]
+    python -m integrity_risk.streaming.job [--master local[2]] [--jars a.jar,lib/*.jar] [--conn-id kafka_default]
         [--topic user_events] [--window-sets 5m,1h] [--trigger-seconds 1]
 
 The Kafka client settings come from the Airflow connection (``bootstrap.servers`` and any
@@ -40,15 +41,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from integrity_risk.streaming import TOPIC, upstream_columns
-from integrity_risk.streaming.launcher import JARS_ENV
-from integrity_risk.streaming.windows import (
-    ADDITIVE_COUNTERS,
-    BUCKET,
-    WATERMARK,
-    WINDOW_SET_NAMES,
-    WindowSet,
-    window_set,
-)
+from integrity_risk.streaming.launcher import JARS_ENV, MASTER_ENV, expand_jars
+from integrity_risk.streaming.windows import WINDOW_SET_NAMES, WindowSet, window_set
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -63,10 +57,6 @@ log = logging.getLogger(__name__)
 _PASSED_ON = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.dns.lookup")
 #: How far an event's time may be ahead of its message's time at the broker.
 MAX_CLOCK_AHEAD = dt.timedelta(minutes=1)
-#: State partitions: fixed for the life of a checkpoint (a change needs a fresh one). Each
-#: is a task and a state file per stateful step and batch: few, on the embedded default's
-#: two cores; a cluster's job sets spark.sql.shuffle.partitions at its first start.
-STATE_PARTITIONS = 2
 
 
 def kafka_source_options(conn_id: str, topic: str) -> dict[str, str]:
@@ -100,16 +90,12 @@ def spark_session(master: str, jars: list[str], key: bytes) -> SparkSession:
         SparkSession.builder.appName("integrity-risk-streaming")
         .master(master)
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(STATE_PARTITIONS))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # Every batch plans its query again; past Spark's 100 cached classes, it compiles them
         # again too (docker/spark-conf/spark-defaults.conf sets the same for the Thrift Server).
         .config("spark.sql.codegen.cache.maxEntries", "2000")
         .config(SERVER_REDACTION_CONF, SERVER_REDACTION_REGEX)
-        # A batch without events when the watermark moved: without it, a job restarted from
-        # its checkpoint let an event later than the watermark through (seen in the tests).
-        .config("spark.sql.streaming.noDataMicroBatches.enabled", "true")
     )
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
@@ -126,7 +112,7 @@ def upstream_schema() -> str:
 
 
 def usable_events(spark: SparkSession, kafka_options: dict[str, str]) -> DataFrame:
-    """The topic's usable events, parsed, cleaned and deduplicated within the watermark.
+    """The topic's usable events, parsed and cleaned (duplicates are the bucket store's).
 
     Observed per batch (``quality`` in the query's progress): messages, malformed ones (not
     JSON of the upstream columns), dirty ones (dropped by the cleaning rules), those timed
@@ -165,26 +151,15 @@ def usable_events(spark: SparkSession, kafka_options: dict[str, str]) -> DataFra
         ),
         F.max(F.when(counted, F.unix_micros(e.event_time))).alias("newest_event_micros"),
     )
-    seconds = int(WATERMARK.total_seconds())
-    return (
-        observed.where("usable")
-        .select("e.*")
-        .withWatermark("event_time", f"{seconds} seconds")
-        .dropDuplicatesWithinWatermark(["event_id"])
-    )
+    return observed.where("usable").select("e.*")
 
 
-def account_buckets(spark: SparkSession, events: DataFrame) -> DataFrame:
-    """``events``' counters' parts per account and minute, by the shared SQL definition."""
+def account_events(spark: SparkSession, events: DataFrame) -> DataFrame:
+    """Each of ``events`` as its counters' parts, by the shared SQL definition."""
     from integrity_risk.features.hql import render_hql
 
     events.createOrReplaceTempView("events")
-    sql = render_hql(
-        "streaming/account_buckets.hql",
-        additive_counters=ADDITIVE_COUNTERS,
-        bucket_seconds=int(BUCKET.total_seconds()),
-    )
-    return spark.sql(sql)
+    return spark.sql(render_hql("streaming/account_events.hql"))
 
 
 def start_query(
@@ -197,10 +172,10 @@ def start_query(
     """Start the job's query, resuming from its checkpoint under the storage root."""
     from integrity_risk.streaming.status import QUERY, checkpoint_location
 
-    buckets = account_buckets(spark, usable_events(spark, kafka_options))
+    events = account_events(spark, usable_events(spark, kafka_options))
     return (
-        buckets.writeStream.queryName(QUERY)
-        .outputMode("update")
+        events.writeStream.queryName(QUERY)
+        .outputMode("append")
         .foreachBatch(sink)
         .option("checkpointLocation", checkpoint_location(sink.topic))
         .trigger(processingTime=f"{trigger_seconds} seconds")
@@ -230,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     from integrity_risk.streaming.status import QUERY, StatusReporter
 
     parser = argparse.ArgumentParser(prog="python -m integrity_risk.streaming.job", description=__doc__)
-    parser.add_argument("--master", default=os.environ.get("INTEGRITY_STREAMING_MASTER", "local[2]"))
-    parser.add_argument("--jars", default=os.environ.get(JARS_ENV, ""), help="comma-separated")
+    parser.add_argument("--master", default=os.environ.get(MASTER_ENV, "local[2]"))
+    parser.add_argument("--jars", default=os.environ.get(JARS_ENV, ""), help="comma-separated paths or globs")
     parser.add_argument("--conn-id", default="kafka_default")
     parser.add_argument("--topic", default=TOPIC)
     parser.add_argument("--window-sets", default=",".join(WINDOW_SET_NAMES))
@@ -242,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     windows = [window_set(name) for name in args.window_sets.split(",") if name]
     check_registry(windows)
     options = kafka_source_options(args.conn_id, args.topic)
-    spark = spark_session(args.master, [j for j in args.jars.split(",") if j], get_key())
+    spark = spark_session(args.master, expand_jars(args.jars), get_key())
     reporter = StatusReporter(spark, args.topic)
     sink = reporter.sinks[QUERY] = FeastWindowSink(windows, args.topic)
     queries = [start_query(spark, options, sink, trigger_seconds=args.trigger_seconds)]
@@ -268,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         reporter.heartbeat(queries)
     except Exception as err:
         log.warning("the queries did not stop cleanly (%s); the checkpoints keep their last batch", err)
+    sink.buckets.close()
     if failed is not None:
         log.error("query %s failed: %s", failed.name, failed.exception())
         return 1

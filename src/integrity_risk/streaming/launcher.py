@@ -3,11 +3,19 @@
 On the embedded default the supervising task starts it on its worker; the process outlives
 the task (a session of its own) and reports through the storage root, so whoever checks on
 it next, on any machine, reads its heartbeat there rather than a pid. Spark's Kafka source
-comes from ``$INTEGRITY_STREAMING_JARS`` (comma-separated jars), or the image's Spark.
+comes from ``$INTEGRITY_STREAMING_JARS`` (comma-separated jars or globs, as the Airflow
+image sets it: ``/opt/spark-streaming-jars/*.jar``), or the image's Spark.
+
+At scale the supervising task runs on the ``streaming`` queue (:data:`STREAMING_QUEUE`):
+a Celery worker of its own (``airflow-worker-streaming`` in ``docker-compose.yaml``), so
+the job's driver does not share a task worker's slots and memory. Its Spark is
+``$INTEGRITY_STREAMING_MASTER`` (``local[2]`` by default; a cluster's master URL runs the
+executors there, the driver staying on that worker).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import sys
@@ -16,6 +24,9 @@ from pathlib import Path
 from integrity_risk.streaming.windows import WINDOW_SET_NAMES
 
 JARS_ENV = "INTEGRITY_STREAMING_JARS"
+MASTER_ENV = "INTEGRITY_STREAMING_MASTER"
+#: The Celery queue of the task that starts the job, whose worker hosts its driver.
+STREAMING_QUEUE = "streaming"
 FEAST_METRICS_DIRS = ("PROMETHEUS_MULTIPROCESS_DIR", "PROMETHEUS_MULTIPROC_DIR")
 
 
@@ -25,10 +36,13 @@ def job_command(
     conn_id: str = "kafka_default",
     window_sets: str = ",".join(WINDOW_SET_NAMES),
     trigger_seconds: float = 1.0,
-    master: str = "local[2]",
+    master: str | None = None,
     jars: str | None = None,
 ) -> list[str]:
-    """``python -m integrity_risk.streaming.job`` with its options."""
+    """``python -m integrity_risk.streaming.job`` with its options (the master and the jars
+    from :data:`MASTER_ENV` and :data:`JARS_ENV` unless given).
+    """
+    master = os.environ.get(MASTER_ENV, "local[2]") if master is None else master
     jars = os.environ.get(JARS_ENV, "") if jars is None else jars
     return [
         sys.executable,
@@ -41,6 +55,20 @@ def job_command(
         f"--window-sets={window_sets}",
         f"--trigger-seconds={trigger_seconds}",
     ]
+
+
+def expand_jars(spec: str) -> list[str]:
+    """The jars of a comma-separated ``spec``, each a path or a glob (sorted matches)."""
+    jars: list[str] = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        if glob.has_magic(item):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise ValueError(f"{JARS_ENV}: no jar matches {item!r}")
+            jars += matches
+        else:
+            jars.append(item)
+    return jars
 
 
 def job_state_dir(topic: str) -> Path:

@@ -1,5 +1,5 @@
-"""Each micro-batch: the changed buckets added into windows, and the windows that are an
-account's value online pushed to Feast.
+"""Each micro-batch: its events added into their buckets, the changed buckets into windows,
+and the windows that are an account's value online pushed to Feast.
 
 A window is an account's value when it ends at the first boundary after the account's
 newest event: the window ending with a slide that has events, as
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class FeastWindowSink:
-    """``foreachBatch`` of the job's query: buckets into windows, logged, then pushed."""
+    """``foreachBatch`` of the job's query: events into buckets, buckets into windows, logged, then pushed."""
 
     def __init__(self, windows: list[WindowSet], topic: str) -> None:
         from integrity_risk.streaming.buckets import BucketStore
@@ -46,6 +46,8 @@ class FeastWindowSink:
         self._views: dict[str, FeatureView] = {}
         #: view -> batch id -> (wall time its push ended, rows pushed), read by the status reporter.
         self.pushed: dict[str, dict[int, tuple[float, int]]] = {w.view: {} for w in windows}
+        #: batch id -> (late events, duplicates) the bucket store dropped, read by the status reporter.
+        self.dropped: dict[int, tuple[int, int]] = {}
 
     @property
     def views(self) -> list[str]:
@@ -61,14 +63,18 @@ class FeastWindowSink:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         began = time.monotonic()
-        changed = batch.toArrow()
+        events = batch.toArrow()
         computed = time.monotonic()
-        self.buckets.apply(changed, batch_id)
+        changed = self.buckets.apply(events, batch_id)
+        self.dropped[batch_id] = (self.buckets.late, self.buckets.duplicates)
         applied = time.monotonic()
         served = [self.serve(window, changed, batch_id) for window in self.windows]
         log.info(
-            "batch %d: %d buckets (Spark %.2f s, store %.2f s; %s)",
+            "batch %d: %d events, %d late, %d duplicates, %d buckets (Spark %.2f s, store %.2f s; %s)",
             batch_id,
+            events.num_rows,
+            self.buckets.late,
+            self.buckets.duplicates,
             changed.num_rows,
             computed - began,
             applied - computed,

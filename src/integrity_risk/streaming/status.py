@@ -2,13 +2,13 @@
 
 Per topic, under ``<root>/streaming/<topic>``:
 
-- ``checkpoints/account_realtime/``: the job's query, which serves every window set:
-  ``spark/``, Spark's checkpoint (offsets, the open buckets), and ``buckets/``, the bucket
-  store's (:mod:`integrity_risk.streaming.buckets`). A restarted job resumes from both;
+- ``checkpoints/account_realtime_v2/``: the job's query, which serves every window set:
+  ``spark/``, Spark's checkpoint (the offsets of each batch), and ``buckets/``, the bucket
+  store's (:mod:`integrity_risk.streaming.buckets`: the buckets and the ids counted). A restarted job resumes from both;
   removing the folder starts the job afresh from the topic's start.
 - ``<view>/windows/``: the windows pushed online, one file per batch.
 - ``status/<view>.json``: the job's report on a window set, rewritten every few seconds:
-  its heartbeat, the Kafka lag, the counts of malformed and dirty messages, the newest
+  its heartbeat, the Kafka lag, the counts of malformed, dirty, late and duplicated messages, the newest
   event online, and each recent batch's freshness. Airflow's supervision reads it; it
   crosses machines through the storage root, like everything else between tasks.
 """
@@ -30,8 +30,11 @@ if TYPE_CHECKING:
     from integrity_risk.streaming.windows import WindowSet
 
 RECENT_BATCHES = 200
-#: The job's one query, and its checkpoint's folder.
+#: The job's one query.
 QUERY = "account_realtime"
+#: Its checkpoint's folder, versioned by layout: a job finding only an older layout's
+#: checkpoint (Spark's state of buckets, before the bucket store took them) starts afresh.
+CHECKPOINT = f"{QUERY}_v2"
 
 
 def streaming_root(topic: str) -> ObjectStoragePath:
@@ -43,12 +46,12 @@ def streaming_root(topic: str) -> ObjectStoragePath:
 
 def checkpoint_location(topic: str) -> str:
     """Spark's checkpoint of the job's query, as a URL Spark reads (``file://``, ``s3a://``...)."""
-    return str(streaming_root(topic) / "checkpoints" / QUERY / "spark")
+    return str(streaming_root(topic) / "checkpoints" / CHECKPOINT / "spark")
 
 
 def buckets_folder(topic: str) -> ObjectStoragePath:
     """The bucket store's logs and snapshots: part of the checkpoint, removed with it."""
-    return streaming_root(topic) / "checkpoints" / QUERY / "buckets"
+    return streaming_root(topic) / "checkpoints" / CHECKPOINT / "buckets"
 
 
 def windows_log(topic: str, window: WindowSet) -> ObjectStoragePath:
@@ -112,6 +115,7 @@ class StatusReporter:
                 "dirty": previous.get("dirty", 0),
                 "clock_ahead": previous.get("clock_ahead", 0),
                 "late_dropped": previous.get("late_dropped", 0),
+                "duplicates": previous.get("duplicates", 0),
                 "newest_event_online": previous.get("newest_event_online"),
                 "recent_batches": previous.get("recent_batches", []),
             }
@@ -123,19 +127,21 @@ class StatusReporter:
         if sink is None or not progress.get("numInputRows") and not progress.get("observedMetrics"):
             return
         with self._lock:
+            dropped = sink.dropped.pop(progress.get("batchId"), (0, 0))
             for name in sink.views:
-                self._record(name, progress, sink.pushed[name].pop(progress.get("batchId"), (None, 0)))
+                self._record(name, progress, sink.pushed[name].pop(progress.get("batchId"), (None, 0)), dropped)
 
-    def _record(self, name: str, progress: dict[str, Any], push: tuple[float | None, int]) -> None:
+    def _record(
+        self, name: str, progress: dict[str, Any], push: tuple[float | None, int], dropped: tuple[int, int]
+    ) -> None:
         """Counts added up, lag and event times kept."""
         quality = (progress.get("observedMetrics") or {}).get("quality") or {}
         source = (progress.get("sources") or [{}])[0]
         view = self._view(name)
         for field in ("messages", "malformed", "dirty", "clock_ahead"):
             view[field] = view.get(field, 0) + int(quality.get(field) or 0)
-        view["late_dropped"] = view.get("late_dropped", 0) + sum(
-            int(op.get("numRowsDroppedByWatermark") or 0) for op in progress.get("stateOperators") or []
-        )
+        view["late_dropped"] = view.get("late_dropped", 0) + dropped[0]
+        view["duplicates"] = view.get("duplicates", 0) + dropped[1]
         view["offsets_behind"] = _as_int((source.get("metrics") or {}).get("maxOffsetsBehindLatest"))
         view["end_offsets"] = source.get("endOffset")
         view["input_rows_per_second"] = progress.get("inputRowsPerSecond")

@@ -43,7 +43,9 @@ from integrity_risk.paths import PROJECT_ROOT, local_dir
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 POSTGRES_JDBC = "org.postgresql:postgresql:42.7.14"
 DATABASES = ("airflow", "mlflow", "metastore", "feast")
-WORKER_QUEUES = {"worker-default": ("default", 2), "worker-gpu": ("gpu", 1)}
+#: Per worker: its queues (the first names its log server's port) and slots. The default
+#: worker serves the streaming queue too: one worker less on two cores than compose runs.
+WORKER_QUEUES = {"worker-default": (("default", "streaming"), 2), "worker-gpu": (("gpu",), 1)}
 # Put first on a default worker's PYTHONPATH: `import tensorflow` fails there, as it does in
 # the default worker's image, which does not install it (requirements/common.txt).
 NO_TENSORFLOW = Path(__file__).parent / "no_tensorflow"
@@ -590,13 +592,13 @@ class TopologyAirflow(LocalAirflow):
                 "celery",
                 "worker",
                 "--queues",
-                queue,
+                ",".join(queues),
                 "--concurrency",
                 str(slots),
                 "--celery-hostname",
                 f"{name}@%h",
             ]
-            for name, (queue, slots) in WORKER_QUEUES.items()
+            for name, (queues, slots) in WORKER_QUEUES.items()
         }
         return {**{component: [component] for component in COMPONENTS}, **workers}
 
@@ -605,7 +607,7 @@ class TopologyAirflow(LocalAirflow):
             return super().launch(component, command)
         topo = self.topology
         node = topo.node(component)
-        queue = WORKER_QUEUES[component][0]
+        queue = WORKER_QUEUES[component][0][0]
         env = self.env()
         env.update(
             {
