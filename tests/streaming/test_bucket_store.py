@@ -107,13 +107,14 @@ def _event_tables(batches: list[list[dict]]):
 
 def _counted(batches: list[list[dict]]) -> tuple[list[list[dict]], list[tuple[int, int]]]:
     """Per batch, the events the stream counts, and (late, duplicates) it drops: an event
-    older than the newest counted before its batch, less the watermark, is late; an id
-    counted before (in this batch or an earlier one) is a duplicate."""
-    counted, dropped, ids, newest = [], [], set(), None
+    older than the newest counted before the batch before it, less the watermark, is late;
+    an id counted before (in this batch or an earlier one) is a duplicate."""
+    counted, dropped, ids, newest, basis = [], [], set(), None, None
     for batch in batches:
         kept, late, duplicates = [], 0, 0
+        floor, basis = (None if basis is None else basis - DELAY), newest
         for e in batch:
-            if newest is not None and e["micros"] < newest - DELAY:
+            if floor is not None and e["micros"] < floor:
                 late += 1
             elif e["id"] in ids:
                 duplicates += 1
@@ -204,11 +205,11 @@ def test_windows_added_up_from_buckets_equal_windows_counted_from_the_events(tmp
     ((kept,),) = store.db.sql("SELECT count(*) FROM buckets").fetchall()
     reach = (max(w.length for w in WINDOW_SETS) + WATERMARK) / BUCKET + 2
     assert kept <= 6 * reach
-    # The ids kept for duplicates: the last batch's, and the counted events before it within
-    # the watermark of the newest then.
+    # The ids kept for duplicates: the last batch's, and the counted events before it at or
+    # after where its lateness started (the newest before the batch before it, less the watermark).
     ((ids,),) = store.db.sql("SELECT count(*) FROM seen").fetchall()
-    before = [e["micros"] for batch in counted[:-1] for e in batch]
-    assert ids == sum(1 for micros in before if micros >= max(before) - DELAY) + len(counted[-1])
+    floor = max(e["micros"] for batch in counted[:-2] for e in batch) - DELAY
+    assert ids == sum(1 for batch in counted[:-1] for e in batch if e["micros"] >= floor) + len(counted[-1])
 
 
 @pytest.mark.parametrize("crash_at", [9, 14, 15])

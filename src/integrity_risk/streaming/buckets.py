@@ -8,9 +8,11 @@ Spark hands each micro-batch its events, one row each, with the counters' parts
   added up: sums, the exact amount, the sets of IPs and devices, the newest event;
 - ``seen``: the ids of the events counted within the watermark, for their duplicates.
 
-A batch's events that are late (older than the newest event of the batches before it, less
-:data:`~integrity_risk.streaming.windows.WATERMARK`) or duplicates (an id counted already,
-or twice in the batch) are dropped and counted; the others are added into their buckets.
+A batch's events that are late (older than the newest event of the batches before the last
+one, less :data:`~integrity_risk.streaming.windows.WATERMARK`, as Spark's own watermark
+drops them: a batch's slack for the partitions a batch read less far than the others) or
+duplicates (an id counted already, or twice in the batch) are dropped and counted; the
+others are added into their buckets.
 A duplicate has its first copy's time, so an id whose event the watermark has passed can
 be forgotten: a copy of it would be late.
 
@@ -47,6 +49,7 @@ SNAPSHOT_EVERY = 50
 _BUCKET_MICROS = int(BUCKET.total_seconds()) * 1_000_000
 _WATERMARK_MICROS = int(WATERMARK.total_seconds()) * 1_000_000
 _NAME = re.compile(r"(?:before_)?batch_id=(\d+)\.parquet")
+_BASIS = "integrity_late_basis"
 #: The counters an event adds to (each 0 or 1), as the streaming SQL names them; ``events`` is the count.
 _EVENT_PARTS = tuple(c for c in ADDITIVE_COUNTERS if c != "events")
 _BUCKETS_DDL = (
@@ -108,6 +111,8 @@ class BucketStore:
         #: What the last batch dropped: events later than the watermark, and duplicates.
         self.late = 0
         self.duplicates = 0
+        #: The newest event before the last batch's: what the next batch's lateness is measured from.
+        self._basis: int | None = None
 
     # -- what each batch does, in this order (and again, from the logs, on resuming) --
 
@@ -131,8 +136,8 @@ class BucketStore:
 
     def _step(self, events: pa.Table | None) -> pa.Table:
         """Drop the late events and the duplicates, add the rest into their buckets."""
-        newest = self.newest()
-        floor = None if newest is None else newest - _WATERMARK_MICROS
+        floor = None if self._basis is None else self._basis - _WATERMARK_MICROS
+        self._basis = self.newest()
         self.evict(floor)
         if events is None or not events.num_rows:
             self.late = self.duplicates = 0
@@ -190,9 +195,9 @@ class BucketStore:
         return self.db.sql("SELECT * FROM touched").to_arrow_table()
 
     def evict(self, floor: int | None) -> None:
-        """Forget what no coming event can reach: events older than ``floor`` (the newest
-        event less the watermark) are late, so their ids go, and so do the buckets that no
-        window of an event at ``floor`` or later holds.
+        """Forget what no coming event can reach: events older than ``floor`` (where this
+        batch's lateness starts; it only moves on) are late, so their ids go, and so do the
+        buckets that no window of an event at ``floor`` or later holds.
         """
         if floor is None:
             return
@@ -206,7 +211,8 @@ class BucketStore:
         name = f"before_batch_id={batch_id:012d}.parquet"
         # The ids first: the buckets' file says the snapshot is whole.
         write_whole(self.db.sql("SELECT * FROM seen").to_arrow_table(), self.folder / "snapshot" / "seen" / name)
-        write_whole(self.db.sql("SELECT * FROM buckets").to_arrow_table(), self.folder / "snapshot" / name)
+        buckets = self.db.sql("SELECT * FROM buckets").to_arrow_table()
+        write_whole(buckets.replace_schema_metadata({_BASIS: str(self._basis)}), self.folder / "snapshot" / name)
         for kind in ("log", "snapshot", "snapshot/seen"):
             for earlier, path in _batch_files(self.folder / kind).items():
                 if earlier < batch_id:
@@ -220,11 +226,12 @@ class BucketStore:
         snapshots = {n: p for n, p in _batch_files(self.folder / "snapshot").items() if n <= batch_id}
         start = max(snapshots, default=0)
         if snapshots:
-            for table, path in (
-                ("buckets", snapshots[start]),
-                ("seen", self.folder / "snapshot" / "seen" / snapshots[start].name),
-            ):
-                self.db.register("saved", _read(path))
+            seen = self.folder / "snapshot" / "seen" / snapshots[start].name
+            for table, saved in (("buckets", _read(snapshots[start])), ("seen", _read(seen))):
+                if table == "buckets":
+                    basis = (saved.schema.metadata or {}).get(_BASIS.encode(), b"None").decode()
+                    self._basis = None if basis == "None" else int(basis)
+                self.db.register("saved", saved.replace_schema_metadata(None))
                 try:
                     self.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM saved")
                 finally:
