@@ -120,6 +120,21 @@ CREATE TABLE IF NOT EXISTS features.fraud_daily (
 PARTITIONED BY (ds STRING)
 STORED AS PARQUET;
 
+-- The account graph's features (features/graph_daily.hql, from graph.account_components):
+-- per account, its connected component through shared devices and IPs at the end of ds.
+CREATE TABLE IF NOT EXISTS features.graph_daily (
+  account_pk                     STRING,
+  feature_ts                     TIMESTAMP,
+  component_accounts             BIGINT,   -- accounts in its component, itself included
+  component_devices              BIGINT,   -- devices in it (hubs are in none)
+  component_ips                  BIGINT,   -- IPs in it
+  component_created_spread_days  DOUBLE,   -- standard deviation of its accounts' created_at, in days
+  hub_nodes                      BIGINT,   -- hubs it used: devices and IPs of more than hub_max_accounts accounts
+  component_labelled_share       DOUBLE    -- share of its other accounts with a matured confirmed label
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;
+
 CREATE TABLE IF NOT EXISTS features.labels (
   account_pk  STRING,
   risk_type   STRING,

@@ -113,6 +113,7 @@ def _check_sql_vars(sql_vars: Mapping[str, Any] | None) -> dict[str, int | float
 def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
     import jinja2
 
+    from integrity_risk.config.graph import graph_settings
     from integrity_risk.config.risk import all_risk_types
     from integrity_risk.features.pseudonymize import sql_hmac
     from integrity_risk.paths import hql_dir
@@ -127,6 +128,10 @@ def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
         env.globals["risk_types"] = all_risk_types
         # The streaming job's window sets, for the batch recomputation of its counters.
         env.globals["window_sets"] = {w.name: w for w in WINDOW_SETS}
+        # The account graph's settings (include/tables/graph.yaml), for features/graph_daily.hql.
+        env.globals["graph_settings"] = graph_settings
+        # A lower_snake_case name as an SQL string literal, refused otherwise.
+        env.filters["sql_string"] = lambda name: f"'{check_identifier(name, 'name')}'"
         # A list of days as SQL literals ('YYYY-MM-DD'); each is validated as a date first.
         env.filters["ds_literal"] = lambda day: f"'{parse_ds(day).isoformat()}'"
     return env
@@ -275,7 +280,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
             )
             return {"table": table, "ds": window.ds, "rows": rows, "skipped": True}
         self._check_upstream(window.ds, table)
-        if CLEAN_EVENTS in self.hql:
+        if any(clean in self.hql for clean in CLEAN_TABLES):
             self._check_cleaned_window(window, table)
         rows = 0
         for statement in split_statements(self.hql):

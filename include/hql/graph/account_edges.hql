@@ -1,0 +1,24 @@
+{#- graph.account_edges, partition ds: every account and the devices and IPs it used over
+    the look-back (lookback_days: graph.yaml's window_days, ds included) or signed up with,
+    pseudonymized here (the raw values never leave the cleaning stage's tables), and how
+    many accounts used each. The cleaning stage's daily values hold each account's distinct
+    devices and IPs per event day (clean.account_day_values). -#}
+INSERT OVERWRITE TABLE graph.account_edges PARTITION (ds)
+SELECT account_pk, node, kind, count(*) OVER (PARTITION BY node) AS node_accounts,
+       '{{ ds }}' AS ds  -- the partition, last (dynamic partition insert)
+FROM (
+  SELECT DISTINCT {{ pseudonymize('account_id') }} AS account_pk,
+         concat(kind, ':', {{ pseudonymize('value') }}) AS node, kind
+  FROM (
+    SELECT account_id, kind, value
+    FROM clean.account_day_values
+    WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'  -- a load day can hold the day before's events
+      AND event_date BETWEEN DATE '{{ lookback_start_ds }}' AND DATE '{{ ds }}'
+      AND kind IN ('device', 'ip')
+    UNION ALL
+    SELECT account_id, 'device' AS kind, signup_device_id AS value FROM raw.account_profiles WHERE ds = '{{ ds }}'
+    UNION ALL
+    SELECT account_id, 'ip' AS kind, signup_ip AS value FROM raw.account_profiles WHERE ds = '{{ ds }}'
+  ) used
+  WHERE account_id IS NOT NULL AND account_id <> '' AND value IS NOT NULL AND trim(value) <> ''
+) edges

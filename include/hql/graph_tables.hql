@@ -1,0 +1,26 @@
+-- The account graph (integrity_risk.graph; docs/contracts.md, "Graph features"): pseudonyms
+-- only. Keep `;` and `--` out of string literals: statements are split on them.
+
+CREATE DATABASE IF NOT EXISTS graph;
+
+-- Partition ds: every account and the device or IP it used (or signed up with) over the
+-- window of include/tables/graph.yaml ending with ds. node: '<kind>:<pseudonym>', kind
+-- device or ip; node_accounts: how many accounts used it (above hub_max_accounts: a hub,
+-- not an edge).
+CREATE TABLE IF NOT EXISTS graph.account_edges (
+  account_pk     STRING,
+  node           STRING,
+  kind           STRING,
+  node_accounts  BIGINT
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;
+
+-- Partition ds: the connected component of every vertex (account or node) of the edges
+-- that are not hubs, named by its smallest vertex.
+CREATE TABLE IF NOT EXISTS graph.account_components (
+  vertex     STRING,
+  component  STRING
+)
+PARTITIONED BY (ds STRING)
+STORED AS PARQUET;

@@ -1,0 +1,1 @@
+"""Graph features: accounts joined through the devices and IPs they share, over days."""

@@ -1,0 +1,89 @@
+"""GraphComponentsOperator: the connected components of a day's account graph."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from integrity_risk.assets import table_asset
+from integrity_risk.hooks.hive import HiveServer2HookMixin
+from integrity_risk.values import parse_ds
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+EDGES = "graph.account_edges"
+COMPONENTS = "graph.account_components"
+
+
+class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
+    """Write ``graph.account_components`` for ``ds``: the components of the day's edges
+    (``graph.account_edges``, written by ``graph/account_edges.hql``) that are not hubs,
+    computed at the engine (:func:`integrity_risk.graph.components.connected_components`).
+
+    The partition is replaced whole (a dynamic partition insert) once the rounds converge;
+    their tables (``graph.cc_<ds>_*``) are dropped, whatever happens.
+
+    :param ds: the day, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
+    :param hub_max_accounts: an edge of a node with more accounts is left out (default: include/tables/graph.yaml).
+    :returns: ``{"ds", "rounds", "vertices", "components"}``.
+    """
+
+    template_fields: Sequence[str] = ("ds",)
+    ui_color = "#ece4f0"
+
+    def __init__(
+        self,
+        *,
+        ds: str = "{{ ds }}",
+        hub_max_accounts: int | None = None,
+        hiveserver2_conn_id: str = "hiveserver2_default",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("outlets", [table_asset(COMPONENTS)])
+        super().__init__(**kwargs)
+        self.ds = ds
+        self.hub_max_accounts = hub_max_accounts
+        self.hiveserver2_conn_id = hiveserver2_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from integrity_risk.config.graph import graph_settings
+        from integrity_risk.graph.components import connected_components
+
+        day = parse_ds(self.ds)
+        hub_max = int(self.hub_max_accounts or graph_settings().hub_max_accounts)
+        hook = self.hook
+        hook.create_missing_tables("graph_tables.hql")
+        if not hook.partition_exists(EDGES, day.isoformat()):
+            raise ValueError(f"{EDGES} has no partition ds={day}: run the edges extract of {day} first")
+        work = f"graph.cc_{day:%Y%m%d}"
+        edges, out = f"{work}_edges", f"{work}_out"
+        try:
+            hook.run(
+                [
+                    f"DROP TABLE IF EXISTS {edges}",
+                    f"CREATE TABLE {edges} STORED AS PARQUET AS SELECT account_pk AS src, node AS dst "
+                    f"FROM {EDGES} WHERE ds = '{day}' AND node_accounts <= {hub_max}",
+                ]
+            )
+            rounds = connected_components(hook, edges, out, work=work)
+            # A day without edges writes no partition: an earlier run's must not stay.
+            hook.run(
+                [
+                    f"ALTER TABLE {COMPONENTS} DROP IF EXISTS PARTITION (ds = '{day}')",
+                    f"INSERT OVERWRITE TABLE {COMPONENTS} PARTITION (ds) "
+                    f"SELECT vertex, component, '{day}' AS ds FROM {out}",
+                ]
+            )
+        finally:
+            hook.run([f"DROP TABLE IF EXISTS {edges}", f"DROP TABLE IF EXISTS {out}"])
+        [(vertices, components)] = hook.get_records(
+            f"SELECT count(*), count(DISTINCT component) FROM {COMPONENTS} WHERE ds = '{day}'"
+        )
+        self.log.info(
+            "%s ds=%s: %d vertices in %d components, %d rounds", COMPONENTS, day, vertices, components, rounds
+        )
+        return {"ds": day.isoformat(), "rounds": rounds, "vertices": vertices, "components": components}
