@@ -3,7 +3,8 @@
 ``<risk>_v1`` is a single-risk model's input: its own view (and its request-time
 ratios) plus the shared ``account_daily``. ``<risk>_v2`` adds the streaming job's
 real-time windows (``realtime.py``) where minutes matter: card testing (fraud) and
-scraping sessions. ``all_risks`` feeds the multi-task model. Changing what a model reads
+scraping sessions; for bulk accounts and engagement rings, the account graph's component
+(``graph.py``). ``all_risks`` feeds the multi-task model. Changing what a model reads
 means a new service, so a trained model's service never changes under it.
 """
 
@@ -18,6 +19,7 @@ from features import (
     scraping_daily,
     spam_redirect_daily,
 )
+from graph import graph_daily
 from realtime import account_realtime_1h, account_realtime_5m
 
 abusive_account_v1 = FeatureService(
@@ -26,9 +28,21 @@ abusive_account_v1 = FeatureService(
     tags={"risk_type": "abusive_account"},
 )
 
+abusive_account_v2 = FeatureService(
+    name="abusive_account_v2",
+    features=[account_daily, account_ratios, abusive_account_daily, graph_daily],
+    tags={"risk_type": "abusive_account"},
+)
+
 fake_engagement_v1 = FeatureService(
     name="fake_engagement_v1",
     features=[account_daily, fake_engagement_daily],
+    tags={"risk_type": "fake_engagement"},
+)
+
+fake_engagement_v2 = FeatureService(
+    name="fake_engagement_v2",
+    features=[account_daily, fake_engagement_daily, graph_daily],
     tags={"risk_type": "fake_engagement"},
 )
 

@@ -401,3 +401,33 @@ def test_a_drift_begins_on_a_drifted_day_after_calm_ones_so_a_persisting_or_flic
     # A drift that flickers around its bound: quiet days before a new beginning, as many as the delay.
     assert not drift_began(days, "2026-03-05", quiet_days=3)  # 03-03 drifted, within 3 days
     assert drift_began({**days, "2026-03-09": True}, "2026-03-09", quiet_days=3)  # 03-06..03-08 calm
+
+
+def test_the_dags_whose_service_reads_the_graph_build_it_after_the_labels_and_the_wider_cleaning():
+    """The graph's features need the day's components (from its edges over the graph's
+    window, so every raw day of that window cleaned) and the day's labels."""
+    from integrity_risk.config.graph import graph_settings
+    from integrity_risk.config.tables import GRAPH_TABLE
+
+    bag = _dagbag()
+    with_graph = [risk for risk in RISK_TYPES if GRAPH_TABLE in risk_config(risk).extract.shared_tables]
+    assert {"abusive_account", "fake_engagement"} <= set(with_graph)
+    for risk in RISK_TYPES:
+        dag = bag.dags[f"integrity_{risk}"]
+        ids = {t.task_id for t in dag.tasks}
+        graph_tasks = ("extract.graph_edges", "extract.graph_components", "extract.hive_extract_graph_daily")
+        if risk not in with_graph:
+            assert not set(graph_tasks) & ids, risk
+            continue
+        edges, components, features = (dag.get_task(t) for t in graph_tasks)
+        assert edges.lookback_days == graph_settings().window_days
+        assert dag.get_task("extract.clean_events").lookback_days >= edges.lookback_days
+        assert "extract.clean_events" in edges.upstream_task_ids
+        assert edges.task_id in components.upstream_task_ids
+        assert {components.task_id, "extract.hive_extract_labels"} <= features.upstream_task_ids
+        assert features.sql_vars == {
+            "hub_max_accounts": graph_settings().hub_max_accounts,
+            "label_maturity_days": graph_settings().label_maturity_days,
+        }
+        # Written once a day between the DAGs, in the shared tables' pool, like the other shared tables.
+        assert {t.pool for t in (edges, components, features)} == {"shared_tables"}

@@ -14,15 +14,17 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, task
 
 from integrity_risk.assets import table_asset
+from integrity_risk.config.graph import graph_settings
 from integrity_risk.config.health import load_upstream_health
 from integrity_risk.config.risk import RiskConfig, risk_config
-from integrity_risk.config.tables import SHARED_EXTRACTS, shared_table_rules
+from integrity_risk.config.tables import GRAPH_TABLE, SHARED_EXTRACTS, shared_table_rules
 from integrity_risk.model_cycle import model_day
 from integrity_risk.operators.auto_gates import AutoGatesOperator
 from integrity_risk.operators.clean_events import CleanEventsOperator
 from integrity_risk.operators.feast_apply import FeastApplyOperator
 from integrity_risk.operators.feast_materialize import FeastMaterializeOperator
 from integrity_risk.operators.feature_drift import FeatureDriftOperator
+from integrity_risk.operators.graph_components import GraphComponentsOperator
 from integrity_risk.operators.hive_extract import HiveExtractOperator
 from integrity_risk.operators.quality_gate import QualityGateOperator
 from integrity_risk.operators.request_approval import RequestApprovalOperator
@@ -60,7 +62,7 @@ change the YAML, not this DAG.
 
 | stage | what it does |
 |---|---|
-| `extract` | waits for the day's `raw.*` partitions (up to their deadline), checks their health (volumes per event type against the trailing days, dirty, duplicate and NULL rates), cleans and deduplicates the day's events once into `clean.user_events`, pseudonymizes and aggregates them into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`), then checks each feature partition's health (schema, keys, NULLs, ranges) |
+| `extract` | waits for the day's `raw.*` partitions (up to their deadline), checks their health (volumes per event type against the trailing days, dirty, duplicate and NULL rates), cleans and deduplicates the day's events once into `clean.user_events`, pseudonymizes and aggregates them into `{table}`, `{shared}` and `features.labels` (Hive, `INSERT OVERWRITE`; `features.graph_daily` from the account graph's edges and components, `graph_edges` and `graph_components`), then checks each feature partition's health (schema, keys, NULLs, ranges) |
 | `features` | `feast apply` when the repo changed (the DAG `{dag_id}_online_features`, scheduled on the gated `{table}` Asset, materializes each day online) |
 | `feature_drift` | on queue `gpu` (the champion scores the day), PSI of every feature against the champion's training window, volumes against the trailing days, the champion's scores on the day: `eval.feature_drift`; notifies the platform team past a `drift:` bound; never blocks |
 | `model_cycle` | trains only every {cycle} days{on_drift} (param `run_training`: auto, yes, no); other days stop after `features` |
@@ -107,6 +109,26 @@ def _output(task: BaseOperator, key: str | None = None) -> Any:
     return output if key is None else output[key]
 
 
+def _graph_components() -> tuple[BaseOperator, BaseOperator]:
+    """The account graph's edges and components of the day (its features are a shared table)."""
+    settings = graph_settings()
+    edges = HiveExtractOperator(
+        task_id="graph_edges",
+        doc_md="The devices and IPs each account used over the graph's window (include/tables/graph.yaml).",
+        hql="graph/account_edges.hql",
+        table="graph.account_edges",
+        ddl="graph_tables.hql",
+        lookback_days=settings.window_days,
+        outlets=[],
+        **_SHARED_WRITE,
+    )
+    components = GraphComponentsOperator(
+        task_id="graph_components", hub_max_accounts=settings.hub_max_accounts, outlets=[], **_SHARED_WRITE
+    )
+    edges >> components
+    return edges, components
+
+
 def _extract_group(cfg: RiskConfig) -> TaskGroup:
     upstream = load_upstream_health()
     with TaskGroup("extract", tooltip="Upstream freshness and health, Hive extracts, their quality gates") as group:
@@ -122,15 +144,25 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         upstream_health = UpstreamHealthOperator(task_id="upstream_health", config=upstream, pool=HIVE_POOL)
         # The day's raw events are cleaned and deduplicated once, for every risk's extracts;
         # the earlier days of the look-back too, when no run cleaned them yet.
+        shared = [SHARED_TABLE, *cfg.extract.shared_tables]
         clean_events = CleanEventsOperator(
             task_id="clean_events",
             doc_md="Cleans the day's raw.user_events (and any raw day of the look-back not cleaned yet) "
             "into clean.user_events, which every feature extract reads.",
+            # The graph's edges read the longest look-back, when the service reads the graph.
+            lookback_days=max(7, graph_settings().window_days) if GRAPH_TABLE in shared else 7,
             **_SHARED_WRITE,
         )
         wait_upstream >> upstream_health >> clean_events
+        labels = HiveExtractOperator(
+            task_id="hive_extract_labels",
+            hql="labels.hql",
+            table="features.labels",
+            **_SHARED_WRITE,
+            required_partitions=("raw.enforcement_labels",),
+        )
+        upstream_health >> labels
         gates = []
-        shared = [SHARED_TABLE, *cfg.extract.shared_tables]
         for table, hql, ddl, rules, min_rows in (
             *((t, SHARED_EXTRACTS[t].hql, "feature_tables.hql", shared_table_rules(t), 1) for t in shared),
             (cfg.extract.table, cfg.extract.hql, cfg.extract.ddl, cfg.extract.quality, cfg.extract.min_rows),
@@ -149,6 +181,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                     if table in shared
                     else {"pool": HIVE_POOL, "reuse_existing": "{{ params.reuse_features }}"}
                 ),
+                sql_vars=_graph_sql_vars() if table == GRAPH_TABLE else None,
             )
             gate = QualityGateOperator(
                 task_id=f"quality_gate_{short}",
@@ -159,19 +192,23 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 outlets=[table_asset(table)],
                 min_rows=min_rows,
             )
-            clean_events >> extract >> gate
+            if table == GRAPH_TABLE:  # its components first, and the labels it counts
+                edges, components = _graph_components()
+                clean_events >> edges
+                [components, labels] >> extract
+            else:
+                clean_events >> extract
+            extract >> gate
             gates.append(gate)
         # The risk table's Asset schedules the online refresh of the service's views, so it
         # is published only once the shared tables passed too.
         gates[:-1] >> gates[-1]
-        upstream_health >> HiveExtractOperator(
-            task_id="hive_extract_labels",
-            hql="labels.hql",
-            table="features.labels",
-            **_SHARED_WRITE,
-            required_partitions=("raw.enforcement_labels",),
-        )
     return group
+
+
+def _graph_sql_vars() -> dict[str, int]:
+    settings = graph_settings()
+    return {"hub_max_accounts": settings.hub_max_accounts, "label_maturity_days": settings.label_maturity_days}
 
 
 def build_risk_pipeline(risk_type: str) -> DAG:

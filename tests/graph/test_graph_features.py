@@ -242,6 +242,19 @@ def test_the_graph_features_equal_networkx_on_the_raw_rows(world):
     assert {got[a]["component_accounts"] for a in ring} == {6}
     assert got[pseudonymize(TEST_KEY.encode(), "user0")]["component_accounts"] == 1
     assert got[pseudonymize(TEST_KEY.encode(), "user0")]["hub_nodes"] == 1
+    # The shared tables' quality gate passes the day (keys, NULLs, ranges, feature_ts).
+    from integrity_risk.config.tables import shared_table_rules
+    from integrity_risk.operators.quality_gate import QualityGateOperator
+
+    gate = QualityGateOperator(
+        task_id="gate",
+        table="features.graph_daily",
+        ddl="feature_tables.hql",
+        rules=shared_table_rules("features.graph_daily"),
+        min_rows=1,
+        ds=DS,
+    )
+    _run(gate)
     # One matured label among the other five; ring2's own label is not its feature.
     assert got[pseudonymize(TEST_KEY.encode(), "ring0")]["component_labelled_share"] == pytest.approx(1 / 5)
     assert got[pseudonymize(TEST_KEY.encode(), "ring2")]["component_labelled_share"] == 0

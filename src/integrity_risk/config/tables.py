@@ -153,6 +153,9 @@ def shared_table_rules(table: str) -> TableQuality:
     return rules[table]
 
 
+GRAPH_TABLE = "features.graph_daily"
+
+
 @dataclass(frozen=True)
 class SharedExtract:
     """How the shared table is written: its HiveQL (under include/hql/) and look-back in days."""
@@ -167,6 +170,8 @@ class SharedExtract:
 # and the one before (a window may start before midnight).
 SHARED_EXTRACTS = {
     "features.account_daily": SharedExtract("features/account_daily.hql"),
+    # The account graph's features of the day (the DAG writes its edges and components first).
+    GRAPH_TABLE: SharedExtract("features/graph_daily.hql", lookback_days=1),
     "features.account_realtime_5m": SharedExtract("features/account_realtime_5m.hql", lookback_days=1),
     "features.account_realtime_1h": SharedExtract("features/account_realtime_1h.hql", lookback_days=1),
 }

@@ -29,10 +29,13 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
 
     :param ds: the day, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
     :param hub_max_accounts: an edge of a node with more accounts is left out (default: include/tables/graph.yaml).
-    :returns: ``{"ds", "rounds", "vertices", "components"}``.
+    :param skip_existing: on a first try, leave an existing partition ``ds`` as it is (several
+        DAGs write the graph, once a day between them). (templated)
+    :param reuse_existing: leave an existing partition ``ds`` as it is on every try. (templated)
+    :returns: ``{"ds", "rounds", "vertices", "components"}`` (``rounds`` None when left as it was).
     """
 
-    template_fields: Sequence[str] = ("ds",)
+    template_fields: Sequence[str] = ("ds", "skip_existing", "reuse_existing")
     ui_color = "#ece4f0"
 
     def __init__(
@@ -40,6 +43,8 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
         *,
         ds: str = "{{ ds }}",
         hub_max_accounts: int | None = None,
+        skip_existing: bool | str = False,
+        reuse_existing: bool | str = False,
         hiveserver2_conn_id: str = "hiveserver2_default",
         **kwargs: Any,
     ) -> None:
@@ -47,6 +52,8 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
         super().__init__(**kwargs)
         self.ds = ds
         self.hub_max_accounts = hub_max_accounts
+        self.skip_existing = skip_existing
+        self.reuse_existing = reuse_existing
         self.hiveserver2_conn_id = hiveserver2_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -57,6 +64,11 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
         hub_max = int(self.hub_max_accounts or graph_settings().hub_max_accounts)
         hook = self.hook
         hook.create_missing_tables("graph_tables.hql")
+        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
+        keep = str(self.reuse_existing) == "True" or (str(self.skip_existing) == "True" and first_try)
+        if keep and hook.partition_exists(COMPONENTS, day.isoformat()):
+            self.log.info("%s ds=%s exists: an earlier run wrote it; left as it is", COMPONENTS, day)
+            return {"ds": day.isoformat(), "rounds": None, "skipped": True}
         if not hook.partition_exists(EDGES, day.isoformat()):
             raise ValueError(f"{EDGES} has no partition ds={day}: run the edges extract of {day} first")
         work = f"graph.cc_{day:%Y%m%d}"
