@@ -1,5 +1,5 @@
-"""Connected components of an edge table, at the engine: large-star and small-star rounds in
-Spark SQL through HiveServer2 (Kiveris et al., "Connected Components in MapReduce and
+"""Connected components of an edge table, at the engine: rounds of large-star then
+small-star in Spark SQL through HiveServer2 (Kiveris et al., "Connected Components in MapReduce and
 Beyond", SoCC 2014), each round written as a table (its checkpoint: the next reads it, not
 the lineage of every round before). The rounds grow with the logarithm of the number of
 vertices, not with the graph's diameter as label propagation's do.
@@ -62,16 +62,19 @@ def connected_components(
     made = [current]
     try:
         for round_ in range(1, max_rounds + 1):
-            large, small = f"{work}_r{round_}l", f"{work}_r{round_}"
-            hook.run(_statements("large_star", edges=current, out=large))
-            hook.run(_statements("small_star", edges=large, out=small))
-            made += [large, small]
-            [(changed,)] = hook.get_records(_statements("changed_edges", before=current, after=small)[0])
+            after = f"{work}_r{round_}"
+            made.append(after)
+            # One session a round: the round's table, then how many edges it changed.
+            [(changed,)] = hook.get_records(
+                [
+                    *_statements("star_round", edges=current, out=after),
+                    *_statements("changed_edges", before=current, after=after),
+                ]
+            )
             log.info("components of %s, round %d: %d edges changed", edges, round_, changed)
-            for table in made[:-1]:
-                hook.run(f"DROP TABLE IF EXISTS {table}")
-            made = made[-1:]
-            current = small
+            hook.run(f"DROP TABLE IF EXISTS {current}")
+            made.remove(current)
+            current = after
             if not changed:
                 break
         else:
