@@ -283,3 +283,20 @@ def test_a_label_after_feature_ts_changes_no_feature(world):
         tmp / "later",
     )
     assert _graph_stage(hook) == before
+
+
+def test_the_components_of_a_written_day_are_left_alone_on_a_first_try_and_written_again_on_a_retry(world):
+    from types import SimpleNamespace
+
+    from integrity_risk.operators.graph_components import GraphComponentsOperator
+
+    hook = world[0]
+    before = sorted(hook.get_records(f"SELECT vertex, component FROM graph.account_components WHERE ds = '{DS}'"))
+    shared = {"ds": DS, "hub_max_accounts": HUB_MAX, "skip_existing": "True"}
+    first = GraphComponentsOperator(task_id="components", **shared)
+    assert first.execute({"ti": SimpleNamespace(try_number=1)})["skipped"]
+    retry = GraphComponentsOperator(task_id="components", **shared).execute({"ti": SimpleNamespace(try_number=2)})
+    assert retry["rounds"] >= 1 and retry["vertices"] == len(before)
+    assert (
+        sorted(hook.get_records(f"SELECT vertex, component FROM graph.account_components WHERE ds = '{DS}'")) == before
+    )

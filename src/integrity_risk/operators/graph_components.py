@@ -59,14 +59,15 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from integrity_risk.config.graph import graph_settings
         from integrity_risk.graph.components import connected_components
+        from integrity_risk.operators.hive_extract import keeps_existing
 
         day = parse_ds(self.ds)
         hub_max = int(self.hub_max_accounts or graph_settings().hub_max_accounts)
         hook = self.hook
         hook.create_missing_tables("graph_tables.hql")
-        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
-        keep = str(self.reuse_existing) == "True" or (str(self.skip_existing) == "True" and first_try)
-        if keep and hook.partition_exists(COMPONENTS, day.isoformat()):
+        if keeps_existing(context, self.skip_existing, self.reuse_existing) and hook.partition_exists(
+            COMPONENTS, day.isoformat()
+        ):
             self.log.info("%s ds=%s exists: an earlier run wrote it; left as it is", COMPONENTS, day)
             return {"ds": day.isoformat(), "rounds": None, "skipped": True}
         if not hook.partition_exists(EDGES, day.isoformat()):

@@ -110,6 +110,16 @@ def _check_sql_vars(sql_vars: Mapping[str, Any] | None) -> dict[str, int | float
     return checked
 
 
+def keeps_existing(context: Context, skip_existing: bool | str, reuse_existing: bool | str) -> bool:
+    """Whether a shared write leaves an existing partition as it is in this try (rendered values).
+
+    A retry or a cleared task (try 2 on) writes again, that is what clearing asks for,
+    unless the run asked to reuse the day's partitions.
+    """
+    first_try = getattr(context.get("ti"), "try_number", 1) <= 1
+    return str(reuse_existing) == "True" or (str(skip_existing) == "True" and first_try)
+
+
 def _with_extract_macros(env: jinja2.Environment) -> jinja2.Environment:
     import jinja2
 
@@ -224,10 +234,7 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
 
     def keeps_existing(self, context: Context) -> bool:
         """Whether an existing partition ``ds`` stays as it is in this try (rendered fields)."""
-        # A retry or a cleared task (try 2 on) writes again, that is what clearing asks for,
-        # unless the run asked to reuse the day's partitions.
-        first_try = getattr(context.get("ti"), "try_number", 1) <= 1
-        return str(self.reuse_existing) == "True" or (str(self.skip_existing) == "True" and first_try)
+        return keeps_existing(context, self.skip_existing, self.reuse_existing)
 
     def get_template_env(self, dag=None) -> jinja2.Environment:
         """The DAG's Jinja environment plus ``include/hql`` and the ``pseudonymize`` macro."""
