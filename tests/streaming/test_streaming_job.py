@@ -390,7 +390,10 @@ def test_the_supervising_dag_restarts_a_killed_job_and_finds_it_fresh(
     monkeypatch.setenv("INTEGRITY_STREAMING_JARS", ",".join(str(j) for j in spark_kafka_jars()))
     KafkaAdminClientHook(kafka_config_id="kafka_default").create_topic([(topic, 4, 1)])
     producer = KafkaProducerHook(kafka_config_id="kafka_default").get_producer()
-    rows = generate_day(WorldConfig(seed=12, start_ds=DS, days=1, n_accounts=100), DS).user_events.to_pylist()
+    # Enough events to flow at 40/s for longer than the DAG can take (about 13,000: 5 minutes).
+    # With a day of 100 accounts they ran out after 77 s: on a loaded machine the restarted
+    # job's first batch came later, and no batch after it could show the job fresh again.
+    rows = generate_day(WorldConfig(seed=12, start_ds=DS, days=1, n_accounts=400), DS).user_events.to_pylist()
 
     job = LocalStreamingJob(topic=topic)
     job.start()

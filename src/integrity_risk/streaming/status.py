@@ -124,12 +124,17 @@ class StatusReporter:
     def record(self, progress: dict[str, Any]) -> None:
         """One batch's progress, in the status of each view its query serves."""
         sink = self.sinks.get(progress.get("name") or "")
-        if sink is None or not progress.get("numInputRows") and not progress.get("observedMetrics"):
+        if sink is None:
             return
         with self._lock:
-            dropped = sink.dropped.pop(progress.get("batchId"), (0, 0))
+            # Taken for every batch, an empty one too: the job runs for weeks, a batch a second.
+            batch_id = progress.get("batchId")
+            dropped = sink.dropped.pop(batch_id, (0, 0))
+            pushes = {name: sink.pushed[name].pop(batch_id, (None, 0)) for name in sink.views}
+            if not progress.get("numInputRows") and not progress.get("observedMetrics"):
+                return
             for name in sink.views:
-                self._record(name, progress, sink.pushed[name].pop(progress.get("batchId"), (None, 0)), dropped)
+                self._record(name, progress, pushes[name], dropped)
 
     def _record(
         self, name: str, progress: dict[str, Any], push: tuple[float | None, int], dropped: tuple[int, int]
