@@ -83,14 +83,14 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
                 ]
             )
             rounds = connected_components(hook, edges, out, work=work)
-            # A day without edges writes no partition: an earlier run's must not stay.
-            hook.run(
-                [
-                    f"ALTER TABLE {COMPONENTS} DROP IF EXISTS PARTITION (ds = '{day}')",
+            [(found,)] = hook.get_records(f"SELECT count(*) FROM {out}")
+            if found:  # replaced whole or not at all, as the extracts' dynamic partition inserts
+                hook.run(
                     f"INSERT OVERWRITE TABLE {COMPONENTS} PARTITION (ds) "
-                    f"SELECT vertex, component, '{day}' AS ds FROM {out}",
-                ]
-            )
+                    f"SELECT vertex, component, '{day}' AS ds FROM {out}"
+                )
+            else:  # a day without edges writes no partition: an earlier run's must not stay
+                hook.run(f"ALTER TABLE {COMPONENTS} DROP IF EXISTS PARTITION (ds = '{day}')")
         finally:
             hook.run([f"DROP TABLE IF EXISTS {edges}", f"DROP TABLE IF EXISTS {out}"])
         [(vertices, components)] = hook.get_records(
