@@ -24,6 +24,8 @@ graph_daily = FeatureView(
         Field(name="component_created_spread_days", dtype=Float64, tags=PII_DERIVED),
         Field(name="hub_nodes", dtype=Int64, tags=PII_DERIVED),
         Field(name="component_labelled_share", dtype=Float64, tags=PII_DERIVED),
+        Field(name="component_shared_target_share", dtype=Float64, tags=PII_DERIVED),
+        Field(name="component_anomaly_score", dtype=Float64, tags=PII_DERIVED),
     ],
     source=extract_table("graph_daily"),
     online=True,

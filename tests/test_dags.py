@@ -180,7 +180,8 @@ def test_each_risk_dag_writes_every_table_its_feature_service_reads():
     whatever an earlier run left there, or nothing."""
     from feast import FeatureService, FeatureView
 
-    from integrity_risk.config.tables import SHARED_EXTRACTS
+    from integrity_risk.config.graph import graph_settings
+    from integrity_risk.config.tables import GRAPH_TABLE, SHARED_EXTRACTS
     from integrity_risk.features.feast_store import repo_objects
 
     objects = repo_objects()
@@ -195,7 +196,9 @@ def test_each_risk_dag_writes_every_table_its_feature_service_reads():
         extracts = {t.table: t for t in dag.tasks if type(t).__name__ == "HiveExtractOperator"}
         assert read <= set(extracts), f"{risk}: {service.name} reads {sorted(read - set(extracts))}, never written"
         for table in read & set(SHARED_EXTRACTS):
-            assert extracts[table].lookback_days == SHARED_EXTRACTS[table].lookback_days
+            # The graph's features read its window (graph.yaml), the others their own look-back.
+            window = graph_settings().window_days if table == GRAPH_TABLE else SHARED_EXTRACTS[table].lookback_days
+            assert extracts[table].lookback_days == window
             # The risk table's gate publishes the Asset the online refresh waits for: after every shared gate.
             gate = dag.get_task(f"extract.quality_gate_{table.split('.')[1]}")
             assert f"extract.quality_gate_{risk_config(risk).extract.table.split('.')[1]}" in gate.downstream_task_ids

@@ -211,6 +211,35 @@ def test_bulk_created_accounts_are_young_unverified_and_share_devices(world):
     assert shared[events.benign_trait == "shared_device"].median() >= 2
 
 
+def test_rings_sign_up_in_waves_days_apart_that_only_the_window_joins():
+    """A bulk ring of 40+ accounts comes in waves two days apart, on the ring's devices: one
+    day's counts see a wave, the graph over the window sees the ring."""
+    cfg = small_config(n_accounts=6000, days=10)
+    world = build_world(cfg)
+    truth = world.ground_truth.to_pandas()
+    rings = truth[truth.truth.isin(["abusive_account", "fake_engagement"])]
+    start, last = pd.Timestamp(cfg.start_ds), pd.Timestamp(cfg.start_ds) + pd.Timedelta(days=cfg.days - 1)
+    waved = 0
+    for _, ring in rings.groupby("cluster_id"):
+        if ring.created_at.min() < start - pd.Timedelta(days=3):
+            continue  # an old or taken-over ring: no signup wave
+        # Each wave within an hour, 48 hours after the one before, unless the period ended
+        # first (then in the first hour of its last day).
+        hours = (ring.created_at - ring.created_at.min()) / pd.Timedelta(hours=1)
+        clipped = (ring.created_at >= last) & (ring.created_at < last + pd.Timedelta(hours=1))
+        assert ((hours % 48 < 1.5) | (hours % 48 > 46.5) | clipped).all(), sorted(hours)
+        waves = ((hours + 1.5) // 48)[~clipped].nunique() + clipped.any()
+        family = ring.truth.iloc[0]
+        assert waves <= max(1, len(ring) // {"abusive_account": 20, "fake_engagement": 10}[family])
+        waved += waves > 1
+    assert waved >= 3
+    # The waves act on the ring's devices: on a day, accounts of two waves use one device.
+    day = generate_day(cfg, cfg.day_list()[-1]).user_events.to_pandas().merge(truth, on="account_id")
+    ring_events = day[day.truth == "abusive_account"]
+    waves_per_device = ring_events.groupby("device_id").created_at.agg(lambda t: t.dt.floor("D").nunique())
+    assert waves_per_device.max() >= 2
+
+
 def test_spammers_link_to_rotating_spam_domains_and_small_businesses_post_links(world):
     _, _, _, events = world
     linked = events[events.url.notna() & events.event_type.isin(["post", "comment", "message"])]

@@ -130,7 +130,9 @@ CREATE TABLE IF NOT EXISTS features.graph_daily (
   component_ips                  BIGINT,   -- IPs in it
   component_created_spread_days  DOUBLE,   -- standard deviation of its accounts' created_at, in days
   hub_nodes                      BIGINT,   -- hubs it used: devices and IPs of more than hub_max_accounts accounts
-  component_labelled_share       DOUBLE    -- share of its other accounts with a matured confirmed label
+  component_labelled_share       DOUBLE,   -- share of its other accounts with a matured confirmed label
+  component_shared_target_share  DOUBLE,   -- share of the accounts it engaged (14 days) another member engaged too
+  component_anomaly_score        DOUBLE    -- robust z-scores of its component's statistics against the day's (0: alone)
 )
 PARTITIONED BY (ds STRING)
 STORED AS PARQUET;

@@ -177,7 +177,7 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
                 ddl=ddl,
                 outlets=[],
                 **(
-                    {**_SHARED_WRITE, "lookback_days": SHARED_EXTRACTS[table].lookback_days}
+                    {**_SHARED_WRITE, "lookback_days": _shared_lookback_days(table)}
                     if table in shared
                     else {"pool": HIVE_POOL, "reuse_existing": "{{ params.reuse_features }}"}
                 ),
@@ -204,6 +204,11 @@ def _extract_group(cfg: RiskConfig) -> TaskGroup:
         # is published only once the shared tables passed too.
         gates[:-1] >> gates[-1]
     return group
+
+
+def _shared_lookback_days(table: str) -> int:
+    """The shared extract's look-back: the graph's features read the graph's window (graph.yaml)."""
+    return graph_settings().window_days if table == GRAPH_TABLE else SHARED_EXTRACTS[table].lookback_days
 
 
 def _graph_sql_vars() -> dict[str, int]:

@@ -179,3 +179,13 @@ def test_bootstrap_intervals_resample_accounts_not_rows():
 
     assert width(repeated) == pytest.approx(width(once), rel=0.25)
     assert repeated["accounts"] == 400 and repeated["rows"] == 4000
+
+
+def test_the_paired_recall_change_holds_the_change_and_is_zero_for_one_scorer():
+    y, s = _data(4000)
+    worse = s + np.random.default_rng(1).normal(0, 0.5, len(s))
+    ci = m.bootstrap_metrics(y, worse, s, target_fpr=0.05, n_bootstrap=200)
+    change = m.operating_point(y, worse, 0.05).recall - m.operating_point(y, s, 0.05).recall
+    assert change < 0 and ci["recall_at_fpr_delta"][0] <= change <= ci["recall_at_fpr_delta"][1]
+    assert ci["recall_at_fpr_delta"][1] < 0  # the noise costs recall on every resample's threshold
+    assert m.bootstrap_metrics(y, s, s, target_fpr=0.05, n_bootstrap=50)["recall_at_fpr_delta"] == [0.0, 0.0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import statistics
 
@@ -29,7 +30,7 @@ def _world() -> tuple[list[dict], list[dict], list[dict]]:
     signup device, ordinary accounts, and an account whose device use is older than the window."""
     events: list[dict] = []
 
-    def use(account: str, days_ago: int, device: str | None, ip: str | None) -> None:
+    def use(account: str, days_ago: int, device: str | None, ip: str | None, target: str | None = None) -> None:
         at = dt.datetime.combine(_day(days_ago), dt.time(10, len(events) % 60))
         events.append(
             {
@@ -40,8 +41,8 @@ def _world() -> tuple[list[dict], list[dict], list[dict]]:
                 "ip": ip,
                 "user_agent": "Mozilla/5.0",
                 "country": "DE",
-                "event_type": "login",
-                "target_account_id": None,
+                "event_type": "like" if target else "login",
+                "target_account_id": target,
                 "target_item_id": None,
                 "url": None,
                 "amount": None,
@@ -60,6 +61,16 @@ def _world() -> tuple[list[dict], list[dict], list[dict]]:
     use("old0", WINDOW + 2, "d-old", "ip-old")  # outside the window
     use("old1", 1, "d-old", None)
     use("bad0", 1, "d-x", "ip-x")
+    # Engagement: the ring's members like the same two accounts, one also another; two
+    # ordinary accounts (not joined) like one the ring likes; the pair likes a shop.
+    for i, account in enumerate(ring):
+        use(account, i, None, None, "star0")
+        use(account, i + 1, None, None, "star1" if i < 4 else "fan-only")
+    use("user0", 1, None, None, "star0")
+    use("user1", 2, None, None, "star0")
+    use("pair0", 3, None, None, "shop")
+    use("pair1", 4, None, None, "shop")
+    use("pair1", WINDOW + 1, None, None, "old-target")  # outside the window
     events.append({**events[-1], "event_id": None})  # a dirty row: the cleaning stage drops it
     profiles = []
     everyone = sorted({e["account_id"] for e in events} | {"pair0", "pair1"})
@@ -120,22 +131,53 @@ def _expected(events: list[dict], profiles: list[dict], labels: list[dict]) -> d
         and lab["risk_type"] in ("abusive_account", "fake_engagement")
         and lab["labeled_at"] <= FEATURE_TS - dt.timedelta(days=MATURITY)
     }
-    out = {}
+    engaged: dict[str, set] = {}
+    for e in events:
+        if e["event_id"] and e["target_account_id"] and first <= e["event_time"].date() <= DAY:
+            engaged.setdefault(e["account_id"], set()).add(e["target_account_id"])
+    out, stats = {}, {}
     for component in nx.connected_components(graph):
         accounts = [v for v in component if isinstance(v, str)]
         nodes = [v for v in component if isinstance(v, tuple)]
+        shares = {}
+        for account in accounts:
+            targets = engaged.get(account, set())
+            others = set().union(*(engaged.get(a, set()) for a in accounts if a != account))
+            shares[account] = sum(1 for t in targets if t in others) / len(targets) if targets else 0.0
+        spread = statistics.pstdev(created[a] for a in accounts) / 86400
+        if len(accounts) > 1:
+            stats[frozenset(accounts)] = (
+                math.log(len(accounts)),
+                len(accounts) / len(nodes),
+                math.log1p(spread),
+                statistics.fmean(shares.values()),
+            )
         for account in accounts:
             others = len(accounts) - 1
             out[account] = {
                 "component_accounts": len(accounts),
                 "component_devices": sum(1 for kind, _ in nodes if kind == "device"),
                 "component_ips": sum(1 for kind, _ in nodes if kind == "ip"),
-                "component_created_spread_days": statistics.pstdev(created[a] for a in accounts) / 86400,
+                "component_created_spread_days": spread,
+                "component_shared_target_share": shares[account],
                 "hub_nodes": hubs.get(account, 0),
                 "component_labelled_share": (
                     sum(1 for a in accounts if a in matured and a != account) / others if others else 0.0
                 ),
             }
+    # The anomaly score: robust z-scores (median, 1.4826 MAD of at least 0.1) of the day's
+    # components of two or more accounts; their root mean square.
+    columns = list(zip(*stats.values(), strict=True))
+    centres = [statistics.median(c) for c in columns]
+    scales = [
+        max(1.4826 * statistics.median(abs(x - m) for x in c), 0.1) for c, m in zip(columns, centres, strict=True)
+    ]
+    for members, values in stats.items():
+        z = [(x - m) / d for x, m, d in zip(values, centres, scales, strict=True)]
+        for account in members:
+            out[account]["component_anomaly_score"] = math.sqrt(statistics.fmean(v * v for v in z))
+    for row in out.values():
+        row.setdefault("component_anomaly_score", 0.0)
     return out
 
 
@@ -186,6 +228,7 @@ def _graph_stage(hook) -> dict[str, dict]:
             hql="features/graph_daily.hql",
             table="features.graph_daily",
             sql_vars={"hub_max_accounts": HUB_MAX, "label_maturity_days": MATURITY},
+            lookback_days=WINDOW,
             **common,
         )
     )
@@ -255,6 +298,11 @@ def test_the_graph_features_equal_networkx_on_the_raw_rows(world):
         ds=DS,
     )
     _run(gate)
+    # The ring shares its targets (star1 by four of six, fan-only by two); the two ordinary
+    # accounts liking star0 are not joined, so it is no shared target of theirs.
+    assert got[pseudonymize(TEST_KEY.encode(), "ring0")]["component_shared_target_share"] == 1.0
+    assert got[pseudonymize(TEST_KEY.encode(), "user0")]["component_shared_target_share"] == 0.0
+    assert got[pseudonymize(TEST_KEY.encode(), "ring0")]["component_anomaly_score"] > 0
     # One matured label among the other five; ring2's own label is not its feature.
     assert got[pseudonymize(TEST_KEY.encode(), "ring0")]["component_labelled_share"] == pytest.approx(1 / 5)
     assert got[pseudonymize(TEST_KEY.encode(), "ring2")]["component_labelled_share"] == 0

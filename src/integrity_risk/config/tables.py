@@ -170,8 +170,9 @@ class SharedExtract:
 # and the one before (a window may start before midnight).
 SHARED_EXTRACTS = {
     "features.account_daily": SharedExtract("features/account_daily.hql"),
-    # The account graph's features of the day (the DAG writes its edges and components first).
-    GRAPH_TABLE: SharedExtract("features/graph_daily.hql", lookback_days=1),
+    # The account graph's features of the day (the DAG writes its edges and components first;
+    # its look-back is the graph's window, include/tables/graph.yaml, not this default).
+    GRAPH_TABLE: SharedExtract("features/graph_daily.hql"),
     "features.account_realtime_5m": SharedExtract("features/account_realtime_5m.hql", lookback_days=1),
     "features.account_realtime_1h": SharedExtract("features/account_realtime_1h.hql", lookback_days=1),
 }

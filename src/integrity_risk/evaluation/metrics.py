@@ -256,7 +256,8 @@ def bootstrap_metrics(
     :param groups: integer code of each row's account (``group_codes``): whole accounts are
         resampled, so an account seen on several days counts once in the evidence.
     :return: ``{metric: [low, high]}`` for the ``candidate_`` / ``champion_`` metrics, ``pr_auc_delta``
-        (candidate minus champion) and, with both thresholds, ``recall_at_threshold_drop``
+        and ``recall_at_fpr_delta`` (candidate minus champion, each at its own threshold of the
+        operating FPR) and, with both thresholds, ``recall_at_threshold_drop``
         (champion minus candidate recall).
     """
     y, s_cand = _check(y_true, candidate)
@@ -273,14 +274,16 @@ def bootstrap_metrics(
     if groups is not None and len(groups) != len(y):
         raise ValueError(f"{len(groups)} group codes for {len(y)} rows")
     for w in _weights(len(y), n_bootstrap, rng, groups):
-        aps = {}
+        aps, recalls = {}, {}
         for name, r in ranked.items():
             tp, fp = r.cumulative(w)
             aps[name] = _average_precision(tp, fp)
+            recalls[name] = _operating_point(r, tp, fp, target_fpr)[1]
             add(f"{name}_pr_auc", aps[name])
-            add(f"{name}_recall_at_fpr", _operating_point(r, tp, fp, target_fpr)[1])
+            add(f"{name}_recall_at_fpr", recalls[name])
         if s_champ is not None:
             add("pr_auc_delta", aps["candidate"] - aps["champion"])
+            add("recall_at_fpr_delta", recalls["candidate"] - recalls["champion"])
         if thresholds is not None:
             pos_w = w * y
             pos = pos_w.sum(axis=1)

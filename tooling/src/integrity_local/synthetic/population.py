@@ -136,6 +136,16 @@ _PHONE_VERIFIED = {
     "fraud": 0.5,
 }
 RING_TARGETS = 6
+# Bulk-created abusive and fake-engagement clusters sign up in waves this many days apart,
+# a wave per this many members (at least one), on the cluster's devices and IPs.
+_WAVE_GAP_DAYS = 2
+_WAVE_MEMBERS = {"abusive_account": 20, "fake_engagement": 10}
+
+
+def _waves(family: str, size: int) -> int:
+    """How many signup waves a new cluster of ``family`` comes in (1: one batch)."""
+    per = _WAVE_MEMBERS.get(family)
+    return max(1, size // per) if per else 1
 
 
 @dataclass
@@ -257,13 +267,18 @@ def build_population(cfg: WorldConfig) -> Population:
             cluster_members.append(ids)
             cluster[ids] = cid
             if rng.random() < _NEW_SHARE[fam]:
-                # Bulk signup: one batch within an hour, from 3 days before the period to its end.
+                # Bulk signup: waves within an hour each, the first from 3 days before the period
+                # to its end. Rings sign up in waves _WAVE_GAP_DAYS apart on the same devices and
+                # IPs, so that one day's counts see one wave and the graph sees the ring.
                 batch = start_us + int(rng.uniform(-3, cfg.days) * DAY_US)
-                created[ids] = batch + (rng.random(size) * 3_600_000_000).astype(np.int64)
-                first = int(np.floor_divide(batch - start_us, DAY_US))
+                last_day_us = start_us + (cfg.days - 1) * DAY_US  # every attacker acts in the period
+                waves = np.arange(size) % _waves(fam, size) * _WAVE_GAP_DAYS * DAY_US
+                wave_at = np.minimum(batch + waves, np.maximum(batch, last_day_us))
+                created[ids] = wave_at + (rng.random(size) * 3_600_000_000).astype(np.int64)
+                first = np.floor_divide(wave_at - start_us, DAY_US)
                 # Abusive accounts burst right after signup; the others wait a little.
                 wait = 0 if fam == "abusive_account" else int(rng.integers(0, 3))
-                abuse_start[ids] = min(first + wait, cfg.days - 1)  # every attacker acts in the period
+                abuse_start[ids] = np.minimum(first + wait, cfg.days - 1)
             else:
                 # Old or taken-over accounts that turn abusive some day (maybe before the period).
                 created[ids] = start_us - (rng.uniform(30, 1000, size) * DAY_US).astype(np.int64)
