@@ -1,15 +1,22 @@
 """The graph features' lift: the same training set with and without ``graph_daily``, beside LightGBM.
 
     python bench/graph_lift.py --risk abusive_account --ds 2026-11-30 [--service abusive_account_v2] \\
-        [--seeds 3] [--fpr 0.01] [--n-bootstrap 1000]
+        [--truth .local/synthetic/<world>/truth/ground_truth.parquet] [--seeds 3] [--fpr 0.01] [--n-bootstrap 1000]
     python bench/graph_lift.py --risk fake_engagement --training-set <folder of a set built with a _v2 service>
 
 With ``--ds`` it builds the risk's training set of that day with the service (default
 ``<risk>_v2``) from the Feast profile of the environment (after ``scripts/demo.sh --risk
-<risk>``, with ``source scripts/env.sh``: the features the DAG wrote), by the YAML's
+<risk>``, with ``source scripts/env.sh`` and, for ``--truth``, the demo's key:
+``export AIRFLOW_CONN_INTEGRITY_PSEUDONYMIZATION="{\"conn_type\": \"generic\", \"password\":
+\"$(cat .local/secrets/pseudonymization.key)\"}"``: the features the DAG wrote), by the YAML's
 parameters, as the DAG's ``training_set`` task does. Its copy without the graph drops the
 ``graph_daily__*`` columns from every split and from the manifest; nothing else differs: the
 same rows, labels and splits.
+
+The models are judged on the test split, or with ``--truth`` (a synthetic world's) on every
+account of ``account_daily`` on the test split's days, its features as of each day (Feast),
+labelled from the ground truth as ``bench/drift_retraining.py`` does: the split's negatives
+are a few per positive, too few for a threshold at an FPR of 1%.
 
 For each training seed it trains the project's model (``run_training``, the YAML's ``model:``
 section, a private MLflow under the output folder) on both, and LightGBM on both
@@ -48,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds of the project's model")
     parser.add_argument("--fpr", type=float, default=None, help="operating FPR (default: the YAML's)")
     parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        help="the world's ground_truth.parquet: judge on every account of the test days (labelled from it), "
+        "not on the test split",
+    )
     parser.add_argument("--out", type=Path, default=None, help="working folder (default: a temporary one, removed)")
     return parser.parse_args(argv)
 
@@ -87,6 +100,26 @@ def without_graph(folder: Path, out: Path) -> Path:
     return out
 
 
+def test_days(manifest: dict) -> list[str]:
+    """The ``ds`` of the test split's days (its rows' ``event_timestamp`` is the day's ``feature_ts``, ds + 1)."""
+    first, last = (pd.Timestamp(t) - pd.Timedelta(days=1) for t in manifest["time_range"]["test"])
+    return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, last, freq="D")]
+
+
+def population(manifest: dict, risk: str, truth_file: Path) -> pd.DataFrame:
+    """Every account of ``account_daily`` on the test days, the set's service's features as of
+    each day (Feast), labelled from the world's ground truth (``drift_retraining``'s)."""
+    from drift_retraining import test_population
+
+    from integrity_risk.features.feast_store import feature_store, get_feature_service
+    from integrity_risk.features.pseudonymize import get_key
+
+    store = feature_store()
+    service = get_feature_service(store, manifest["feature_service"])
+    truth = pd.read_parquet(truth_file)
+    return test_population(store, service, None, test_days(manifest), truth, get_key(), risk)
+
+
 def main(argv: list[str] | None = None) -> None:
     import warnings
 
@@ -110,11 +143,16 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
         model_cfg = resolve_config(risk_cfg.model.model_dump(mode="json"), args.risk)
         label = f"label_{args.risk}"
-        test = pd.read_parquet(folder / "test.parquet")
-        test = test[test[label].notna()].reset_index(drop=True)
+        manifests = {name: json.loads((f / "manifest.json").read_text()) for name, f in sets.items()}
+        if args.truth:
+            test = population(manifests["graph"], args.risk, args.truth)
+            judged = f"every account of the test days {', '.join(test_days(manifests['graph']))}, ground truth"
+        else:
+            test = pd.read_parquet(folder / "test.parquet")
+            test = test[test[label].notna()].reset_index(drop=True)
+            judged = "the test split"
         y = test[label].to_numpy(dtype=float)
         groups = m.group_codes(test["account_pk"])
-        manifests = {name: json.loads((f / "manifest.json").read_text()) for name, f in sets.items()}
         scores: dict[str, dict[str, object]] = {}
         for name, f in sets.items():
             for seed in range(args.seeds):
@@ -130,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
 
         graph_features = len(manifests["graph"]["features"]) - len(manifests["no_graph"]["features"])
         print(
-            f"\ngraph lift, {args.risk}: {folder}\n{len(y):,} labelled test rows, {int(y.sum())} positive, "
+            f"\ngraph lift, {args.risk}: {folder}\njudged on {judged}: {len(y):,} rows, {int(y.sum())} positive, "
             f"{int(groups.max()) + 1} accounts; {graph_features} graph features of "
             f"{len(manifests['graph']['features'])}; {args.n_bootstrap} resamples of accounts, 90% intervals, "
             f"operating FPR {fpr}"
