@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             sizes = dict(zip(counts["node"].to_pylist(), counts["account_pk_count"].to_pylist(), strict=True))
             table = table.append_column(
                 "node_accounts", pa.array([sizes[v] for v in table["node"].to_pylist()], pa.int64())
-            )
+            ).append_column("window_days_seen", pa.array([14] * table.num_rows, pa.int32()))  # a full window
             hook.load_arrow_partition(EDGES, table, {"ds": ds})
             operator = GraphComponentsOperator(task_id="components", ds=ds, hub_max_accounts=HUB_MAX)
             began = time.perf_counter()

@@ -22,7 +22,8 @@ For each training seed it trains the project's model (``run_training``, the YAML
 section, a private MLflow under the output folder) on both, and LightGBM on both
 (``bench/compare_candidates.py``'s), and scores the same test rows. It prints PR-AUC and
 recall at the operating FPR of each, with 90% intervals from a bootstrap over accounts, and
-the paired change with minus without the graph (the same resamples for both).
+the paired change with minus without the graph (the same resamples for both); also for the
+mean of the seeds' scores (``seed_mean``), whose change is not the luck of one seed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -165,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
                 ].to_numpy(dtype=float)
                 print(f"  trained {name} seed {seed} in {time.perf_counter() - started:.0f} s", flush=True)
             scores.setdefault("lightgbm", {})[name] = lightgbm_scores(f, manifests[name]["features"], label, test)
+        if args.seeds > 1:  # the seeds' mean score: the model less its seed-to-seed spread, the same for both arms
+            seeds = [scores[f"seed{seed}"] for seed in range(args.seeds)]
+            scores["seed_mean"] = {name: np.mean([s[name] for s in seeds], axis=0) for name in sets}
 
         graph_features = len(manifests["graph"]["features"]) - len(manifests["no_graph"]["features"])
         print(

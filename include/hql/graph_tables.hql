@@ -5,13 +5,15 @@ CREATE DATABASE IF NOT EXISTS graph;
 
 -- Partition ds: every account and the device or IP it used (or signed up with) over the
 -- window of include/tables/graph.yaml ending with ds. node: '<kind>:<pseudonym>', kind
--- device or ip; node_accounts: how many accounts used it (above hub_max_accounts: a hub,
--- not an edge).
+-- device or ip; node_accounts: how many accounts used it; window_days_seen: the days of
+-- the window that hold events. A node is a hub, not an edge, above hub_max_accounts scaled
+-- to the days seen: node_accounts * window_days > hub_max_accounts * window_days_seen.
 CREATE TABLE IF NOT EXISTS graph.account_edges (
-  account_pk     STRING,
-  node           STRING,
-  kind           STRING,
-  node_accounts  BIGINT
+  account_pk        STRING,
+  node              STRING,
+  kind              STRING,
+  node_accounts     BIGINT,
+  window_days_seen  INT
 )
 PARTITIONED BY (ds STRING)
 STORED AS PARQUET;

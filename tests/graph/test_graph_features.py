@@ -61,6 +61,8 @@ def _world() -> tuple[list[dict], list[dict], list[dict]]:
     use("old0", WINDOW + 2, "d-old", "ip-old")  # outside the window
     use("old1", 1, "d-old", None)
     use("bad0", 1, "d-x", "ip-x")
+    for i in range(4):  # four accounts behind one IP: an edge in a full window, a hub in this one
+        use(f"quad{i}", 0, f"d-quad-{i}", "ip-quad")
     # Engagement: the ring's members like the same two accounts, one also another; two
     # ordinary accounts (not joined) like one the ring likes; the pair likes a shop.
     for i, account in enumerate(ring):
@@ -114,11 +116,13 @@ def _expected(events: list[dict], profiles: list[dict], labels: list[dict]) -> d
     users: dict[tuple, set] = {}
     for account, kind, value in used:
         users.setdefault((kind, value), set()).add(account)
+    # The days of the window that hold events: the hub bound shrinks with them.
+    seen = len({e["event_time"].date() for e in events if e["event_id"] and first <= e["event_time"].date() <= DAY})
     graph = nx.Graph()
     graph.add_nodes_from(p["account_id"] for p in profiles)
     hubs: dict[str, int] = {}
     for node, accounts in users.items():
-        if len(accounts) > HUB_MAX:
+        if len(accounts) * WINDOW > HUB_MAX * seen:
             for account in accounts:
                 hubs[account] = hubs.get(account, 0) + 1
         else:
@@ -285,6 +289,11 @@ def test_the_graph_features_equal_networkx_on_the_raw_rows(world):
     assert {got[a]["component_accounts"] for a in ring} == {6}
     assert got[pseudonymize(TEST_KEY.encode(), "user0")]["component_accounts"] == 1
     assert got[pseudonymize(TEST_KEY.encode(), "user0")]["hub_nodes"] == 1
+    # 9 days of the 14 hold events: the bound of 5 accounts is 3.2, so four accounts behind
+    # one IP are a hub's, not a ring.
+    for i in range(4):
+        quad = got[pseudonymize(TEST_KEY.encode(), f"quad{i}")]
+        assert quad["component_accounts"] == 1 and quad["hub_nodes"] == 1
     # The shared tables' quality gate passes the day (keys, NULLs, ranges, feature_ts).
     from integrity_risk.config.tables import shared_table_rules
     from integrity_risk.operators.quality_gate import QualityGateOperator

@@ -80,7 +80,8 @@ WITH accounts AS (
   FROM stats s CROSS JOIN centre c CROSS JOIN spread d
 ), hubs AS (
   SELECT account_pk, count(*) AS hub_nodes
-  FROM graph.account_edges WHERE ds = '{{ ds }}' AND node_accounts > {{ hub_max_accounts }}
+  FROM graph.account_edges  -- the bound scaled to the window's days seen (graph_tables.hql)
+  WHERE ds = '{{ ds }}' AND node_accounts * {{ graph_settings().window_days }} > {{ hub_max_accounts }} * window_days_seen
   GROUP BY account_pk
 )
 SELECT m.account_pk, TIMESTAMP '{{ feature_ts }}' AS feature_ts,

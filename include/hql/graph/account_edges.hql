@@ -2,9 +2,13 @@
     the look-back (lookback_days: graph.yaml's window_days, ds included) or signed up with,
     pseudonymized here (the raw values never leave the cleaning stage's tables), and how
     many accounts used each. The cleaning stage's daily values hold each account's distinct
-    devices and IPs per event day (clean.account_day_values). -#}
+    devices and IPs per event day (clean.account_day_values). window_days_seen: the days of
+    the look-back that hold events (fewer at a history's start): the hub bound shrinks with
+    it, or a proxy IP seen by 30 accounts in 4 days, 140 in 14, would join strangers on a
+    new history's first days. -#}
 INSERT OVERWRITE TABLE graph.account_edges PARTITION (ds)
 SELECT account_pk, node, kind, count(*) OVER (PARTITION BY node) AS node_accounts,
+       seen.days AS window_days_seen,
        '{{ ds }}' AS ds  -- the partition, last (dynamic partition insert)
 FROM (
   SELECT DISTINCT {{ pseudonymize('account_id') }} AS account_pk,
@@ -22,3 +26,9 @@ FROM (
   ) used
   WHERE account_id IS NOT NULL AND account_id <> '' AND value IS NOT NULL AND trim(value) <> ''
 ) edges
+CROSS JOIN (
+  SELECT greatest(count(DISTINCT event_date), 1) AS days
+  FROM clean.account_day_values
+  WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'
+    AND event_date BETWEEN DATE '{{ lookback_start_ds }}' AND DATE '{{ ds }}'
+) seen

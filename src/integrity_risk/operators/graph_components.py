@@ -28,7 +28,9 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
     their tables (``graph.cc_<ds>_*``) are dropped, whatever happens.
 
     :param ds: the day, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
-    :param hub_max_accounts: an edge of a node with more accounts is left out (default: include/tables/graph.yaml).
+    :param hub_max_accounts: an edge of a node with more accounts over the window is left out
+        (default: include/tables/graph.yaml), the bound scaled to the days of the window that
+        hold events (``window_days_seen``: fewer at a history's start).
     :param skip_existing: on a first try, leave an existing partition ``ds`` as it is (several
         DAGs write the graph, once a day between them). (templated)
     :param reuse_existing: leave an existing partition ``ds`` as it is on every try. (templated)
@@ -63,6 +65,7 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
 
         day = parse_ds(self.ds)
         hub_max = int(self.hub_max_accounts or graph_settings().hub_max_accounts)
+        window = graph_settings().window_days
         hook = self.hook
         hook.create_missing_tables("graph_tables.hql")
         if keeps_existing(context, self.skip_existing, self.reuse_existing) and hook.partition_exists(
@@ -79,7 +82,7 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
                 [
                     f"DROP TABLE IF EXISTS {edges}",
                     f"CREATE TABLE {edges} STORED AS PARQUET AS SELECT account_pk AS src, node AS dst "
-                    f"FROM {EDGES} WHERE ds = '{day}' AND node_accounts <= {hub_max}",
+                    f"FROM {EDGES} WHERE ds = '{day}' AND node_accounts * {window} <= {hub_max} * window_days_seen",
                 ]
             )
             rounds = connected_components(hook, edges, out, work=work)
