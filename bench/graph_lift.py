@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--training-set", type=Path, help="a training set folder whose service reads graph_daily")
     parser.add_argument("--service", help="the feature service of --ds (default <risk>_v2)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds of the project's model")
+    parser.add_argument(
+        "--lookback-days",
+        type=int,
+        help="the training set's days (default: the YAML's); fewer keep a new history's first days out, "
+        "whose graph joins families the full window keeps apart",
+    )
     parser.add_argument("--fpr", type=float, default=None, help="operating FPR (default: the YAML's)")
     parser.add_argument("--n-bootstrap", type=int, default=1000)
     parser.add_argument(
@@ -67,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_set(risk: str, ds: str, service: str, out: Path) -> Path:
+def build_set(risk: str, ds: str, service: str, out: Path, lookback_days: int | None = None) -> Path:
     from integrity_risk.config.risk import risk_config
     from integrity_risk.features.training_set import build_training_set
     from integrity_risk.storage import local_path
@@ -79,11 +85,12 @@ def build_set(risk: str, ds: str, service: str, out: Path) -> Path:
         feature_service=service,
         ds=ds,
         output_root=out / "training_sets",
-        lookback_days=cfg.training_set.lookback_days,
+        lookback_days=lookback_days or cfg.training_set.lookback_days,
         validation_days=cfg.training_set.validation_days,
         test_days=cfg.training_set.test_days,
         negatives_per_positive=float(cfg.labels.negatives_per_positive),
         maturity_days=cfg.labels.maturity_days,
+        exclusive_of=cfg.labels.exclusive_of,
     )
     return local_path(manifest["path"])
 
@@ -108,18 +115,38 @@ def test_days(manifest: dict) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, last, freq="D")]
 
 
-def population(manifest: dict, risk: str, truth_file: Path) -> pd.DataFrame:
+def population(manifest: dict, risk: str, truth_file: Path) -> tuple[pd.DataFrame, pd.Series]:
     """Every account of ``account_daily`` on the test days, the set's service's features as of
-    each day (Feast), labelled from the world's ground truth (``drift_retraining``'s)."""
+    each day (Feast), labelled from the world's ground truth (``drift_retraining``'s); and each
+    row's family in the ground truth (``benign`` or a risk type)."""
     from drift_retraining import test_population
 
     from integrity_risk.features.feast_store import feature_store, get_feature_service
-    from integrity_risk.features.pseudonymize import get_key
+    from integrity_risk.features.pseudonymize import get_key, pseudonymize
 
     store = feature_store()
     service = get_feature_service(store, manifest["feature_service"])
     truth = pd.read_parquet(truth_file)
-    return test_population(store, service, None, test_days(manifest), truth, get_key(), risk)
+    key = get_key()
+    frame = test_population(store, service, None, test_days(manifest), truth, key, risk)
+    family = dict(zip((pseudonymize(key, a) for a in truth["account_id"]), truth["truth"], strict=True))
+    return frame, frame["account_pk"].map(family)
+
+
+def print_flagged_by_family(scores: dict, y: np.ndarray, family: pd.Series, fpr: float) -> None:
+    """The share of each ground-truth family flagged at the operating threshold: whether the
+    graph moves the flags onto the risk's family or onto another family's rings."""
+    from integrity_risk.evaluation import metrics as m
+
+    families = sorted(family.unique())
+    print(f"\nflagged at the operating threshold (FPR {fpr} over all negatives), share of each family")
+    sizes = {name: int((family == name).sum()) for name in families}
+    print(f"{'model':10s} {'arm':9s} " + " ".join(f"{f'{name} ({sizes[name]:,})':>26s}" for name in families))
+    for model, pair in scores.items():
+        for arm in ("no_graph", "graph"):
+            flagged = pair[arm] >= m.operating_point(y, pair[arm], fpr).threshold
+            shares = [flagged[(family == name).to_numpy()].mean() for name in families]
+            print(f"{model:10s} {arm:9s} " + " ".join(f"{share:>26.3f}" for share in shares))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,14 +167,17 @@ def main(argv: list[str] | None = None) -> None:
     work = args.out or Path(tempfile.mkdtemp(prefix="graph_lift_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        folder = args.training_set or build_set(args.risk, args.ds, args.service or f"{args.risk}_v2", work)
+        folder = args.training_set or build_set(
+            args.risk, args.ds, args.service or f"{args.risk}_v2", work, args.lookback_days
+        )
         sets = {"graph": folder, "no_graph": without_graph(folder, work / "no_graph")}
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
         model_cfg = resolve_config(risk_cfg.model.model_dump(mode="json"), args.risk)
         label = f"label_{args.risk}"
         manifests = {name: json.loads((f / "manifest.json").read_text()) for name, f in sets.items()}
+        family = None
         if args.truth:
-            test = population(manifests["graph"], args.risk, args.truth)
+            test, family = population(manifests["graph"], args.risk, args.truth)
             judged = f"every account of the test days {', '.join(test_days(manifests['graph']))}, ground truth"
         else:
             test = pd.read_parquet(folder / "test.parquet")
@@ -197,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{_ci(rec['graph'], ci['candidate_recall_at_fpr']):>24s} "
                 f"{_ci(rec['graph'] - rec['no_graph'], ci['recall_at_fpr_delta'], sign=True):>26s}"
             )
+        if family is not None:
+            print_flagged_by_family(scores, y, family, fpr)
     finally:
         if args.out is None:
             shutil.rmtree(work, ignore_errors=True)

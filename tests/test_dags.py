@@ -428,9 +428,9 @@ def test_the_dags_whose_service_reads_the_graph_build_it_after_the_labels_and_th
         assert "extract.clean_events" in edges.upstream_task_ids
         assert edges.task_id in components.upstream_task_ids
         assert {components.task_id, "extract.hive_extract_labels"} <= features.upstream_task_ids
-        assert features.sql_vars == {
-            "hub_max_accounts": graph_settings().hub_max_accounts,
-            "label_maturity_days": graph_settings().label_maturity_days,
-        }
+        # The hub bound is applied once, where the edges are written; the components and the
+        # features read the edges' hub column.
+        assert edges.sql_vars == {"hub_max_accounts": graph_settings().hub_max_accounts}
+        assert features.sql_vars == {"label_maturity_days": graph_settings().label_maturity_days}
         # Written once a day between the DAGs, in the shared tables' pool, like the other shared tables.
         assert {t.pool for t in (edges, components, features)} == {"shared_tables"}

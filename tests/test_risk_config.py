@@ -45,6 +45,31 @@ def test_an_unknown_task_is_refused(fraud_yaml):
         load_risk_config(fraud_yaml)
 
 
+def test_exclusive_risks_must_be_other_known_risk_types(fraud_yaml):
+    text = fraud_yaml.read_text()
+
+    def exclusive(names):
+        return _written(
+            fraud_yaml,
+            text.replace("  negatives_per_positive:", f"  exclusive_of: {names}\n  negatives_per_positive:", 1),
+        )
+
+    # A task of the model or not: the training set reads the labels of both.
+    assert load_risk_config(exclusive("[abusive_account, scraping]")).labels.exclusive_of == [
+        "abusive_account",
+        "scraping",
+    ]
+    with pytest.raises(RiskConfigError, match=r"labels\.exclusive_of.*cannot exclude itself"):
+        load_risk_config(exclusive("[fraud]"))
+    with pytest.raises(RiskConfigError, match=r"'labels\.exclusive_of': unknown risk types \['phishing'\]"):
+        load_risk_config(exclusive("[phishing]"))
+
+
+def _written(path, text):
+    path.write_text(text)
+    return path
+
+
 def test_a_missing_hql_file_is_named(fraud_yaml):
     fraud_yaml.write_text(fraud_yaml.read_text().replace("hql: features/fraud.hql", "hql: features/nope.hql"))
     with pytest.raises(RiskConfigError, match=r"extract\.hql.*include/hql/features/nope\.hql"):

@@ -6,14 +6,15 @@ CREATE DATABASE IF NOT EXISTS graph;
 -- Partition ds: every account and the device or IP it used (or signed up with) over the
 -- window of include/tables/graph.yaml ending with ds. node: '<kind>:<pseudonym>', kind
 -- device or ip; node_accounts: how many accounts used it; window_days_seen: the days of
--- the window that hold events. A node is a hub, not an edge, above hub_max_accounts scaled
--- to the days seen: node_accounts * window_days > hub_max_accounts * window_days_seen.
+-- the window that hold events; hub: the node is a hub, not an edge, above hub_max_accounts
+-- scaled to the days seen (node_accounts * window_days > hub_max_accounts * window_days_seen).
 CREATE TABLE IF NOT EXISTS graph.account_edges (
   account_pk        STRING,
   node              STRING,
   kind              STRING,
   node_accounts     BIGINT,
-  window_days_seen  INT
+  window_days_seen  INT,
+  hub               BOOLEAN
 )
 PARTITIONED BY (ds STRING)
 STORED AS PARQUET;

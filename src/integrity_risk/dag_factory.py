@@ -119,12 +119,11 @@ def _graph_components() -> tuple[BaseOperator, BaseOperator]:
         table="graph.account_edges",
         ddl="graph_tables.hql",
         lookback_days=settings.window_days,
+        sql_vars={"hub_max_accounts": settings.hub_max_accounts},
         outlets=[],
         **_SHARED_WRITE,
     )
-    components = GraphComponentsOperator(
-        task_id="graph_components", hub_max_accounts=settings.hub_max_accounts, outlets=[], **_SHARED_WRITE
-    )
+    components = GraphComponentsOperator(task_id="graph_components", outlets=[], **_SHARED_WRITE)
     edges >> components
     return edges, components
 
@@ -212,8 +211,7 @@ def _shared_lookback_days(table: str) -> int:
 
 
 def _graph_sql_vars() -> dict[str, int]:
-    settings = graph_settings()
-    return {"hub_max_accounts": settings.hub_max_accounts, "label_maturity_days": settings.label_maturity_days}
+    return {"label_maturity_days": graph_settings().label_maturity_days}
 
 
 def build_risk_pipeline(risk_type: str) -> DAG:
@@ -334,6 +332,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 "test_days": cfg.training_set.test_days,
                 "negatives_per_positive": cfg.labels.negatives_per_positive,
                 "maturity_days": cfg.labels.maturity_days,
+                "exclusive_of": cfg.labels.exclusive_of,
             },
         )
         # Steps hand each other their outputs (XComArgs, resolved when the task renders its
@@ -363,6 +362,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 population_days=ev.population_days,
                 population_batch_accounts=ev.population_batch_accounts,
                 maturity_days=cfg.labels.maturity_days,  # the labels the metrics trust, as the training set's
+                exclusive_of=cfg.labels.exclusive_of,
                 # Scoring loads the TensorFlow models: the gpu queue's workers have TensorFlow,
                 # the default queue's do not (requirements/common.txt).
                 queue=GPU_QUEUE,

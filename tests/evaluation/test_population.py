@@ -209,6 +209,24 @@ def test_matured_labels_label_every_account_of_their_day_and_only_unlabelled_acc
     ]
 
 
+def test_matured_labels_count_an_exclusive_risks_positives_as_negatives(warehouse, labels_partition):
+    from integrity_risk.features.training_set import read_labels
+
+    counted, unknown = labels_partition
+    labels = p.matured_labels(
+        read_labels(RUN_DAY, "local"), RISK, CUTOFF, RUN_DAY, maturity_days=0, exclusive_of=["spam_redirect"]
+    )
+    spam = [_pk(i) for i in range(300, 340)]  # labelled spam_redirect only
+    accounts = pd.Series([_pk(i) for i in range(N)])
+    for day in LABELLED_DAYS:
+        got = dict(zip(accounts, labels.of(day, accounts), strict=True))
+        assert all(got[a] == 0.0 for a in spam)
+        assert {a: got[a] for a in counted[day]} == counted[day]
+        # The other unknowns (fraud labels before the cutoff or not matured) stay unknown.
+        assert all(np.isnan(got[a]) for a in unknown - set(spam))
+    assert "spam_redirect" in labels.note
+
+
 def test_every_account_of_the_evaluation_days_is_scored_by_both_models_and_the_flips_are_the_decisions(
     warehouse, models, labelled, labels_partition, hive_hook
 ):

@@ -358,6 +358,7 @@ def test_window_variables_of_a_day():
         "feature_ts": "2026-03-03 00:00:00",
         "lookback_start": "2026-02-24 00:00:00",
         "lookback_start_ds": "2026-02-24",
+        "lookback_days": 7,
         "dedup_start": "2026-02-23 00:00:00",
         "dedup_start_ds": "2026-02-23",
     }

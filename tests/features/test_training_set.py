@@ -104,6 +104,45 @@ def test_labels_pivot_to_one_row_per_account_and_time_with_nan_for_unlabelled_ta
     assert BYSTANDERS[0] not in set(rows["account_pk"]) and "label_spam_redirect" not in rows
 
 
+def test_a_positive_of_an_exclusive_risk_is_a_negative_unless_the_account_has_a_label_of_the_risk(world):
+    ring, enforced_late = BYSTANDERS[1], BYSTANDERS[2]
+
+    def label(pk, risk, value, at):
+        return {"account_pk": pk, "risk_type": risk, "label": value, "labeled_at": at}
+
+    world.write_labels(
+        DS,
+        [
+            label(FRAUDSTER, "fraud", 1, "2026-03-05T15:00:00Z"),
+            label(SCRAPER, "scraping", 1, "2026-03-09T01:00:00Z"),
+            label(ring, "scraping", 1, "2026-03-04T12:00:00Z"),
+            # Enforced for scraping, then for fraud too: that label has not matured (maturity 1 day),
+            # but it says the account is no fraud negative.
+            label(enforced_late, "scraping", 1, "2026-03-04T12:00:00Z"),
+            label(enforced_late, "fraud", 1, "2026-03-10T20:00:00Z"),
+            label(BYSTANDERS[0], "spam_redirect", 1, "2026-03-02T00:00:00Z"),
+        ],
+    )
+
+    def fraud_labels(**kwargs):
+        rows = read(build(world, negatives_per_positive=0, maturity_days=1, **kwargs))
+        return dict(zip(rows["account_pk"], rows["label_fraud"], strict=True))
+
+    exclusive = fraud_labels(exclusive_of=["scraping"])
+    assert exclusive[SCRAPER] == 0.0 and exclusive[ring] == 0.0 and exclusive[FRAUDSTER] == 1.0
+    assert pd.isna(exclusive[enforced_late])
+    unknown = fraud_labels()  # the default: another risk's account is unknown for this one
+    assert all(pd.isna(unknown[pk]) for pk in (SCRAPER, ring, enforced_late))
+    # Only the set's own risk is judged by the rule: the fraudster stays unknown for the scraping head.
+    rows = read(build(world, negatives_per_positive=0, maturity_days=1, exclusive_of=["scraping"]))
+    assert rows.loc[rows["account_pk"] == FRAUDSTER, "label_scraping"].isna().all()
+    # A risk that is not a task: its positive comes in as a fraud negative, unknown for the other heads.
+    rows = read(build(world, negatives_per_positive=0, maturity_days=1, exclusive_of=["spam_redirect"]))
+    spammer = rows[rows["account_pk"] == BYSTANDERS[0]]
+    assert spammer["label_fraud"].tolist() == [0.0] and spammer["label_scraping"].isna().all()
+    assert "label_spam_redirect" not in rows
+
+
 def test_negatives_are_unlabelled_accounts_sampled_with_the_seed(world):
     first, again = build(world), build(world)
     rows = read(first)

@@ -222,16 +222,17 @@ def _graph_stage(hook) -> dict[str, dict]:
             table="graph.account_edges",
             lookback_days=WINDOW,
             ddl="graph_tables.hql",
+            sql_vars={"hub_max_accounts": HUB_MAX},
             **common,
         )
     )
-    _run(GraphComponentsOperator(task_id="components", ds=DS, hub_max_accounts=HUB_MAX))
+    _run(GraphComponentsOperator(task_id="components", ds=DS))
     _run(
         HiveExtractOperator(
             task_id="graph_daily",
             hql="features/graph_daily.hql",
             table="features.graph_daily",
-            sql_vars={"hub_max_accounts": HUB_MAX, "label_maturity_days": MATURITY},
+            sql_vars={"label_maturity_days": MATURITY},
             lookback_days=WINDOW,
             **common,
         )
@@ -349,7 +350,7 @@ def test_the_components_of_a_written_day_are_left_alone_on_a_first_try_and_writt
 
     hook = world[0]
     before = sorted(hook.get_records(f"SELECT vertex, component FROM graph.account_components WHERE ds = '{DS}'"))
-    shared = {"ds": DS, "hub_max_accounts": HUB_MAX, "skip_existing": "True"}
+    shared = {"ds": DS, "skip_existing": "True"}
     first = GraphComponentsOperator(task_id="components", **shared)
     assert first.execute({"ti": SimpleNamespace(try_number=1)})["skipped"]
     retry = GraphComponentsOperator(task_id="components", **shared).execute({"ti": SimpleNamespace(try_number=2)})

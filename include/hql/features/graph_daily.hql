@@ -1,10 +1,10 @@
 {#- features.graph_daily, partition ds: per account of the day's profile snapshot, what its
     connected component (graph.account_components of ds: accounts joined through the
     devices and IPs they shared over the window, hubs left out) looks like at the end of ds.
-    An account in no edge is a component of one. Settings: include/tables/graph.yaml
-    (hub_max_accounts and label_maturity_days also as sql_vars; the extract's look-back is
-    the graph's window, for the accounts engaged). features.labels of ds must be written
-    first.
+    An account in no edge is a component of one; hub_nodes counts the nodes the edges
+    extract marked hub. Settings: include/tables/graph.yaml (label_maturity_days also as a
+    sql_var; the extract's look-back is the graph's window, for the accounts engaged).
+    features.labels of ds must be written first.
     The anomaly score is fitted on the day's own components of two or more accounts, not on
     earlier days' rows: a day's features then do not depend on which days a backfill wrote
     first. -#}
@@ -80,8 +80,8 @@ WITH accounts AS (
   FROM stats s CROSS JOIN centre c CROSS JOIN spread d
 ), hubs AS (
   SELECT account_pk, count(*) AS hub_nodes
-  FROM graph.account_edges  -- the bound scaled to the window's days seen (graph_tables.hql)
-  WHERE ds = '{{ ds }}' AND node_accounts * {{ graph_settings().window_days }} > {{ hub_max_accounts }} * window_days_seen
+  FROM graph.account_edges
+  WHERE ds = '{{ ds }}' AND hub
   GROUP BY account_pk
 )
 SELECT m.account_pk, TIMESTAMP '{{ feature_ts }}' AS feature_ts,

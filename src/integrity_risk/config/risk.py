@@ -90,10 +90,19 @@ class ExtractConfig(_Strict):
 
 
 class LabelsConfig(_Strict):
-    """``labels:``: when a label counts as matured, and how many negatives to draw."""
+    """``labels:``: when a label counts as matured, how many negatives to draw, and which
+    other risks' positives are this risk's negatives.
+    """
 
     maturity_days: int = Field(default=3, ge=0, le=60)
     negatives_per_positive: float = Field(default=3.0, ge=0)
+    exclusive_of: list[str] = Field(
+        default_factory=list,
+        description=(
+            "risk types whose enforcement never overlaps this one's: an account with a matured positive "
+            "label of one of them, and none of this risk, is a negative of this risk's head (else unknown)"
+        ),
+    )
 
 
 class TrainingSetConfig(_Strict):
@@ -306,6 +315,12 @@ class RiskConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _exclusive_risks_are_others(self) -> RiskConfig:
+        if self.risk_type in self.labels.exclusive_of:
+            raise ValueError(f"labels.exclusive_of: {self.risk_type!r} cannot exclude itself")
+        return self
+
+    @model_validator(mode="after")
     def _drift_volumes_name_feature_columns(self) -> RiskConfig:
         from integrity_risk.features.table_schema import ddl_schema
 
@@ -372,12 +387,13 @@ def load_risk_config(path: str | Path) -> RiskConfig:
         raise RiskConfigError(f"{path}: key 'risk_type' is {cfg.risk_type!r} but the file is named {path.stem!r}")
     # A risk type exists when its YAML does: a head without one has no labels to learn from.
     known = sorted(set(all_risk_types()) | {cfg.risk_type})
-    unknown = [t for t in cfg.model.tasks if t not in known]
-    if unknown:
-        raise RiskConfigError(
-            f"{path}: key 'model.tasks': unknown risk types {unknown}; expected some of {known} "
-            f"(a risk type is a YAML in {risks_dir()})"
-        )
+    for key, names in (("model.tasks", cfg.model.tasks), ("labels.exclusive_of", cfg.labels.exclusive_of)):
+        unknown = [t for t in names if t not in known]
+        if unknown:
+            raise RiskConfigError(
+                f"{path}: key '{key}': unknown risk types {unknown}; expected some of {known} "
+                f"(a risk type is a YAML in {risks_dir()})"
+            )
     return cfg
 
 

@@ -82,16 +82,19 @@ class MaturedLabels:
     them for the training set); 0.0 when the account has no label event at all in the
     labels partition, matured or not, of any risk (the training set's negatives); else
     unknown (NaN): an account labelled for another risk, not yet matured or observed before
-    the cutoff is left out.
+    the cutoff is left out, except the matured positives of a risk the YAML names in
+    ``labels.exclusive_of`` (with no label of this risk): 0.0, as in the training set.
 
     :param by_day: partition -> the risk's labels there, a float Series indexed by ``account_pk``.
     :param labelled_accounts: every account with a label event in the partition.
     :param note: how the labels were chosen, for the report.
+    :param exclusive_negatives: accounts that are negatives through ``labels.exclusive_of``.
     """
 
     by_day: dict[str, pd.Series]
     labelled_accounts: pd.Index
     note: str = ""
+    exclusive_negatives: pd.Index | None = None
 
     @property
     def days(self) -> list[str]:
@@ -105,12 +108,19 @@ class MaturedLabels:
         """The label of each account of ``day`` (1.0, 0.0 or NaN), aligned with ``account_pk``."""
         known = self.by_day.get(day)
         labels = account_pk.map(known).to_numpy(dtype=float) if known is not None else np.full(len(account_pk), np.nan)
-        unlabelled = ~account_pk.isin(self.labelled_accounts).to_numpy()
-        return np.where(np.isnan(labels) & unlabelled, 0.0, labels)
+        negative = ~account_pk.isin(self.labelled_accounts).to_numpy()
+        if self.exclusive_negatives is not None:
+            negative |= account_pk.isin(self.exclusive_negatives).to_numpy()
+        return np.where(np.isnan(labels) & negative, 0.0, labels)
 
 
 def matured_labels(
-    labels: pd.DataFrame, risk_type: str, cutoff: str | None, ds: str, maturity_days: int
+    labels: pd.DataFrame,
+    risk_type: str,
+    cutoff: str | None,
+    ds: str,
+    maturity_days: int,
+    exclusive_of: Sequence[str] = (),
 ) -> MaturedLabels:
     """The risk's labels matured by the end of ``ds`` and observed after the candidate's ``cutoff``, by partition.
 
@@ -118,6 +128,8 @@ def matured_labels(
         newest label per account and risk.
     :param cutoff: the end of what the candidate saw (``shadow_eval.evaluation_cutoff``); None: every matured label.
     :param maturity_days: the risk's ``labels.maturity_days``: the same labels the training set would trust.
+    :param exclusive_of: the risk's ``labels.exclusive_of``: their matured positives, with no
+        label of this risk, are its negatives (``training_set.exclusive_negatives``).
     """
     import pandas as pd
 
@@ -141,7 +153,12 @@ def matured_labels(
         f"every {risk_type} label matured ({maturity_days} days) by the end of {ds} and {after}, "
         f"judged with every account of {len(by_day)} day(s) without any label as negatives"
     )
-    return MaturedLabels(by_day, pd.Index(labels["account_pk"].unique()), note)
+    own = labels.loc[labels["risk_type"] == risk_type, "account_pk"]
+    excluded = usable[usable["risk_type"].isin(list(exclusive_of)) & (usable["label"] == 1.0)]["account_pk"]
+    exclusive = pd.Index(excluded[~excluded.isin(own)].unique()) if len(exclusive_of) else None
+    if exclusive is not None:
+        note += f"; the matured positives of {', '.join(exclusive_of)} as negatives (labels.exclusive_of)"
+    return MaturedLabels(by_day, pd.Index(labels["account_pk"].unique()), note, exclusive)
 
 
 def sample_range(rows: int, wanted: int) -> AccountRange:

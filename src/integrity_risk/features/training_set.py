@@ -224,6 +224,27 @@ def labelled_rows(labels: pd.DataFrame, tasks: Sequence[str], start: dt.datetime
     return wide if not wide.empty else pd.DataFrame(columns=["account_pk", "event_timestamp", *wide.columns])
 
 
+def exclusive_negatives(
+    rows: pd.DataFrame, task: str, exclusive_of: Sequence[str], labels: pd.DataFrame
+) -> pd.DataFrame:
+    """``task``'s label set to 0 on the rows where it is unknown, a risk of ``exclusive_of`` is
+    1, and the account has no label of ``task`` in ``labels`` (matured or not).
+
+    A known account of another risk is unknown for this one (NaN, masked in the loss): an
+    account enforced for fake engagement may be a fake account too. Where the risks'
+    policies never overlap, leaving it unknown hides from the head the accounts it is most
+    likely to confuse with its own: the account graph makes an engagement ring look like a
+    ring of bulk accounts, and a head that never saw one as a negative flags it.
+    """
+    if not exclusive_of:
+        return rows
+    own = set(labels.loc[labels["risk_type"] == task, "account_pk"])
+    other = rows[[f"label_{t}" for t in exclusive_of]].eq(1.0).any(axis=1)
+    rows = rows.copy()
+    rows.loc[rows[f"label_{task}"].isna() & other & ~rows["account_pk"].isin(own), f"label_{task}"] = 0.0
+    return rows
+
+
 def matured(labels: pd.DataFrame, end: dt.datetime, maturity_days: int) -> pd.DataFrame:
     """The labels at least ``maturity_days`` old at ``end``: late appeals have had time to arrive.
 
@@ -297,6 +318,7 @@ class TrainingSetParams:
     test_days: int = 2
     negatives_per_positive: float = 3.0
     maturity_days: int = 3
+    exclusive_of: tuple[str, ...] = ()
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -313,6 +335,9 @@ class TrainingSetParams:
             )
         if self.negatives_per_positive < 0:
             raise ValueError(f"negatives_per_positive must be >= 0, got {self.negatives_per_positive!r}")
+        if isinstance(self.exclusive_of, str):
+            raise ValueError(f"exclusive_of must be a list of risk types, got {self.exclusive_of!r}")
+        object.__setattr__(self, "exclusive_of", tuple(self.exclusive_of))  # frozen: a list from YAML or XCom
 
 
 def point_in_time_join(store: FeatureStore, service: FeatureService, entity_df: pd.DataFrame) -> pd.DataFrame:
@@ -402,7 +427,13 @@ def build_training_set(
 
     labels = read_labels(day.isoformat(), profile)
     usable = matured(labels, end, spec.maturity_days)
-    rows = labelled_rows(usable, tasks, start, end)
+    # An exclusive risk need not be a task: its positives come in as this risk's negatives only.
+    extra = [t for t in spec.exclusive_of if t not in tasks]
+    rows = exclusive_negatives(
+        labelled_rows(usable, [*tasks, *extra], start, end), risk_type, spec.exclusive_of, labels
+    )
+    rows = rows.drop(columns=[f"label_{t}" for t in extra])
+    rows = rows[rows[[f"label_{t}" for t in tasks]].notna().any(axis=1)].reset_index(drop=True)
     if rows.empty:
         raise TrainingSetError(
             f"no labels of {tasks} observed in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) and at least {spec.maturity_days} "

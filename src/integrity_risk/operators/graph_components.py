@@ -21,16 +21,14 @@ COMPONENTS = "graph.account_components"
 
 class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
     """Write ``graph.account_components`` for ``ds``: the components of the day's edges
-    (``graph.account_edges``, written by ``graph/account_edges.hql``) that are not hubs,
+    (``graph.account_edges``, written by ``graph/account_edges.hql``) whose node is not a hub
+    (the edges extract's ``hub``),
     computed at the engine (:func:`integrity_risk.graph.components.connected_components`).
 
     The partition is replaced whole (a dynamic partition insert) once the rounds converge;
     their tables (``graph.cc_<ds>_*``) are dropped, whatever happens.
 
     :param ds: the day, ``YYYY-MM-DD``; default ``{{ ds }}``. (templated)
-    :param hub_max_accounts: an edge of a node with more accounts over the window is left out
-        (default: include/tables/graph.yaml), the bound scaled to the days of the window that
-        hold events (``window_days_seen``: fewer at a history's start).
     :param skip_existing: on a first try, leave an existing partition ``ds`` as it is (several
         DAGs write the graph, once a day between them). (templated)
     :param reuse_existing: leave an existing partition ``ds`` as it is on every try. (templated)
@@ -44,7 +42,6 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
         self,
         *,
         ds: str = "{{ ds }}",
-        hub_max_accounts: int | None = None,
         skip_existing: bool | str = False,
         reuse_existing: bool | str = False,
         hiveserver2_conn_id: str = "hiveserver2_default",
@@ -53,19 +50,15 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
         kwargs.setdefault("outlets", [table_asset(COMPONENTS)])
         super().__init__(**kwargs)
         self.ds = ds
-        self.hub_max_accounts = hub_max_accounts
         self.skip_existing = skip_existing
         self.reuse_existing = reuse_existing
         self.hiveserver2_conn_id = hiveserver2_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from integrity_risk.config.graph import graph_settings
         from integrity_risk.graph.components import connected_components
         from integrity_risk.operators.hive_extract import keeps_existing
 
         day = parse_ds(self.ds)
-        hub_max = int(self.hub_max_accounts or graph_settings().hub_max_accounts)
-        window = graph_settings().window_days
         hook = self.hook
         hook.create_missing_tables("graph_tables.hql")
         if keeps_existing(context, self.skip_existing, self.reuse_existing) and hook.partition_exists(
@@ -82,7 +75,7 @@ class GraphComponentsOperator(HiveServer2HookMixin, BaseOperator):
                 [
                     f"DROP TABLE IF EXISTS {edges}",
                     f"CREATE TABLE {edges} STORED AS PARQUET AS SELECT account_pk AS src, node AS dst "
-                    f"FROM {EDGES} WHERE ds = '{day}' AND node_accounts * {window} <= {hub_max} * window_days_seen",
+                    f"FROM {EDGES} WHERE ds = '{day}' AND NOT hub",
                 ]
             )
             rounds = connected_components(hook, edges, out, work=work)

@@ -79,7 +79,7 @@ class ExtractWindow:
         first = self.day - dt.timedelta(days=self.lookback_days - 1 + DEDUP_MARGIN_DAYS)
         return [(first + dt.timedelta(days=n)).isoformat() for n in range((self.day - first).days + 1)]
 
-    def template_vars(self) -> dict[str, str]:
+    def template_vars(self) -> dict[str, str | int]:
         """Variables for the HQL templates; every one is derived from the validated day."""
         start = dt.datetime.combine(self.day, dt.time())
         end = start + dt.timedelta(days=1)
@@ -94,6 +94,7 @@ class ExtractWindow:
             "feature_ts": f"{end:%Y-%m-%d %H:%M:%S}",  # when the row's values are known
             "lookback_start": f"{lookback:%Y-%m-%d %H:%M:%S}",
             "lookback_start_ds": lookback.date().isoformat(),
+            "lookback_days": self.lookback_days,
             "dedup_start": f"{dedup:%Y-%m-%d %H:%M:%S}",
             "dedup_start_ds": dedup.date().isoformat(),
         }
@@ -167,8 +168,8 @@ class HiveExtractOperator(HiveServer2HookMixin, BaseOperator):
     Variables a template can use (all derived from the validated ``ds``, UTC):
     ``ds``, ``window_start`` (``ds`` 00:00), ``window_end`` and ``feature_ts``
     (``ds`` + 1 day 00:00), ``lookback_start`` and ``lookback_start_ds`` (first day of
-    the ``lookback_days`` window), ``dedup_start`` and ``dedup_start_ds`` (a day before it:
-    where duplicates are looked for), each ``sql_vars`` entry, and the macro
+    the ``lookback_days`` window), ``lookback_days`` itself, ``dedup_start`` and
+    ``dedup_start_ds`` (a day before it: where duplicates are looked for), each ``sql_vars`` entry, and the macro
     ``{{ pseudonymize('e.account_id') }}``: HMAC-SHA256 of a raw identifier with the
     key of the ``pseudonymization_conn_id`` connection. The key reaches the server only
     as session variables and is masked in logs; the rendered SQL shown in the UI holds

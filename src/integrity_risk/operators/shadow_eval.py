@@ -13,6 +13,8 @@ from integrity_risk.operators.feature_drift import DRIFT_TABLE
 from integrity_risk.values import parse_ds
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
     from airflow.sdk import Context
 
@@ -159,6 +161,8 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         With a feature service, the labelled metrics are judged on every account of the days whose
         labels matured since the cutoff too (``population.MaturedLabels``), not on the test split.
     :param maturity_days: the risk's ``labels.maturity_days``: the labels the metrics trust.
+    :param exclusive_of: the risk's ``labels.exclusive_of``: those risks' matured positives are
+        negatives, as in the training set.
     :param population_batch_accounts: the most accounts read and scored at once.
     :param population_sample: flipped accounts shown to the reviewer, each way, with their attributions.
     :param profile: Feast profile the feature tables are read with (default from the environment).
@@ -193,6 +197,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         population_batch_accounts: int = 250_000,
         population_sample: int = 5,
         maturity_days: int = 3,
+        exclusive_of: Sequence[str] = (),
         profile: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -218,6 +223,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         self.population_batch_accounts = population_batch_accounts
         self.population_sample = population_sample
         self.maturity_days = maturity_days
+        self.exclusive_of = list(exclusive_of)
         self.profile = profile
 
     def execute(self, context: Context) -> dict:
@@ -399,7 +405,7 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         except TrainingSetError as err:  # no label is known: every account's label is unknown, none is negative
             self.log.warning("%s", err)
             return None
-        return matured_labels(labels, self.risk_type, cutoff, self.ds, self.maturity_days)
+        return matured_labels(labels, self.risk_type, cutoff, self.ds, self.maturity_days, self.exclusive_of)
 
     def _population(
         self,

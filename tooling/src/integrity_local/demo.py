@@ -83,17 +83,31 @@ def load_world_once(start: str, days: int, accounts: int, seed: int) -> None:
     cfg = demo_world(start, days, accounts, seed)
     out_dir = world_dir(start, days, accounts, seed)
     marker = out_dir / ".loaded"
+    hook = HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default")
     if marker.exists():
-        step(f"synthetic world already loaded ({out_dir})")
-        return
+        if _upstream_tables_present(hook):
+            step(f"synthetic world already loaded ({out_dir})")
+            return
+        # The state folder kept the world but lost the warehouse (a cleaned hiveserver2/ folder).
+        step(f"synthetic world {out_dir} was loaded into a warehouse that no longer has its tables: loading it again")
+        marker.unlink()
     step(f"generating {days} days of synthetic traffic for {accounts} accounts (seed {seed})")
     began = time.monotonic()
     print(f"    {write_world(cfg, out_dir)} in {time.monotonic() - began:.1f}s")
     step("creating the upstream tables and loading the partitions through HiveServer2")
     began = time.monotonic()
-    load_world(HiveServer2Hook(hiveserver2_conn_id="hiveserver2_default"), out_dir)
+    load_world(hook, out_dir)
     marker.touch()
     print(f"    loaded in {time.monotonic() - began:.1f}s")
+
+
+def _upstream_tables_present(hook) -> bool:
+    from integrity_local.upstream import UPSTREAM_TABLES
+
+    if "raw" not in {row[0] for row in hook.get_records("SHOW DATABASES")}:
+        return False
+    tables = {row[1] for row in hook.get_records("SHOW TABLES IN raw")}  # (database, table, is temporary)
+    return all(table.split(".", 1)[1] in tables for table in UPSTREAM_TABLES)
 
 
 def show_upstream_partitions() -> None:
