@@ -276,15 +276,25 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("action", choices=["start", "stop", "status"])
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--port", type=int, help=f"default {DEFAULT_PORT}; stop without it stops every one of the state folder"
+    )
     args = parser.parse_args(argv)
-    server = LocalHiveServer(port=args.port)
+    server = LocalHiveServer(port=args.port or DEFAULT_PORT)
     if args.action == "start":
         seconds = server.start()
         print(f"HiveServer2 answers at {server.uri} (started in {seconds:.1f}s; log {server.log_file})")
     elif args.action == "stop":
-        server.stop()
-        print(f"HiveServer2 on port {args.port} stopped")
+        # A demo run with --hs2-port left its pid file under its port: stop.sh stops it too.
+        ports = (
+            [args.port]
+            if args.port
+            else sorted(int(f.stem.rsplit("-", 1)[1]) for f in server.state_dir.glob("thriftserver-*.pid"))
+            or [DEFAULT_PORT]
+        )
+        for port in ports:
+            LocalHiveServer(port=port, state_dir=server.state_dir).stop()
+            print(f"HiveServer2 on port {port} stopped")
     else:
         print("running" if server.answers() else "not running")
     return 0
