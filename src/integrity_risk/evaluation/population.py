@@ -129,11 +129,11 @@ def matured_labels(
     :param cutoff: the end of what the candidate saw (``shadow_eval.evaluation_cutoff``); None: every matured label.
     :param maturity_days: the risk's ``labels.maturity_days``: the same labels the training set would trust.
     :param exclusive_of: the risk's ``labels.exclusive_of``: their matured positives, with no
-        label of this risk, are its negatives (``training_set.exclusive_negatives``).
+        label of this risk, are its negatives (``training_set.exclusive_negative_accounts``).
     """
     import pandas as pd
 
-    from integrity_risk.features.training_set import matured
+    from integrity_risk.features.training_set import exclusive_negative_accounts, matured
 
     end = dt.datetime.combine(parse_ds(ds) + dt.timedelta(days=1), dt.time(), dt.UTC)
     usable = matured(labels, end, maturity_days)
@@ -153,10 +153,9 @@ def matured_labels(
         f"every {risk_type} label matured ({maturity_days} days) by the end of {ds} and {after}, "
         f"judged with every account of {len(by_day)} day(s) without any label as negatives"
     )
-    own = labels.loc[labels["risk_type"] == risk_type, "account_pk"]
-    excluded = usable[usable["risk_type"].isin(list(exclusive_of)) & (usable["label"] == 1.0)]["account_pk"]
-    exclusive = pd.Index(excluded[~excluded.isin(own)].unique()) if len(exclusive_of) else None
-    if exclusive is not None:
+    exclusive = None
+    if exclusive_of:
+        exclusive = pd.Index(sorted(exclusive_negative_accounts(labels, usable, risk_type, exclusive_of)))
         note += f"; the matured positives of {', '.join(exclusive_of)} as negatives (labels.exclusive_of)"
     return MaturedLabels(by_day, pd.Index(labels["account_pk"].unique()), note, exclusive)
 

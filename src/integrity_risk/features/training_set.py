@@ -224,11 +224,11 @@ def labelled_rows(labels: pd.DataFrame, tasks: Sequence[str], start: dt.datetime
     return wide if not wide.empty else pd.DataFrame(columns=["account_pk", "event_timestamp", *wide.columns])
 
 
-def exclusive_negatives(
-    rows: pd.DataFrame, task: str, exclusive_of: Sequence[str], labels: pd.DataFrame
-) -> pd.DataFrame:
-    """``task``'s label set to 0 on the rows where it is unknown, a risk of ``exclusive_of`` is
-    1, and the account has no label of ``task`` in ``labels`` (matured or not).
+def exclusive_negative_accounts(
+    labels: pd.DataFrame, usable: pd.DataFrame, task: str, exclusive_of: Sequence[str]
+) -> set[str]:
+    """The accounts that are ``task``'s negatives through ``exclusive_of``: a matured positive
+    (in ``usable``) of one of those risks, and no label of ``task`` in ``labels`` (matured or not).
 
     A known account of another risk is unknown for this one (NaN, masked in the loss): an
     account enforced for fake engagement may be a fake account too. Where the risks'
@@ -237,12 +237,9 @@ def exclusive_negatives(
     ring of bulk accounts, and a head that never saw one as a negative flags it.
     """
     if not exclusive_of:
-        return rows
-    own = set(labels.loc[labels["risk_type"] == task, "account_pk"])
-    other = rows[[f"label_{t}" for t in exclusive_of]].eq(1.0).any(axis=1)
-    rows = rows.copy()
-    rows.loc[rows[f"label_{task}"].isna() & other & ~rows["account_pk"].isin(own), f"label_{task}"] = 0.0
-    return rows
+        return set()
+    positives = usable.loc[usable["risk_type"].isin(list(exclusive_of)) & (usable["label"] == 1), "account_pk"]
+    return set(positives) - set(labels.loc[labels["risk_type"] == task, "account_pk"])
 
 
 def matured(labels: pd.DataFrame, end: dt.datetime, maturity_days: int) -> pd.DataFrame:
@@ -429,9 +426,9 @@ def build_training_set(
     usable = matured(labels, end, spec.maturity_days)
     # An exclusive risk need not be a task: its positives come in as this risk's negatives only.
     extra = [t for t in spec.exclusive_of if t not in tasks]
-    rows = exclusive_negatives(
-        labelled_rows(usable, [*tasks, *extra], start, end), risk_type, spec.exclusive_of, labels
-    )
+    rows = labelled_rows(usable, [*tasks, *extra], start, end)
+    negative = rows["account_pk"].isin(exclusive_negative_accounts(labels, usable, risk_type, spec.exclusive_of))
+    rows.loc[rows[f"label_{risk_type}"].isna() & negative, f"label_{risk_type}"] = 0.0
     rows = rows.drop(columns=[f"label_{t}" for t in extra])
     rows = rows[rows[[f"label_{t}" for t in tasks]].notna().any(axis=1)].reset_index(drop=True)
     if rows.empty:
