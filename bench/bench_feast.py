@@ -10,10 +10,11 @@ day of ``account_daily`` and ``fraud_daily`` for ``--accounts`` accounts, then p
   online store: ``feast_engine`` and ``online_stores``), of the store's
   ``online_write_batch`` of the same rows as Feast's protos (conversion done beforehand),
   and of a plain ``sqlite3.executemany`` of the same (key, feature, value, ts) rows into
-  a table with the same primary key in the same SQLite file: the reference;
+  a table with the same primary key in the same SQLite file (Feast's own layout, a row per
+  account and feature, which the project's store no longer keeps): the reference;
 - online retrieval p50 / p99 for 1 and 100 accounts: ``fetch_online_features``
   (service ``fraud_v1``: two views and an on-demand view, read by ``online_reader``) and a plain
-  ``SELECT ... WHERE entity_key IN (...)`` on Feast's own tables: the reference.
+  ``SELECT ... WHERE entity_key IN (...)`` of the accounts' cells in that reference table.
 
 With ``--online redis`` the online store is a ``redis-server`` the benchmark starts on a free
 loopback port (profile ``local_redis``, as the deployment's Redis): the references are then a
@@ -158,8 +159,9 @@ def main() -> None:
         "CREATE TABLE bench_plain (entity_key BLOB, feature_name TEXT, value BLOB, event_ts TIMESTAMP, "
         "PRIMARY KEY (entity_key, feature_name))"
     )
+    keys = dict(_entity_keys(store, accounts))
     plain = [
-        (ek.SerializeToString(), name, val.SerializeToString(), ts)
+        (keys[ek.entity_values[0].string_val], name, val.SerializeToString(), ts)
         for _, data in write_batches.values()
         for ek, values, ts, _ in data
         for name, val in values.items()
@@ -178,16 +180,12 @@ def main() -> None:
         f"online_write_batch / reference: {plain_s / feast_write_s:.3f}"
     )
 
-    tables = [f"{store.config.project}_{view}" for view in ("account_daily", "fraud_daily")]
-    keys = dict(_entity_keys(store, accounts))
-
     def plain_select(pks: list[str]) -> None:
         blobs = [keys[pk] for pk in pks]
         marks = ",".join("?" * len(blobs))
-        for table in tables:
-            db.execute(
-                f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" WHERE entity_key IN ({marks})', blobs
-            ).fetchall()
+        db.execute(
+            f"SELECT entity_key, feature_name, value, event_ts FROM bench_plain WHERE entity_key IN ({marks})", blobs
+        ).fetchall()
 
     compare_reads(store, accounts, args.repeats, "plain SELECT", plain_select)
     db.close()

@@ -186,7 +186,8 @@ fraud_daily = FeatureView(
 # extract keeps additive columns and both sides always come from the same row.
 # Rule of each: 0.0 for an empty denominator (as the extract's ratios), null where
 # the account has no row (unknown, or older than the view's TTL). Feast stores a
-# UDF by its source text, so each one is self-contained (no module-level helpers).
+# UDF by its source text, so each one is self-contained (no module-level helpers). They
+# work on numpy arrays: pandas' own operations cost 2 ms on a 100-account online read.
 @on_demand_feature_view(
     sources=[account_daily],
     schema=[Field(name="events_1d_share_7d", dtype=Float64)],
@@ -195,11 +196,16 @@ fraud_daily = FeatureView(
     tags={"risk_type": "abusive_account"},
 )
 def account_ratios(inputs: pd.DataFrame) -> pd.DataFrame:
-    def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-        num, den = num.astype("float64"), den.astype("float64")
-        return (num / den.where(den > 0)).where(den.isna() | (den > 0), 0.0)
+    import numpy as np
 
-    return pd.DataFrame({"events_1d_share_7d": ratio(inputs["events_1d"], inputs["events_7d"])})
+    def ratio(num: pd.Series, den: pd.Series) -> np.ndarray:
+        num, den = num.to_numpy("float64", na_value=np.nan), den.to_numpy("float64", na_value=np.nan)
+        positive = den > 0
+        out = np.where(positive, num / np.where(positive, den, 1.0), 0.0)
+        out[np.isnan(den)] = np.nan
+        return out
+
+    return pd.DataFrame({"events_1d_share_7d": ratio(inputs["events_1d"], inputs["events_7d"])}, index=inputs.index)
 
 
 @on_demand_feature_view(
@@ -213,14 +219,20 @@ def account_ratios(inputs: pd.DataFrame) -> pd.DataFrame:
     tags={"risk_type": "fraud"},
 )
 def fraud_ratios(inputs: pd.DataFrame) -> pd.DataFrame:
-    def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-        num, den = num.astype("float64"), den.astype("float64")
-        return (num / den.where(den > 0)).where(den.isna() | (den > 0), 0.0)
+    import numpy as np
+
+    def ratio(num: pd.Series, den: pd.Series) -> np.ndarray:
+        num, den = num.to_numpy("float64", na_value=np.nan), den.to_numpy("float64", na_value=np.nan)
+        positive = den > 0
+        out = np.where(positive, num / np.where(positive, den, 1.0), 0.0)
+        out[np.isnan(den)] = np.nan
+        return out
 
     attempts = inputs["payment_attempts_7d"]
     return pd.DataFrame(
         {
             "payment_amount_per_attempt_7d": ratio(inputs["payment_amount_sum_7d"], attempts),
             "payment_attempts_1d_share_7d": ratio(inputs["payment_attempts_1d"], attempts),
-        }
+        },
+        index=inputs.index,
     )

@@ -42,6 +42,31 @@ def test_every_column_type_encodes_to_the_bytes_of_feasts_own_conversion():
     ]
 
 
+def test_every_column_type_decodes_to_the_frame_column_of_feasts_own_values():
+    import pandas as pd
+    from feast.protos.feast.types.Value_pb2 import Value
+    from feast.type_map import feast_value_type_to_python_type
+    from feast.value_type import ValueType
+
+    from integrity_risk.features.online_values import frame_column
+
+    columns = {
+        ValueType.DOUBLE: [pa.array([0.0, -0.0, 1.5, None, 1e300]), pa.array([None, None], pa.float64())],
+        ValueType.FLOAT: [pa.array([0.0, 1.5, None, -3.25], pa.float32())],
+        ValueType.INT64: [pa.array([0, 1, -1, 2**62, 7, 7]), pa.array([0, None, 3])],
+        ValueType.INT32: [pa.array([0, -5, None, 2**31 - 1], pa.int32())],
+        ValueType.STRING: [pa.array(["US", "", None, "ü", "US"])],
+        ValueType.BOOL: [pa.array([True, False, None, True])],
+        ValueType.UNIX_TIMESTAMP: [pa.array([T1, None], pa.timestamp("us", tz="UTC"))],
+    }
+    for value_type, arrays in columns.items():
+        for column in arrays:
+            cells: list[bytes | None] = [*serialized_values(column, value_type), None]  # None: no row
+            feasts = [feast_value_type_to_python_type(Value.FromString(cell or b"")) for cell in cells]
+            ours = pd.DataFrame({"c": frame_column(cells, value_type)})
+            pd.testing.assert_frame_equal(ours, pd.DataFrame({"c": feasts}), obj=str(value_type))
+
+
 def test_a_batch_of_a_repo_view_converts_as_feasts_materialization_converts_it(feast_env):
     from feast.utils import _convert_arrow_to_proto
 
@@ -132,13 +157,29 @@ def test_an_older_row_never_replaces_a_newer_one_and_an_equal_time_overwrites(on
     assert _read(store) == [9, 10]
 
 
-def test_sqlite_tables_are_stored_in_key_order_without_feasts_extra_index(feast_env):
+def test_sqlite_keeps_a_row_per_account_and_replaces_a_table_of_feasts_layout(feast_env):
     import sqlite3
 
     apply()
     store = feast_store.feature_store()
-    with sqlite3.connect(store.config.online_store.path) as db:
-        ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'integrity_risk_fraud_daily'").fetchone()[0]
+    view = store.get_feature_view("fraud_daily")
+    path = store.config.online_store.path
+    table = "integrity_risk_fraud_daily"
+    # A table this store wrote before it kept a row per account: Feast's, a row per feature.
+    with sqlite3.connect(path) as db:
+        db.execute(f"DROP TABLE {table}")
+        db.execute(
+            f"CREATE TABLE {table} (entity_key BLOB, feature_name TEXT, value BLOB, value_text TEXT, "
+            "vector_value BLOB, event_ts timestamp, created_ts timestamp, PRIMARY KEY (entity_key, feature_name))"
+        )
+        db.execute(f"INSERT INTO {table} (entity_key, feature_name, value) VALUES (x'00', 'payment_attempts_1d', x'')")
+    feast_store.apply_repo(force=True)  # as an upgrade's first apply (the layout is in the repo's fingerprint)
+    store._get_provider().online_store.online_write_arrow(store.config, view, _batch(view, [3] * len(ACCOUNTS), T1))
+    with sqlite3.connect(path) as db:
+        ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
         indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
-    assert ddl.rstrip().endswith("WITHOUT ROWID")
+        rows = db.execute(f"SELECT features FROM {table}").fetchall()
+    assert ddl.rstrip().endswith("WITHOUT ROWID") and "feature_name" not in ddl
     assert indexes == []
+    assert rows == [(",".join(f.name for f in view.features),)] * len(ACCOUNTS)
+    assert _read(store) == [3, 3]

@@ -69,7 +69,7 @@ def interval(first_day: str, last_day: str) -> dict[str, str]:
 
 
 def sqlite_online_rows(feast_dir: Path) -> dict[str, list[tuple]]:
-    """Every row of the SQLite online store but its write time: ``{table: [(key, feature, value, event_ts)]}``.
+    """Every row of the SQLite online store but its write time: ``{table: [(key, event_ts, features, cells)]}``.
 
     A read-write connection, as Feast's: after a writer was killed, the first one to open
     the file rolls its unfinished transaction back (from the journal it left).
@@ -78,7 +78,7 @@ def sqlite_online_rows(feast_dir: Path) -> dict[str, list[tuple]]:
     try:
         return {
             table: db.execute(
-                f"SELECT entity_key, feature_name, value, event_ts FROM {table} ORDER BY entity_key, feature_name"
+                f"SELECT entity_key, event_ts, features, cells FROM {table} ORDER BY entity_key"
             ).fetchall()
             for table in ONLINE_TABLES
         }

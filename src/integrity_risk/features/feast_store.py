@@ -58,6 +58,9 @@ PROFILES = {
 }
 DEFAULT_PROFILE = "local"
 FINGERPRINT_FILE = "repo.sha256"
+# The layout of the project's online stores' tables (online_stores), part of the repo's
+# fingerprint: a new layout makes the next apply run, and the stores' update() move the tables.
+ONLINE_LAYOUT = "sqlite:row-per-account"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 logger = logging.getLogger(__name__)
 
@@ -181,12 +184,14 @@ def repo_fingerprint(profile: str | None = None) -> str:
     """A hash of the repo's files and of the settings they read (profile, warehouse).
 
     The same files pointed at another warehouse are another registry, so the
-    settings are part of the hash.
+    settings are part of the hash; so is the layout of the project's online stores, whose
+    tables an apply creates (a new layout is applied once, and the stores' ``update`` moves
+    the tables to it).
     """
     digest, root = hashlib.sha256(), feature_repo_dir()
     for path in repo_files():
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(f"profile={profile_name(profile)}\0warehouse={warehouse_dir()}".encode())
+    digest.update(f"profile={profile_name(profile)}\0warehouse={warehouse_dir()}\0online={ONLINE_LAYOUT}".encode())
     return digest.hexdigest()
 
 

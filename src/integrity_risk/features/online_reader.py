@@ -4,10 +4,13 @@
 milliseconds, most of it Python around the store: it turns every value into a response
 proto, back into Python twice (once for the on-demand view, once for the frame) and
 through Arrow for the pandas transformation. ``ServiceReader`` resolves a service once
-(its views, their features, the on-demand views' UDFs), then per request calls the online
-store's own ``online_read`` for each view (the interface every Feast online store
-implements), decodes the values once into columns and runs each on-demand view's pandas UDF
-on them. It answers what ``get_online_features(...).to_df()`` answers, column for column
+(its views, their features and types, the on-demand views' UDFs), then per request reads
+each view from the online store and decodes its values a column at a time, by the
+feature's declared type (``online_values.python_values``), then runs each on-demand view's
+pandas UDF on them. The project's stores (``online_stores``) hand over the serialized
+values (``online_read_cells``); any other Feast online store is read through its
+``online_read``, the interface every one implements. It answers what
+``get_online_features(...).to_df()`` answers, column for column
 (``tests/features/test_materialize.py`` holds it to that, on SQLite and Redis). A service it cannot read
 this way (a python-mode or aggregating on-demand view, one written to the online store, a
 view keyed by anything but ``account_pk``) reports it in ``unsupported`` and the caller
@@ -28,27 +31,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
     from feast import FeatureService, FeatureStore, FeatureView, OnDemandFeatureView
-    from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 JOIN_KEY = "account_pk"
-# Value kinds whose Python value is the proto field itself (Feast's own conversion does the rest).
-_PLAIN_KINDS = frozenset({"int32_val", "int64_val", "double_val", "float_val", "string_val", "bool_val", "bytes_val"})
-
-
-def python_value(value: ValueProto | None) -> Any:
-    """The value as ``OnlineResponse.to_dict`` gives it: ``None`` when unset or null."""
-    if value is None:
-        return None
-    kind = value.WhichOneof("val")
-    if kind in _PLAIN_KINDS:
-        return getattr(value, kind)
-    if kind is None or kind == "null_val":
-        return None
-    # Imported here, off the common path: an import statement costs more than the rest of a
-    # plain value's decoding, and a read decodes thousands.
-    from feast.type_map import feast_value_type_to_python_type
-
-    return feast_value_type_to_python_type(value)
 
 
 def _fresh(written: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta) -> bool:
@@ -76,6 +60,8 @@ class ServiceReader:
         self.views: list[tuple[FeatureView, list[str]]] = []
         # Per streamed view, how old a row may be (its TTL).
         self.max_age: dict[str, dt.timedelta] = {}
+        # Per view, each feature's declared type: how its serialized values decode.
+        self.value_types: dict[str, dict[str, Any]] = {}
         self.on_demand: list[OnDemandFeatureView] = []
         self.unsupported: list[str] = []
         for projection in service.feature_view_projections:
@@ -87,6 +73,7 @@ class ServiceReader:
             if list(view.join_keys) != [JOIN_KEY]:
                 self.unsupported.append(f"view {view.name} is keyed by {list(view.join_keys)}")
             self.views.append((view, [f.name for f in projection.features]))
+            self.value_types[view.name] = {f.name: f.dtype.to_value_type() for f in view.features}
             if view.stream_source is not None and view.ttl:
                 self.max_age[view.name] = view.ttl
         read = {view.projection.name_to_use() for view, _ in self.views}
@@ -109,41 +96,60 @@ class ServiceReader:
     def read(self, account_pks: Sequence[str]) -> pd.DataFrame:
         """One row per account in the given order: ``account_pk``, then the service's features."""
         import pandas as pd
+        from feast.infra.key_encoding_utils import serialize_entity_key
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
         from feast.protos.feast.types.Value_pb2 import Value
 
+        from integrity_risk.features.online_values import frame_column, python_value
+
         keys = [EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=pk)]) for pk in account_pks]
+        read_cells = getattr(self.online_store, "online_read_cells", None)
+        version = self.config.entity_key_serialization_version
+        key_bins = [serialize_entity_key(key, entity_key_serialization_version=version) for key in keys]
         columns: dict[str, Any] = {JOIN_KEY: list(account_pks)}
         now = dt.datetime.now(dt.UTC)
-        for view, features in self.views:
+        # The project's stores hand over the serialized values of every view at once, decoded
+        # here a column at a time; another store is read view by view through online_read.
+        all_cells = read_cells(self.config, self.views, key_bins) if read_cells else None
+        for n, (view, features) in enumerate(self.views):
+            prefix = view.projection.name_to_use()
+            max_age = self.max_age.get(view.name)
+            if all_cells is not None:
+                times, by_feature = all_cells[n]
+                stale = set() if max_age is None else {i for i, t in enumerate(times) if not _fresh(t, now, max_age)}
+                for feature in features:
+                    column = by_feature[feature]
+                    if stale:
+                        column = [None if i in stale else cell for i, cell in enumerate(column)]
+                    columns[f"{prefix}__{feature}"] = frame_column(column, self.value_types[view.name][feature])
+                continue
             # A copy: Feast's Redis store appends its timestamp field to the list it is given.
             rows = self.online_store.online_read(
                 config=self.config, table=view, entity_keys=keys, requested_features=list(features)
             )
-            prefix = view.projection.name_to_use()
-            max_age = self.max_age.get(view.name)
             found = [
                 values or {} if max_age is None or _fresh(written, now, max_age) else {} for written, values in rows
             ]
             for feature in features:
                 columns[f"{prefix}__{feature}"] = [python_value(values.get(feature)) for values in found]
-        for odfv in self.on_demand:
-            columns.update(self._transform(odfv, columns))
-        # One frame at the end: pandas costs per call, not per row (bench/bench_feast.py).
-        return pd.DataFrame({name: columns[name] for name in self.columns})
+        # One frame of the views' columns (pandas costs per call, not per row: bench/bench_feast.py);
+        # the on-demand views read their inputs from it.
+        frame = pd.DataFrame(columns)
+        derived = [self._transform(odfv, frame) for odfv in self.on_demand]
+        if derived:
+            frame = pd.concat([frame, *derived], axis=1)
+        return frame[self.columns]
 
     @staticmethod
-    def _transform(odfv: OnDemandFeatureView, columns: dict[str, Any]) -> dict[str, Any]:
+    def _transform(odfv: OnDemandFeatureView, frame: pd.DataFrame) -> pd.DataFrame:
         """The on-demand view's UDF on its sources' columns, under both names as Feast gives them."""
-        import pandas as pd
-
-        inputs = {JOIN_KEY: columns[JOIN_KEY]}
+        long_names, short_names = [], []
         for source in odfv.source_feature_view_projections.values():
             for feature in source.features:
-                column = columns[f"{source.name_to_use()}__{feature.name}"]
-                inputs[f"{source.name_to_use()}__{feature.name}"] = column
-                inputs[feature.name] = column
-        out = odfv.feature_transformation.transform(pd.DataFrame(inputs))  # type: ignore[union-attr]
+                long_names.append(f"{source.name_to_use()}__{feature.name}")
+                short_names.append(feature.name)
+        inputs = frame[[JOIN_KEY, *long_names, *long_names]].set_axis([JOIN_KEY, *long_names, *short_names], axis=1)
+        out = odfv.feature_transformation.transform(inputs)  # type: ignore[union-attr]
         prefix = odfv.projection.name_to_use()
         names = [f.name for f in odfv.projection.features]
-        return {f"{prefix}__{name}": out[name].to_numpy() for name in names}
+        return out[names].set_axis([f"{prefix}__{name}" for name in names], axis=1).set_index(frame.index)

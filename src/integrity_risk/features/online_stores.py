@@ -1,9 +1,10 @@
 """Feast's SQLite and Redis online stores, loading a batch in one statement or one pipeline.
 
 The profiles select them by class (``online_store.type`` in ``feature_repo/feature_store*.yaml``),
-Feast's way of plugging in an online store. They keep Feast's tables, keys and values, so
-Feast's own reads (``get_online_features``, the feature server) read what they write; the
-tests read back through Feast. What they change, measured by ``bench/bench_feast.py``:
+Feast's way of plugging in an online store. Feast reads them through the same class
+(``get_online_features`` and the feature server call its ``online_read``), so Feast's own reads
+read what they write; the tests read back through Feast. What they change, measured by
+``bench/bench_feast.py``:
 
 - **Writes by column.** ``online_write_arrow`` writes an Arrow batch of a view's rows,
   encoded a column at a time (``online_values``); ``ColumnarLocalComputeEngine`` calls it when
@@ -15,14 +16,15 @@ tests read back through Feast. What they change, measured by ``bench/bench_feast
 - **The newest row wins, and an equal event time overwrites**, on both stores: a re-run of
   an older day never rolls an account back, and a corrected extract of the same day replaces
   its values. Feast's SQLite store overwrites blindly; its Redis store skips an equal time.
-- **SQLite reads** take an account's features in one range of the primary key, return
-  the requested ones, and decode a timestamp once per account. No ``value_text`` copy is written: only Feast's text search reads it, which the
-  project does not use (a store with vector or value_num columns falls back to Feast's write).
+- **SQLite keeps a row per account and view** (Feast: a row per account and feature), so a
+  read of 100 accounts fetches 100 rows per view; Redis keeps Feast's hash per account.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,7 +39,7 @@ from feast.infra.online_stores.sqlite import (
     SqliteOnlineStoreConfig as FeastSqliteOnlineStoreConfig,
     adapt_datetime_epoch,
 )
-from feast.protos.feast.types.Value_pb2 import Value
+from feast.protos.feast.types.Value_pb2 import RepeatedValue, Value
 from feast.utils import to_naive_utc
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -52,7 +54,11 @@ if TYPE_CHECKING:
 
     # One view row as Feast hands it to an online store.
     ProtoRow = tuple[EntityKey, dict[str, Value], datetime, datetime | None]
+    # What online_read_cells returns: each account's event time (None: no row), and per
+    # feature each account's serialized Value (None: no row, or no value stored).
+    Cells = tuple[list[datetime | None], dict[str, list[bytes | None]]]
 
+logger = logging.getLogger(__name__)
 _REDIS_BATCH_KEYS = 5000  # accounts per pipeline: bounds the client's buffer
 
 
@@ -96,7 +102,24 @@ def _arrow_cells(
 
 
 class SqliteOnlineStore(FeastSqliteOnlineStore):
-    """Feast's SQLite online store; a batch is one ``executemany``, the newest row wins."""
+    """Feast's SQLite online store, one row per account and view; a batch is one ``executemany``.
+
+    Feast's table holds a row per (account, feature): a read of 100 accounts of a service
+    fetched some 2,700 rows, 7 ms on this project's 2-core machine before any decoding
+    (``bench/bench_feast.py``). Here a view's table holds a row per account (``entity_key``
+    its primary key, ``WITHOUT ROWID``): the event and write times as Feast stores them
+    (epoch seconds), the feature names (``features``, comma-separated) and their values
+    (``cells``: the serialized ``RepeatedValue`` of the values in that order, Feast's own
+    message for a list of values). The names travel with the row, as in Feast's layout,
+    so a row written before a view gained or lost a feature still reads right. A newer or
+    equally new row replaces the whole row in one upsert.
+
+    A change of this layout changes ``feast_store.ONLINE_LAYOUT``, so that the next apply
+    runs ``update`` and moves the tables to it.
+
+    A store with vector search or the OpenAI-compatible store keeps Feast's layout and
+    Feast's code throughout: its searches read Feast's columns.
+    """
 
     def _feast_writes(self, config: RepoConfig) -> bool:
         online = config.online_store
@@ -112,16 +135,17 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
             hit = memo[ts] = adapt_datetime_epoch(to_naive_utc(ts))
         return hit
 
-    def _upsert(self, config: RepoConfig, table: FeatureView, cells: Iterable[tuple]) -> None:
+    def _upsert(self, config: RepoConfig, table: FeatureView, rows: Iterable[tuple]) -> None:
         name = compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
         conn = self._get_conn(config)
         with conn:
             conn.executemany(
-                f'INSERT INTO "{name}" (entity_key, feature_name, value, event_ts, created_ts) '
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity_key, feature_name) DO UPDATE SET "
-                "value = excluded.value, value_text = NULL, event_ts = excluded.event_ts, "
-                f'created_ts = excluded.created_ts WHERE excluded.event_ts >= "{name}".event_ts',
-                cells,
+                f'INSERT INTO "{name}" (entity_key, event_ts, created_ts, features, cells) '
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity_key) DO UPDATE SET "
+                "event_ts = excluded.event_ts, created_ts = excluded.created_ts, "
+                "features = excluded.features, cells = excluded.cells "
+                f'WHERE excluded.event_ts >= "{name}".event_ts',
+                rows,
             )
 
     def online_write_arrow(self, config: RepoConfig, table: FeatureView, batch: pa.RecordBatch | pa.Table) -> None:
@@ -133,17 +157,18 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
         version = config.entity_key_serialization_version
         key_bins = [serialize_entity_key(key, entity_key_serialization_version=version) for key in keys]
         memo: dict[Any, Any] = {}
-        event_epochs = [self._epoch(memo, ts) for ts in events]
-        created_epochs = [self._epoch(memo, ts) for ts in created]
+        names = ",".join(feature for feature, _ in columns)
+        cells = (_repeated_value(values) for values in zip(*(values for _, values in columns), strict=True))
         self._upsert(
             config,
             table,
-            (
-                cell
-                for feature, values in columns
-                for cell in zip(
-                    key_bins, repeat(feature, len(key_bins)), values, event_epochs, created_epochs, strict=True
-                )
+            zip(
+                key_bins,
+                (self._epoch(memo, ts) for ts in events),
+                (self._epoch(memo, ts) for ts in created),
+                repeat(names, len(key_bins)),
+                cells,
+                strict=True,
             ),
         )
 
@@ -159,14 +184,18 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
             return
         version = config.entity_key_serialization_version
         memo: dict[Any, Any] = {}
-        cells: list[tuple[bytes, str, bytes, int | None, int | None]] = []
+        rows: list[tuple[bytes, int | None, int | None, str, bytes]] = []
         for key, values, event_ts, created_ts in data:
-            key_bin = serialize_entity_key(key, entity_key_serialization_version=version)
-            event, created = self._epoch(memo, event_ts), self._epoch(memo, created_ts)
-            cells.extend(
-                (key_bin, feature, value.SerializeToString(), event, created) for feature, value in values.items()
+            rows.append(
+                (
+                    serialize_entity_key(key, entity_key_serialization_version=version),
+                    self._epoch(memo, event_ts),
+                    self._epoch(memo, created_ts),
+                    ",".join(values),
+                    RepeatedValue(val=values.values()).SerializeToString(),
+                )
             )
-        self._upsert(config, table, cells)
+        self._upsert(config, table, rows)
         if progress:
             progress(len(data))
 
@@ -179,29 +208,34 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
         entities_to_keep: Sequence[Entity],
         partial: bool,
     ) -> None:
-        """Feast's tables, stored in primary-key order (``WITHOUT ROWID``), without Feast's extra index.
+        """Each kept view's table in this store's layout; Feast's own for the stores it writes itself.
 
-        An account's features then sit together on disk: a read of 100 accounts took half the
-        time, the file half the space. Feast's second index on ``entity_key`` repeats the
-        primary key's first column and only slowed the writes. A table Feast created before
-        stays as it is.
+        A table of Feast's layout (a row per feature), which this store wrote before it kept a
+        row per account, is dropped and created again: an online store is a copy of the
+        offline tables, and the next materialization loads it again.
         """
+        if self._feast_writes(config):
+            super().update(config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep, partial)
+            return
         conn = self._get_conn(config)
         versioning = config.registry.enable_online_feature_view_versioning
-        names = [compute_table_id(config.project, table, versioning) for table in tables_to_keep]
-        own_layout = not self._feast_writes(config)
-        if own_layout:
-            for name in names:
+        with conn:
+            for table in tables_to_keep:
+                name = compute_table_id(config.project, table, versioning)
+                columns = {row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')}
+                if columns and "cells" not in columns:
+                    logger.warning(
+                        "online table %s has Feast's layout (a row per feature): dropped and created again "
+                        "with a row per account; materialize the view again to load it",
+                        name,
+                    )
+                    conn.execute(f'DROP TABLE "{name}"')
                 conn.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{name}" (entity_key BLOB, feature_name TEXT, value BLOB, '
-                    "value_text TEXT, vector_value BLOB, event_ts timestamp, created_ts timestamp, "
-                    "PRIMARY KEY (entity_key, feature_name)) WITHOUT ROWID"
+                    f'CREATE TABLE IF NOT EXISTS "{name}" (entity_key BLOB PRIMARY KEY, event_ts INTEGER, '
+                    "created_ts INTEGER, features TEXT NOT NULL, cells BLOB NOT NULL) WITHOUT ROWID"
                 )
-        super().update(config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep, partial)
-        if own_layout:
-            with conn:
-                for name in names:
-                    conn.execute(f'DROP INDEX IF EXISTS "{name}_ek"')
+            for table in tables_to_delete:
+                conn.execute(f'DROP TABLE IF EXISTS "{compute_table_id(config.project, table, versioning)}"')
 
     def online_read(
         self,
@@ -210,39 +244,147 @@ class SqliteOnlineStore(FeastSqliteOnlineStore):
         entity_keys: list[EntityKey],
         requested_features: list[str] | None = None,
     ) -> list[tuple[datetime | None, dict[str, Value] | None]]:
+        if self._feast_writes(config):
+            return super().online_read(config, table, entity_keys, requested_features)
         version = config.entity_key_serialization_version
         key_bins = [serialize_entity_key(key, entity_key_serialization_version=version) for key in entity_keys]
+        features = requested_features or [f.name for f in table.features]
+        times, columns = self._read_cells(config, table, features, key_bins)
+        rows = zip(*(columns[feature] for feature in features), strict=True)
+        return [
+            (None, None)
+            if written is None
+            else (
+                written,
+                {
+                    feature: Value.FromString(cell)
+                    for feature, cell in zip(features, cells, strict=True)
+                    if cell is not None
+                },
+            )
+            for written, cells in zip(times, rows, strict=True)
+        ]
+
+    def online_read_cells(
+        self, config: RepoConfig, views: Sequence[tuple[FeatureView, Sequence[str]]], key_bins: Sequence[bytes]
+    ) -> list[Cells] | None:
+        """Per view, each account's event time and each feature's serialized value, undecoded;
+        None when the store keeps Feast's layout (read it with ``online_read``).
+
+        :param views: the views and the features to read of each.
+        :param key_bins: the accounts' entity keys, serialized (``serialize_entity_key``).
+        """
+        if self._feast_writes(config):
+            return None
+        return [self._read_cells(config, table, features, key_bins) for table, features in views]
+
+    def _read_cells(
+        self, config: RepoConfig, table: FeatureView, features: Sequence[str], key_bins: Sequence[bytes]
+    ) -> Cells:
         name = compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
-        # "event_ts + 0" has no declared type: sqlite3 leaves it an integer instead of
-        # converting every cell's time (Feast's connection parses declared types). The
-        # features are picked here, not in SQL: one range of the primary key per account
-        # reads faster than a lookup per (account, feature).
         rows = self._get_conn(config).execute(
-            f'SELECT entity_key, feature_name, value, event_ts + 0 FROM "{name}" '
+            f'SELECT entity_key, event_ts + 0, features, cells FROM "{name}" '
             f"WHERE entity_key IN ({','.join('?' * len(key_bins))})",
-            key_bins,
+            list(key_bins),
         )
-        wanted = set(requested_features) if requested_features else None
-        found: dict[bytes, list] = {}
-        for key_bin, feature, value, epoch in rows:
-            if wanted is not None and feature not in wanted:
-                continue
-            hit = found.get(key_bin)
-            if hit is None:
-                hit = found[key_bin] = [epoch, {}]
-            elif epoch > hit[0]:
-                hit[0] = epoch
-            hit[1][feature] = Value.FromString(value)
-        out: list[tuple[datetime | None, dict[str, Value] | None]] = []
+        positions: dict[str, list[int | None] | None] = {}
+        found: dict[bytes, tuple[int, list[Any]]] = {}
+        for key_bin, epoch, names, blob in rows:
+            if names not in positions:
+                stored = names.split(",")
+                # None: the row holds exactly the features asked for, in their order.
+                positions[names] = (
+                    None
+                    if stored == list(features)
+                    else [stored.index(feature) if feature in stored else None for feature in features]
+                )
+            at = positions[names]
+            cells = _split_repeated(blob)
+            found[key_bin] = (epoch, cells if at is None else [None if i is None else cells[i] for i in at])
+        times: list[datetime | None] = []
+        columns: list[list[bytes | None]] = [[] for _ in features]
+        missing = [None] * len(features)
         for key_bin in key_bins:
             hit = found.get(key_bin)
             # As Feast's store: the stored epoch read back in local time, then labelled UTC.
-            out.append((datetime.fromtimestamp(hit[0]).replace(tzinfo=UTC), hit[1]) if hit else (None, None))
-        return out
+            times.append(None if hit is None else datetime.fromtimestamp(hit[0]).replace(tzinfo=UTC))
+            for column, cell in zip(columns, missing if hit is None else hit[1], strict=True):
+                column.append(cell)
+        return times, dict(zip(features, columns, strict=True))
+
+
+def _repeated_value(values: Sequence[bytes]) -> bytes:
+    """The serialized ``RepeatedValue`` of serialized ``Value``s: each one as field 1, length-delimited."""
+    return b"".join(_FIELD_1 + _varint(len(value)) + value for value in values)
+
+
+def _split_repeated(blob: bytes) -> list[bytes]:
+    """The serialized ``Value``s of a serialized ``RepeatedValue`` (inverse of ``_repeated_value``)."""
+    cells, i, end = [], 0, len(blob)
+    while i < end:
+        if blob[i] != 0x0A:
+            raise ValueError(f"not a RepeatedValue of values: tag {blob[i]:#x} at byte {i}")
+        length, shift, i = 0, 0, i + 1
+        while True:
+            byte = blob[i]
+            length |= (byte & 0x7F) << shift
+            i += 1
+            if byte < 0x80:
+                break
+            shift += 7
+        cells.append(blob[i : i + length])
+        i += length
+    return cells
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL_VARINTS[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_FIELD_1 = b"\n"  # tag of field 1, wire type 2 (length-delimited)
+_SMALL_VARINTS = [bytes([n]) for n in range(0x80)]
 
 
 class RedisOnlineStore(FeastRedisOnlineStore):
     """Feast's Redis online store; field names hashed once per view, an equal event time overwrites."""
+
+    def online_read_cells(
+        self, config: RepoConfig, views: Sequence[tuple[FeatureView, Sequence[str]]], key_bins: Sequence[bytes]
+    ) -> list[Cells]:
+        """Per view, each account's event time and each feature's serialized value, undecoded.
+
+        Feast keeps every view of an account in one hash: one HMGET an account reads them all.
+
+        :param views: the views and the features to read of each.
+        :param key_bins: the accounts' entity keys, serialized (``serialize_entity_key``).
+        """
+        versioning = config.registry.enable_online_feature_view_versioning
+        fields: list[str | bytes] = []
+        spans: list[tuple[int, int]] = []  # per view, where its fields (then its _ts field) sit
+        for table, features in views:
+            start = len(fields)
+            fields.extend(_hash_fields(compute_versioned_name(table, versioning), tuple(features)))
+            spans.append((start, len(fields) - 1))
+        project = config.project.encode()
+        replies = self._read_hash_fields(config, [(key_bin + project, fields) for key_bin in key_bins])
+        out: list[Any] = []
+        for (_, features), (start, ts_at) in zip(views, spans, strict=True):
+            stamps = [reply[ts_at] for reply in replies]
+            times = [Timestamp.FromString(stamp).ToDatetime(tzinfo=UTC) if stamp else None for stamp in stamps]
+            # No time stored: the account has no row of this view, whatever other fields the hash holds.
+            columns = {
+                feature: [reply[start + i] if stamp else None for reply, stamp in zip(replies, stamps, strict=True)]
+                for i, feature in enumerate(features)
+            }
+            out.append((times, columns))
+        return out
 
     def online_write_arrow(self, config: RepoConfig, table: FeatureView, batch: pa.RecordBatch | pa.Table) -> None:
         """Write a batch of ``table``'s rows (its join keys, features and timestamp columns)."""
@@ -313,6 +455,12 @@ class RedisOnlineStore(FeastRedisOnlineStore):
                 ]
                 writes.append((key_bin, [*pairs, ts_field, stamp[1]]))
             _write(client, writes, online.key_ttl_seconds or 0)
+
+
+@lru_cache(maxsize=256)
+def _hash_fields(view: str, features: tuple[str, ...]) -> list[bytes]:
+    """A view's HMGET fields in Feast's Redis layout: murmur3 of ``view:feature`` each, then ``_ts:view``."""
+    return [*(_mmh3(f"{view}:{name}") for name in features), f"_ts:{view}".encode()]
 
 
 def _stored_times(client: Any, key_bins: list[bytes], ts_field: bytes) -> list:

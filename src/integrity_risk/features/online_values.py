@@ -33,10 +33,12 @@ from feast.protos.feast.types.Value_pb2 import Value
 from feast.value_type import ValueType
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 # The serialized form of an unset (null) value.
 NULL = b""
+# Value kinds whose Python value is the proto field itself (Feast's own conversion does the rest).
+_PLAIN_KINDS = frozenset({"int32_val", "int64_val", "double_val", "float_val", "string_val", "bool_val", "bytes_val"})
 
 
 def _fixed_width_tag(field: str, zero_width: int) -> bytes:
@@ -53,6 +55,7 @@ _FIXED_WIDTH: dict[ValueType, tuple[str, np.dtype, bytes]] = {
     ValueType.DOUBLE: ("double_val", np.dtype("<f8"), _fixed_width_tag("double_val", 8)),
     ValueType.FLOAT: ("float_val", np.dtype("<f4"), _fixed_width_tag("float_val", 4)),
 }
+_INTEGER_TYPES = frozenset({ValueType.INT32, ValueType.INT64})
 # value type -> (Value field, Python conversion), for values encoded once per distinct value
 _MEMOIZED: dict[ValueType, tuple[str, Callable[[Any], Any]]] = {
     ValueType.INT32: ("int32_val", int),
@@ -105,6 +108,65 @@ def _memoized(column: pa.Array, field: str, convert: Callable[[Any], Any]) -> li
         return hit
 
     return [encode(value) for value in column.to_pylist()]
+
+
+def python_values(cells: Sequence[bytes | None], value_type: ValueType) -> list[Any]:
+    """Each serialized ``ValueProto``'s Python value, as ``OnlineResponse.to_dict`` gives it (None: unset).
+
+    The inverse of :func:`serialized_values`, by the column's declared type: any value is
+    decoded once per distinct serialization (counts, flags and countries repeat).
+    """
+    decoded: dict[bytes | None, Any] = {}
+    out = []
+    for cell in cells:
+        try:
+            out.append(decoded[cell])
+        except KeyError:
+            value = decoded[cell] = python_value_of(cell)
+            out.append(value)
+    return out
+
+
+def frame_column(cells: Sequence[bytes | None], value_type: ValueType) -> Any:
+    """A column of serialized values as ``pandas.DataFrame`` makes it of Feast's ``to_dict`` lists.
+
+    That is, a float64 array (NaN for a null) for a double or float column with a value,
+    an int64 array for an integer column without a null, else the Python values (pandas
+    then infers as it does for Feast's). Doubles and floats are read straight from their
+    fixed-width bytes, in one numpy pass.
+    """
+    fixed = _FIXED_WIDTH.get(value_type)
+    if fixed is not None:
+        _, dtype, tag = fixed
+        null = tag + np.array(np.nan, dtype).tobytes()
+        width = len(null)
+        joined = b"".join(cell if cell else null for cell in cells)
+        if len(joined) == width * len(cells) and all(not cell or cell[0] == tag[0] for cell in cells):
+            floats = np.frombuffer(joined, dtype=[("tag", "u1"), ("value", dtype)])["value"].astype(np.float64)
+            return floats if any(cells) else [None] * len(cells)
+    values = python_values(cells, value_type)
+    if value_type in _INTEGER_TYPES and None not in values:
+        return np.array(values, dtype=np.int64)
+    return values
+
+
+def python_value_of(cell: bytes | None) -> Any:
+    """One serialized ``ValueProto``'s Python value (None when empty or absent)."""
+    return python_value(Value.FromString(cell)) if cell else None
+
+
+def python_value(value: Value | None) -> Any:
+    """The value as ``OnlineResponse.to_dict`` gives it: ``None`` when unset or null."""
+    if value is None:
+        return None
+    kind = value.WhichOneof("val")
+    if kind in _PLAIN_KINDS:
+        return getattr(value, kind)
+    if kind is None or kind == "null_val":
+        return None
+    from feast.type_map import feast_value_type_to_python_type
+
+    return feast_value_type_to_python_type(value)
 
 
 def entity_key_protos(batch: pa.RecordBatch | pa.Table, join_keys: dict[str, ValueType]) -> list[EntityKey]:
