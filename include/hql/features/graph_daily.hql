@@ -31,11 +31,14 @@ WITH accounts AS (
   FROM members m LEFT JOIN labelled l ON l.account_pk = m.account_pk
   GROUP BY m.component
 ), engaged AS (  -- the accounts each account liked, followed, commented on or shared over the window
-  SELECT DISTINCT {{ pseudonymize('account_id') }} AS account_pk, value AS target
-  FROM clean.account_day_values
-  WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'  -- a load day can hold the day before's events
-    AND event_date BETWEEN DATE '{{ lookback_start_ds }}' AND DATE '{{ ds }}'
-    AND kind = 'engaged_account' AND account_id IS NOT NULL AND account_id <> ''
+  SELECT {{ pseudonymize('account_id') }} AS account_pk, target  -- distinct pairs first, then one HMAC each
+  FROM (
+    SELECT DISTINCT account_id, value AS target
+    FROM clean.account_day_values
+    WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'  -- a load day can hold the day before's events
+      AND event_date BETWEEN DATE '{{ lookback_start_ds }}' AND DATE '{{ ds }}'
+      AND kind = 'engaged_account' AND account_id IS NOT NULL AND account_id <> ''
+  ) pairs
 ), member_targets AS (
   SELECT m.component, e.account_pk, e.target
   FROM engaged e JOIN members m ON m.account_pk = e.account_pk

@@ -15,20 +15,25 @@ FROM (
   SELECT account_pk, node, kind, count(*) OVER (PARTITION BY node) AS node_accounts,
          seen.days AS window_days_seen
   FROM (
-    SELECT DISTINCT {{ pseudonymize('account_id') }} AS account_pk,
+    -- Distinct raw pairs first, then their HMACs: a pair's pseudonyms are as distinct as its
+    -- values, and a window holds each pair on many days (two HMACs a day each, otherwise).
+    SELECT {{ pseudonymize('account_id') }} AS account_pk,
            concat(kind, ':', {{ pseudonymize('value') }}) AS node, kind
     FROM (
-      SELECT account_id, kind, value
-      FROM clean.account_day_values
-      WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'  -- a load day can hold the day before's events
-        AND event_date BETWEEN DATE '{{ lookback_start_ds }}' AND DATE '{{ ds }}'
-        AND kind IN ('device', 'ip')
-      UNION ALL
-      SELECT account_id, 'device' AS kind, signup_device_id AS value FROM raw.account_profiles WHERE ds = '{{ ds }}'
-      UNION ALL
-      SELECT account_id, 'ip' AS kind, signup_ip AS value FROM raw.account_profiles WHERE ds = '{{ ds }}'
-    ) used
-    WHERE account_id IS NOT NULL AND account_id <> '' AND value IS NOT NULL AND trim(value) <> ''
+      SELECT DISTINCT account_id, kind, value
+      FROM (
+        SELECT account_id, kind, value
+        FROM clean.account_day_values
+        WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'  -- a load day can hold the day before's events
+          AND event_date BETWEEN DATE '{{ lookback_start_ds }}' AND DATE '{{ ds }}'
+          AND kind IN ('device', 'ip')
+        UNION ALL
+        SELECT account_id, 'device' AS kind, signup_device_id AS value FROM raw.account_profiles WHERE ds = '{{ ds }}'
+        UNION ALL
+        SELECT account_id, 'ip' AS kind, signup_ip AS value FROM raw.account_profiles WHERE ds = '{{ ds }}'
+      ) used
+      WHERE account_id IS NOT NULL AND account_id <> '' AND value IS NOT NULL AND trim(value) <> ''
+    ) pairs
   ) edges
   CROSS JOIN (
     SELECT greatest(count(DISTINCT event_date), 1) AS days
