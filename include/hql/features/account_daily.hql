@@ -2,8 +2,9 @@
 -- ds or active on ds. Columns and their meaning: docs/contracts.md.
 -- Distinct counts use size(collect_set(...)): exact, and unlike several
 -- count(DISTINCT ...) in one aggregate, it does not make Spark expand the input
--- once per distinct column. Sharing counts need one count(DISTINCT) each, so they
--- get their own subqueries.
+-- once per distinct column. The devices and IPs, and the sharing counts, come from the
+-- day's distinct (account, device) and (account, IP) pairs, which the cleaning stage
+-- wrote (clean.account_day_values), instead of four more passes over the events.
 INSERT OVERWRITE TABLE features.account_daily PARTITION (ds)
 WITH
 {% include "features/_events.hql" %},
@@ -20,8 +21,6 @@ acct_1d AS (
          count(*) AS events_1d,
          size(collect_set(hour(event_time))) AS active_hours_1d,
          size(collect_set(event_type)) AS distinct_event_types_1d,
-         size(collect_set(device_id)) AS distinct_devices_1d,
-         size(collect_set(ip)) AS distinct_ips_1d,
          sum(is_fail) AS fails, sum(has_status) AS with_status,
          sum(automation_ua) AS automation_events, count(user_agent) AS with_user_agent
   FROM day
@@ -35,23 +34,24 @@ burst AS (
   FROM (SELECT account_id, hour(event_time) AS h, count(*) AS n FROM day GROUP BY account_id, hour(event_time)) hourly
   GROUP BY account_id
 ),
-device_accounts AS (
-  SELECT device_id, count(DISTINCT account_id) AS accounts FROM day WHERE device_id IS NOT NULL GROUP BY device_id
+day_pairs AS (  -- the devices and IPs each account used on ds (events timed on ds, whichever day loaded them)
+  SELECT DISTINCT account_id, kind, value
+  FROM clean.account_day_values
+  WHERE ds BETWEEN '{{ dedup_start_ds }}' AND '{{ ds }}'
+    AND event_date = DATE '{{ ds }}' AND kind IN ('device', 'ip')
 ),
-device_share AS (
-  SELECT d.account_id, max(s.accounts) AS device_shared_accounts_1d
-  FROM (SELECT DISTINCT account_id, device_id FROM day WHERE device_id IS NOT NULL) d
-  JOIN device_accounts s ON d.device_id = s.device_id
-  GROUP BY d.account_id
+node_accounts AS (  -- how many accounts used each device and each IP on ds
+  SELECT kind, value, count(*) AS accounts FROM day_pairs GROUP BY kind, value
 ),
-ip_accounts AS (
-  SELECT ip, count(DISTINCT account_id) AS accounts FROM day WHERE ip IS NOT NULL GROUP BY ip
-),
-ip_share AS (
-  SELECT d.account_id, max(s.accounts) AS ip_shared_accounts_1d
-  FROM (SELECT DISTINCT account_id, ip FROM day WHERE ip IS NOT NULL) d
-  JOIN ip_accounts s ON d.ip = s.ip
-  GROUP BY d.account_id
+sharing AS (
+  SELECT p.account_id,
+         count(CASE WHEN p.kind = 'device' THEN 1 END) AS distinct_devices_1d,
+         count(CASE WHEN p.kind = 'ip' THEN 1 END) AS distinct_ips_1d,
+         max(CASE WHEN p.kind = 'device' THEN n.accounts END) AS device_shared_accounts_1d,
+         max(CASE WHEN p.kind = 'ip' THEN n.accounts END) AS ip_shared_accounts_1d
+  FROM day_pairs p
+  JOIN node_accounts n ON n.kind = p.kind AND n.value = p.value
+  GROUP BY p.account_id
 ),
 mismatch AS (
   -- only events with a country, of accounts whose profile has one, are compared
@@ -82,10 +82,10 @@ SELECT
   coalesce(b.max_events_1h, 0) AS max_events_1h,
   CAST(coalesce(d.active_hours_1d, 0) AS BIGINT) AS active_hours_1d,
   CAST(coalesce(d.distinct_event_types_1d, 0) AS BIGINT) AS distinct_event_types_1d,
-  CAST(coalesce(d.distinct_devices_1d, 0) AS BIGINT) AS distinct_devices_1d,
-  CAST(coalesce(d.distinct_ips_1d, 0) AS BIGINT) AS distinct_ips_1d,
-  coalesce(ds_.device_shared_accounts_1d, 0) AS device_shared_accounts_1d,
-  coalesce(i.ip_shared_accounts_1d, 0) AS ip_shared_accounts_1d,
+  coalesce(sh.distinct_devices_1d, 0) AS distinct_devices_1d,
+  coalesce(sh.distinct_ips_1d, 0) AS distinct_ips_1d,
+  coalesce(sh.device_shared_accounts_1d, 0) AS device_shared_accounts_1d,
+  coalesce(sh.ip_shared_accounts_1d, 0) AS ip_shared_accounts_1d,
   CASE WHEN d.with_status > 0 THEN d.fails / d.with_status ELSE 0.0 END AS fail_ratio_1d,
   CASE WHEN m.comparable > 0 THEN m.mismatches / m.comparable ELSE 0.0 END AS country_mismatch_ratio_1d,
   CASE WHEN d.with_user_agent > 0 THEN d.automation_events / d.with_user_agent ELSE 0.0 END AS automation_ua_ratio_1d,
@@ -95,6 +95,5 @@ LEFT JOIN prof p ON a.account_id = p.account_id
 LEFT JOIN acct_1d d ON a.account_id = d.account_id
 LEFT JOIN acct_7d w ON a.account_id = w.account_id
 LEFT JOIN burst b ON a.account_id = b.account_id
-LEFT JOIN device_share ds_ ON a.account_id = ds_.account_id
-LEFT JOIN ip_share i ON a.account_id = i.account_id
+LEFT JOIN sharing sh ON a.account_id = sh.account_id
 LEFT JOIN mismatch m ON a.account_id = m.account_id
