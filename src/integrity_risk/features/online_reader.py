@@ -6,7 +6,7 @@ proto, back into Python twice (once for the on-demand view, once for the frame) 
 through Arrow for the pandas transformation. ``ServiceReader`` resolves a service once
 (its views, their features and types, the on-demand views' UDFs), then per request reads
 each view from the online store and decodes its values a column at a time, by the
-feature's declared type (``online_values.python_values``), then runs each on-demand view's
+feature's declared type (``online_values.frame_column``), then runs each on-demand view's
 pandas UDF on them. The project's stores (``online_stores``) hand over the serialized
 values (``online_read_cells``); any other Feast online store is read through its
 ``online_read``, the interface every one implements. It answers what

@@ -110,11 +110,10 @@ def _memoized(column: pa.Array, field: str, convert: Callable[[Any], Any]) -> li
     return [encode(value) for value in column.to_pylist()]
 
 
-def python_values(cells: Sequence[bytes | None], value_type: ValueType) -> list[Any]:
+def python_values(cells: Sequence[bytes | None]) -> list[Any]:
     """Each serialized ``ValueProto``'s Python value, as ``OnlineResponse.to_dict`` gives it (None: unset).
 
-    The inverse of :func:`serialized_values`, by the column's declared type: any value is
-    decoded once per distinct serialization (counts, flags and countries repeat).
+    Each distinct serialization is decoded once (counts, flags and countries repeat).
     """
     decoded: dict[bytes | None, Any] = {}
     out = []
@@ -144,7 +143,7 @@ def frame_column(cells: Sequence[bytes | None], value_type: ValueType) -> Any:
         if len(joined) == width * len(cells) and all(not cell or cell[0] == tag[0] for cell in cells):
             floats = np.frombuffer(joined, dtype=[("tag", "u1"), ("value", dtype)])["value"].astype(np.float64)
             return floats if any(cells) else [None] * len(cells)
-    values = python_values(cells, value_type)
+    values = python_values(cells)
     if value_type in _INTEGER_TYPES and None not in values:
         return np.array(values, dtype=np.int64)
     return values
