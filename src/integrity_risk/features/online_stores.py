@@ -424,8 +424,7 @@ class RedisOnlineStore(FeastRedisOnlineStore):
         project = config.project.encode()
         version = config.entity_key_serialization_version
         view = compute_versioned_name(table, config.registry.enable_online_feature_view_versioning)
-        ts_field = f"_ts:{view}".encode()
-        fields = [_mmh3(f"{view}:{name}") for name in names]
+        *fields, ts_field = _hash_fields(view, tuple(names))
         stamps: dict[datetime, tuple[int, bytes]] = {}
         for start in range(0, len(keys), _REDIS_BATCH_KEYS):
             chunk = range(start, min(start + _REDIS_BATCH_KEYS, len(keys)))
@@ -459,7 +458,9 @@ class RedisOnlineStore(FeastRedisOnlineStore):
 
 @lru_cache(maxsize=256)
 def _hash_fields(view: str, features: tuple[str, ...]) -> list[bytes]:
-    """A view's HMGET fields in Feast's Redis layout: murmur3 of ``view:feature`` each, then ``_ts:view``."""
+    """A view's hash fields in Feast's Redis layout, for writes and reads alike: murmur3 of
+    ``view:feature`` each, then the time field ``_ts:view``.
+    """
     return [*(_mmh3(f"{view}:{name}") for name in features), f"_ts:{view}".encode()]
 
 
