@@ -334,6 +334,7 @@ def build_risk_pipeline(risk_type: str) -> DAG:
                 "maturity_days": cfg.labels.maturity_days,
                 "exclusive_of": cfg.labels.exclusive_of,
             },
+            sequence=cfg.training_set.sequence.model_dump() if cfg.training_set.sequence.days else None,
         )
         # Steps hand each other their outputs (XComArgs, resolved when the task renders its
         # templates): no step names another's task id or rebuilds its paths.

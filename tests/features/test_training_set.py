@@ -181,6 +181,38 @@ def test_splits_are_by_time_and_the_manifest_follows_the_contract(world):
     assert {"start", "end", "train", "validation", "test"} <= set(manifest["time_range"])
 
 
+def test_each_example_carries_its_last_days_of_daily_features_and_none_after_its_time(world):
+    everyone = [FRAUDSTER, CLEARED, SCRAPER, *BYSTANDERS]
+    for ds in days("2026-02-28", 11):
+        # events_1d names its day; SCRAPER was created on 03-06 (age 0.5 at the end of it).
+        rows = [
+            {"account_pk": pk, "base": i, "events_1d": int(ds.replace("-", "")), "account_age_days": 100.0}
+            for i, pk in enumerate(everyone)
+        ]
+        rows[2]["account_age_days"] = (date.fromisoformat(ds) - date(2026, 3, 6)).days + 0.5
+        world.write("account_daily", ds, rows if ds >= "2026-03-06" else rows[:2] + rows[3:])
+    manifest = build(world, sequence={"days": 4, "columns": ["events_1d", "fail_ratio_1d"]})
+    assert manifest["sequence"] == {"days": 4, "columns": ["events_1d", "fail_ratio_1d"], "table": "account_daily"}
+    examples = read(manifest)
+    assert len(examples) == sum(manifest["rows"].values()) > 3
+    masked = 0
+    for _, row in examples.iterrows():
+        newest = row["event_timestamp"].date() - timedelta(days=1)  # its feature_ts is the example's time
+        expected = [int((newest - timedelta(days=k)).strftime("%Y%m%d")) for k in (3, 2, 1, 0)]
+        events, mask = list(row["seq__account_daily__events_1d"]), list(row["seq__mask"])
+        if row["account_pk"] == SCRAPER:
+            existed = [d >= 20260306 for d in expected]
+            assert mask == [float(e) for e in existed]
+            assert [e for e, x in zip(events, existed, strict=True) if x] == [d for d in expected if d >= 20260306]
+            masked += mask.count(0.0)
+        else:
+            assert events == expected and mask == [1.0] * 4
+    assert masked > 0  # the scraper's examples reach back before it existed
+    # Off: no sequence columns, and the manifest says so.
+    plain = build(world)
+    assert plain["sequence"] is None and not any(c.startswith("seq__") for c in read(plain).columns)
+
+
 def test_rerun_replaces_the_set_and_leaves_no_temporary_folder(world):
     build(world)
     build(world, seed=3)

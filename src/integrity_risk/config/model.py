@@ -52,6 +52,10 @@ class ModelConfig(StrictConfig):
     warm_start_model: str | None = Field(
         default=None, description="registered model to warm start from; default the one being trained"
     )
+    sequence_filters: int = Field(default=32, ge=1, description="channels of each temporal convolution")
+    sequence_layers: int = Field(
+        default=2, ge=1, le=6, description="causal 1-D convolutions over the days (dilations 1, 2, 4, ...)"
+    )
     seed: int = Field(default=0, ge=0)
     baseline: bool = Field(default=True, description="also train and log a LightGBM baseline on the same set")
 

@@ -105,6 +105,55 @@ class LabelsConfig(_Strict):
     )
 
 
+# The daily (not windowed) columns of features.account_daily: a sequence of them is the
+# account's behaviour day by day; a sequence of 7-day windows would repeat each day seven times.
+DEFAULT_SEQUENCE_COLUMNS = [
+    "events_1d",
+    "max_events_1h",
+    "active_hours_1d",
+    "distinct_event_types_1d",
+    "distinct_devices_1d",
+    "distinct_ips_1d",
+    "device_shared_accounts_1d",
+    "ip_shared_accounts_1d",
+    "fail_ratio_1d",
+    "country_mismatch_ratio_1d",
+    "automation_ua_ratio_1d",
+]
+
+
+class SequenceConfig(_Strict):
+    """``training_set.sequence:``: each example's last ``days`` days of daily features (0: none)."""
+
+    days: int = Field(default=14, ge=0, le=90, description="days per sequence, the example's own day the newest")
+    table: Literal["account_daily"] = "account_daily"
+    columns: list[str] = Field(default=DEFAULT_SEQUENCE_COLUMNS, min_length=1)
+
+    @model_validator(mode="after")
+    def _columns_of_the_table(self) -> SequenceConfig:
+        from integrity_risk.features.sequences import SequenceSpec
+        from integrity_risk.features.table_schema import ddl_schema
+
+        ddl = (hql_dir() / "feature_tables.hql").read_text()
+        numeric = {
+            name
+            for name, kind in ddl_schema(f"features.{self.table}", ddl)
+            if kind in {"bigint", "int", "double", "float", "smallint", "tinyint"}
+        }
+        unknown = [c for c in self.columns if c not in numeric]
+        if unknown:
+            raise ValueError(f"not numeric columns of features.{self.table}: {unknown}")
+        if self.days:
+            SequenceSpec(self.days, tuple(self.columns), self.table)  # the spec's own checks
+        return self
+
+    def spec(self):
+        """The :class:`~integrity_risk.features.sequences.SequenceSpec`, or None when off."""
+        from integrity_risk.features.sequences import SequenceSpec
+
+        return SequenceSpec(self.days, tuple(self.columns), self.table) if self.days else None
+
+
 class TrainingSetConfig(_Strict):
     """``training_set:``: the feature service and the days of each split."""
 
@@ -112,6 +161,7 @@ class TrainingSetConfig(_Strict):
     lookback_days: int = Field(default=21, ge=3, le=365)
     validation_days: int = Field(default=2, ge=1)
     test_days: int = Field(default=2, ge=1)
+    sequence: SequenceConfig = Field(default_factory=SequenceConfig)
 
 
 class GatesConfig(_Strict):

@@ -3,16 +3,20 @@
 No attribution library is pinned in this project, and integrated gradients on a
 model with named inputs is a few lines of ``tf.GradientTape``. String inputs
 (categorical features) have no gradient: they are held at their actual values and
-get no attribution. The baseline is each numeric feature's median over the frame,
+get no attribution, as is a sequence's mask (which days the account existed). A
+sequence gets one attribution, summed over its days, from each day's median. The baseline is each numeric feature's median over the frame,
 the usual choice for tabular data (an all-zero baseline is meaningless for raw counts).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from integrity_risk.features.sequences import MASK_COLUMN, is_sequence, stack_column
 
 
 def _input_names(model) -> list[str]:
@@ -105,7 +109,16 @@ def _integrated(model, frame: pd.DataFrame, baseline: pd.DataFrame, *, output: s
     numeric, fixed, medians = {}, {}, {}
     for name in names:
         col = frame[name]
-        if name not in string_inputs:
+        if name == MASK_COLUMN:  # which days the account existed: a fact, not a value to move along a path
+            fixed[name] = stack_column(col)
+        elif is_sequence(name):
+            # One attribution per sequence (summed over its days), from each day's median.
+            numeric[name] = stack_column(col)
+            ref = stack_column(baseline[name])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a day no account had
+                medians[name] = np.nan_to_num(np.nanmedian(ref, axis=0) if len(ref) else 0.0)
+        elif name not in string_inputs:
             numeric[name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float32").reshape(-1, 1)
             ref = pd.to_numeric(baseline[name], errors="coerce").to_numpy(dtype="float32")
             medians[name] = np.nanmedian(ref) if np.isfinite(ref).any() else 0.0
@@ -115,7 +128,9 @@ def _integrated(model, frame: pd.DataFrame, baseline: pd.DataFrame, *, output: s
         raise ValueError("the model has no numeric inputs to attribute")
 
     # NaN means "missing" to the model; its path has no gradient, so it is held fixed (baseline = x).
-    base = {k: np.where(np.isnan(v), v, medians[k]).astype("float32") for k, v in numeric.items()}
+    base = {
+        k: np.where(np.isnan(v), v, np.broadcast_to(medians[k], v.shape)).astype("float32") for k, v in numeric.items()
+    }
     alphas = ((np.arange(steps) + 0.5) / steps).astype("float32")  # midpoint rule
 
     def tiled(a):
@@ -125,7 +140,7 @@ def _integrated(model, frame: pd.DataFrame, baseline: pd.DataFrame, *, output: s
         k: tiled(base[k]) + np.repeat(alphas, n)[:, None] * tiled(np.nan_to_num(numeric[k] - base[k])) for k in numeric
     }
     tensors = {k: tf.convert_to_tensor(v) for k, v in path.items()}
-    strings = {k: tf.convert_to_tensor(tiled(v).astype(str)) for k, v in fixed.items()}
+    strings = {k: tf.convert_to_tensor(_fixed_input(tiled(v))) for k, v in fixed.items()}
     with tf.GradientTape() as tape:
         tape.watch(list(tensors.values()))
         y = _select_output(model({**tensors, **strings}, training=False), output)
@@ -133,16 +148,17 @@ def _integrated(model, frame: pd.DataFrame, baseline: pd.DataFrame, *, output: s
     grads = tape.gradient(total, tensors)
     attributions = {}
     for k, grad in grads.items():
-        g = np.zeros((steps * n, 1), "float32") if grad is None else np.nan_to_num(grad.numpy())
-        avg = g.reshape(steps, n).mean(axis=0)
-        attributions[k] = np.nan_to_num(numeric[k][:, 0] - base[k][:, 0]) * avg
+        width = numeric[k].shape[1]
+        g = np.zeros((steps * n, width), "float32") if grad is None else np.nan_to_num(grad.numpy())
+        avg = g.reshape(steps, n, width).mean(axis=0)
+        attributions[k] = (np.nan_to_num(numeric[k] - base[k]) * avg).sum(axis=1)
 
     def f(inputs):
         out = _select_output(
             model(
                 {
                     **{k: tf.convert_to_tensor(v) for k, v in inputs.items()},
-                    **{k: tf.convert_to_tensor(v.astype(str)) for k, v in fixed.items()},
+                    **{k: tf.convert_to_tensor(_fixed_input(v)) for k, v in fixed.items()},
                 },
                 training=False,
             ),
@@ -152,6 +168,11 @@ def _integrated(model, frame: pd.DataFrame, baseline: pd.DataFrame, *, output: s
 
     gap = np.abs(sum(attributions.values()) - (f(numeric) - f(base)))
     return attributions, gap
+
+
+def _fixed_input(values: np.ndarray) -> np.ndarray:
+    """An input held at its value: strings as strings, a sequence's mask as floats."""
+    return values if values.dtype.kind == "f" else values.astype(str)
 
 
 def load_keras_model(model_uri: str):

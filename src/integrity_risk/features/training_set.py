@@ -378,6 +378,7 @@ def build_training_set(
     ds: str,
     profile: str | None = None,
     output_root: str | Path | None = None,
+    sequence: dict[str, Any] | None = None,
     **params: Any,
 ) -> dict:
     """Build and write the training set of ``risk_type`` as of day ``ds``; returns its manifest.
@@ -398,6 +399,9 @@ def build_training_set(
         maturity, seed), checked there.
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``).
     :param output_root: a folder or URL; default ``<storage root>/training_sets``.
+    :param sequence: the risk YAML's ``training_set.sequence`` (``days``, ``columns``,
+        ``table``; :class:`~integrity_risk.features.sequences.SequenceSpec`): each example gets
+        its last ``days`` days of those columns, none after its ``event_timestamp``. None: no sequences.
     :return: the manifest, plus ``path`` (the folder) and ``train_path``, ``validation_path``,
         ``test_path`` (its split files).
     :raises TrainingSetError: no matured label in the window, or no labels partition.
@@ -410,6 +414,7 @@ def build_training_set(
         get_feature_service,
         service_feature_refs,
     )
+    from integrity_risk.features.sequences import SequenceSpec, attach_sequences
 
     tasks = list(tasks)
     day = parse_ds(ds)
@@ -459,6 +464,11 @@ def build_training_set(
     label_columns = [f"label_{t}" for t in tasks]
     joined = joined[["account_pk", "event_timestamp", *features, *label_columns]]
     joined = joined.sort_values(["event_timestamp", "account_pk"], kind="stable").reset_index(drop=True)
+    seq = SequenceSpec.from_dict(sequence)
+    if seq is not None:
+        joined = attach_sequences(
+            joined, seq, lambda table, days, columns: read_extract_arrow(table, days, columns, profile)
+        )
 
     splits = split_by_time(joined, spec.validation_days, spec.test_days)
     manifest = {
@@ -491,6 +501,8 @@ def build_training_set(
         if len(joined)
         else None,
         "features": features,
+        # Beside the features: each a list of days (oldest first) per example, and their mask.
+        "sequence": seq.to_dict() if seq is not None else None,
         "label_columns": label_columns,
         "feature_service": feature_service,
         "feature_service_version": feature_service_version(store, feature_service),

@@ -176,9 +176,10 @@ class FeatureDriftOperator(HiveServer2HookMixin, BaseOperator):
             return []
 
     def _score(self, model_uri: str, frame: pd.DataFrame):
-        from integrity_risk.training.scoring import score
+        from integrity_risk.training.scoring import score, with_sequences
 
         column = f"score_{self.risk_type}"
+        frame = with_sequences(model_uri, frame, self.profile, self.hiveserver2_conn_id)
         return score(model_uri, frame)[column].to_numpy(dtype=float)
 
     def _write(self, frame: pd.DataFrame) -> None:

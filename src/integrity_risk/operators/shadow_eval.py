@@ -509,8 +509,14 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
             model, note = load_keras_model(model_uri)
             if model is not None:
                 try:
+                    from integrity_risk.training.scoring import with_sequences
+
+                    def inputs(frame):
+                        return with_sequences(model_uri, frame, self.profile, self.hiveserver2_conn_id)
+
+                    explained = inputs(rows)
                     tops = top_attributions(
-                        model, rows, baseline if baseline is not None else rows, output=self.risk_type
+                        model, explained, inputs(baseline) if baseline is not None else explained, output=self.risk_type
                     )
                 except Exception as exc:  # an aid to the reviewer, not a gate
                     self.log.warning("Attributions of the flipped accounts failed: %s", exc)
@@ -551,10 +557,10 @@ class ShadowEvalOperator(HiveServer2HookMixin, BaseOperator):
         return pd.DataFrame(rows, columns=["ds", "name", "value", "over_bound"])
 
     def _score(self, model_uri: str, frame: pd.DataFrame):
-        from integrity_risk.training.scoring import score
+        from integrity_risk.training.scoring import score, with_sequences
 
         column = f"score_{self.risk_type}"
-        scores = score(model_uri, frame)
+        scores = score(model_uri, with_sequences(model_uri, frame, self.profile, self.hiveserver2_conn_id))
         if column not in scores.columns:
             raise ShadowEvalError(f"{model_uri} has no {column} output; it returns {list(scores.columns)}")
         return scores[column].to_numpy(dtype=float)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from integrity_risk.assets import training_set_asset
+from integrity_risk.features.sequences import SequenceSpec
 from integrity_risk.features.training_set import TrainingSetParams
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class TrainingSetOperator(BaseOperator):
     :param ds: the day, ``YYYY-MM-DD`` (templated; default ``{{ ds }}``).
     :param options: the fields of ``TrainingSetParams`` (lookback, splits, negatives per
         positive, label maturity, seed), from the risk YAML; checked when the DAG is parsed.
+    :param sequence: the risk YAML's ``training_set.sequence`` as a dict (days, columns, table),
+        or None: each example's last days of daily features (``integrity_risk.features.sequences``).
     :param profile: Feast profile (default: env ``INTEGRITY_FEAST_PROFILE``). (templated)
     :return (XCom): the manifest with ``path`` (the folder) and ``train_path``,
         ``validation_path``, ``test_path``; each key is an XCom of its own
@@ -46,6 +49,7 @@ class TrainingSetOperator(BaseOperator):
         feature_service: str,
         ds: str = "{{ ds }}",
         options: Mapping[str, Any] | None = None,
+        sequence: Mapping[str, Any] | None = None,
         profile: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -58,6 +62,7 @@ class TrainingSetOperator(BaseOperator):
         self.ds = ds
         # Checked now, so a bad setting is a DAG import error rather than a failed run.
         self.options = asdict(TrainingSetParams(**(options or {})))
+        self.sequence = SequenceSpec.from_dict(dict(sequence) if sequence else None)
         self.profile = profile
 
     def execute(self, context: Context) -> dict:
@@ -69,6 +74,7 @@ class TrainingSetOperator(BaseOperator):
             feature_service=self.feature_service,
             ds=self.ds,
             **self.options,
+            sequence=self.sequence.to_dict() if self.sequence else None,
             profile=self.profile,
         )
         self.log.info(

@@ -1,7 +1,8 @@
 """LightGBM on the same training set: the reference a practitioner would pick for tabular data.
 
 Loads the splits into memory (it is a reference, not the production path);
-categoricals become pandas ``category`` columns with the train split's categories.
+categoricals become pandas ``category`` columns with the train split's categories, and each
+day of a sequence a column of its own, so it sees what the deep model sees.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from integrity_risk.features.sequences import stack_column
 from integrity_risk.training.data import FeatureSpec, split_path
 from integrity_risk.training.holdout import binary_metrics
 
@@ -31,14 +33,20 @@ DEFAULT_PARAMS: dict[str, Any] = {
 
 
 def _load(path: Path, spec: FeatureSpec, categories: dict[str, list[str]] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    frame = pq.read_table(path, columns=spec.features + list(spec.labels.values())).to_pandas()
-    x = pd.DataFrame(index=frame.index)
+    table = pq.read_table(path, columns=spec.features + list(spec.labels.values()))
+    frame = table.drop_columns(spec.sequence_inputs).to_pandas()
+    columns: dict[str, Any] = {}
     for name in spec.numeric:
-        x[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        columns[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    # The same days the deep model sees, one column per sequence and day (``_d0``: the newest).
+    for name in spec.sequence_inputs:
+        values = stack_column(table.column(name), spec.sequence_days)
+        for back in range(spec.sequence_days):
+            columns[f"{name}_d{back}"] = values[:, spec.sequence_days - 1 - back].astype("float64")
     for name in spec.categorical:
         cats = categories[name] if categories else sorted(frame[name].dropna().astype(str).unique())
-        x[name] = pd.Categorical(frame[name].astype("object"), categories=cats)
-    return x, frame[list(spec.labels.values())]
+        columns[name] = pd.Categorical(frame[name].astype("object"), categories=cats)
+    return pd.DataFrame(columns, index=frame.index), frame[list(spec.labels.values())]
 
 
 def train_and_evaluate(training_set: str | Path, spec: FeatureSpec, rounds: int = 500) -> dict[str, float]:

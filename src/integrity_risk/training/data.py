@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 # One error for a training set that cannot be built or read, whichever side finds it;
 # its module imports neither Airflow nor TensorFlow.
+from integrity_risk.features.sequences import MASK_COLUMN, SequenceSpec, stack_column
 from integrity_risk.features.training_set import SPLITS, TrainingSetError
 
 if TYPE_CHECKING:
@@ -37,19 +38,39 @@ class FeatureSpec:
     :param log: the subset of ``numeric`` that is count-like and gets ``log1p`` first.
     :param categorical: string feature columns, looked up in a vocabulary in the model.
     :param labels: task (risk type) -> label column.
+    :param sequence: the daily sequence features (``seq__<table>__<column>``, each a list of
+        ``sequence_days`` values, oldest first); the mask ``seq__mask`` comes with them.
+    :param sequence_log: the subset of ``sequence`` that is count-like.
+    :param sequence_days: the days of each sequence (0: no sequences).
     """
 
     numeric: list[str]
     log: list[str]
     categorical: list[str]
     labels: dict[str, str] = field(default_factory=dict)
+    sequence: list[str] = field(default_factory=list)
+    sequence_log: list[str] = field(default_factory=list)
+    sequence_days: int = 0
+
+    @property
+    def sequence_inputs(self) -> list[str]:
+        """The sequence features and their mask: the model's inputs of shape ``(sequence_days,)``."""
+        return [*self.sequence, MASK_COLUMN] if self.sequence else []
 
     @property
     def features(self) -> list[str]:
-        return self.numeric + self.categorical
+        return self.numeric + self.categorical + self.sequence_inputs
 
     def to_dict(self) -> dict[str, Any]:
-        return {"numeric": self.numeric, "log": self.log, "categorical": self.categorical, "labels": self.labels}
+        return {
+            "numeric": self.numeric,
+            "log": self.log,
+            "categorical": self.categorical,
+            "labels": self.labels,
+            "sequence": self.sequence,
+            "sequence_log": self.sequence_log,
+            "sequence_days": self.sequence_days,
+        }
 
 
 def label_column(task: str) -> str:
@@ -123,7 +144,8 @@ def check_training_set(training_set: str | Path, tasks: list[str]) -> dict[str, 
     features = list(manifest.get("features") or [])
     if not features:
         raise TrainingSetError(f"manifest of {training_set} lists no features")
-    wanted = features + [label_column(t) for t in tasks]
+    sequence = SequenceSpec.from_dict(manifest.get("sequence"))
+    wanted = features + (sequence.names if sequence else []) + [label_column(t) for t in tasks]
     schemas = {}
     for split in SPLITS:
         path = split_path(training_set, split)
@@ -172,7 +194,25 @@ def infer_feature_spec(
         if unknown:
             raise TrainingSetError(f"log_features not among the numeric features: {', '.join(unknown)}")
         log = list(log_features)
-    return FeatureSpec(numeric=numeric, log=log, categorical=categorical, labels={t: label_column(t) for t in tasks})
+    spec = FeatureSpec(numeric=numeric, log=log, categorical=categorical, labels={t: label_column(t) for t in tasks})
+    sequence = SequenceSpec.from_dict(manifest.get("sequence"))
+    if sequence is not None:
+        spec.sequence = sequence.names[:-1]
+        spec.sequence_days = sequence.days
+        mask = stack_column(sample[MASK_COLUMN], sequence.days) > 0 if len(sample) else None
+        for name in spec.sequence:
+            kind = schema.field(name).type
+            if not (pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind)) or not pa.types.is_floating(
+                kind.value_type
+            ):
+                raise TrainingSetError(f"sequence column {name} has type {kind}; expected a list of floats")
+            values = stack_column(sample[name], sequence.days)[mask] if mask is not None else np.array([])
+            # A sequence holds its table's columns as floats: one that is not a ratio is judged as
+            # the count it was (non-negative, above 1), not by its skew.
+            as_kind = kind.value_type if "ratio" in name else pa.int64()
+            if _is_count_like(name, as_kind, pd.Series(values)):
+                spec.sequence_log.append(name)
+    return spec
 
 
 def _is_count_like(name: str, kind: pa.DataType, values: pd.Series) -> bool:
@@ -213,14 +253,24 @@ def read_sample(path: str | Path, columns: list[str], max_rows: int) -> pd.DataF
     return table.slice(0, max_rows).to_pandas()
 
 
-def frame_to_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict[str, np.ndarray]:
-    """Raw feature columns to the model's named inputs: float32 or string arrays of shape (n, 1).
+def frame_to_inputs(
+    frame: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    sequence: list[str] | None = None,
+    sequence_days: int = 0,
+) -> dict[str, np.ndarray]:
+    """Raw feature columns to the model's named inputs: float32 or string arrays of shape (n, 1),
+    and float32 ``(n, sequence_days)`` for the sequence inputs.
 
     :param frame: rows with (at least) the feature columns.
     :param numeric: numeric feature names.
     :param categorical: string feature names; missing values become "" (out of vocabulary).
+    :param sequence: sequence inputs (their mask included), each cell a list of days, oldest first.
+        A frame with longer sequences gives their newest ``sequence_days``.
     """
-    missing = [c for c in numeric + categorical if c not in frame.columns]
+    sequence = list(sequence or [])
+    missing = [c for c in numeric + categorical + sequence if c not in frame.columns]
     if missing:
         raise TrainingSetError(f"missing feature column(s) {', '.join(missing)}")
     out = {}
@@ -237,7 +287,19 @@ def frame_to_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[s
             .to_numpy(dtype=object)
             .reshape(-1, 1)
         )
+    for name in sequence:
+        values = stack_column(frame[name])
+        if values.shape[1] < sequence_days:
+            raise TrainingSetError(
+                f"sequence column {name} holds {values.shape[1]} days; the model reads {sequence_days}"
+            )
+        out[name] = np.ascontiguousarray(values[:, values.shape[1] - sequence_days :])
     return out
+
+
+def spec_inputs(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """:func:`frame_to_inputs` of every input of ``spec``."""
+    return frame_to_inputs(frame, spec.numeric, spec.categorical, spec.sequence_inputs, spec.sequence_days)
 
 
 def frame_to_targets(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -262,6 +324,7 @@ def _signature(spec: FeatureSpec, with_labels: bool):
 
     x = {n: tf.TensorSpec((None, 1), tf.float32, name=n) for n in spec.numeric}
     x.update({n: tf.TensorSpec((None, 1), tf.string, name=n) for n in spec.categorical})
+    x.update({n: tf.TensorSpec((None, spec.sequence_days), tf.float32, name=n) for n in spec.sequence_inputs})
     if not with_labels:
         return x
     y = {t: tf.TensorSpec((None, 1), tf.float32) for t in spec.labels}
@@ -286,10 +349,13 @@ def _chunks(
     pool, pooled = [], 0
 
     def emit(batches):
-        frame = pa.Table.from_batches(batches).to_pandas()
+        table = pa.Table.from_batches(batches)
         if rng is not None:
-            frame = frame.iloc[rng.permutation(len(frame))]
+            table = table.take(rng.permutation(table.num_rows))
+        # The sequences go from Arrow's flat values to arrays whole, not cell by cell through pandas.
+        frame = table.drop_columns(spec.sequence_inputs).to_pandas()
         x = frame_to_inputs(frame, spec.numeric, spec.categorical)
+        x.update({n: stack_column(table.column(n), spec.sequence_days) for n in spec.sequence_inputs})
         if not with_labels:
             return x
         y, w = frame_to_targets(frame, spec)
@@ -359,7 +425,7 @@ def in_memory_dataset(frame: pd.DataFrame, spec: FeatureSpec, batch_size: int, *
     """
     import tensorflow as tf
 
-    x = frame_to_inputs(frame, spec.numeric, spec.categorical)
+    x = spec_inputs(frame, spec)
     y, w = frame_to_targets(frame, spec)
     tensors = tf.nest.map_structure(tf.constant, (x, y, w))
     # Shuffle row indices and gather whole batches: per-row elements would make

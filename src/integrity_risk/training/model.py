@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from integrity_risk.features.sequences import MASK_COLUMN
 from integrity_risk.training.data import FeatureSpec, frame_to_inputs
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
             logged
         )
         parts.append(FillMissing(name="numeric_fill_missing", dtype="float32")(normalized))
+    if feature_spec.sequence:
+        parts.append(_sequence_encoder(cfg, feature_spec, adapt_data, inputs))
     for name in feature_spec.categorical:
         inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
         counts = adapt_data[name].dropna().astype(str).value_counts()
@@ -120,6 +123,67 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
     model = keras.Model(inputs=inputs, outputs=outputs, name="integrity_multitask")
     compile_model(model, cfg)
     return model
+
+
+def _sequence_encoder(
+    cfg: dict[str, Any], spec: FeatureSpec, adapt_data: pd.DataFrame, inputs: dict[str, keras.KerasTensor]
+) -> keras.KerasTensor:
+    """The temporal encoder of the daily sequences: causal 1-D convolutions over the days,
+    then the mean over the days the account existed and the newest day's output.
+
+    Convolutions rather than a GRU: the mask is left-padded (an account's days before it
+    existed come first), which cuDNN's recurrent kernels do not take, and they run every
+    day of every example at once. Its layers are part of the shared tower (``shared_seq_*``):
+    transfer and warm start copy them.
+    """
+    days = spec.sequence_days
+    for name in spec.sequence_inputs:
+        inputs[name] = keras.Input(shape=(days,), name=name, dtype="float32")
+    steps = [layers.Reshape((days, 1), name=f"{name}_steps")(inputs[name]) for name in spec.sequence]
+    stacked = steps[0] if len(steps) == 1 else layers.Concatenate(axis=-1, name="sequence_concat")(steps)
+    log_mask = [n in set(spec.sequence_log) for n in spec.sequence]
+    logged = Log1p(log_mask, name="sequence_log1p", dtype="float32")(stacked)
+    # Statistics over the days the accounts existed only: the zeros before would pull them down.
+    raw = frame_to_inputs(adapt_data, [], [], spec.sequence_inputs, days)
+    existed = raw[MASK_COLUMN].reshape(-1) > 0
+    sample = np.stack([raw[n].reshape(-1) for n in spec.sequence], axis=1)[existed]
+    sample = np.where(np.array(log_mask)[None, :], np.log1p(np.maximum(sample, 0.0)), sample)
+    mean, var = numeric_stats(sample) if len(sample) else (np.zeros(len(spec.sequence)), np.ones(len(spec.sequence)))
+    normalized = layers.Normalization(mean=mean, variance=var, name="sequence_normalization", dtype="float32")(logged)
+    filled = FillMissing(name="sequence_fill_missing", dtype="float32")(normalized)
+    x = MaskDays(name="sequence_mask_days", dtype="float32")([filled, inputs[MASK_COLUMN]])
+    for i in range(int(cfg["sequence_layers"])):
+        x = layers.Conv1D(
+            int(cfg["sequence_filters"]),
+            3,
+            padding="causal",
+            dilation_rate=2**i,
+            activation="relu",
+            name=f"{SHARED_PREFIX}seq_conv_{i}",
+        )(x)
+    return SequenceSummary(name="sequence_summary", dtype="float32")([x, inputs[MASK_COLUMN]])
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class MaskDays(layers.Layer):
+    """Zero the days before the account existed (``mask`` 0): no value of them reaches the encoder."""
+
+    def call(self, inputs):
+        x, mask = inputs
+        return x * ops.expand_dims(ops.cast(mask, x.dtype), -1)
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class SequenceSummary(layers.Layer):
+    """``(batch, days, channels)`` to ``(batch, 2 * channels)``: the mean over the days the account
+    existed (zeros for an account with none) beside the newest day's channels.
+    """
+
+    def call(self, inputs):
+        x, mask = inputs
+        weights = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+        mean = ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return ops.concatenate([mean, x[:, -1, :]], axis=-1)
 
 
 def compile_model(model: keras.Model, cfg: dict[str, Any]) -> None:

@@ -200,6 +200,7 @@ def _train(
     import numpy as np
     import pandas as pd
 
+    from integrity_risk.features.sequences import SequenceSpec
     from integrity_risk.training import data
     from integrity_risk.training.baseline import train_and_evaluate
     from integrity_risk.training.holdout import binary_metrics
@@ -210,12 +211,16 @@ def _train(
     strategy, hardware = choose_strategy()
     log(f"hardware: {hardware}")
     train_path = split_path(training_set, "train")
-    sample = data.read_sample(train_path, manifest["features"], cfg["adapt_rows"])
+    sequence = SequenceSpec.from_dict(manifest.get("sequence"))
+    sample = data.read_sample(
+        train_path, manifest["features"] + (sequence.names if sequence else []), cfg["adapt_rows"]
+    )
     spec = data.infer_feature_spec(schemas["train"], manifest, tasks, sample, cfg.get("log_features"))
     with strategy.scope():
         model = build_model(cfg, spec, sample)
     log(
-        f"model: {model.count_params()} parameters; numeric {len(spec.numeric)} (log1p {len(spec.log)}), categorical {len(spec.categorical)}"
+        f"model: {model.count_params()} parameters; numeric {len(spec.numeric)} (log1p {len(spec.log)}), "
+        f"categorical {len(spec.categorical)}, sequences {len(spec.sequence)} of {spec.sequence_days} days"
     )
 
     configure(experiment_name(risk_type))

@@ -151,9 +151,13 @@ def _scores(risk: str, online: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
     from integrity_risk.tracking import CANDIDATE_ALIAS, registered_model_name
-    from integrity_risk.training.scoring import score
+    from integrity_risk.training.scoring import score, with_sequences
 
-    scored = score(f"models:/{registered_model_name(risk)}@{CANDIDATE_ALIAS}", online.reset_index())
+    model_uri = f"models:/{registered_model_name(risk)}@{CANDIDATE_ALIAS}"
+    frame = online.reset_index()
+    # The daily sequences up to now come from the batch tables (the online store serves the day's values).
+    frame["feature_ts"] = pd.Timestamp.now(tz="UTC")
+    scored = score(model_uri, with_sequences(model_uri, frame))
     return pd.Series(scored[f"score_{risk}"].to_numpy(), index=online.index)
 
 

@@ -80,6 +80,39 @@ def make_frame(rows: int, seed: int = 0, masked: dict[str, float] | None = None)
     return frame
 
 
+SEQUENCE_COLUMNS = ("events_1d", "fail_ratio_1d")
+
+
+def add_sequences(frame: pd.DataFrame, days: int = 14, seed: int = 0, task: str = "fake_engagement") -> pd.DataFrame:
+    """``frame`` with daily sequences (``seq__account_daily__<column>`` and ``seq__mask``) in the
+    training set's layout, and ``task``'s label made to depend on them: a surge of the last three
+    days' events over the account's earlier days, which no flat feature shows.
+
+    Days before the account existed (its ``account_daily__account_age_days``) are masked and NaN.
+    """
+    from integrity_risk.features.sequences import MASK_COLUMN, sequence_name
+
+    rng = np.random.default_rng(seed + 7)
+    n = len(frame)
+    age = frame["account_daily__account_age_days"].to_numpy(dtype="float64")
+    mask = (np.arange(days)[None, :] >= days - 1 - np.floor(age)[:, None]).astype("float32")
+    level = rng.gamma(1.5, 4.0, n)[:, None]
+    surge = rng.random(n) < 0.15
+    events = rng.poisson(level * np.where(np.arange(days)[None, :] >= days - 3, 1 + 4 * surge[:, None], 1.0))
+    events = np.where(mask > 0, events, np.nan).astype("float32")
+    fails = np.where(mask > 0, rng.beta(1, 9, (n, days)), np.nan).astype("float32")
+    out = frame.copy()
+    out[sequence_name("account_daily", "events_1d")] = list(events)
+    out[sequence_name("account_daily", "fail_ratio_1d")] = list(fails)
+    out[MASK_COLUMN] = list(mask)
+    # Seen by no flat feature: the surge, where the account existed long enough to show it.
+    label = (surge & (mask[:, -4] > 0)) ^ (rng.random(n) < 0.02)
+    label = label.astype("float64")
+    label[np.isnan(frame[f"label_{task}"].to_numpy())] = np.nan
+    out[f"label_{task}"] = label
+    return out
+
+
 def write_training_set(
     folder: str | Path,
     frame: pd.DataFrame,
@@ -87,6 +120,7 @@ def write_training_set(
     features: list[str] | None = None,
     feature_service: str = "abusive_account_v1",
     row_group_size: int = 1000,
+    sequence_days: int = 0,
 ) -> Path:
     """Split ``frame`` 70/15/15 by time and write the three parquet files and manifest.json.
 
@@ -95,6 +129,7 @@ def write_training_set(
     :param features: features the manifest lists (default: all of :data:`FEATURES`).
     :param feature_service: name written to the manifest.
     :param row_group_size: parquet row-group size (small, so streaming reads several).
+    :param sequence_days: the days of the frame's sequences (:func:`add_sequences`); 0: none.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,6 +156,9 @@ def write_training_set(
         "label_columns": labels,
         "feature_service": feature_service,
         "feature_service_version": "1",
+        "sequence": {"days": sequence_days, "columns": list(SEQUENCE_COLUMNS), "table": "account_daily"}
+        if sequence_days
+        else None,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder
