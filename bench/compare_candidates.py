@@ -13,7 +13,6 @@ them. Prints PR-AUC and recall at the operating FPR of each, and the paired chan
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,40 +34,22 @@ def score_model(spec: str, frame: pd.DataFrame, risk: str) -> np.ndarray:
     return score(model_uri, frame)[f"score_{risk}"].to_numpy(dtype=float)
 
 
-def lightgbm_scores(folder: Path, features: list[str], label: str, test: pd.DataFrame) -> np.ndarray:
-    """LightGBM on the train split, early-stopped on validation: numeric columns as floats, text as categories."""
-    import lightgbm as lgb
+def lightgbm_scores(folder: Path, risk: str) -> np.ndarray:
+    """LightGBM on the train split, early-stopped on validation (the trainer's baseline): its
+    scores of every test row, in file order. It sees what the deep model sees: the flat
+    features, and each day of the sequences as a column of its own.
+    """
+    from integrity_risk.features.sequences import SequenceSpec
+    from integrity_risk.training import data
+    from integrity_risk.training.baseline import lightgbm_test_scores
 
-    def x(frame: pd.DataFrame, categories: dict | None = None) -> pd.DataFrame:
-        out = pd.DataFrame(index=frame.index)
-        for name in features:
-            if frame[name].dtype == object:
-                cats = categories[name] if categories else sorted(frame[name].dropna().astype(str).unique())
-                out[name] = pd.Categorical(frame[name], categories=cats)
-            else:
-                out[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-        return out
-
-    train, val = (pd.read_parquet(folder / f"{s}.parquet") for s in ("train", "validation"))
-    train, val = train[train[label].notna()], val[val[label].notna()]
-    x_train = x(train)
-    cats = {n: list(x_train[n].cat.categories) for n in features if isinstance(x_train[n].dtype, pd.CategoricalDtype)}
-    booster = lgb.train(
-        {
-            "objective": "binary",
-            "learning_rate": 0.05,
-            "num_leaves": 31,
-            "verbose": -1,
-            "n_jobs": 2,
-            "seed": 0,
-            "metric": "average_precision",
-        },
-        lgb.Dataset(x_train, label=train[label]),
-        num_boost_round=500,
-        valid_sets=[lgb.Dataset(x(val, cats), label=val[label])],
-        callbacks=[lgb.early_stopping(30, verbose=False)],
-    )
-    return booster.predict(x(test, cats), num_iteration=booster.best_iteration or None)
+    manifest = data.read_manifest(folder)
+    sequence = SequenceSpec.from_dict(manifest.get("sequence"))
+    schemas = data.check_training_set(folder, [risk])
+    names = manifest["features"] + (sequence.names if sequence else [])
+    sample = data.read_sample(folder / "train.parquet", names, 100_000)
+    spec = data.infer_feature_spec(schemas["train"], manifest, [risk], sample)
+    return lightgbm_test_scores(folder, spec)[risk][1]
 
 
 def main() -> None:
@@ -82,16 +63,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    manifest = json.loads((args.training_set / "manifest.json").read_text())
     label = f"label_{args.risk}"
     test = pd.read_parquet(args.training_set / "test.parquet")
-    test = test[test[label].notna()].reset_index(drop=True)
+    labelled = test[label].notna().to_numpy()
+    test = test[labelled].reset_index(drop=True)
     y = test[label].to_numpy(dtype=float)
     accounts = m.group_codes(test["account_pk"])
     scores = {
         "a": score_model(args.a, test, args.risk),
         "b": score_model(args.b, test, args.risk),
-        "lightgbm": lightgbm_scores(args.training_set, manifest["features"], label, test),
+        "lightgbm": lightgbm_scores(args.training_set, args.risk)[labelled],
     }
     print(
         f"{args.training_set}: {len(y)} labelled test rows, {int(y.sum())} positive, "

@@ -105,21 +105,24 @@ class LabelsConfig(_Strict):
     )
 
 
-# The daily (not windowed) columns of features.account_daily: a sequence of them is the
-# account's behaviour day by day; a sequence of 7-day windows would repeat each day seven times.
-DEFAULT_SEQUENCE_COLUMNS = [
-    "events_1d",
-    "max_events_1h",
-    "active_hours_1d",
-    "distinct_event_types_1d",
-    "distinct_devices_1d",
-    "distinct_ips_1d",
-    "device_shared_accounts_1d",
-    "ip_shared_accounts_1d",
-    "fail_ratio_1d",
-    "country_mismatch_ratio_1d",
-    "automation_ua_ratio_1d",
-]
+NUMERIC_TYPES = frozenset({"bigint", "int", "double", "float", "smallint", "tinyint"})
+
+
+def _numeric_columns(table: str) -> list[str]:
+    """The numeric columns of ``table`` as ``include/hql/feature_tables.hql`` declares it."""
+    from integrity_risk.features.table_schema import ddl_schema
+
+    ddl = (hql_dir() / "feature_tables.hql").read_text()
+    return [name for name, kind in ddl_schema(f"features.{table}", ddl) if kind in NUMERIC_TYPES]
+
+
+def default_sequence_columns() -> list[str]:
+    """The day's own columns of ``features.account_daily`` (``_1d``, and ``_1h``: a day's busiest hour).
+
+    A sequence of them is the account's behaviour day by day; a sequence of 7-day windows
+    would repeat each day seven times.
+    """
+    return [c for c in _numeric_columns("account_daily") if c.endswith(("_1d", "_1h"))]
 
 
 class SequenceConfig(_Strict):
@@ -127,19 +130,13 @@ class SequenceConfig(_Strict):
 
     days: int = Field(default=14, ge=0, le=90, description="days per sequence, the example's own day the newest")
     table: Literal["account_daily"] = "account_daily"
-    columns: list[str] = Field(default=DEFAULT_SEQUENCE_COLUMNS, min_length=1)
+    columns: list[str] = Field(default_factory=default_sequence_columns, min_length=1)
 
     @model_validator(mode="after")
     def _columns_of_the_table(self) -> SequenceConfig:
         from integrity_risk.features.sequences import SequenceSpec
-        from integrity_risk.features.table_schema import ddl_schema
 
-        ddl = (hql_dir() / "feature_tables.hql").read_text()
-        numeric = {
-            name
-            for name, kind in ddl_schema(f"features.{self.table}", ddl)
-            if kind in {"bigint", "int", "double", "float", "smallint", "tinyint"}
-        }
+        numeric = set(_numeric_columns(self.table))
         unknown = [c for c in self.columns if c not in numeric]
         if unknown:
             raise ValueError(f"not numeric columns of features.{self.table}: {unknown}")

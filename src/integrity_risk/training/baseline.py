@@ -49,6 +49,36 @@ def _load(path: Path, spec: FeatureSpec, categories: dict[str, list[str]] | None
     return pd.DataFrame(columns, index=frame.index), frame[list(spec.labels.values())]
 
 
+def lightgbm_test_scores(
+    training_set: str | Path, spec: FeatureSpec, rounds: int = 500, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One LightGBM classifier per task, early-stopped on validation: per task, the test split's
+    labels (NaN where masked) and scores, in file order. A task without both classes in train is left out.
+    """
+    import lightgbm as lgb
+
+    x_train, y_train = _load(split_path(training_set, "train"), spec, None)
+    categories = {n: list(x_train[n].cat.categories) for n in spec.categorical}
+    x_val, y_val = _load(split_path(training_set, "validation"), spec, categories)
+    x_test, y_test = _load(split_path(training_set, "test"), spec, categories)
+    out = {}
+    for task, col in spec.labels.items():
+        # Masked (NaN) labels are left out, exactly as the deep model's loss leaves them out.
+        tr, va = y_train[col].notna().to_numpy(), y_val[col].notna().to_numpy()
+        if y_train.loc[tr, col].nunique() < 2:
+            continue
+        booster = lgb.train(
+            {**DEFAULT_PARAMS, "seed": seed, "metric": "average_precision"},
+            lgb.Dataset(x_train[tr], label=y_train.loc[tr, col]),
+            num_boost_round=rounds,
+            valid_sets=[lgb.Dataset(x_val[va], label=y_val.loc[va, col])] if va.any() else None,
+            callbacks=[lgb.early_stopping(30, verbose=False)] if va.any() else None,
+        )
+        scores = booster.predict(x_test, num_iteration=booster.best_iteration or None)
+        out[task] = (y_test[col].to_numpy(dtype="float64"), np.asarray(scores))
+    return out
+
+
 def train_and_evaluate(training_set: str | Path, spec: FeatureSpec, rounds: int = 500) -> dict[str, float]:
     """Train one LightGBM classifier per task and score the test split.
 
@@ -57,26 +87,8 @@ def train_and_evaluate(training_set: str | Path, spec: FeatureSpec, rounds: int 
     :param rounds: boosting rounds at most; early stopping on validation average precision.
     :return: ``baseline_test_<task>_pr_auc`` and ``baseline_test_<task>_roc_auc`` per task.
     """
-    import lightgbm as lgb
-
-    x_train, y_train = _load(split_path(training_set, "train"), spec, None)
-    categories = {n: list(x_train[n].cat.categories) for n in spec.categorical}
-    x_val, y_val = _load(split_path(training_set, "validation"), spec, categories)
-    x_test, y_test = _load(split_path(training_set, "test"), spec, categories)
     metrics: dict[str, float] = {}
-    for task, col in spec.labels.items():
-        # Masked (NaN) labels are left out, exactly as the deep model's loss leaves them out.
-        tr, va = y_train[col].notna().to_numpy(), y_val[col].notna().to_numpy()
-        if y_train.loc[tr, col].nunique() < 2:
-            continue
-        booster = lgb.train(
-            {**DEFAULT_PARAMS, "metric": "average_precision"},
-            lgb.Dataset(x_train[tr], label=y_train.loc[tr, col]),
-            num_boost_round=rounds,
-            valid_sets=[lgb.Dataset(x_val[va], label=y_val.loc[va, col])] if va.any() else None,
-            callbacks=[lgb.early_stopping(30, verbose=False)] if va.any() else None,
-        )
-        scores = booster.predict(x_test, num_iteration=booster.best_iteration or None)
-        for key, value in binary_metrics(y_test[col].to_numpy(dtype="float64"), np.asarray(scores)).items():
+    for task, (labels, scores) in lightgbm_test_scores(training_set, spec, rounds).items():
+        for key, value in binary_metrics(labels, scores).items():
             metrics[f"baseline_test_{task}_{key}"] = value
     return metrics
