@@ -90,9 +90,14 @@ def test_examples_of_one_account_at_different_times_get_their_own_windows():
     table = _rows([(OLD, ds, 30.0, float(int(ds[-2:]))) for ds in days])
     times = [pd.Timestamp("2026-03-06", tz="UTC"), pd.Timestamp("2026-03-11", tz="UTC")]
     examples = pd.DataFrame({"account_pk": [OLD, OLD], "event_timestamp": times})
-    assert partitions_for(examples["event_timestamp"], SPEC) == [f"2026-03-{d:02d}" for d in range(1, 11)]
+    assert partitions_for(anchor_days(examples["event_timestamp"]), SPEC) == [f"2026-03-{d:02d}" for d in range(1, 11)]
     events = stack_column(attach_sequences(examples, SPEC, _reader(table, []))[EVENTS])
     np.testing.assert_array_equal(events, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
+    # One newest day per read: two reads of five partitions each, the same sequences.
+    calls: list = []
+    apart = attach_sequences(examples.iloc[::-1], SPEC, _reader(table, calls), anchors_per_read=1)
+    assert [len(days) for _, days in calls] == [5, 5]
+    np.testing.assert_array_equal(stack_column(apart[EVENTS]), events[::-1])
     assert anchor_days(examples["event_timestamp"]).tolist() == [
         (dt.date(2026, 3, 5) - dt.date(1970, 1, 1)).days,
         (dt.date(2026, 3, 10) - dt.date(1970, 1, 1)).days,

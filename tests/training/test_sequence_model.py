@@ -130,3 +130,51 @@ def test_transfer_copies_the_temporal_encoder_with_the_tower(seq_set, cfg):
             target.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True
         ):
             np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_population_frame_gets_the_days_the_model_reads_from_the_warehouse(
+    trained_seq, seq_set, tmp_path, monkeypatch
+):
+    """What the population scoring and the drift do: a day's frame without sequences, completed
+    from the daily table's partitions up to its ``feature_ts``, scores as the training set's rows."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from integrity_risk.training.scoring import score, with_sequences
+
+    monkeypatch.setenv("INTEGRITY_FEATURE_WAREHOUSE", str(tmp_path))
+    monkeypatch.setenv("INTEGRITY_FEAST_PROFILE", "local")
+    test = pd.read_parquet(seq_set / "test.parquet")
+    feature_ts = pd.Timestamp("2026-10-10", tz="UTC")  # its newest partition: 10-09
+    events, fails, mask = (stack_column(test[n]) for n in (EVENTS, FAILS, MASK_COLUMN))
+    age = test["account_daily__account_age_days"].to_numpy(dtype="float64")
+    for j in range(DAYS):  # j = 0: the oldest day of the window
+        back = DAYS - 1 - j
+        ds = (dt.date(2026, 10, 9) - dt.timedelta(days=back)).isoformat()
+        here = mask[:, j] > 0  # no row before the account existed
+        part = tmp_path / "features.db" / "account_daily" / f"ds={ds}"
+        part.mkdir(parents=True)
+        pq.write_table(
+            pa.table(
+                {
+                    "account_pk": test["account_pk"][here].to_numpy(),
+                    "feature_ts": pa.array(
+                        [feature_ts - pd.Timedelta(days=back)] * int(here.sum()), pa.timestamp("us", "UTC")
+                    ),
+                    "account_age_days": age[here] - back,
+                    "events_1d": events[here, j].astype("int64"),
+                    "fail_ratio_1d": fails[here, j].astype("float64"),
+                }
+            ),
+            part / "part-00000.parquet",
+        )
+    uri = f"models:/integrity_{RISK}/{trained_seq['version']}"
+    population = test.drop(columns=[EVENTS, FAILS, MASK_COLUMN, "event_timestamp"]).assign(feature_ts=feature_ts)
+    completed = with_sequences(uri, population)
+    for name, expected in ((EVENTS, events), (FAILS, fails), (MASK_COLUMN, mask)):
+        np.testing.assert_allclose(stack_column(completed[name]), expected, rtol=1e-6)
+    np.testing.assert_allclose(score(uri, completed).to_numpy(), score(uri, test).to_numpy(), rtol=1e-5, atol=1e-6)
+    # A frame that has them already is left as it is (a training set's test split).
+    assert with_sequences(uri, test) is test

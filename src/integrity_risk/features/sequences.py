@@ -88,9 +88,8 @@ def anchor_days(as_of: pd.Series) -> np.ndarray:
     return (ts.dt.floor("D").dt.tz_localize(None).to_numpy("datetime64[D]").astype("int64")) - 1
 
 
-def partitions_for(as_of: pd.Series, spec: SequenceSpec) -> list[str]:
-    """The partitions the sequences of examples at ``as_of`` read, oldest first."""
-    anchors = anchor_days(as_of)
+def partitions_for(anchors: np.ndarray, spec: SequenceSpec) -> list[str]:
+    """The partitions the sequences of examples with these newest days (:func:`anchor_days`) read, oldest first."""
     if len(anchors) == 0:
         return []
     first, last = int(anchors.min()) - spec.days + 1, int(anchors.max())
@@ -146,31 +145,32 @@ def attach_sequences(
     spec: SequenceSpec,
     read: Callable[[str, Sequence[str], Sequence[str]], pa.Table],
     as_of: str = "event_timestamp",
+    anchors_per_read: int = 7,
 ) -> pd.DataFrame:
     """``frame`` with the spec's sequence columns added, each cell a ``days``-long float32 array.
 
     :param frame: examples with ``account_pk`` and the ``as_of`` timestamp column.
     :param read: ``read(table, days, columns)`` -> the table's rows of those partitions
         (``integrity_risk.features.training_set.read_extract_arrow`` with its profile).
+    :param anchors_per_read: the examples' newest days are taken this many at a time, so one
+        read holds at most ``days + anchors_per_read - 1`` partitions however many days the
+        frame spans (a drift reference spans a training window).
     """
     anchors = anchor_days(frame[as_of])
-    days = partitions_for(frame[as_of], spec)
-    rows = read(spec.table, days, ["account_pk", "feature_ts", AGE_COLUMN, *spec.columns])
-    arrays = sequence_arrays(frame["account_pk"].to_numpy(), anchors, rows, spec)
+    accounts = frame["account_pk"].to_numpy()
+    arrays = {name: np.full((len(frame), spec.days), np.nan, dtype="float32") for name in spec.names}
+    arrays[MASK_COLUMN][:] = 0.0
+    distinct = np.unique(anchors)
+    for start in range(0, len(distinct), anchors_per_read):
+        block = distinct[start : start + anchors_per_read]
+        rows_of = np.flatnonzero(np.isin(anchors, block))
+        days = partitions_for(block, spec)
+        rows = read(spec.table, days, ["account_pk", "feature_ts", AGE_COLUMN, *spec.columns])
+        for name, values in sequence_arrays(accounts[rows_of], anchors[rows_of], rows, spec).items():
+            arrays[name][rows_of] = values
     out = frame.copy()
     for name, values in arrays.items():
         out[name] = list(values)
-    return out
-
-
-def sequence_table(arrays: dict[str, np.ndarray]) -> dict[str, pa.Array]:
-    """The arrays as Arrow fixed-size list columns (what the training set's parquet holds)."""
-    import pyarrow as pa
-
-    out = {}
-    for name, values in arrays.items():
-        flat = pa.array(values.reshape(-1), type=pa.float32(), from_pandas=True)
-        out[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
     return out
 
 
