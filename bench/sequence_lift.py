@@ -47,6 +47,33 @@ def deep_scores(folder: Path, spec, cfg: dict, risk: str, seed: int) -> np.ndarr
     return np.asarray(out[risk], dtype="float64").reshape(-1)
 
 
+def report(y: np.ndarray, scores: dict[str, np.ndarray], pairs, seed: int, common: dict) -> None:
+    """Each scorer's PR-AUC and recall at the operating FPR, then each pair's paired change, with intervals.
+
+    :param pairs: ``(new, old)`` names of ``scores`` to compare.
+    :param common: ``bootstrap_metrics``' keyword arguments (``target_fpr``, ``groups``, ...).
+    """
+    from integrity_risk.evaluation import metrics as m
+
+    fpr = common["target_fpr"]
+    for name, s in scores.items():
+        ci = m.bootstrap_metrics(y, s, seed=seed, **common)
+        print(
+            f"  {name:10s} PR-AUC {m.pr_auc(y, s):.3f} [{ci['candidate_pr_auc'][0]:.3f}, "
+            f"{ci['candidate_pr_auc'][1]:.3f}]  recall at FPR {fpr} "
+            f"{m.operating_point(y, s, fpr).recall:.3f} [{ci['candidate_recall_at_fpr'][0]:.3f}, "
+            f"{ci['candidate_recall_at_fpr'][1]:.3f}]"
+        )
+    for new, old in pairs:
+        ci = m.bootstrap_metrics(y, scores[new], scores[old], seed=seed, **common)
+        delta = m.pr_auc(y, scores[new]) - m.pr_auc(y, scores[old])
+        recall = m.operating_point(y, scores[new], fpr).recall - m.operating_point(y, scores[old], fpr).recall
+        print(
+            f"  {new} - {old}: PR-AUC {delta:+.3f} paired [{ci['pr_auc_delta'][0]:+.3f}, {ci['pr_auc_delta'][1]:+.3f}]"
+            f"  recall {recall:+.3f} paired [{ci['recall_at_fpr_delta'][0]:+.3f}, {ci['recall_at_fpr_delta'][1]:+.3f}]"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--training-set", type=Path, required=True)
@@ -94,24 +121,9 @@ def main() -> None:
             "lgbm flat": lightgbm_test_scores(folder, flat, seed=seed)[args.risk][1][labelled],
         }
         print(f"seed {seed}")
-        for name, s in scores.items():
-            ci = m.bootstrap_metrics(y, s, seed=seed, **common)
-            print(
-                f"  {name:10s} PR-AUC {m.pr_auc(y, s):.3f} [{ci['candidate_pr_auc'][0]:.3f}, "
-                f"{ci['candidate_pr_auc'][1]:.3f}]  recall at FPR {args.fpr} "
-                f"{m.operating_point(y, s, args.fpr).recall:.3f} [{ci['candidate_recall_at_fpr'][0]:.3f}, "
-                f"{ci['candidate_recall_at_fpr'][1]:.3f}]"
-            )
-        for new, old in (("deep+seq", "deep flat"), ("deep+seq", "lgbm+days"), ("lgbm+days", "lgbm flat")):
-            ci = m.bootstrap_metrics(y, scores[new], scores[old], seed=seed, **common)
-            delta = m.pr_auc(y, scores[new]) - m.pr_auc(y, scores[old])
-            recall = (
-                m.operating_point(y, scores[new], args.fpr).recall - m.operating_point(y, scores[old], args.fpr).recall
-            )
-            print(
-                f"  {new} - {old}: PR-AUC {delta:+.3f} paired [{ci['pr_auc_delta'][0]:+.3f}, {ci['pr_auc_delta'][1]:+.3f}]"
-                f"  recall {recall:+.3f} paired [{ci['recall_at_fpr_delta'][0]:+.3f}, {ci['recall_at_fpr_delta'][1]:+.3f}]"
-            )
+        report(
+            y, scores, (("deep+seq", "deep flat"), ("deep+seq", "lgbm+days"), ("lgbm+days", "lgbm flat")), seed, common
+        )
 
 
 if __name__ == "__main__":

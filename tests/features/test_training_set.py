@@ -148,6 +148,9 @@ def test_negatives_are_unlabelled_accounts_sampled_with_the_seed(world):
     rows = read(first)
     negatives = rows[(rows["label_fraud"] == 0.0) & ~rows["account_pk"].isin([CLEARED, SCRAPER])]
     assert len(negatives) == 3 == first["negatives_sampled"]  # 3 per fraud positive
+    # Marked as sampled: a positive-unlabelled loss treats them as unlabelled; the labelled rows are not.
+    assert (negatives["unlabelled"] == 1.0).all()
+    assert (rows.drop(index=negatives.index)["unlabelled"] == 0.0).all()
     assert set(negatives["account_pk"]) <= set(BYSTANDERS[1:])  # never a labelled account
     assert (negatives["label_scraping"] == 0.0).all()
     assert read(again).equals(rows)
@@ -177,6 +180,7 @@ def test_splits_are_by_time_and_the_manifest_follows_the_contract(world):
         "event_timestamp",
         *manifest["features"],
         *manifest["label_columns"],
+        "unlabelled",
     ]
     assert {"start", "end", "train", "validation", "test"} <= set(manifest["time_range"])
 

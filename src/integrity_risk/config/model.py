@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from integrity_risk.config.base import StrictConfig, describe_errors, load_yaml
 from integrity_risk.values import RISK_TYPE_PATTERN
@@ -56,8 +56,24 @@ class ModelConfig(StrictConfig):
     sequence_layers: int = Field(
         default=2, ge=1, le=6, description="causal 1-D convolutions over the days (dilations 1, 2, 4, ...)"
     )
+    unlabelled: Literal["negative", "pu"] = Field(
+        default="negative",
+        description=(
+            '"pu": the sampled accounts nobody labelled are unlabelled, not negatives, in the own head\'s '
+            "loss (non-negative positive-unlabelled risk, Kiryo et al. 2017); needs pu_prior"
+        ),
+    )
+    pu_prior: float | None = Field(
+        default=None, gt=0, lt=0.5, description="the share of the risk's positives among the unlabelled accounts"
+    )
     seed: int = Field(default=0, ge=0)
     baseline: bool = Field(default=True, description="also train and log a LightGBM baseline on the same set")
+
+    @model_validator(mode="after")
+    def _pu_needs_its_prior(self) -> ModelConfig:
+        if self.unlabelled == "pu" and self.pu_prior is None:
+            raise ValueError('unlabelled: "pu" needs pu_prior, the share of positives among the unlabelled accounts')
+        return self
 
     @field_validator("tasks")
     @classmethod

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
 
 LABEL_COLUMNS = ("account_pk", "risk_type", "label", "labeled_at", "observed_at")
+UNLABELLED_COLUMN = "unlabelled"
 SPLITS = ("train", "validation", "test")
 HIVE_CONN_ID = "hiveserver2_default"
 
@@ -457,12 +458,16 @@ def build_training_set(
     wanted = math.ceil(spec.negatives_per_positive * positives)
     negatives = sample_negatives(candidates, set(labels["account_pk"]), wanted, tasks, spec.seed)
 
+    # Which rows are sampled accounts nobody labelled (0.0 for every task as negatives): a
+    # positive-unlabelled loss (the model's ``unlabelled: pu``) treats them as unlabelled.
+    rows[UNLABELLED_COLUMN] = 0.0
+    negatives[UNLABELLED_COLUMN] = 1.0
     entity_df = pd.concat([rows, negatives], ignore_index=True)
     entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
     joined = point_in_time_join(store, service, entity_df)
     features = service_feature_refs(service)
     label_columns = [f"label_{t}" for t in tasks]
-    joined = joined[["account_pk", "event_timestamp", *features, *label_columns]]
+    joined = joined[["account_pk", "event_timestamp", *features, *label_columns, UNLABELLED_COLUMN]]
     joined = joined.sort_values(["event_timestamp", "account_pk"], kind="stable").reset_index(drop=True)
     seq = SequenceSpec.from_dict(sequence)
     if seq is not None:

@@ -22,12 +22,14 @@ import pyarrow.parquet as pq
 # One error for a training set that cannot be built or read, whichever side finds it;
 # its module imports neither Airflow nor TensorFlow.
 from integrity_risk.features.sequences import MASK_COLUMN, SequenceSpec, stack_column
-from integrity_risk.features.training_set import SPLITS, TrainingSetError
+from integrity_risk.features.training_set import SPLITS, UNLABELLED_COLUMN, TrainingSetError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 COUNT_NAME_HINTS = ("count", "cnt", "num_", "_n_", "total")
+# The targets of a positive-unlabelled head (frame_to_targets).
+PU_POSITIVE, PU_NEGATIVE, PU_UNLABELLED, PU_MASKED = 1.0, 0.0, -1.0, -2.0
 
 
 @dataclass
@@ -42,6 +44,8 @@ class FeatureSpec:
         ``sequence_days`` values, oldest first); the mask ``seq__mask`` comes with them.
     :param sequence_log: the subset of ``sequence`` that is count-like.
     :param sequence_days: the days of each sequence (0: no sequences).
+    :param pu_task: the head whose sampled unlabelled accounts (``unlabelled`` 1.0) are
+        unlabelled, not negatives (the model's ``unlabelled: pu``); None: negatives for every head.
     """
 
     numeric: list[str]
@@ -51,6 +55,12 @@ class FeatureSpec:
     sequence: list[str] = field(default_factory=list)
     sequence_log: list[str] = field(default_factory=list)
     sequence_days: int = 0
+    pu_task: str | None = None
+
+    @property
+    def target_columns(self) -> list[str]:
+        """The columns the targets come from: the labels, and which rows are unlabelled for ``pu_task``."""
+        return list(self.labels.values()) + ([UNLABELLED_COLUMN] if self.pu_task else [])
 
     @property
     def sequence_inputs(self) -> list[str]:
@@ -70,6 +80,7 @@ class FeatureSpec:
             "sequence": self.sequence,
             "sequence_log": self.sequence_log,
             "sequence_days": self.sequence_days,
+            "pu_task": self.pu_task,
         }
 
 
@@ -130,13 +141,14 @@ def control_copy(
     return dest
 
 
-def check_training_set(training_set: str | Path, tasks: list[str]) -> dict[str, pa.Schema]:
+def check_training_set(training_set: str | Path, tasks: list[str], *, unlabelled: bool = False) -> dict[str, pa.Schema]:
     """Check that every split has every manifest feature and every task's label column.
 
     Reads only the parquet footers, so a bad training set fails in milliseconds.
 
     :param training_set: the training-set folder.
     :param tasks: risk types the model has heads for.
+    :param unlabelled: the set must say which rows are unlabelled (``unlabelled: pu``).
     :return: split -> arrow schema.
     :raises TrainingSetError: naming the missing column(s) and the split file.
     """
@@ -146,6 +158,8 @@ def check_training_set(training_set: str | Path, tasks: list[str]) -> dict[str, 
         raise TrainingSetError(f"manifest of {training_set} lists no features")
     sequence = SequenceSpec.from_dict(manifest.get("sequence"))
     wanted = features + (sequence.names if sequence else []) + [label_column(t) for t in tasks]
+    if unlabelled:  # a positive-unlabelled loss: which rows are sampled accounts nobody labelled
+        wanted.append(UNLABELLED_COLUMN)
     schemas = {}
     for split in SPLITS:
         path = split_path(training_set, split)
@@ -306,7 +320,10 @@ def frame_to_targets(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[dict[str, 
     """Label columns to targets and masks: a NaN label becomes target 0 with weight 0.
 
     The zero weight is what keeps an unlabelled example from counting as a negative,
-    in the loss and in the weighted PR-AUC metric alike.
+    in the loss and in the weighted PR-AUC metric alike. For ``spec.pu_task`` the targets
+    are :data:`PU_POSITIVE`, :data:`PU_NEGATIVE` (a label of 0), :data:`PU_UNLABELLED` (a
+    sampled account nobody labelled) and :data:`PU_MASKED` (weight 0): its loss
+    (``integrity_risk.training.model.NonNegativePULoss``) tells them apart.
 
     :return: (task -> float32 (n, 1) targets, task -> float32 (n,) sample weights).
     """
@@ -314,7 +331,11 @@ def frame_to_targets(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[dict[str, 
     for task, col in spec.labels.items():
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float32", na_value=np.nan)
         mask = np.isfinite(values)
-        y[task] = np.where(mask, values, 0.0).astype("float32").reshape(-1, 1)
+        target = np.where(mask, values, 0.0)
+        if task == spec.pu_task:
+            sampled = pd.to_numeric(frame[UNLABELLED_COLUMN], errors="coerce").to_numpy(dtype="float32") == 1.0
+            target = np.where(mask & sampled & (values == 0.0), PU_UNLABELLED, np.where(mask, target, PU_MASKED))
+        y[task] = target.astype("float32").reshape(-1, 1)
         w[task] = mask.astype("float32")
     return y, w
 
@@ -342,7 +363,7 @@ def _chunks(
 ) -> Iterator[Any]:
     """Yield converted chunks of up to ``shuffle_buffer`` rows; shuffled when ``rng`` is given."""
     pf = pq.ParquetFile(path)
-    columns = spec.features + (list(spec.labels.values()) if with_labels else [])
+    columns = spec.features + (spec.target_columns if with_labels else [])
     groups = list(range(pf.num_row_groups))
     if rng is not None:
         rng.shuffle(groups)  # row-group order varies by epoch; rows mix inside the buffer below

@@ -121,7 +121,7 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
     # Heads stay float32 under mixed precision: sigmoid outputs and the loss need the range.
     outputs = {t: layers.Dense(1, activation="sigmoid", dtype="float32", name=t)(x) for t in cfg["tasks"]}
     model = keras.Model(inputs=inputs, outputs=outputs, name="integrity_multitask")
-    compile_model(model, cfg)
+    compile_model(model, cfg, pu_task=feature_spec.pu_task)
     return model
 
 
@@ -186,7 +186,7 @@ class SequenceSummary(layers.Layer):
         return ops.concatenate([mean, x[:, -1, :]], axis=-1)
 
 
-def compile_model(model: keras.Model, cfg: dict[str, Any]) -> None:
+def compile_model(model: keras.Model, cfg: dict[str, Any], pu_task: str | None = None) -> None:
     """Compile with focal loss per head and sample-weighted PR-AUC / ROC-AUC metrics.
 
     The data pipeline gives an unlabelled example sample weight 0 for that head,
@@ -195,6 +195,9 @@ def compile_model(model: keras.Model, cfg: dict[str, Any]) -> None:
 
     :param model: the model from :func:`build_model`.
     :param cfg: the resolved model section.
+    :param pu_task: the head trained positive-unlabelled (:class:`NonNegativePULoss` with the
+        section's ``pu_prior``); its metrics count the unlabelled rows as negatives, as the
+        evaluation does.
     """
     alpha = cfg.get("focal_alpha")
     losses = {
@@ -206,8 +209,10 @@ def compile_model(model: keras.Model, cfg: dict[str, Any]) -> None:
         )
         for t in cfg["tasks"]
     }
+    if pu_task is not None:
+        losses[pu_task] = NonNegativePULoss(float(cfg["pu_prior"]), name=f"{pu_task}_nnpu")
     metrics = {
-        t: [keras.metrics.AUC(curve="PR", name="pr_auc"), keras.metrics.AUC(curve="ROC", name="roc_auc")]
+        t: [UnlabelledAsNegativeAUC(curve=curve, name=name) for curve, name in (("PR", "pr_auc"), ("ROC", "roc_auc"))]
         for t in cfg["tasks"]
     }
     model.compile(
@@ -215,6 +220,55 @@ def compile_model(model: keras.Model, cfg: dict[str, Any]) -> None:
         loss=losses,
         weighted_metrics=metrics,
     )
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class NonNegativePULoss(keras.losses.Loss):
+    """The non-negative positive-unlabelled risk (Kiryo et al., NeurIPS 2017) with cross-entropy.
+
+    Targets (``integrity_risk.training.data.frame_to_targets``): 1 a labelled positive, 0 a
+    labelled negative, -1 a sampled account nobody labelled, -2 masked (weight 0). The
+    unlabelled hold a share ``prior`` of positives, so their share of the risk is
+    ``prior * R_p(+) + max(0, R_u(-) - prior * R_p(-))``: the positives among them counted as
+    positives, and the negative-class risk of the rest estimated from the unlabelled minus
+    the positives' part, never below zero (without the clip a flexible model drives it
+    negative and overfits). A batch without labelled positives treats the unlabelled as
+    negatives. Per example: a positive's and a negative's own loss, and that batch-level
+    share on each unlabelled row, so the batch mean is the risk.
+    """
+
+    def __init__(self, prior: float, **kwargs):
+        super().__init__(**kwargs)
+        self.prior = float(prior)
+
+    def call(self, y_true, y_pred):
+        y = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+        p = ops.clip(ops.reshape(ops.cast(y_pred, "float32"), (-1,)), 1e-7, 1.0 - 1e-7)
+        as_positive, as_negative = -ops.log(p), -ops.log(1.0 - p)
+        positive = ops.cast(ops.equal(y, 1.0), "float32")
+        negative = ops.cast(ops.equal(y, 0.0), "float32")
+        unlabelled = ops.cast(ops.equal(y, -1.0), "float32")
+        n_positive = ops.sum(positive)
+        has_positive = ops.cast(n_positive > 0, "float32")
+        r_p_pos = ops.sum(positive * as_positive) / ops.maximum(n_positive, 1.0)
+        r_p_neg = ops.sum(positive * as_negative) / ops.maximum(n_positive, 1.0)
+        r_u_neg = ops.sum(unlabelled * as_negative) / ops.maximum(ops.sum(unlabelled), 1.0)
+        share = has_positive * self.prior * r_p_pos + ops.maximum(r_u_neg - has_positive * self.prior * r_p_neg, 0.0)
+        per_example = positive * as_positive + negative * as_negative + unlabelled * share
+        return ops.reshape(per_example, ops.shape(y_true)[:1])
+
+    def get_config(self):
+        return {**super().get_config(), "prior": self.prior}
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class UnlabelledAsNegativeAUC(keras.metrics.AUC):
+    """Keras' AUC with a positive-unlabelled head's unlabelled targets (below 0) as negatives,
+    as the shadow evaluation counts them; other heads' targets are 0 and 1 already.
+    """
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(ops.maximum(ops.cast(y_true, "float32"), 0.0), y_pred, sample_weight)
 
 
 def warm_start_from(model: keras.Model, source: keras.Model) -> dict[str, list[str]]:

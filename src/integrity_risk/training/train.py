@@ -179,7 +179,7 @@ def _train(
     from integrity_risk.tracking import CHAMPION_ALIAS, configure, experiment_name, registered_model_name
 
     tasks = cfg["tasks"]
-    schemas = check_training_set(training_set, tasks)
+    schemas = check_training_set(training_set, tasks, unlabelled=cfg["unlabelled"] == "pu")
     if label_control:
         training_set = control_copy(
             training_set,
@@ -216,6 +216,11 @@ def _train(
         train_path, manifest["features"] + (sequence.names if sequence else []), cfg["adapt_rows"]
     )
     spec = data.infer_feature_spec(schemas["train"], manifest, tasks, sample, cfg.get("log_features"))
+    if cfg["unlabelled"] == "pu":
+        spec.pu_task = risk_type
+        log(
+            f"{risk_type}: the sampled accounts nobody labelled are unlabelled (prior {cfg['pu_prior']}), not negatives"
+        )
     with strategy.scope():
         model = build_model(cfg, spec, sample)
     log(

@@ -80,6 +80,25 @@ def make_frame(rows: int, seed: int = 0, masked: dict[str, float] | None = None)
     return frame
 
 
+def hide_positives(
+    frame: pd.DataFrame, task: str, hidden: float = 0.5, sampled: float = 0.7, seed: int = 0
+) -> tuple[pd.DataFrame, pd.Series]:
+    """``frame`` as a training set sees a risk enforcement catches only part of: a share ``hidden``
+    of ``task``'s positives were never labelled and come in among the sampled accounts
+    (``unlabelled`` 1.0, labelled 0.0), as do a share ``sampled`` of its negatives; the rest of
+    the negatives were labelled so. Returns the frame and the true labels of ``task``.
+    """
+    rng = np.random.default_rng(seed + 11)
+    out = frame.copy()
+    truth = out[f"label_{task}"].copy()
+    positive, negative = (truth == 1.0).to_numpy(), (truth == 0.0).to_numpy()
+    hide = positive & (rng.random(len(out)) < hidden)
+    unlabelled = hide | (negative & (rng.random(len(out)) < sampled))
+    out.loc[hide, f"label_{task}"] = 0.0
+    out["unlabelled"] = unlabelled.astype("float64")
+    return out, truth
+
+
 SEQUENCE_COLUMNS = ("events_1d", "fail_ratio_1d")
 
 
