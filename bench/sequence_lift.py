@@ -22,17 +22,22 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def deep_scores(folder: Path, spec, cfg: dict, risk: str, seed: int) -> np.ndarray:
-    """The deep model trained on ``folder``'s train split (early-stopped on validation): its test scores."""
+def fit_model(folder: Path, spec, cfg: dict, risk: str, seed: int, warm_from=None, adapt_from: Path | None = None):
+    """The deep model trained on ``folder``'s train split, early-stopped on ``risk``'s validation
+    PR-AUC; ``warm_from``: a trained model whose shared tower it starts from (transfer);
+    ``adapt_from``: the parquet file whose rows give the normalization statistics (default the train split).
+    """
     import keras
 
     from integrity_risk.training import data
-    from integrity_risk.training.model import build_model
+    from integrity_risk.training.model import build_model, warm_start_from
     from integrity_risk.training.train import make_callbacks
 
     keras.utils.set_random_seed(seed)
-    sample = data.read_sample(folder / "train.parquet", spec.features, cfg["adapt_rows"])
+    sample = data.read_sample(adapt_from or folder / "train.parquet", spec.features, cfg["adapt_rows"])
     model = build_model(cfg, spec, sample)
+    if warm_from is not None:
+        warm_start_from(model, warm_from)
     batch = cfg["batch_size"]
     model.fit(
         data.parquet_dataset(folder / "train.parquet", spec, batch, shuffle_buffer=cfg["shuffle_buffer"], seed=seed),
@@ -41,10 +46,22 @@ def deep_scores(folder: Path, spec, cfg: dict, risk: str, seed: int) -> np.ndarr
         verbose=0,
         callbacks=make_callbacks(cfg, risk, cfg["epochs"]),
     )
+    return model
+
+
+def scores_of_test_split(model, folder: Path, spec, risk: str, batch: int = 1024) -> np.ndarray:
+    """``model``'s ``risk`` scores of ``folder``'s test split, in file order."""
+    from integrity_risk.training import data
+
     out = model.predict(
         data.parquet_dataset(folder / "test.parquet", spec, batch, shuffle=False, with_labels=False), verbose=0
     )
     return np.asarray(out[risk], dtype="float64").reshape(-1)
+
+
+def deep_scores(folder: Path, spec, cfg: dict, risk: str, seed: int) -> np.ndarray:
+    """The deep model trained on ``folder``'s train split (early-stopped on validation): its test scores."""
+    return scores_of_test_split(fit_model(folder, spec, cfg, risk, seed), folder, spec, risk, cfg["batch_size"])
 
 
 def report(y: np.ndarray, scores: dict[str, np.ndarray], pairs, seed: int, common: dict) -> None:

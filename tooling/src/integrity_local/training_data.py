@@ -102,10 +102,13 @@ def hide_positives(
 SEQUENCE_COLUMNS = ("events_1d", "fail_ratio_1d")
 
 
-def add_sequences(frame: pd.DataFrame, days: int = 14, seed: int = 0, task: str = "fake_engagement") -> pd.DataFrame:
+def add_sequences(
+    frame: pd.DataFrame, days: int = 14, seed: int = 0, task: str | None = "fake_engagement"
+) -> pd.DataFrame:
     """``frame`` with daily sequences (``seq__account_daily__<column>`` and ``seq__mask``) in the
     training set's layout, and ``task``'s label made to depend on them: a surge of the last three
-    days' events over the account's earlier days, which no flat feature shows.
+    days' events over the account's earlier days, which no flat feature shows (None: the labels
+    stay as they are).
 
     Days before the account existed (its ``account_daily__account_age_days``) are masked and NaN.
     """
@@ -124,6 +127,8 @@ def add_sequences(frame: pd.DataFrame, days: int = 14, seed: int = 0, task: str 
     out[sequence_name("account_daily", "events_1d")] = list(events)
     out[sequence_name("account_daily", "fail_ratio_1d")] = list(fails)
     out[MASK_COLUMN] = list(mask)
+    if task is None:
+        return out
     # Seen by no flat feature: the surge, where the account existed long enough to show it.
     label = (surge & (mask[:, -4] > 0)) ^ (rng.random(n) < 0.02)
     label = label.astype("float64")
