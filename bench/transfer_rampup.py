@@ -1,14 +1,16 @@
-"""A new risk with few labels: transfer from a tower trained on another risk, against training from scratch and LightGBM.
+"""A new risk with few labels: transfer from another risk's tower or a self-supervised one, against scratch and LightGBM.
 
 The ramp-up curve of #20: for each number of labels of the new risk (25, 50, 100, 200, 400
 by default, drawn from the training split; the validation split keeps a quarter as many), the
 test PR-AUC of
 - transfer: the new risk's model starting from the shared tower (temporal encoder included)
   of a model trained on the source risk's labels of the same set;
+- pretrained: starting from a tower pretrained without labels on every row of the set
+  (masked-feature reconstruction, ``integrity_risk.training.model.build_pretrain_model``);
 - scratch: the same model from random weights;
 - LightGBM on the same labels.
 Each is run for every seed (the labels drawn and the weights); the table gives the mean and the
-range over the seeds, and the paired 95 % interval of transfer - scratch (resampling accounts)
+range over the seeds, and the paired 95 % intervals of transfer - scratch and pretrained - scratch (resampling accounts)
 at seed 0. The default set is the tests' synthetic one (``integrity_local.training_data``,
 with daily sequences), whose two risks share part of their signal (young accounts): a curve of
 the method on a known world, not the generator's sixth risk type.
@@ -56,6 +58,24 @@ def few_labels(folder: Path, out: Path, task: str, n: int, seed: int) -> Path:
     shutil.copy(folder / "test.parquet", out / "test.parquet")
     shutil.copy(folder / "manifest.json", out / "manifest.json")
     return out
+
+
+def pretrain(folder: Path, spec, cfg: dict, seed: int, epochs: int = 10):
+    """The tower pretrained on every row of ``folder``'s train split, labels unread (masked features)."""
+    import dataclasses as dc
+
+    import keras
+
+    from integrity_risk.training import data
+    from integrity_risk.training.model import build_pretrain_model
+
+    keras.utils.set_random_seed(seed)
+    unlabelled = dc.replace(spec, labels={})
+    sample = data.read_sample(folder / "train.parquet", unlabelled.features, cfg["adapt_rows"])
+    model = build_pretrain_model(cfg, unlabelled, sample, seed=seed)
+    stream = data.parquet_dataset(folder / "train.parquet", unlabelled, 256, with_labels=False, seed=seed)
+    model.fit(stream, epochs=epochs, verbose=0)
+    return model
 
 
 def main() -> None:
@@ -111,13 +131,19 @@ def main() -> None:
             seed: fit_model(folder, source_spec, resolve_config({**section, "tasks": [SOURCE]}, SOURCE), SOURCE, seed)
             for seed in seeds
         }
+        pretrained = {
+            seed: pretrain(folder, spec, resolve_config({**section, "tasks": [NEW]}, NEW), seed) for seed in seeds
+        }
+        arms = ("transfer", "pretrained", "scratch", "lightgbm")
         print(
-            f"{'labels':>6}  {'transfer':>22}  {'scratch':>22}  {'lightgbm':>22}  transfer - scratch (seed {seeds[0]})"
+            f"{'labels':>6}  "
+            + "  ".join(f"{arm:>22}" for arm in arms)
+            + f"  transfer - scratch, pretrained - scratch (seed {seeds[0]})"
         )
         for n in sizes:
             # Batches of a quarter of the labels at most: four steps an epoch even at 25 labels.
             new_cfg = resolve_config({**section, "tasks": [NEW], "batch_size": max(8, min(128, n // 4))}, NEW)
-            results: dict[str, list[float]] = {"transfer": [], "scratch": [], "lightgbm": []}
+            results: dict[str, list[float]] = {arm: [] for arm in arms}
             paired = ""
             for seed in seeds:
                 few = few_labels(folder, Path(tmp) / f"few_{n}_{seed}", NEW, n, seed)
@@ -125,27 +151,32 @@ def main() -> None:
                 # account are known without a label.
                 whole = folder / "train.parquet"
                 transfer = fit_model(few, new_spec, new_cfg, NEW, seed, warm_from=towers[seed], adapt_from=whole)
+                selfsup = fit_model(few, new_spec, new_cfg, NEW, seed, warm_from=pretrained[seed], adapt_from=whole)
                 scratch = fit_model(few, new_spec, new_cfg, NEW, seed, adapt_from=whole)
                 scores = {
                     "transfer": scores_of_test_split(transfer, few, new_spec, NEW),
+                    "pretrained": scores_of_test_split(selfsup, few, new_spec, NEW),
                     "scratch": scores_of_test_split(scratch, few, new_spec, NEW),
                     "lightgbm": lightgbm_test_scores(few, new_spec, seed=seed)[NEW][1],
                 }
                 for name, s in scores.items():
                     results[name].append(m.pr_auc(y, s))
                 if seed == seeds[0]:
-                    ci = m.bootstrap_metrics(
-                        y,
-                        scores["transfer"],
-                        scores["scratch"],
-                        target_fpr=0.01,
-                        n_bootstrap=args.n_bootstrap,
-                        groups=groups,
-                        level=0.95,
-                        seed=seed,
-                    )["pr_auc_delta"]
-                    delta = results["transfer"][-1] - results["scratch"][-1]
-                    paired = f"{delta:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+                    deltas = []
+                    for arm in ("transfer", "pretrained"):
+                        ci = m.bootstrap_metrics(
+                            y,
+                            scores[arm],
+                            scores["scratch"],
+                            target_fpr=0.01,
+                            n_bootstrap=args.n_bootstrap,
+                            groups=groups,
+                            level=0.95,
+                            seed=seed,
+                        )["pr_auc_delta"]
+                        delta = results[arm][-1] - results["scratch"][-1]
+                        deltas.append(f"{delta:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]")
+                    paired = ", ".join(deltas)
             cells = [f"{np.mean(v):.3f} ({min(v):.3f}-{max(v):.3f})".rjust(22) for v in results.values()]
             print(f"{n:>6}  {'  '.join(cells)}  {paired}")
 

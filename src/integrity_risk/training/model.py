@@ -82,6 +82,25 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
     :return: a compiled ``keras.Model`` with one input per feature and one sigmoid
         output per task, named after the task.
     """
+    inputs, x, _ = _inputs_and_tower(cfg, feature_spec, adapt_data)
+    # Heads stay float32 under mixed precision: sigmoid outputs and the loss need the range.
+    outputs = {t: layers.Dense(1, activation="sigmoid", dtype="float32", name=t)(x) for t in cfg["tasks"]}
+    model = keras.Model(inputs=inputs, outputs=outputs, name="integrity_multitask")
+    compile_model(model, cfg, pu_task=feature_spec.pu_task)
+    return model
+
+
+def _inputs_and_tower(
+    cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.DataFrame, mask_rate: float = 0.0, seed: int = 0
+) -> tuple[dict[str, keras.KerasTensor], keras.KerasTensor, tuple[keras.KerasTensor, keras.KerasTensor] | None]:
+    """The inputs, their preprocessing and the shared tower: ``(inputs, tower output, target)``.
+
+    ``mask_rate`` > 0 (self-supervised pretraining) hides that share of the numeric values
+    while training (:class:`HideFeatures`); ``target`` is then the normalized values before
+    hiding, which the pretraining reconstructs, and the values the tower saw (NaN where
+    hidden); else None.
+    """
+    target = None
     inputs: dict[str, keras.KerasTensor] = {}
     parts = []
     if feature_spec.numeric:
@@ -89,15 +108,17 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
         stacked = layers.Concatenate(name="numeric_concat", dtype="float32")([inputs[n] for n in feature_spec.numeric])
         log_mask = [n in set(feature_spec.log) for n in feature_spec.numeric]
-        logged = Log1p(log_mask, name="numeric_log1p", dtype="float32")(stacked)
+        log1p = Log1p(log_mask, name="numeric_log1p", dtype="float32")
+        seen = stacked if not mask_rate else HideFeatures(mask_rate, seed=seed, name="hide_features")(stacked)
+        logged = log1p(seen)
         raw = frame_to_inputs(adapt_data, feature_spec.numeric, [])
         sample = np.concatenate([raw[n] for n in feature_spec.numeric], axis=1)
         sample = np.where(np.array(log_mask)[None, :], np.log1p(np.maximum(sample, 0.0)), sample)
         mean, var = numeric_stats(sample)
-        normalized = layers.Normalization(mean=mean, variance=var, name="numeric_normalization", dtype="float32")(
-            logged
-        )
-        parts.append(FillMissing(name="numeric_fill_missing", dtype="float32")(normalized))
+        normalize = layers.Normalization(mean=mean, variance=var, name="numeric_normalization", dtype="float32")
+        parts.append(FillMissing(name="numeric_fill_missing", dtype="float32")(normalize(logged)))
+        if mask_rate:  # what the hidden values were, on the scale the model sees, and which were hidden
+            target = (normalize(log1p(stacked)), seen)
     if feature_spec.sequence:
         parts.append(_sequence_encoder(cfg, feature_spec, adapt_data, inputs))
     for name in feature_spec.categorical:
@@ -118,11 +139,65 @@ def build_model(cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.D
         x = layers.Activation("relu", name=f"{SHARED_PREFIX}relu_{i}")(x)
         if cfg["dropout"]:
             x = layers.Dropout(float(cfg["dropout"]), name=f"{SHARED_PREFIX}dropout_{i}")(x)
-    # Heads stay float32 under mixed precision: sigmoid outputs and the loss need the range.
-    outputs = {t: layers.Dense(1, activation="sigmoid", dtype="float32", name=t)(x) for t in cfg["tasks"]}
-    model = keras.Model(inputs=inputs, outputs=outputs, name="integrity_multitask")
-    compile_model(model, cfg, pu_task=feature_spec.pu_task)
+    return inputs, x, target
+
+
+def build_pretrain_model(
+    cfg: dict[str, Any], feature_spec: FeatureSpec, adapt_data: pd.DataFrame, mask_rate: float = 0.3, seed: int = 0
+) -> keras.Model:
+    """The shared tower taught without labels: hide a share of each example's numeric values and
+    reconstruct them from the rest, its daily sequences and categoricals (masked-feature pretraining).
+
+    Every account's features serve, labelled or not. The tower's layers have the supervised
+    model's names, so :func:`warm_start_from` starts a risk's model from it; the
+    reconstruction head is dropped then. The loss (the mean squared error over the hidden
+    values that were known) is the model's own: fit it on inputs only.
+    """
+    if not feature_spec.numeric:
+        raise ValueError("masked-feature pretraining needs numeric features to hide")
+    if not 0.0 < mask_rate < 1.0:
+        raise ValueError(f"mask_rate must lie in (0, 1), got {mask_rate!r}")
+    inputs, x, target = _inputs_and_tower(cfg, feature_spec, adapt_data, mask_rate=mask_rate, seed=seed)
+    if target is None:  # numeric features and a rate were checked above: the tower hid some
+        raise RuntimeError("the tower hid no values")
+    values, seen = target
+    guess = layers.Dense(len(feature_spec.numeric), dtype="float32", name="reconstruction")(x)
+    out = ReconstructionLoss(name="reconstruction_loss", dtype="float32")([guess, values, seen])
+    model = keras.Model(inputs=inputs, outputs=out, name="integrity_pretrain")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(cfg["learning_rate"])))
     return model
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class HideFeatures(layers.Layer):
+    """While training, each value becomes NaN (missing) with probability ``rate``; unchanged otherwise."""
+
+    def __init__(self, rate: float, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = int(seed)
+        self.generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        hide = keras.random.uniform(ops.shape(x), seed=self.generator) < self.rate
+        return ops.where(hide, float("nan"), x)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="integrity_risk")
+class ReconstructionLoss(layers.Layer):
+    """Adds the mean squared error of ``guess`` over the values hidden from the tower that were known; returns ``guess``."""
+
+    def call(self, inputs):
+        guess, values, seen = inputs
+        scored = ops.cast(ops.isnan(seen) & ~ops.isnan(values), "float32")
+        error = ops.square(guess - ops.where(ops.isnan(values), 0.0, values)) * scored
+        self.add_loss(ops.sum(error) / ops.maximum(ops.sum(scored), 1.0))
+        return guess
 
 
 def _sequence_encoder(
