@@ -115,10 +115,8 @@ def sequence_arrays(
     if n == 0:
         return {**out, MASK_COLUMN: mask}
     frame = rows.select(["account_pk", "feature_ts", AGE_COLUMN, *spec.columns]).to_pandas()
-    # A row's partition: the day before its feature_ts (the end of the partition's day).
-    frame["_day"] = (
-        pd.to_datetime(frame["feature_ts"], utc=True).dt.tz_localize(None).to_numpy("datetime64[D]").astype("int64") - 1
-    )
+    # A row's partition is the newest its own feature_ts may see (the end of the partition's day).
+    frame["_day"] = anchor_days(frame["feature_ts"])
     frame = frame.drop_duplicates(["account_pk", "_day"], keep="last")
     examples = pd.DataFrame({"account_pk": accounts, "_anchor": anchors.astype("int64"), "_example": np.arange(n)})
     # Only the accounts of the examples, then one join per example and day of its window.

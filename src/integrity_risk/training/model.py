@@ -16,7 +16,7 @@ import numpy as np
 from keras import layers, ops
 
 from integrity_risk.features.sequences import MASK_COLUMN
-from integrity_risk.training.data import FeatureSpec, frame_to_inputs
+from integrity_risk.training.data import PU_NEGATIVE, PU_POSITIVE, PU_UNLABELLED, FeatureSpec, frame_to_inputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -320,9 +320,9 @@ class NonNegativePULoss(keras.losses.Loss):
         y = ops.reshape(ops.cast(y_true, "float32"), (-1,))
         p = ops.clip(ops.reshape(ops.cast(y_pred, "float32"), (-1,)), 1e-7, 1.0 - 1e-7)
         as_positive, as_negative = -ops.log(p), -ops.log(1.0 - p)
-        positive = ops.cast(ops.equal(y, 1.0), "float32")
-        negative = ops.cast(ops.equal(y, 0.0), "float32")
-        unlabelled = ops.cast(ops.equal(y, -1.0), "float32")
+        positive = ops.cast(ops.equal(y, PU_POSITIVE), "float32")
+        negative = ops.cast(ops.equal(y, PU_NEGATIVE), "float32")
+        unlabelled = ops.cast(ops.equal(y, PU_UNLABELLED), "float32")
         n_positive = ops.sum(positive)
         has_positive = ops.cast(n_positive > 0, "float32")
         r_p_pos = ops.sum(positive * as_positive) / ops.maximum(n_positive, 1.0)
